@@ -1,0 +1,13 @@
+"""The Celery application: configuration comes from Django settings (``CELERY_*``)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hermod_core.settings")
+
+app = Celery("hermod")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["hermod_core"])
+
+__all__ = ["app"]

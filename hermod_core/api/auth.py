@@ -1,0 +1,50 @@
+"""X-Api-Key authentication for the command API (PROTOCOL.md §3)."""
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from hermod_core.api.errors import ApiError, UNAUTHORIZED_MESSAGE
+from hermod_core.models import Client
+from hermod_core.protocol.api_key import parse_api_key_header
+from hermod_core.selectors.clients import client_get_by_client_id
+from hermod_core.services.credentials import api_key_matches
+
+
+def unauthorized() -> ApiError:
+    # One body for every failure: missing, malformed, unknown client, disabled, wrong key.
+    return ApiError(401, "UNAUTHORIZED", UNAUTHORIZED_MESSAGE)
+
+
+def client_authenticate(header: str | None) -> Client:
+    """The enabled client whose key the header carries, or the uniform 401.
+
+    The HMAC and the comparison run whether or not the client exists, so the answer time does not
+    tell whether a client id is known.
+    """
+    parsed = parse_api_key_header(header)
+    if parsed is None:
+        api_key_matches("", None)
+        raise unauthorized()
+    client = client_get_by_client_id(parsed.client_id)
+    if not api_key_matches(parsed.key, client.key_hash if client else None):
+        raise unauthorized()
+    assert client is not None
+    if not client.enabled:
+        raise unauthorized()
+    return client
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Client, None]:
+        return client_authenticate(request.META.get("HTTP_X_API_KEY")), None
+
+    def authenticate_header(self, request: Request) -> str:
+        return "X-Api-Key"
+
+
+class IsClient(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, Client)

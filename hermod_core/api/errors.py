@@ -1,0 +1,94 @@
+"""The one place that turns errors into the JSON error body of PROTOCOL.md §12.
+
+``{"error": {"code": "<UPPER_SNAKE>", "message": "<sentence>", "field": "<dotted path>"}}`` —
+never a stack trace, SQL or path.
+"""
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+
+class ApiError(Exception):
+    """An error a view or service wants the client to see, with its HTTP status."""
+
+    def __init__(
+        self,
+        http_status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def error_response(
+    http_status: int, code: str, message: str, field: str | None = None
+) -> JsonResponse:
+    return JsonResponse(error_body(code, message, field), status=http_status)
+
+
+UNAUTHORIZED_MESSAGE = "A valid X-Api-Key header is required."
+
+_DRF_CODES = {
+    exceptions.ParseError: ("INVALID_JSON", "The request body is not valid JSON."),
+    exceptions.NotAuthenticated: ("UNAUTHORIZED", UNAUTHORIZED_MESSAGE),
+    exceptions.AuthenticationFailed: ("UNAUTHORIZED", UNAUTHORIZED_MESSAGE),
+    exceptions.PermissionDenied: ("FORBIDDEN", "This request is not allowed."),
+    exceptions.NotFound: ("NOT_FOUND", "No such resource."),
+    exceptions.UnsupportedMediaType: (
+        "UNSUPPORTED_MEDIA_TYPE",
+        "The request body must be application/json.",
+    ),
+    exceptions.NotAcceptable: ("NOT_ACCEPTABLE", "Only application/json is served."),
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every API error leaves in the §12 shape."""
+    if isinstance(exc, ApiError):
+        set_rollback()
+        return Response(
+            error_body(exc.code, exc.message, exc.field),
+            status=exc.http_status,
+            headers=exc.headers,
+        )
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return Response(
+            error_body("METHOD_NOT_ALLOWED", f"Method {context['request'].method} is not allowed."),
+            status=status.HTTP_405_METHOD_NOT_ALLOWED,
+        )
+    if isinstance(exc, exceptions.Throttled):
+        headers = {"Retry-After": str(int(exc.wait or 1))}
+        return Response(
+            error_body("RATE_LIMITED", "Too many requests; retry later."),
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers=headers,
+        )
+    for exc_type, (code, message) in _DRF_CODES.items():
+        if isinstance(exc, exc_type):
+            set_rollback()
+            return Response(error_body(code, message), status=exc.status_code)
+    if isinstance(exc, exceptions.APIException):
+        set_rollback()
+        return Response(
+            error_body("BAD_REQUEST", "The request is not valid."), status=exc.status_code
+        )
+    return None  # ApiErrorMiddleware answers 500/503 for everything else

@@ -1,0 +1,145 @@
+"""Typed readers for settings that come only from the environment.
+
+Every reader names its variable in the error it raises, so a malformed value stops start-up with
+one line that says which variable to fix. Secrets may be given as ``<NAME>_FILE`` (a path whose
+content is the value), the convention of Docker and Kubernetes secrets.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class EnvError(Exception):
+    """A variable of the environment is malformed; the message names it."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name and value is None:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise EnvError(f"{name}_FILE", f"cannot read {file_name!r} ({exc.strerror})") from None
+    return value
+
+
+def env_str(name: str, default: str) -> str:
+    value = _raw(name)
+    return default if value is None else value.strip()
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise EnvError(name, f"expected an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise EnvError(name, f"must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise EnvError(name, f"must be at most {maximum}, got {number}")
+    return number
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise EnvError(name, f"expected true or false, got {value!r}")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_http_url(name: str, default: str) -> str:
+    """An absolute http(s) URL without query or fragment; trailing slashes removed."""
+    value = env_str(name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise EnvError(name, f"expected an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise EnvError(name, "must not carry a query or fragment")
+    return value.rstrip("/")
+
+
+def env_path(name: str, default: str | None) -> Path | None:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return Path(default) if default else None
+    return Path(value.strip())
+
+
+@dataclass(frozen=True)
+class Database:
+    """Django's DATABASES['default'] entry derived from a DATABASE_URL."""
+
+    config: dict[str, Any]
+
+    @property
+    def vendor(self) -> str:
+        return "postgresql" if "postgresql" in self.config["ENGINE"] else "sqlite"
+
+
+def parse_database_url(name: str, value: str) -> Database:
+    """``postgres://user:pass@host:port/db?sslmode=...`` or ``sqlite:///relative`` / ``sqlite:////abs``."""
+    parts = urlsplit(value)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise EnvError(name, "a sqlite URL needs a file path, e.g. sqlite:///var/hermod.sqlite3")
+        return Database(
+            {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": path,
+                "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            }
+        )
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        name_part = unquote(parts.path.lstrip("/"))
+        if not name_part:
+            raise EnvError(name, "a PostgreSQL URL needs a database name")
+        try:
+            port = parts.port
+        except ValueError:
+            raise EnvError(name, "the port is not a number") from None
+        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        return Database(
+            {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": name_part,
+                "USER": unquote(parts.username or ""),
+                "PASSWORD": unquote(parts.password or ""),
+                "HOST": parts.hostname or "",
+                "PORT": str(port or ""),
+                "OPTIONS": options,
+                "CONN_MAX_AGE": 60,
+                "CONN_HEALTH_CHECKS": True,
+            }
+        )
+    raise EnvError(name, f"unsupported scheme {parts.scheme!r} (use postgres:// or sqlite:///)")
+
+
+def env_database(name: str, default: str) -> Database:
+    return parse_database_url(name, env_str(name, default))

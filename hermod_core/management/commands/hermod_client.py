@@ -1,0 +1,78 @@
+"""Manage API clients: create, rotate, enable, disable, list."""
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from hermod_core.models import Client
+from hermod_core.selectors.clients import client_get_by_client_id, client_list
+from hermod_core.services.clients import (
+    ClientError,
+    IssuedKey,
+    client_create,
+    client_rotate_key,
+    client_set_enabled,
+)
+
+
+class Command(BaseCommand):
+    help = "Create, rotate, enable, disable or list API clients. A new key is printed only once."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a client and print its key once")
+        create.add_argument("client_id")
+        create.add_argument("--group", default="default")
+        create.add_argument("--callback-url", default="")
+        create.add_argument("--callback-basic-auth", default="", help="user:password")
+        create.add_argument("--callback-signing-secret", default="")
+        for name, text in [
+            ("rotate", "replace the key and print the new one once"),
+            ("disable", "refuse the client's key from now on"),
+            ("enable", "accept the client's key again"),
+        ]:
+            sub.add_parser(name, help=text).add_argument("client_id")
+        sub.add_parser("list", help="list clients (never keys)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "list":
+            for client in client_list():
+                state = "enabled" if client.enabled else "disabled"
+                self.stdout.write(
+                    f"{client.client_id}\t{client.group.name}\t{state}\t{client.callback_url or '-'}"
+                )
+            return
+        if action == "create":
+            try:
+                issued = client_create(
+                    client_id=options["client_id"],
+                    group_name=options["group"],
+                    callback_url=options["callback_url"],
+                    callback_basic_auth=options["callback_basic_auth"],
+                    callback_signing_secret=options["callback_signing_secret"],
+                    actor="cli",
+                )
+            except ClientError as exc:
+                raise CommandError(str(exc)) from None
+            self._print_key(issued)
+            return
+        client = self._client(options["client_id"])
+        if action == "rotate":
+            self._print_key(client_rotate_key(client=client, actor="cli"))
+        else:
+            client_set_enabled(client=client, enabled=action == "enable", actor="cli")
+            self.stdout.write(f"{client.client_id} {action}d")
+
+    def _client(self, client_id: str) -> Client:
+        client = client_get_by_client_id(client_id)
+        if client is None:
+            raise CommandError(f"no client {client_id!r}")
+        return client
+
+    def _print_key(self, issued: IssuedKey) -> None:
+        self.stdout.write(f"client-id: {issued.client.client_id}")
+        self.stdout.write(f"key: {issued.key}")
+        self.stdout.write(f"X-Api-Key: {issued.api_key_header}")
+        self.stdout.write("The key is shown only now; it is stored hashed.")

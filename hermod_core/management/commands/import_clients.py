@@ -1,0 +1,32 @@
+"""Import clients from a Hermod configuration file (allowed-clients / allowedClients)."""
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
+from hermod_core.services.clients import ClientError, clients_import
+
+
+class Command(BaseCommand):
+    help = "Create or update clients from a Hermod YAML configuration file; re-importing updates."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["file"]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            result = clients_import(entries=parse_client_config(text), actor="cli")
+        except (ClientConfigError, ClientError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"created {len(result.created)}: {', '.join(result.created) or '-'}; "
+            f"updated {len(result.updated)}: {', '.join(result.updated) or '-'}"
+        )

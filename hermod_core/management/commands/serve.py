@@ -1,0 +1,51 @@
+"""Run the whole product on one machine: web server, Celery worker and beat (``make run``)."""
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the API, console and /healthz with gunicorn, beside a Celery worker and beat."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        bind = f"{options['host']}:{settings.PORT}"
+        python = sys.executable
+        commands = {
+            "worker": [python, "-m", "celery", "-A", "celery_app", "worker", "--loglevel", "INFO",
+                       "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "celery_app", "beat", "--loglevel", "INFO"],
+            "web": [python, "-m", "gunicorn", "hermod_core.wsgi", "--bind", bind, "--workers",
+                    str(options["workers"]), "--access-logfile", "-"],
+        }  # fmt: skip
+        children = {name: subprocess.Popen(argv) for name, argv in commands.items()}  # noqa: S603
+        self.stdout.write(f"Hermod on http://{bind}/ (console /console/, health /healthz)")
+
+        def stop(*_: Any) -> None:
+            for child in children.values():
+                if child.poll() is None:
+                    child.terminate()
+            for child in children.values():
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while True:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    self.stderr.write(f"{name} exited with {child.returncode}; stopping")
+                    stop()
+            time.sleep(1)

@@ -1,0 +1,30 @@
+from hermod_core.models.audit import AuditEvent
+from hermod_core.models.callbacks import CallbackAttempt, CallbackDelivery, DeliveryState
+from hermod_core.models.clients import CaSettings, Client, Group, TrustedAttestationKey
+from hermod_core.models.commands import Command, CommandState, CommandType
+from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
+from hermod_core.models.profiles import Certificate, EndUser, Key, KeyUsage, Profile, ProfileState
+
+__all__ = [
+    "AuditEvent",
+    "CaSettings",
+    "CallbackAttempt",
+    "CallbackDelivery",
+    "Certificate",
+    "Client",
+    "Command",
+    "CommandState",
+    "CommandType",
+    "DeliveryState",
+    "EndUser",
+    "Group",
+    "Key",
+    "KeyUsage",
+    "Mailbox",
+    "MailboxKind",
+    "Message",
+    "MessageState",
+    "Profile",
+    "ProfileState",
+    "TrustedAttestationKey",
+]

@@ -1,0 +1,95 @@
+"""Tenants (groups) and the application servers (clients) that call the command API."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from hermod_core.protocol.client_config import is_http_url
+
+
+def validate_http_url(value: str) -> None:
+    if value and not is_http_url(value):
+        raise ValidationError("Enter an absolute http(s) URL.", code="invalid")
+
+
+class Group(models.Model):
+    """A tenant (PROTOCOL.md §1): users, profiles and boxes belong to exactly one group.
+
+    Every client of a group sees the same users and profiles; nothing crosses groups.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_group"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Client(models.Model):
+    """An application server with an API key (PROTOCOL.md §3).
+
+    The key itself is never stored: only its keyed hash (HMAC-SHA256 with HERMOD_KEY_HASH_SECRET),
+    compared in constant time. ``callback_basic_auth`` and ``callback_signing_secret`` are kept
+    because the server must present them; they are never shown back in full.
+    """
+
+    client_id = models.CharField(max_length=100, unique=True)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="clients")
+    key_hash = models.CharField(max_length=64, blank=True)
+    enabled = models.BooleanField(default=True)
+    callback_url = models.CharField(max_length=500, blank=True, validators=[validate_http_url])
+    callback_basic_auth = models.CharField(max_length=300, blank=True)
+    callback_signing_secret = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    key_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hermod_client"
+        ordering = ["client_id"]
+
+    def __str__(self) -> str:
+        return self.client_id
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.key_hash)
+
+
+class TrustedAttestationKey(models.Model):
+    """A device attestation key a group accepts (PROTOCOL.md §6.2 rule 1).
+
+    When a group has at least one, provisioning answers signed by any other key are refused.
+    """
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="trusted_keys")
+    label = models.CharField(max_length=200, blank=True)
+    jwk = models.JSONField()
+    thumbprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_trusted_attestation_key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "thumbprint"], name="trusted_key_unique_per_group"
+            )
+        ]
+
+
+class CaSettings(models.Model):
+    """The SCEP certificate authority of a group (PROTOCOL.md §10)."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="ca_settings")
+    enabled = models.BooleanField(default=True)
+    scep_url = models.CharField(max_length=500, validators=[validate_http_url])
+    challenge_password = models.CharField(max_length=200, blank=True)
+    ra_certificate_pem = models.TextField(blank=True)
+    ra_key_pem = models.TextField(blank=True)
+    auto_certify = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "hermod_ca_settings"

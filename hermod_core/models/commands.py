@@ -1,0 +1,100 @@
+"""Commands created by clients through the command API (PROTOCOL.md §4–§8)."""
+
+from django.db import models
+
+from hermod_core.models.clients import Client, Group
+from hermod_core.models.profiles import Profile
+
+
+class CommandType(models.TextChoices):
+    """``commandType`` values, spelled as on the wire (PROTOCOL.md §4)."""
+
+    PROV = "PROV"
+    CERT = "CERT"
+    AUTH = "AUTH"
+    SIGN = "SIGN"
+    PING = "PING"
+    DELETE = "DELETE"
+    SPIN = "SPIN"
+    EPIN = "EPIN"
+
+
+class CommandState(models.TextChoices):
+    """Command states (PROTOCOL.md §7); all but IN_PROGRESS are final."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+class CommandQuerySet(models.QuerySet["Command"]):
+    def in_progress(self) -> "CommandQuerySet":
+        return self.filter(state=CommandState.IN_PROGRESS)
+
+
+class Command(models.Model):
+    """What a client asked for: a numeric ``commandId`` (the primary key), a type and a state.
+
+    ``body`` is the command object exactly as the client sent it (unknown fields kept) and
+    ``answer`` the device's answer object exactly as received. Only the ``command_transition``
+    service changes ``state``, with a conditional UPDATE, so a final state never changes again.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="commands")
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="commands")
+    command_type = models.CharField(max_length=6, choices=CommandType.choices)
+    state = models.CharField(
+        max_length=12, choices=CommandState.choices, default=CommandState.IN_PROGRESS
+    )
+    external_id = models.CharField(max_length=255, blank=True)
+    lifespan = models.PositiveIntegerField()
+    timeout = models.PositiveIntegerField()
+    expires_at = models.DateTimeField()
+    header = models.JSONField(default=dict)
+    body = models.JSONField(default=dict)
+    answer = models.JSONField(null=True, blank=True)
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="commands"
+    )
+    # Provisioning: the profile id and permanent box the server proposes (PROTOCOL.md §6).
+    assigned_profile_id = models.UUIDField(null=True, blank=True)
+    assigned_box_id = models.UUIDField(null=True, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_reason = models.TextField(blank=True)
+    # Certificate authority follow-up of a completed provisioning (PROTOCOL.md §10).
+    ca_state = models.CharField(max_length=12, blank=True)
+    ca_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CommandQuerySet.as_manager()
+
+    class Meta:
+        db_table = "hermod_command"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["client", "state"], name="command_by_client_state"),
+            models.Index(fields=["state", "expires_at"], name="command_due_expiry"),
+            models.Index(fields=["group", "created_at"], name="command_by_group_time"),
+            models.Index(fields=["created_at"], name="command_by_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(lifespan__gte=1, lifespan__lte=86400)
+                & models.Q(timeout__gte=models.F("lifespan"), timeout__lte=86400),
+                name="command_lifespan_within_timeout",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state="IN_PROGRESS") | models.Q(finished_at__isnull=False),
+                name="command_final_has_finish_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command_type} {self.pk}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state != CommandState.IN_PROGRESS

@@ -1,0 +1,96 @@
+"""Mailboxes of devices and the messages (command destinations) waiting in them."""
+
+import uuid
+
+from django.db import models
+
+from hermod_core.models.clients import Group
+from hermod_core.models.profiles import Profile
+
+
+class MailboxKind(models.TextChoices):
+    TEMPORARY = "TEMPORARY"
+    PERMANENT = "PERMANENT"
+
+
+class Mailbox(models.Model):
+    """A queue of messages for one device (PROTOCOL.md §1), id ``bid``.
+
+    A temporary box exists for one ``@tmp`` destination and is removed once used or expired; a
+    permanent box belongs to one profile. ``token_hash`` is the keyed hash of the box token a
+    provisioned device presents for its permanent box (§6.2); a closed box opens for nobody.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="mailboxes")
+    kind = models.CharField(max_length=10, choices=MailboxKind.choices)
+    profile = models.OneToOneField(
+        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="mailbox"
+    )
+    token_hash = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_mailbox"
+        indexes = [
+            models.Index(fields=["kind", "expires_at"], name="mailbox_due_cleanup"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="PERMANENT") | models.Q(expires_at__isnull=True),
+                name="mailbox_permanent_never_expires",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class MessageState(models.TextChoices):
+    """Destination states (PROTOCOL.md §7)."""
+
+    WAITING = "WAITING"
+    FETCHED = "FETCHED"
+    ANSWERED = "ANSWERED"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+
+
+class Message(models.Model):
+    """One command as delivered into one box: a destination of the command, id ``mid``.
+
+    ``token_hash`` is the keyed hash of the destination's one-time token; the token opens the box
+    only while the message is WAITING or FETCHED and its command is in progress (§6).
+    ``expires_at`` is the end of the lifespan: an unfetched message is withdrawn then.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    command = models.ForeignKey(
+        "hermod_core.Command", on_delete=models.CASCADE, related_name="messages"
+    )
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    to = models.CharField(max_length=300)
+    state = models.CharField(
+        max_length=10, choices=MessageState.choices, default=MessageState.WAITING
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_message"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["mailbox", "state", "created_at"], name="message_by_box"),
+            models.Index(fields=["state", "expires_at"], name="message_due_withdrawal"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)

@@ -1,0 +1,152 @@
+"""Hermod's client configuration format (PROTOCOL.md §9), read and written as YAML.
+
+Existing Hermod files list clients under ``allowed-clients:`` (kebab-case) or ``allowedClients:``
+(camelCase), nested at any depth (``hermod: … allowedClients:``). Both spellings are read; the
+kebab-case spelling of the ``generateclient`` endpoint is written.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+LIST_KEYS = ("allowed-clients", "allowedClients")
+FIELDS = {
+    "client_id": ("client-id", "clientId"),
+    "key": ("key",),
+    "group": ("group",),
+    "callback_url": ("callback-url", "callbackUrl"),
+    "callback_basic_auth": ("callback-basic-auth", "callbackBasicAuth"),
+    "callback_signing_secret": ("callback-signing-secret", "callbackSigningSecret"),
+}
+DEFAULT_GROUP = "default"
+
+
+class ClientConfigError(ValueError):
+    """The file is not a usable client configuration; the message says where."""
+
+
+@dataclass(frozen=True)
+class ClientEntry:
+    client_id: str
+    key: str
+    group: str
+    callback_url: str
+    callback_basic_auth: str
+    callback_signing_secret: str
+
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_[]:")
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a plausible host name.
+
+    Single-label hosts (``receiver``, ``idm``) are allowed: callbacks often go to a service name
+    inside a private network, which Django's URLValidator would refuse.
+    """
+    if any(ch.isspace() for ch in value) or len(value) > 500:
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme in {"http", "https"} and bool(host) and set(host) <= _HOST_CHARS
+
+
+def _lists(node: Any) -> Iterator[list[Any]]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name in LIST_KEYS:
+                if not isinstance(value, list):
+                    raise ClientConfigError(f"{name} must be a list of clients")
+                yield value
+            else:
+                yield from _lists(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _lists(item)
+
+
+def _field(raw: dict[str, Any], name: str, position: str) -> str:
+    for spelling in FIELDS[name]:
+        if spelling in raw and raw[spelling] is not None:
+            value = raw[spelling]
+            if not isinstance(value, str | int):
+                raise ClientConfigError(f"{position}: {spelling} must be a string")
+            return str(value).strip()
+    return ""
+
+
+def _entry(raw: Any, position: str) -> ClientEntry:
+    if not isinstance(raw, dict):
+        raise ClientConfigError(f"{position}: expected a mapping with client-id")
+    entry = ClientEntry(
+        client_id=_field(raw, "client_id", position),
+        key=_field(raw, "key", position),
+        group=_field(raw, "group", position) or DEFAULT_GROUP,
+        callback_url=_field(raw, "callback_url", position),
+        callback_basic_auth=_field(raw, "callback_basic_auth", position),
+        callback_signing_secret=_field(raw, "callback_signing_secret", position),
+    )
+    if not entry.client_id or len(entry.client_id) > 100 or ":" in entry.client_id:
+        raise ClientConfigError(f"{position}: client-id is missing or invalid")
+    if len(entry.group) > 100:
+        raise ClientConfigError(f"{position}: group is longer than 100 characters")
+    if entry.callback_url and not is_http_url(entry.callback_url):
+        raise ClientConfigError(f"{position}: callback-url is not an http(s) URL")
+    if entry.callback_basic_auth and ":" not in entry.callback_basic_auth:
+        raise ClientConfigError(f"{position}: callback-basic-auth must be user:password")
+    return entry
+
+
+def parse_client_config(text: str) -> list[ClientEntry]:
+    """Every client entry of a Hermod configuration file, in file order."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ClientConfigError(f"not valid YAML ({exc.__class__.__name__})") from None
+    entries: list[ClientEntry] = []
+    seen: set[str] = set()
+    for clients in _lists(document):
+        for index, raw in enumerate(clients):
+            entry = _entry(raw, f"client {len(entries) + 1} (entry {index + 1})")
+            if entry.client_id in seen:
+                raise ClientConfigError(f"client-id {entry.client_id!r} appears twice")
+            seen.add(entry.client_id)
+            entries.append(entry)
+    if not entries and not any(True for _ in _lists(document)):
+        raise ClientConfigError("no allowed-clients or allowedClients list found")
+    return entries
+
+
+def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
+    def scalar(value: str) -> str:
+        return yaml.safe_dump(value, default_style=None).strip().removesuffix("\n...")
+
+    lines = [f"- client-id: {scalar(entry.client_id)}"]
+    if with_key and entry.key:
+        lines.append(f"  key: {scalar(entry.key)}")
+    lines.append(f"  group: {scalar(entry.group)}")
+    if entry.callback_basic_auth:
+        lines.append(f"  callback-basic-auth: {scalar(entry.callback_basic_auth)}")
+    if entry.callback_url:
+        lines.append(f"  callback-url: {scalar(entry.callback_url)}")
+    return lines
+
+
+def render_client_snippet(entry: ClientEntry, api_key_header: str) -> str:
+    """The ``generateclient`` answer: the X-Api-Key comment and one kebab-case entry."""
+    return "\n".join([f"# X-Api-Key: {api_key_header}", *_entry_lines(entry, with_key=True)]) + "\n"
+
+
+def render_client_config(entries: list[ClientEntry]) -> str:
+    """An ``allowed-clients:`` document of every entry, keys omitted (export)."""
+    lines = ["allowed-clients:"]
+    for entry in entries:
+        lines.extend(f"  {line}" for line in _entry_lines(entry, with_key=False))
+    return "\n".join(lines) + "\n"

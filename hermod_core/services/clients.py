@@ -1,0 +1,168 @@
+"""Creating and changing clients and their keys; importing Hermod configuration files."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from hermod_core.models import Client, Group
+from hermod_core.protocol.api_key import build_api_key_header
+from hermod_core.protocol.client_config import ClientEntry
+from hermod_core.services.audit import audit_record
+from hermod_core.services.credentials import api_key_generate, api_key_hash
+
+
+class ClientError(Exception):
+    """A client operation that cannot be done (unknown client, duplicate id …)."""
+
+
+def _validate(client: Client) -> None:
+    """Model validation (one path for the CLI, the importer and the console)."""
+    try:
+        client.full_clean(exclude=["key_hash", "group"], validate_unique=False)
+    except ValidationError as exc:
+        fields = ", ".join(sorted(exc.message_dict))
+        raise ClientError(f"client {client.client_id!r}: invalid {fields}") from None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key shown once, with the ready ``X-Api-Key`` header value."""
+
+    client: Client
+    key: str
+
+    @property
+    def api_key_header(self) -> str:
+        return build_api_key_header(self.client.client_id, self.key)
+
+
+def group_get_or_create(*, name: str, actor: str) -> Group:
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        audit_record(actor=actor, action="group.create", target_type="group", target_id=name)
+    return group
+
+
+@transaction.atomic
+def client_create(
+    *,
+    client_id: str,
+    group_name: str,
+    callback_url: str = "",
+    callback_basic_auth: str = "",
+    callback_signing_secret: str = "",
+    actor: str,
+) -> IssuedKey:
+    """Create a client with a new random key; the key is returned once and stored hashed."""
+    if Client.objects.filter(client_id=client_id).exists():
+        raise ClientError(f"client {client_id!r} already exists")
+    group = group_get_or_create(name=group_name, actor=actor)
+    key = api_key_generate()
+    client = Client(
+        client_id=client_id,
+        group=group,
+        key_hash=api_key_hash(key),
+        callback_url=callback_url,
+        callback_basic_auth=callback_basic_auth,
+        callback_signing_secret=callback_signing_secret,
+        key_rotated_at=timezone.now(),
+    )
+    _validate(client)
+    client.save()
+    audit_record(
+        actor=actor,
+        action="client.create",
+        target_type="client",
+        target_id=client_id,
+        group=group,
+        details={"callback_url": callback_url},
+    )
+    return IssuedKey(client=client, key=key)
+
+
+@transaction.atomic
+def client_rotate_key(*, client: Client, actor: str) -> IssuedKey:
+    """Replace the key; the old one stops working at once."""
+    key = api_key_generate()
+    client.key_hash = api_key_hash(key)
+    client.key_rotated_at = timezone.now()
+    client.save(update_fields=["key_hash", "key_rotated_at"])
+    audit_record(
+        actor=actor,
+        action="client.rotate_key",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+    )
+    return IssuedKey(client=client, key=key)
+
+
+@transaction.atomic
+def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
+    client.enabled = enabled
+    client.save(update_fields=["enabled"])
+    audit_record(
+        actor=actor,
+        action="client.enable" if enabled else "client.disable",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+    )
+    return client
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: list[str]
+    updated: list[str]
+
+
+@transaction.atomic
+def clients_import(*, entries: list[ClientEntry], actor: str) -> ImportResult:
+    """Create or update one client per entry, keyed by client id; all or nothing.
+
+    A key in the file replaces the stored key (it is hashed on the way in); an entry without a key
+    keeps the stored one.
+    """
+    created: list[str] = []
+    updated: list[str] = []
+    for entry in entries:
+        group = group_get_or_create(name=entry.group, actor=actor)
+        client = Client.objects.select_for_update().filter(client_id=entry.client_id).first()
+        if client is None:
+            client = Client(client_id=entry.client_id)
+            created.append(entry.client_id)
+        else:
+            updated.append(entry.client_id)
+        client.group = group
+        client.callback_url = entry.callback_url
+        client.callback_basic_auth = entry.callback_basic_auth
+        client.callback_signing_secret = entry.callback_signing_secret
+        if entry.key:
+            new_hash = api_key_hash(entry.key)
+            if new_hash != client.key_hash:
+                client.key_hash = new_hash
+                client.key_rotated_at = timezone.now()
+        _validate(client)
+        client.save()
+    audit_record(
+        actor=actor,
+        action="clients.import",
+        target_type="client",
+        details={"created": created, "updated": updated},
+    )
+    return ImportResult(created=created, updated=updated)
+
+
+def client_entry(client: Client, *, key: str = "") -> ClientEntry:
+    """The configuration-file view of a client (the key only when it was just issued)."""
+    return ClientEntry(
+        client_id=client.client_id,
+        key=key,
+        group=client.group.name,
+        callback_url=client.callback_url,
+        callback_basic_auth=client.callback_basic_auth,
+        callback_signing_secret="",
+    )

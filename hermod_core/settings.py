@@ -1,0 +1,198 @@
+"""Django settings, read only from the environment (see README "Configuration").
+
+With nothing configured the server runs on embedded defaults: SQLite in ``var/`` and kombu's
+filesystem transport as the broker, so ``make run`` needs no other server.
+"""
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hermod_core.env import (
+    env_bool,
+    env_database,
+    env_http_url,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("HERMOD_VAR_DIR", str(BASE_DIR / "var")))
+VERSION = "0.1.0"
+
+
+def _default_secret_key() -> str:
+    """A random key kept in var/ so that sessions survive a restart of a development server."""
+    path = VAR_DIR / "secret-key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or _default_secret_key()
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+# --- Hermod (PROTOCOL.md) ---------------------------------------------------------------------
+HERMOD_API_PREFIX = env_str("HERMOD_API_PREFIX", "hermod/rest").strip("/")
+HERMOD_PUBLIC_URL = env_http_url(
+    "HERMOD_PUBLIC_URL", f"http://127.0.0.1:{PORT}/{HERMOD_API_PREFIX}/ms"
+)
+HERMOD_FQDN = urlsplit(HERMOD_PUBLIC_URL).hostname or ""
+# Keyed hash for API keys and tokens; rotating it invalidates every stored key.
+HERMOD_KEY_HASH_SECRET = env_str("HERMOD_KEY_HASH_SECRET", "") or SECRET_KEY
+HERMOD_CALLBACK_ATTEMPTS = env_int("HERMOD_CALLBACK_ATTEMPTS", 5, minimum=1, maximum=100)
+HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum=1, maximum=86400)
+HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
+HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maximum=300)
+HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
+HERMOD_MAX_BODY_BYTES = env_int("HERMOD_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+HERMOD_MAX_IN_PROGRESS = env_int("HERMOD_MAX_IN_PROGRESS", 10_000, minimum=1)
+HERMOD_SWEEP_INTERVAL = env_int("HERMOD_SWEEP_INTERVAL", 2, minimum=1, maximum=60)
+HERMOD_SWEEP_BATCH = env_int("HERMOD_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
+
+# --- Django -----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "hermod_core",
+    "portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hermod_core.api.middleware.ApiErrorMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "hermod_core.urls"
+WSGI_APPLICATION = "hermod_core.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database = env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hermod.sqlite3'}")
+DATABASES = {"default": _database.config}
+if _database.vendor == "sqlite":
+    Path(_database.config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+
+# The body limit of PROTOCOL.md §11 is enforced by ApiErrorMiddleware before Django reads a body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = HERMOD_MAX_BODY_BYTES
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+HERMOD_TLS = env_bool("HERMOD_TLS", urlsplit(HERMOD_PUBLIC_URL).scheme == "https")
+SESSION_COOKIE_SECURE = HERMOD_TLS
+CSRF_COOKIE_SECURE = HERMOD_TLS
+SECURE_HSTS_SECONDS = 31_536_000 if HERMOD_TLS else 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+if env_bool("HERMOD_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "hermod_core.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hermod API",
+    "DESCRIPTION": "Command API for application servers and mailbox API for devices "
+    "(see PROTOCOL.md).",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed sidecar package: nothing is loaded from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+_BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _BROKER_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_BROKER_DIR),
+        "data_folder_out": str(_BROKER_DIR),
+        "store_processed": False,
+    }
+else:
+    # Above the longest task (a SCEP enrollment or a callback with its timeout), so that a task
+    # is redelivered only when its worker really died.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},
+}

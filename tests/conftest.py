@@ -1,0 +1,60 @@
+"""Personas shared by every test: client A and A2 (same group), client B (another group)."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from hermod_core.models import Client
+from hermod_core.services.clients import IssuedKey, client_create
+
+
+@dataclass
+class Persona:
+    client: Client
+    key: str
+    api_key_header: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"HTTP_X_API_KEY": self.api_key_header}
+
+
+def _persona(issued: IssuedKey) -> Persona:
+    return Persona(client=issued.client, key=issued.key, api_key_header=issued.api_key_header)
+
+
+@pytest.fixture
+def client_a(db: None) -> Persona:
+    return _persona(
+        client_create(
+            client_id="idm",
+            group_name="smartid",
+            callback_url="https://idm.example.com/ws/hermod",
+            actor="test",
+        )
+    )
+
+
+@pytest.fixture
+def client_a2(client_a: Persona) -> Persona:
+    """Another client of client A's group (the access gateway beside the identity manager)."""
+    return _persona(
+        client_create(
+            client_id="da",
+            group_name="smartid",
+            callback_url="https://da.example.com/personalmessaging",
+            actor="test",
+        )
+    )
+
+
+@pytest.fixture
+def client_b(db: None) -> Persona:
+    return _persona(
+        client_create(
+            client_id="other-tenant",
+            group_name="acme",
+            callback_url="https://acme.example.com/hermod",
+            actor="test",
+        )
+    )

@@ -1,0 +1,125 @@
+import pytest
+import yaml
+
+from hermod_core.protocol.client_config import (
+    ClientConfigError,
+    ClientEntry,
+    parse_client_config,
+    render_client_config,
+    render_client_snippet,
+)
+
+# The kebab-case example of the integration guide (seed 002), placed in a full file.
+KEBAB = """
+hermod:
+  public-url: https://messaging.example.com/ms
+  allowed-clients:
+    - client-id: idm
+      key: 446020134ee8422db5769fbef9104a4157728610236d4dd1a4b37f935dab410a
+      group: smartid
+      # Callback Basic Auth is Required for Identity Manager callback.
+      callback-basic-auth: username:password
+      # The callback URL base for Identity Manager
+      callback-url: https://idm-host.example.com/ws/hermod
+    - client-id: da
+      key: b20f0fd90a8b48c5aa9b694b8e7dd11e20040295afb646eabdc89801b65dde36
+      group: smartid
+      # The callback URL base for Digital Access.
+      callback-url: https://da-host.example.com/https/api/rest/v3.0/personalmessaging
+"""
+
+# The camelCase example of cod-hermod.yml (seed 004).
+CAMEL = """
+hermod:
+  log: false
+  # Hide exception information to clients
+  hideExceptions: true
+  # Command callback retries
+  attempts: 1
+  retryDelay: 30
+  # Hermod clients/users. Connecting clients must set X-Api-Key
+  allowedClients:
+    - clientId: hermod-app
+      key: 59c2a0a1999d42dbbe7f16ef1072736a031c5f4739c04025a641ae1751849857
+      group: acme
+      # The callback URL base for this specific client
+      callbackUrl: https://prime-server-url:18443/prime_explorer/ws/hermod
+      callbackBasicAuth: primeuser:primeuserpw
+"""
+
+
+def test_it_reads_the_kebab_case_spelling() -> None:
+    idm, da = parse_client_config(KEBAB)
+    assert idm == ClientEntry(
+        client_id="idm",
+        key="446020134ee8422db5769fbef9104a4157728610236d4dd1a4b37f935dab410a",
+        group="smartid",
+        callback_url="https://idm-host.example.com/ws/hermod",
+        callback_basic_auth="username:password",
+        callback_signing_secret="",
+    )
+    assert da.client_id == "da"
+    assert da.callback_basic_auth == ""
+
+
+def test_it_reads_the_camel_case_spelling() -> None:
+    (entry,) = parse_client_config(CAMEL)
+    assert entry.client_id == "hermod-app"
+    assert entry.group == "acme"
+    assert entry.callback_url == "https://prime-server-url:18443/prime_explorer/ws/hermod"
+    assert entry.callback_basic_auth == "primeuser:primeuserpw"
+
+
+def test_it_reads_a_top_level_list_and_defaults_the_group() -> None:
+    (entry,) = parse_client_config("allowed-clients:\n  - client-id: solo\n    key: k\n")
+    assert entry.group == "default"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[unclosed", "not valid YAML"),
+        ("other: 1\n", "no allowed-clients"),
+        ("allowed-clients: 3\n", "must be a list"),
+        ("allowed-clients:\n  - key: k\n", "client-id is missing"),
+        ("allowed-clients:\n  - client-id: a:b\n", "client-id is missing or invalid"),
+        ("allowed-clients:\n  - client-id: a\n    callback-url: ftp://x\n", "callback-url"),
+        ("allowed-clients:\n  - client-id: a\n    callback-basic-auth: nopass\n", "user:password"),
+        ("allowed-clients:\n  - client-id: a\n  - client-id: a\n", "appears twice"),
+        ("allowed-clients:\n  - just-a-string\n", "expected a mapping"),
+    ],
+)
+def test_it_explains_what_is_wrong_with_a_file(text: str, problem: str) -> None:
+    with pytest.raises(ClientConfigError, match=problem):
+        parse_client_config(text)
+
+
+def test_the_snippet_has_the_api_key_comment_and_one_kebab_entry() -> None:
+    entry = ClientEntry("idm", "ab" * 32, "default", "https://h/callback-base", "", "")
+    snippet = render_client_snippet(entry, "aWRtOmFi")
+    assert snippet == (
+        "# X-Api-Key: aWRtOmFi\n"
+        "- client-id: idm\n"
+        f"  key: {'ab' * 32}\n"
+        "  group: default\n"
+        "  callback-url: https://h/callback-base\n"
+    )
+
+
+def test_an_export_reads_back_without_keys() -> None:
+    entries = parse_client_config(KEBAB)
+    exported = render_client_config(entries)
+    assert "key:" not in exported
+    again = parse_client_config(exported)
+    assert [(e.client_id, e.group, e.callback_url) for e in again] == [
+        (e.client_id, e.group, e.callback_url) for e in entries
+    ]
+    assert yaml.safe_load(exported)["allowed-clients"][0]["callback-basic-auth"] == (
+        "username:password"
+    )
+
+
+def test_it_quotes_values_that_yaml_would_misread() -> None:
+    entry = ClientEntry("123", "", "yes", "", "", "")
+    (back,) = parse_client_config(render_client_config([entry]))
+    assert (back.client_id, back.group) == ("123", "yes")
