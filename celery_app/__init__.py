@@ -1,4 +1,4 @@
-"""The Celery application: configuration comes from Django settings (``CELERY_*``)."""
+"""The Celery application: settings from Django (``CELERY_*``) and the beat schedule."""
 
 import os
 
@@ -9,5 +9,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hermod_core.settings")
 app = Celery("hermod")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["hermod_core"])
+
+
+@app.on_after_finalize.connect
+def _schedule(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    # Expiry within 5 s of the deadline (PROTOCOL.md §7): the sweep runs every few seconds and
+    # expires a message whose run is late only by the interval.
+    sender.add_periodic_task(
+        float(settings.HERMOD_SWEEP_INTERVAL),
+        sender.signature("hermod.sweep"),
+        name="hermod.sweep",
+        expires=float(settings.HERMOD_SWEEP_INTERVAL) * 5,
+    )
+
 
 __all__ = ["app"]

@@ -39,7 +39,9 @@ def env_str(name: str, default: str) -> str:
     return default if value is None else value.strip()
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = _raw(name)
     if value is None or value.strip() == "":
         return default
@@ -108,7 +110,9 @@ def parse_database_url(name: str, value: str) -> Database:
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
-            raise EnvError(name, "a sqlite URL needs a file path, e.g. sqlite:///var/hermod.sqlite3")
+            raise EnvError(
+                name, "a sqlite URL needs a file path, e.g. sqlite:///var/hermod.sqlite3"
+            )
         return Database(
             {
                 "ENGINE": "django.db.backends.sqlite3",

@@ -9,6 +9,4 @@ from hermod_core.selectors.dashboard import command_counts_by_state
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "portal/dashboard/index.html", {"counts": command_counts_by_state()}
-    )
+    return render(request, "portal/dashboard/index.html", {"counts": command_counts_by_state()})

@@ -6,7 +6,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from hermod_core.api.errors import ApiError, UNAUTHORIZED_MESSAGE
+from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
 from hermod_core.models import Client
 from hermod_core.protocol.api_key import parse_api_key_header
 from hermod_core.selectors.clients import client_get_by_client_id

@@ -35,7 +35,9 @@ class GenerateClientView(APIView):
     )
     def get(self, request: Request, client_id: str) -> HttpResponse:
         if not client_id or len(client_id) > 100 or ":" in client_id:
-            raise ApiError(400, "INVALID_CLIENT_ID", "The client id is not valid.", field="clientId")
+            raise ApiError(
+                400, "INVALID_CLIENT_ID", "The client id is not valid.", field="clientId"
+            )
         key = api_key_generate()
         entry = ClientEntry(
             client_id=client_id,

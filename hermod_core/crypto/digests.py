@@ -74,3 +74,25 @@ def b64decode_strict(text: str) -> bytes:
     if base64.b64encode(data).decode("ascii").rstrip("=") != unpadded:
         raise EncodingError(ErrorCode.BASE64_INVALID, "The value is not canonical base64.")
     return data
+
+
+def der_from_pem_or_b64(text: str, labels: tuple[str, ...], *, max_chars: int) -> bytes:
+    """The DER inside PEM armour with one of `labels`, or inside bare base64 (`b64decode_strict`).
+
+    The protocol sends bare base64 DER; PEM is accepted because administrators paste it into the
+    console. Raises `EncodingError` (`BASE64_INVALID`) and nothing else.
+    """
+    if not isinstance(text, str):
+        raise EncodingError(ErrorCode.BASE64_INVALID, "The value is not text.")
+    if len(text) > max_chars:
+        raise EncodingError(ErrorCode.BASE64_INVALID, f"The value exceeds {max_chars} characters.")
+    body = text.strip()
+    if body.startswith("-----BEGIN "):
+        for label in labels:
+            header, footer = f"-----BEGIN {label}-----", f"-----END {label}-----"
+            if body.startswith(header) and body.endswith(footer):
+                body = body[len(header) : -len(footer)]
+                break
+        else:
+            raise EncodingError(ErrorCode.BASE64_INVALID, "The PEM label is not the expected one.")
+    return b64decode_strict(body)

@@ -33,13 +33,13 @@ RSA_MAX_BITS: Final = 8192
 # FIPS 186-5 caps e below 2**256; a larger exponent only serves to slow verification down.
 _RSA_MAX_EXPONENT: Final = 2**256
 
-# JWK `crv` name -> (curve class, coordinate length in bytes).
-_CURVES: Final[dict[str, tuple[type[ec.EllipticCurve], int]]] = {
-    "P-256": (ec.SECP256R1, 32),
-    "P-384": (ec.SECP384R1, 48),
-    "P-521": (ec.SECP521R1, 66),
+# JWK `crv` name -> (curve class, cryptography curve name, coordinate length in bytes).
+_CURVES: Final[dict[str, tuple[type[ec.EllipticCurve], str, int]]] = {
+    "P-256": (ec.SECP256R1, "secp256r1", 32),
+    "P-384": (ec.SECP384R1, "secp384r1", 48),
+    "P-521": (ec.SECP521R1, "secp521r1", 66),
 }
-_CURVE_NAMES: Final = {curve.name: crv for crv, (curve, _) in _CURVES.items()}
+_CURVE_NAMES: Final = {name: crv for crv, (_, name, _) in _CURVES.items()}
 
 
 def _invalid(message: str) -> JwkError:
@@ -83,16 +83,21 @@ def _ec_from_jwk(jwk: Mapping[str, object]) -> ec.EllipticCurvePublicKey:
     crv = jwk.get("crv")
     if not isinstance(crv, str) or crv not in _CURVES:
         raise _invalid("Member 'crv' must be P-256, P-384 or P-521.")
-    curve, size = _CURVES[crv]
+    curve, _, size = _CURVES[crv]
     # RFC 7518 wants full-length coordinates; accept one extra sign byte or a stripped leading
     # zero (the same Java encoding quirk as RSA `n`) — the on-curve check below is what matters.
     x = _member_int(jwk, "x", max_bytes=size)
     y = _member_int(jwk, "y", max_bytes=size)
     try:
         # cryptography checks that (x, y) lies on the curve: this rejects invalid-curve points.
-        return ec.EllipticCurvePublicNumbers(x, y, curve()).public_key()
+        key = ec.EllipticCurvePublicNumbers(x, y, curve()).public_key()
     except ValueError as exc:
         raise _invalid("The EC point is not on the curve.") from exc
+    # OpenSSL reduces coordinates modulo p, so x + p would pass as x: one key, many encodings.
+    numbers = key.public_numbers()
+    if (numbers.x, numbers.y) != (x, y):
+        raise _invalid("An EC coordinate is not reduced modulo the field prime.")
+    return key
 
 
 def public_key_from_jwk(jwk: object) -> PublicKey:
@@ -119,9 +124,11 @@ def key_type_and_size(key: object) -> tuple[str, int]:
     """
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return ("RSA", key.key_size)
-    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
-        if key.curve.name in _CURVE_NAMES:
-            return ("EC", key.curve.key_size)
+    if (
+        isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey)
+        and key.curve.name in _CURVE_NAMES
+    ):
+        return ("EC", key.curve.key_size)
     raise UnsupportedKeyError(ErrorCode.KEY_UNSUPPORTED, "Only RSA and P-256/384/521 keys.")
 
 
@@ -152,7 +159,7 @@ def jwk_from_public_key(key: PublicKey, **extra: object) -> dict[str, object]:
         crv = _CURVE_NAMES.get(key.curve.name)
         if crv is None:
             raise UnsupportedKeyError(ErrorCode.KEY_UNSUPPORTED, "Only P-256/384/521 curves.")
-        size = _CURVES[crv][1]
+        size = _CURVES[crv][2]
         point = key.public_numbers()
         members = {
             "kty": "EC",

@@ -13,6 +13,7 @@ class DeliveryState(models.TextChoices):
     PENDING = "PENDING"  # due at next_attempt_at
     DELIVERED = "DELIVERED"
     EXHAUSTED = "EXHAUSTED"  # every attempt failed; kept for the console, can be resent
+    SKIPPED = "SKIPPED"  # the client has no callback URL (it polls)
 
 
 class CallbackDelivery(models.Model):
@@ -56,6 +57,9 @@ class CallbackDelivery(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"callback {self.event_id} ({self.state})"
+
 
 class CallbackAttempt(models.Model):
     """One try at delivering a callback: what the receiver answered, or why it could not."""
@@ -72,3 +76,6 @@ class CallbackAttempt(models.Model):
     class Meta:
         db_table = "hermod_callback_attempt"
         ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"

@@ -78,6 +78,9 @@ class TrustedAttestationKey(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return self.label or self.thumbprint
+
 
 class CaSettings(models.Model):
     """The SCEP certificate authority of a group (PROTOCOL.md §10)."""
@@ -93,3 +96,6 @@ class CaSettings(models.Model):
 
     class Meta:
         db_table = "hermod_ca_settings"
+
+    def __str__(self) -> str:
+        return f"CA of {self.group_id}: {self.scep_url}"

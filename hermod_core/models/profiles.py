@@ -125,3 +125,6 @@ class Certificate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["key", "sha256"], name="certificate_unique_per_key")
         ]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import algos, cms, core, parser
+from asn1crypto import algos, cms, core, parser  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -60,24 +60,91 @@ def malformed(what: str) -> Iterator[None]:
         raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} is malformed") from exc
 
 
-def load_content_info(data: bytes, what: str) -> cms.ContentInfo:
-    """Parse a ContentInfo, accepting BER (indefinite lengths, constructed strings)."""
+# Reading schemas. asn1crypto's own CMS classes accept BER only for indefinite lengths: a
+# definite-length constructed OCTET STRING (micromdm's encryptedContent is `A0 82 .. 04 82 ..`)
+# fails with "method should have been primitive". Declaring the content fields as Any skips that
+# check; `octets()` then reads them whatever their encoding.
+
+
+class _LenientEncapsulatedContentInfo(core.Sequence):  # type: ignore[misc]
+    _fields = [
+        ("content_type", cms.ContentType),
+        ("content", core.Any, {"explicit": 0, "optional": True}),
+    ]
+
+
+class _LenientSignedData(core.Sequence):  # type: ignore[misc]
+    _fields = [
+        ("version", cms.CMSVersion),
+        ("digest_algorithms", cms.DigestAlgorithms),
+        ("encap_content_info", _LenientEncapsulatedContentInfo),
+        ("certificates", cms.CertificateSet, {"implicit": 0, "optional": True}),
+        ("crls", cms.RevocationInfoChoices, {"implicit": 1, "optional": True}),
+        ("signer_infos", cms.SignerInfos),
+    ]
+
+
+class _LenientEncryptedContentInfo(core.Sequence):  # type: ignore[misc]
+    _fields = [
+        ("content_type", cms.ContentType),
+        ("content_encryption_algorithm", algos.EncryptionAlgorithm),
+        ("encrypted_content", core.Any, {"implicit": 0, "optional": True}),
+    ]
+
+
+class _LenientEnvelopedData(core.Sequence):  # type: ignore[misc]
+    _fields = [
+        ("version", cms.CMSVersion),
+        ("originator_info", cms.OriginatorInfo, {"implicit": 0, "optional": True}),
+        ("recipient_infos", cms.RecipientInfos),
+        ("encrypted_content_info", _LenientEncryptedContentInfo),
+        ("unprotected_attrs", cms.CMSAttributes, {"implicit": 1, "optional": True}),
+    ]
+
+
+class _SignedContentInfo(core.Sequence):  # type: ignore[misc]
+    _fields = [("content_type", cms.ContentType), ("content", _LenientSignedData, {"explicit": 0})]
+
+
+class _EnvelopedContentInfo(core.Sequence):  # type: ignore[misc]
+    _fields = [
+        ("content_type", cms.ContentType),
+        ("content", _LenientEnvelopedData, {"explicit": 0}),
+    ]
+
+
+def _load(spec: type[core.Sequence], expected_type: str, data: bytes, what: str) -> core.Asn1Value:
+    """Parse a ContentInfo of `expected_type` (BER accepted) and return its content."""
     with malformed(what):
-        info = cms.ContentInfo.load(data, strict=False)
-        info["content_type"].native  # noqa: B018  (force the lazy parse inside the guard)
-        return info
+        info = spec.load(data, strict=False)
+        if info["content_type"].native != expected_type:
+            raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} is not {expected_type}")
+        return info["content"]
+
+
+def _present(value: core.Asn1Value) -> bool:
+    return not isinstance(value, core.Void)
 
 
 def octets(value: core.Asn1Value) -> bytes:
     """The value bytes of an OCTET STRING however it was encoded.
 
     A BER constructed OCTET STRING carries its value as nested primitive chunks; the value is
-    their concatenation (X.690 §8.7.3). asn1crypto keeps the raw chunks in `.contents`.
+    their concatenation (X.690 §8.7.3). The outer tag is not checked (it may be an implicit or
+    explicit context tag); the chunks inside a constructed encoding must be OCTET STRINGs.
     """
     with malformed("OCTET STRING"):
-        if value.method == 0:
-            return bytes(value.contents or b"")
-        return _concat_chunks(bytes(value.contents or b""), 0)
+        _, method, _, _, contents, _ = parser.parse(_received_encoding(value))
+        return _concat_chunks(contents, 0) if method == 1 else contents
+
+
+def _received_encoding(value: core.Asn1Value) -> bytes:
+    # asn1crypto keeps a parsed value's header and trailer as received; `Any.dump()` would try
+    # to re-parse the value (and fail on the very encodings we need to read).
+    header = value._header
+    if header is None:
+        return bytes(value.dump())
+    return bytes(header) + bytes(value.contents or b"") + bytes(value._trailer or b"")
 
 
 def _concat_chunks(data: bytes, depth: int) -> bytes:
@@ -170,7 +237,9 @@ def build_signed_data(
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
-            "sid": cms.SignerIdentifier({"issuer_and_serial_number": _issuer_and_serial(signer_cert)}),
+            "sid": cms.SignerIdentifier(
+                {"issuer_and_serial_number": _issuer_and_serial(signer_cert)}
+            ),
             "digest_algorithm": {"algorithm": digest},
             "signed_attrs": signed_attrs,
             "signature_algorithm": {"algorithm": "rsassa_pkcs1v15"},
@@ -208,13 +277,11 @@ def build_degenerate(certificates: Sequence[x509.Certificate]) -> bytes:
 
 def signed_data_certificates(data: bytes, what: str) -> tuple[x509.Certificate, ...]:
     """The X.509 certificates carried in a (possibly degenerate, possibly BER) SignedData."""
-    info = load_content_info(data, what)
+    signed_data = _load(_SignedContentInfo, "signed_data", data, what)
     with malformed(what):
-        if info["content_type"].native != "signed_data":
-            raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} is not a SignedData")
         found: list[x509.Certificate] = []
-        certs = info["content"]["certificates"]
-        for choice in certs if certs.native is not None else ():
+        certs = signed_data["certificates"]
+        for choice in certs if _present(certs) else ():
             if choice.name == "certificate":
                 found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
         return tuple(found)
@@ -234,20 +301,15 @@ class SignedMessage:
     signer: x509.Certificate
 
 
-def open_signed_data(
-    data: bytes, trusted: Sequence[x509.Certificate], what: str
-) -> SignedMessage:
+def open_signed_data(data: bytes, trusted: Sequence[x509.Certificate], what: str) -> SignedMessage:
     """Verify a SignedData's single signer against `trusted` and return its content.
 
     Guarantees: the signer is one of `trusted` (certificates embedded in the message are never
     trusted on their own), the signature verifies over the signed attributes, and messageDigest
     equals the digest of the content.
     """
-    info = load_content_info(data, what)
+    signed_data = _load(_SignedContentInfo, "signed_data", data, what)
     with malformed(what):
-        if info["content_type"].native != "signed_data":
-            raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} is not a SignedData")
-        signed_data = info["content"]
         signer_infos = signed_data["signer_infos"]
         if len(signer_infos) != 1:
             raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} needs exactly one signer")
@@ -258,7 +320,7 @@ def open_signed_data(
                 "SCEP_UNKNOWN_SIGNER", f"the {what} is not signed by a certificate of this CA"
             )
         signed_attrs = signer_info["signed_attrs"]
-        if signed_attrs.native is None or len(signed_attrs) == 0:
+        if not _present(signed_attrs) or len(signed_attrs) == 0:
             raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} has no signed attributes")
         attributes = _attribute_map(signed_attrs, what)
         digest_name = signer_info["digest_algorithm"]["algorithm"].native
@@ -268,14 +330,15 @@ def open_signed_data(
                 "SCEP_UNSUPPORTED_ALGORITHM", f"the {what} uses digest {digest_name}"
             )
         encap = signed_data["encap_content_info"]
-        has_content = encap["content"].native is not None
+        has_content = _present(encap["content"])
         content = octets(encap["content"]) if has_content else b""
         digest = hashes.Hash(hash_cls())
         digest.update(content)
         expected_digest = attributes.get(_OID_MESSAGE_DIGEST)
-        if expected_digest is None or octets(
-            core.OctetString.load(expected_digest, strict=False)
-        ) != digest.finalize():
+        if (
+            expected_digest is None
+            or octets(core.OctetString.load(expected_digest, strict=False)) != digest.finalize()
+        ):
             raise ScepProtocolError(
                 "SCEP_BAD_SIGNATURE", f"the {what}'s messageDigest does not match its content"
             )
@@ -388,11 +451,8 @@ def open_enveloped_data(
     data: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate, what: str
 ) -> bytes:
     """Decrypt an EnvelopedData addressed to `cert`; BER-encoded envelopes are accepted."""
-    info = load_content_info(data, what)
+    enveloped = _load(_EnvelopedContentInfo, "enveloped_data", data, what)
     with malformed(what):
-        if info["content_type"].native != "enveloped_data":
-            raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} is not an EnvelopedData")
-        enveloped = info["content"]
         ktri = next(
             (
                 ri.chosen
@@ -413,7 +473,7 @@ def open_enveloped_data(
         algorithm = eci["content_encryption_algorithm"]
         cipher = ContentCipher.from_algorithm_name(str(algorithm["algorithm"].native))
         iv = octets(algorithm["parameters"])
-        if eci["encrypted_content"].native is None:
+        if not _present(eci["encrypted_content"]):
             raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} has no content")
         ciphertext = octets(eci["encrypted_content"])
         try:

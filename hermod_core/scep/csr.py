@@ -15,7 +15,7 @@ from hermod_core.scep.errors import ScepConfigError
 _PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]{1,128}")
 
 
-def load_csr(csr_der: bytes) -> x509.CertificateRequest:
+def load_csr(csr_der: bytes) -> x509.CertificateSigningRequest:
     """Parse a DER CSR whose self-signature verifies (a CA would reject anything else)."""
     try:
         csr = x509.load_der_x509_csr(csr_der)
@@ -27,12 +27,12 @@ def load_csr(csr_der: bytes) -> x509.CertificateRequest:
     return csr
 
 
-def public_key_der(key: x509.Certificate | x509.CertificateRequest) -> bytes:
+def public_key_der(key: x509.Certificate | x509.CertificateSigningRequest) -> bytes:
     """The SubjectPublicKeyInfo DER, the byte string two keys are compared by."""
     return key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
-def transaction_id_for(csr: x509.CertificateRequest) -> str:
+def transaction_id_for(csr: x509.CertificateSigningRequest) -> str:
     """Upper-case hex SHA-256 of the CSR's SubjectPublicKeyInfo.
 
     Deterministic on purpose: re-sending the same CSR after a crash reuses the transaction, so the
@@ -49,7 +49,7 @@ def check_transaction_id(transaction_id: str) -> str:
     return transaction_id
 
 
-def challenge_password(csr: x509.CertificateRequest) -> str | None:
+def challenge_password(csr: x509.CertificateSigningRequest) -> str | None:
     """The CSR's challengePassword attribute (RFC 2985 §5.4.1), or None."""
     try:
         value = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD).value

@@ -54,4 +54,3 @@ def box_token(box_id: uuid.UUID) -> str:
 def token_hash(token: str) -> str:
     """The stored, indexed digest of a message or box token."""
     return _mac("token", token).hex()
-

@@ -43,7 +43,7 @@ def test_it_reads_booleans(monkeypatch: pytest.MonkeyPatch, value: str, expected
 
 def test_it_refuses_a_boolean_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_DEBUG", "maybe")
-    with pytest.raises(EnvError, match="^DJANGO_DEBUG: "):
+    with pytest.raises(EnvError, match=r"^DJANGO_DEBUG: "):
         env_bool("DJANGO_DEBUG", False)
 
 
@@ -63,7 +63,7 @@ def test_it_reads_a_secret_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_it_names_an_unreadable_secret_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
     monkeypatch.setenv("DJANGO_SECRET_KEY_FILE", str(tmp_path / "missing"))
-    with pytest.raises(EnvError, match="^DJANGO_SECRET_KEY_FILE: cannot read"):
+    with pytest.raises(EnvError, match=r"^DJANGO_SECRET_KEY_FILE: cannot read"):
         env_str("DJANGO_SECRET_KEY", "")
 
 
@@ -71,7 +71,9 @@ def test_it_reads_public_urls_and_drops_the_trailing_slash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HERMOD_PUBLIC_URL", "https://hermod.example.com:20400/hermod/rest/ms/")
-    assert env_http_url("HERMOD_PUBLIC_URL", "") == "https://hermod.example.com:20400/hermod/rest/ms"
+    assert (
+        env_http_url("HERMOD_PUBLIC_URL", "") == "https://hermod.example.com:20400/hermod/rest/ms"
+    )
 
 
 @pytest.mark.parametrize("value", ["ftp://x/ms", "hermod.example.com/ms", "https://x/ms?a=1"])
@@ -79,7 +81,7 @@ def test_it_refuses_a_public_url_that_is_not_absolute_http(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("HERMOD_PUBLIC_URL", value)
-    with pytest.raises(EnvError, match="^HERMOD_PUBLIC_URL: "):
+    with pytest.raises(EnvError, match=r"^HERMOD_PUBLIC_URL: "):
         env_http_url("HERMOD_PUBLIC_URL", "")
 
 
@@ -108,5 +110,5 @@ def test_it_refuses_a_database_url_it_cannot_use(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", value)
-    with pytest.raises(EnvError, match="^DATABASE_URL: "):
+    with pytest.raises(EnvError, match=r"^DATABASE_URL: "):
         env_database("DATABASE_URL", "")

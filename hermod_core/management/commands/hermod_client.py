@@ -40,9 +40,8 @@ class Command(BaseCommand):
         if action == "list":
             for client in client_list():
                 state = "enabled" if client.enabled else "disabled"
-                self.stdout.write(
-                    f"{client.client_id}\t{client.group.name}\t{state}\t{client.callback_url or '-'}"
-                )
+                url = client.callback_url or "-"
+                self.stdout.write(f"{client.client_id}\t{client.group.name}\t{state}\t{url}")
             return
         if action == "create":
             try:

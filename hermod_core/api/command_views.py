@@ -1,0 +1,120 @@
+"""The command API for application servers (PROTOCOL.md §4–§5, §8): thin views."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hermod_core.api import schema
+from hermod_core.api.auth import ApiKeyAuthentication, IsClient
+from hermod_core.api.errors import ApiError
+from hermod_core.api.json_body import read_json
+from hermod_core.models import Client
+from hermod_core.protocol.commands import ENDPOINTS, parse_command_request
+from hermod_core.protocol.errors import ProtocolError
+from hermod_core.selectors.commands import command_get_for_client, command_result
+from hermod_core.services.commands import CommandError, command_cancel, command_create
+
+
+def protocol_error(exc: ProtocolError) -> ApiError:
+    return ApiError(400, exc.code, exc.message, field=exc.field)
+
+
+def command_error(exc: CommandError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message, field=exc.field)
+
+
+class ClientView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsClient]
+
+    def client(self, request: Request) -> Client:
+        client: Client = request.user  # type: ignore[assignment]
+        return client
+
+
+class CommandCreateView(ClientView):
+    endpoint_name = ""
+
+    def post(self, request: Request) -> Response:
+        try:
+            command_request = parse_command_request(self.endpoint_name, read_json(request))
+            command = command_create(client=self.client(request), request=command_request)
+        except ProtocolError as exc:
+            raise protocol_error(exc) from None
+        except CommandError as exc:
+            raise command_error(exc) from None
+        return Response(command_result(command))
+
+
+def _command_view(name: str) -> type[CommandCreateView]:
+    endpoint = ENDPOINTS[name]
+    decorated = extend_schema(
+        operation_id=f"command_{name}",
+        summary=f"Create a {endpoint.command_type.value} command",
+        description=schema.COMMAND_DESCRIPTIONS[name],
+        request=schema.command_request(name),
+        responses=schema.COMMAND_RESPONSES,
+        examples=[
+            OpenApiExample(
+                f"{name} request", value=schema.REQUEST_EXAMPLES[name], request_only=True
+            ),
+            OpenApiExample(
+                "In progress", value=schema.result_example(endpoint), response_only=True
+            ),
+        ],
+        tags=["command"],
+    )(CommandCreateView.post)
+    return type(
+        f"{name.capitalize()}CommandView",
+        (CommandCreateView,),
+        {"endpoint_name": name, "post": decorated},
+    )
+
+
+COMMAND_VIEWS = {name: _command_view(name) for name in ENDPOINTS}
+
+_COMMAND_ID = OpenApiParameter("command_id", int, OpenApiParameter.PATH, description="commandId")
+
+
+def _own_command(request: Request, client: Client, command_id: str) -> Any:
+    command = None
+    if command_id.isdigit() and len(command_id) < 19:
+        command = command_get_for_client(client=client, command_id=int(command_id))
+    if command is None:
+        raise ApiError(404, "COMMAND_NOT_FOUND", f"No command {command_id} for this client.")
+    return command
+
+
+class PollView(ClientView):
+    @extend_schema(
+        operation_id="command_poll",
+        summary="The current result body of a command",
+        parameters=[_COMMAND_ID],
+        responses=schema.POLL_RESPONSES,
+        tags=["command"],
+    )
+    def get(self, request: Request, command_id: str) -> Response:
+        command = _own_command(request, self.client(request), command_id)
+        return Response(command_result(command))
+
+
+class CancelView(ClientView):
+    @extend_schema(
+        operation_id="command_cancel",
+        summary="Cancel a command still in progress",
+        description="Withdraws its messages; the command ends CANCELLED and its callback is sent."
+        " A command already final answers 409.",
+        request=None,
+        parameters=[_COMMAND_ID],
+        responses=schema.CANCEL_RESPONSES,
+        tags=["command"],
+    )
+    def post(self, request: Request, command_id: str) -> Response:
+        command = _own_command(request, self.client(request), command_id)
+        if not command_cancel(command=command):
+            raise ApiError(409, "COMMAND_FINAL", "The command is already final.")
+        command.refresh_from_db()
+        return Response(command_result(command))

@@ -1,0 +1,118 @@
+"""The mailbox API for devices (PROTOCOL.md §6): thin views over services.mailbox."""
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hermod_core.api import schema
+from hermod_core.api.errors import ApiError
+from hermod_core.api.json_body import read_json
+from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.mailbox import (
+    AlreadyAnswered,
+    BoxAccess,
+    BoxNotFound,
+    answer_accept,
+    mailbox_list,
+    mailbox_open,
+    message_fetch,
+)
+
+_TOKEN = OpenApiParameter(
+    "token",
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="The one-time token (or box token); alternatively `Authorization: Bearer`.",
+)
+
+
+def not_found() -> ApiError:
+    # The same answer for an unknown box, message or token: no oracle (PROTOCOL.md §6).
+    return ApiError(404, "NOT_FOUND", "No such box or message.")
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise not_found() from None
+
+
+def _token(request: Request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    token = request.query_params.get("token")
+    return token.strip() if token else None
+
+
+def _open(request: Request, bid: str, *, for_answer: bool = False) -> BoxAccess:
+    try:
+        return mailbox_open(bid=_uuid(bid), token=_token(request), for_answer=for_answer)
+    except BoxNotFound:
+        raise not_found() from None
+
+
+class DeviceView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+
+class BoxView(DeviceView):
+    @extend_schema(
+        operation_id="mailbox_list",
+        summary="List the messages waiting in a box",
+        parameters=[_TOKEN],
+        responses=schema.BOX_RESPONSES,
+        tags=["mailbox"],
+    )
+    def get(self, request: Request, bid: str) -> Response:
+        return Response(mailbox_list(access=_open(request, bid)))
+
+
+class MessageView(DeviceView):
+    @extend_schema(
+        operation_id="message_fetch",
+        summary="Fetch one message",
+        parameters=[_TOKEN],
+        responses=schema.MESSAGE_RESPONSES,
+        tags=["mailbox"],
+    )
+    def get(self, request: Request, bid: str, mid: str) -> Response:
+        access = _open(request, bid)
+        try:
+            return Response(message_fetch(access=access, mid=_uuid(mid)))
+        except BoxNotFound:
+            raise not_found() from None
+
+    @extend_schema(
+        operation_id="message_answer",
+        summary="Answer one message",
+        description="The first valid answer wins; 422 names the validation rule the answer broke "
+        "(the command then ends FAILED).",
+        parameters=[_TOKEN],
+        request=schema.ANSWER_REQUEST,
+        responses=schema.ANSWER_RESPONSES,
+        examples=[
+            OpenApiExample("Provisioning answer", value=schema.ANSWER_EXAMPLE, request_only=True)
+        ],
+        tags=["mailbox"],
+    )
+    def post(self, request: Request, bid: str, mid: str) -> Response:
+        access = _open(request, bid, for_answer=True)
+        try:
+            outcome = answer_accept(access=access, mid=_uuid(mid), raw=read_json(request))
+        except BoxNotFound:
+            raise not_found() from None
+        except AlreadyAnswered:
+            raise ApiError(409, "ALREADY_ANSWERED", "The message was already answered.") from None
+        except ProtocolError as exc:
+            raise ApiError(400, exc.code, exc.message, field=exc.field) from None
+        if outcome.rejected is not None:
+            raise ApiError(422, outcome.rejected.code, outcome.rejected.message)
+        return Response({"state": outcome.state})

@@ -1,0 +1,380 @@
+"""Device answers (PROTOCOL.md §6): the envelope, and the validation of each answer type.
+
+Pure: every rule is checked against values the caller passes in; nothing here reads the database.
+A broken rule raises ``AnswerRejected`` with a code naming the rule; the caller ends the command
+FAILED with that reason and changes nothing else.
+"""
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from hermod_core.crypto import jwk as jwks
+from hermod_core.crypto import jws
+from hermod_core.crypto.cms import verify_signed_data
+from hermod_core.crypto.csr import parse_csr_b64, verify_csr_signature
+from hermod_core.crypto.digests import b64url_sha256
+from hermod_core.crypto.errors import CryptoError
+from hermod_core.protocol.commands import KeyRequest
+from hermod_core.protocol.errors import ProtocolError, invalid, missing
+
+DEVICE_CODES = {
+    1: ("DEVICE_DECLINED", "The user declined the request on the device."),
+    2: ("DEVICE_NO_MATCHING_KEY", "The device has no key matching the request."),
+    3: ("DEVICE_NOT_SUPPORTED", "The device does not support the request."),
+    4: ("DEVICE_ERROR", "The device reported an error."),
+}
+MAX_DATA_CHARS = 512 * 1024
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){1,4096}")
+
+
+class AnswerRejected(Exception):
+    """A device answer broke a validation rule (``code`` names it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """``{"responseHeader": {"inReplyTo", "status"}, "<type>Response": {"code", "result"}}``."""
+
+    in_reply_to: str
+    code: int
+    result: dict[str, Any] | None
+    raw: dict[str, Any]
+
+    @property
+    def data(self) -> Any:
+        return None if self.result is None else self.result.get("data")
+
+
+def parse_envelope(raw: Any, answer_key: str) -> Envelope:
+    """Structural check of an answer (400 on failure: the device may send it again)."""
+    if not isinstance(raw, dict):
+        raise ProtocolError("INVALID_BODY", "The answer must be a JSON object.")
+    header = raw.get("responseHeader")
+    if not isinstance(header, dict):
+        raise missing("responseHeader")
+    in_reply_to = header.get("inReplyTo")
+    if not isinstance(in_reply_to, str) or not in_reply_to:
+        raise missing("responseHeader.inReplyTo")
+    answer = raw.get(answer_key)
+    if answer is None:
+        others = sorted(k for k in raw if k.endswith("Response") and k != answer_key)
+        if others:
+            raise ProtocolError(
+                "WRONG_ANSWER",
+                f"{others[0]} does not answer this message; send {answer_key}.",
+                others[0],
+            )
+        raise missing(answer_key)
+    if not isinstance(answer, dict):
+        raise invalid(answer_key, "must be an object")
+    code = answer.get("code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 99:
+        raise invalid(f"{answer_key}.code", "must be a number from 0 to 99")
+    result = answer.get("result")
+    if result is not None and not isinstance(result, dict):
+        raise invalid(f"{answer_key}.result", "must be an object")
+    data = None if result is None else result.get("data")
+    if isinstance(data, str) and len(data) > MAX_DATA_CHARS:
+        raise invalid(f"{answer_key}.result.data", "is too large")
+    return Envelope(in_reply_to=in_reply_to, code=code, result=result, raw=raw)
+
+
+def device_failure(code: int) -> tuple[str, str]:
+    return DEVICE_CODES.get(code, ("DEVICE_ERROR", f"The device answered with code {code}."))
+
+
+def _reject(code: str, message: str) -> AnswerRejected:
+    return AnswerRejected(code, message)
+
+
+def _jws_data(envelope: Envelope) -> str:
+    data = envelope.data
+    if not isinstance(data, str) or not data:
+        raise _reject("RESULT_MISSING", "The answer carries no result data.")
+    return data
+
+
+def _json_data(envelope: Envelope) -> dict[str, Any]:
+    data = envelope.data
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except (ValueError, RecursionError):
+            raise _reject("RESULT_MALFORMED", "The result data is not JSON.") from None
+    if not isinstance(data, dict):
+        raise _reject("RESULT_MALFORMED", "The result data must be a JSON object.")
+    return data
+
+
+# --- provisioning (§6.1, §6.2) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvisionExpectation:
+    """What the command asked for, against which a provisioning answer is checked."""
+
+    nonce: str
+    userid: str
+    servername: str
+    name: str
+    key_requests: tuple[KeyRequest, ...]
+    public_url: str
+    assigned_profile_id: uuid.UUID
+    assigned_box_id: uuid.UUID
+    trusted_thumbprints: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ProvisionedKey:
+    keyid: str
+    usage: str
+    keytype: str
+    keylength: int
+    keystate: str
+    jwk: dict[str, Any]
+    thumbprint: str
+    certreq: str
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    """A validated provisioning answer: everything the server records for the new profile."""
+
+    device_info: dict[str, Any]
+    attestation_jwk: dict[str, Any]
+    attestation_thumbprint: str
+    profile_id: uuid.UUID
+    box_id: uuid.UUID
+    reported_own_ids: bool
+    keys: tuple[ProvisionedKey, ...]
+
+
+def _verify_outer(data: str) -> tuple[jws.ParsedJws, dict[str, Any]]:
+    try:
+        parsed = jws.verify_with_header_jwk(data)
+        payload = jws.payload_json(parsed)
+    except CryptoError as exc:
+        raise _reject(f"ATTESTATION_{exc.code}", f"Attestation signature: {exc}") from None
+    return parsed, payload
+
+
+def _signed_key(entry: Any, request: KeyRequest, nonce: str) -> ProvisionedKey:
+    prefix = f"Key {request.keyid!r}"
+    try:
+        parsed = jws.parse_compact(entry)
+        key_jwk = jws.payload_json(parsed)
+        public_key = jwks.public_key_from_jwk(key_jwk)
+        jws.verify(parsed, public_key)
+    except CryptoError as exc:
+        raise _reject(f"SIGNEDKEY_{exc.code}", f"{prefix}: {exc}") from None
+    if parsed.header.get("kid") != request.keyid:
+        raise _reject("SIGNEDKEY_KID_MISMATCH", f"{prefix}: kid does not match the keyid.")
+    if parsed.header.get("nonce") != nonce:
+        raise _reject("SIGNEDKEY_NONCE_MISMATCH", f"{prefix}: nonce does not match the command.")
+    keytype, size = jwks.key_type_and_size(public_key)
+    allowed = {(t, n) for t, n, _ in request.keytypeprios}
+    if (keytype, size) not in allowed:
+        raise _reject(
+            "KEY_TYPE_NOT_REQUESTED", f"{prefix}: a {keytype} {size} key was not requested."
+        )
+    mechanisms = {m for t, n, m in request.keytypeprios if (t, n) == (keytype, size)}
+    if parsed.alg not in mechanisms:
+        raise _reject("KEY_MECHANISM_MISMATCH", f"{prefix}: signed with {parsed.alg}.")
+    certreq = key_jwk.get("certreq")
+    if not isinstance(certreq, str):
+        raise _reject("CSR_MISSING", f"{prefix}: the signed key carries no certreq.")
+    try:
+        csr = parse_csr_b64(certreq)
+        verify_csr_signature(csr)
+    except CryptoError as exc:
+        raise _reject(exc.code, f"{prefix}: {exc}") from None
+    if not jwks.public_keys_equal(csr.public_key, public_key):
+        raise _reject("CSR_KEY_MISMATCH", f"{prefix}: the CSR's key is not the signed key.")
+    if csr.subject_der != request.subject_der:
+        raise _reject("CSR_SUBJECT_MISMATCH", f"{prefix}: the CSR's subject is not the template's.")
+    public_jwk = {
+        k: v
+        for k, v in key_jwk.items()
+        if k in {"kty", "n", "e", "crv", "x", "y", "kid", "use", "alg"}
+    }
+    keystate = key_jwk.get("keystate")
+    return ProvisionedKey(
+        keyid=request.keyid,
+        usage=request.usage,
+        keytype=keytype,
+        keylength=size,
+        keystate=keystate if keystate in {"ACTIVE", "INACTIVE"} else request.keystate,
+        jwk=public_jwk,
+        thumbprint=jwks.thumbprint(public_key),
+        certreq="".join(certreq.split()),
+    )
+
+
+def _reported_ids(
+    profile: dict[str, Any], expected: ProvisionExpectation
+) -> tuple[uuid.UUID, uuid.UUID, bool]:
+    """Rule 6: the assigned ids, or the device's own (checked for availability by the caller)."""
+    reported_id = profile.get("id")
+    reported_box = profile.get("boxurl")
+    assigned_box_url = f"{expected.public_url}/{expected.assigned_box_id}"
+    if reported_id in (None, str(expected.assigned_profile_id)) and reported_box in (
+        None,
+        assigned_box_url,
+    ):
+        return expected.assigned_profile_id, expected.assigned_box_id, False
+    try:
+        profile_id = uuid.UUID(str(reported_id)) if reported_id is not None else None
+    except ValueError:
+        profile_id = None
+    if profile_id is None:
+        raise _reject("PROFILE_ID_INVALID", "profile.id is not a UUID.")
+    box_id = None
+    if isinstance(reported_box, str) and reported_box.startswith(f"{expected.public_url}/"):
+        try:
+            box_id = uuid.UUID(reported_box.removeprefix(f"{expected.public_url}/"))
+        except ValueError:
+            box_id = None
+    if reported_box is None:
+        box_id = expected.assigned_box_id
+    if box_id is None:
+        raise _reject("BOXURL_INVALID", "profile.boxurl is not <public-url>/<uuid>.")
+    return profile_id, box_id, True
+
+
+def validate_provision(envelope: Envelope, expected: ProvisionExpectation) -> ProvisionResult:
+    """PROTOCOL.md §6.2, rules 1–6, in order."""
+    parsed, payload = _verify_outer(_jws_data(envelope))
+    attestation_jwk = parsed.header.get("jwk")
+    thumb = jwks.thumbprint(jws.header_public_key(parsed))
+    if expected.trusted_thumbprints and thumb not in expected.trusted_thumbprints:
+        raise _reject("ATTESTATION_KEY_NOT_TRUSTED", "The attestation key is not trusted.")
+    if parsed.header.get("nonce") != expected.nonce:
+        raise _reject("NONCE_MISMATCH", "The answer's nonce is not the command's.")
+    answered_fqdn = parsed.header.get("fqdn")
+    if answered_fqdn is not None and answered_fqdn != urlsplit(expected.public_url).hostname:
+        raise _reject("FQDN_MISMATCH", "The answer's fqdn is not this server's.")
+    profile = payload.get("profile")
+    if not isinstance(profile, dict):
+        raise _reject("PROFILE_MISSING", "The answer carries no profile.")
+    for name, want in (
+        ("userid", expected.userid),
+        ("servername", expected.servername),
+        ("name", expected.name),
+    ):
+        if profile.get(name) != want:
+            raise _reject(
+                f"PROFILE_{name.upper()}_MISMATCH", f"profile.{name} is not the command's."
+            )
+    signed = profile.get("signedkeys")
+    if not isinstance(signed, list) or len(signed) != len(expected.key_requests):
+        raise _reject("SIGNEDKEYS_COUNT", "There must be one signed key per key request.")
+    keys = tuple(
+        _signed_key(entry, request, expected.nonce)
+        for entry, request in zip(signed, expected.key_requests, strict=True)
+    )
+    profile_id, box_id, own = _reported_ids(profile, expected)
+    device_info = payload.get("deviceinfo")
+    return ProvisionResult(
+        device_info=device_info if isinstance(device_info, dict) else {},
+        attestation_jwk=attestation_jwk if isinstance(attestation_jwk, dict) else {},
+        attestation_thumbprint=thumb,
+        profile_id=profile_id,
+        box_id=box_id,
+        reported_own_ids=own,
+        keys=keys,
+    )
+
+
+# --- authenticate and sign (§6.3) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    keyid: str
+    jwk: dict[str, Any]
+
+
+def validate_signature(
+    envelope: Envelope,
+    *,
+    command_id: int,
+    tbs: tuple[bytes, ...],
+    format_: str,
+    candidates: tuple[SigningKey, ...],
+) -> str:
+    """Verify an auth/sign answer against the keys the filter selected; returns the keyid used."""
+    if not candidates:
+        raise _reject("NO_MATCHING_KEY", "The profile has no key the filter selects.")
+    data = _jws_data(envelope)
+    if format_ == "pkcs7":
+        content = b"".join(tbs)
+        for candidate in candidates:
+            try:
+                verify_signed_data(
+                    data, expected_key=jwks.public_key_from_jwk(candidate.jwk), content=content
+                )
+                return candidate.keyid
+            except CryptoError as exc:
+                last = exc
+        raise _reject(f"SIGNATURE_{last.code}", f"PKCS#7 signature: {last}")
+    try:
+        parsed = jws.parse_compact(data)
+    except CryptoError as exc:
+        raise _reject(f"SIGNATURE_{exc.code}", f"JWS signature: {exc}") from None
+    kid = parsed.header.get("kid")
+    chosen = [c for c in candidates if c.keyid == kid] or list(candidates)
+    verified = None
+    for candidate in chosen:
+        try:
+            jws.verify(parsed, jwks.public_key_from_jwk(candidate.jwk))
+            verified = candidate
+            break
+        except CryptoError as exc:
+            last = exc
+    if verified is None:
+        raise _reject(f"SIGNATURE_{last.code}", f"JWS signature: {last}")
+    try:
+        payload = jws.payload_json(parsed)
+    except CryptoError as exc:
+        raise _reject(f"SIGNATURE_{exc.code}", f"JWS payload: {exc}") from None
+    if str(payload.get("nonce")) != str(command_id):
+        raise _reject("NONCE_MISMATCH", "The signature's nonce is not this command's id.")
+    if payload.get("tbs") != [b64url_sha256(item) for item in tbs]:
+        raise _reject("TBS_DIGEST_MISMATCH", "The signed digests are not those of the tbs items.")
+    return verified.keyid
+
+
+# --- ping, startpinreset (§6.3) -------------------------------------------------------------------
+
+
+def validate_ping(envelope: Envelope) -> dict[str, Any]:
+    data = _json_data(envelope)
+    if "deviceinfo" in data and not isinstance(data["deviceinfo"], dict):
+        raise _reject("RESULT_MALFORMED", "deviceinfo must be an object.")
+    profileinfo = data.get("profileinfo")
+    if profileinfo is not None and not (
+        isinstance(profileinfo, list) and all(isinstance(p, dict) for p in profileinfo)
+    ):
+        raise _reject("RESULT_MALFORMED", "profileinfo must be a list of objects.")
+    return data
+
+
+def validate_spin(envelope: Envelope) -> dict[str, Any]:
+    data = _json_data(envelope)
+    nonce = data.get("nonce")
+    if not isinstance(nonce, str) or not _HEX.fullmatch(nonce):
+        raise _reject("SPIN_NONCE_INVALID", "The startpinreset answer needs a hex nonce.")
+    if "transportedkey" in data and not isinstance(data["transportedkey"], str):
+        raise _reject("RESULT_MALFORMED", "transportedkey must be a string.")
+    return data

@@ -1,0 +1,100 @@
+"""Bodies the server builds: plug-out URIs, the synchronous answer / result body (§4.2, §8) and
+the message a device fetches (§6)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+PLUGOUT_SCHEME = "com.nexusgroup.plugout:///"
+
+
+def box_url(public_url: str, bid: str) -> str:
+    return f"{public_url}/{bid}"
+
+
+def message_location(public_url: str, bid: str, mid: str) -> str:
+    return f"{public_url}/{bid}/{mid}"
+
+
+def plugout_uri(box: str, token: str) -> str:
+    """``com.nexusgroup.plugout:///?url=<percent-encoded box URL>&token=<token>`` (§1)."""
+    return f"{PLUGOUT_SCHEME}?url={quote(box, safe='')}&token={quote(token, safe='')}"
+
+
+def fqdn(public_url: str) -> str:
+    return urlsplit(public_url).hostname or ""
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class DestinationView:
+    to: str
+    bid: str
+    mid: str | None
+    uri: str | None
+    location: str | None
+    pid: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        # Member order as in the product documentation's examples.
+        body: dict[str, Any] = {"to": self.to, "bid": self.bid}
+        if self.uri:
+            body["uri"] = self.uri
+        if self.pid:
+            body["pid"] = self.pid
+        if self.mid:
+            body["mid"] = self.mid
+        if self.location:
+            body["location"] = self.location
+        return body
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """Everything the result body of a command shows; built by a selector, rendered here."""
+
+    command_id: int
+    external_id: str | None
+    command_type: str
+    state: str
+    fqdn: str
+    destinations: tuple[DestinationView, ...]
+    answer: dict[str, Any] | None = None  # the device's whole answer envelope
+    answer_key: str = ""
+    profile: dict[str, Any] | None = None
+    certificates: list[dict[str, Any]] | None = None
+    failure: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def result_body(view: ResultView) -> dict[str, Any]:
+    """The synchronous answer, poll answer and callback body (§4.2, §8).
+
+    Once the device answered, its ``responseHeader`` and answer object are included unchanged,
+    as in the documentation's example of a completed provisioning.
+    """
+    body: dict[str, Any] = {}
+    if view.answer is not None:
+        if "responseHeader" in view.answer:
+            body["responseHeader"] = view.answer["responseHeader"]
+        if view.answer_key in view.answer:
+            body[view.answer_key] = view.answer[view.answer_key]
+    body["commandId"] = str(view.command_id)
+    if view.external_id is not None:
+        body["externalId"] = view.external_id
+    body["destinations"] = [d.as_json() for d in view.destinations]
+    body["commandType"] = view.command_type
+    body["state"] = view.state
+    body["fqdn"] = view.fqdn
+    if view.failure:
+        body["failure"] = view.failure
+    if view.profile is not None:
+        body["profile"] = view.profile
+    if view.certificates:
+        body["certificates"] = view.certificates
+    body.update(view.extra)
+    return body

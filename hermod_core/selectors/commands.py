@@ -1,0 +1,113 @@
+"""Scoped reads of commands: a client sees only the commands it created."""
+
+from typing import Any
+
+from django.conf import settings
+
+from hermod_core.models import Certificate, Client, Command, Profile
+from hermod_core.protocol.commands import BY_TYPE, CommandType
+from hermod_core.protocol.results import (
+    DestinationView,
+    ResultView,
+    box_url,
+    fqdn,
+    message_location,
+    plugout_uri,
+    result_body,
+)
+from hermod_core.services.credentials import message_token
+
+
+def command_get_for_client(*, client: Client, command_id: int) -> Command | None:
+    """The client's own command, or None (answered 404, like a command that does not exist)."""
+    return Command.objects.filter(client=client, pk=command_id).first()
+
+
+def _profile_summary(profile: Profile) -> dict[str, Any]:
+    public_url = settings.HERMOD_PUBLIC_URL
+    mailbox = getattr(profile, "mailbox", None)
+    return {
+        "id": str(profile.id),
+        "userid": profile.user.userid,
+        "name": profile.name,
+        "servername": profile.servername,
+        "boxurl": box_url(public_url, str(mailbox.id)) if mailbox else None,
+        "keys": [
+            {
+                "keyid": key.keyid,
+                "usage": key.usage,
+                "keytype": key.keytype,
+                "keylength": key.keylength,
+                "certreq": key.certreq,
+            }
+            for key in profile.keys.all()
+        ],
+        "deviceinfo": profile.device_info,
+    }
+
+
+def certificate_summaries(certificates: list[Certificate]) -> list[dict[str, Any]]:
+    return [
+        {
+            "keyid": cert.key.keyid,
+            "data": cert.der_b64,
+            "subject": cert.subject,
+            "issuer": cert.issuer,
+            "notAfter": cert.not_after.isoformat(),
+        }
+        for cert in certificates
+    ]
+
+
+def command_result(command: Command) -> dict[str, Any]:
+    """The result body of PROTOCOL.md §8 for a command, as it is now."""
+    public_url = settings.HERMOD_PUBLIC_URL
+    endpoint = BY_TYPE[CommandType(command.command_type)]
+    destinations = []
+    for message in command.messages.all():
+        bid = str(message.mailbox_id)
+        destinations.append(
+            DestinationView(
+                to=message.to,
+                bid=bid,
+                mid=str(message.id),
+                uri=plugout_uri(box_url(public_url, bid), message_token(message.id)),
+                location=message_location(public_url, bid, str(message.id)),
+                pid=str(message.profile_id) if message.profile_id else None,
+            )
+        )
+    profile = None
+    certificates = None
+    completed_prov = command.command_type == CommandType.PROV and command.state == "COMPLETED"
+    if completed_prov and command.profile_id:
+        prov_profile = (
+            Profile.objects.select_related("user", "mailbox")
+            .prefetch_related("keys")
+            .get(pk=command.profile_id)
+        )
+        profile = _profile_summary(prov_profile)
+        certificates = certificate_summaries(
+            list(
+                Certificate.objects.filter(
+                    profile=prov_profile, source=Certificate.Source.CA
+                ).select_related("key")
+            )
+        )
+    failure = None
+    if command.failure_code:
+        failure = {"code": command.failure_code, "message": command.failure_reason}
+    return result_body(
+        ResultView(
+            command_id=command.pk,
+            external_id=command.external_id or None,
+            command_type=command.command_type,
+            state=command.state,
+            fqdn=fqdn(public_url),
+            destinations=tuple(destinations),
+            answer=command.answer,
+            answer_key=endpoint.answer_key,
+            profile=profile,
+            certificates=certificates,
+            failure=failure,
+        )
+    )

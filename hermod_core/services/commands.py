@@ -1,0 +1,314 @@
+"""Creating, ending and cancelling commands (PROTOCOL.md §4, §7, §8)."""
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from hermod_core.crypto.certs import parse_certificate_der
+from hermod_core.crypto.jwk import public_key_from_jwk, public_keys_equal
+from hermod_core.lifecycle import State, command_sources, destination_end_state, destination_sources
+from hermod_core.models import (
+    CallbackDelivery,
+    Client,
+    Command,
+    DeliveryState,
+    Mailbox,
+    MailboxKind,
+    Message,
+    MessageState,
+    Profile,
+    ProfileState,
+)
+from hermod_core.protocol.commands import Address, CommandRequest, CommandType
+from hermod_core.selectors.commands import command_result
+from hermod_core.services.credentials import message_token, token_hash
+from hermod_core.services.dispatch import enqueue_callback
+
+
+class CommandError(Exception):
+    """A command that cannot be created or changed; maps to an HTTP status in the API."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class _Target:
+    to: str
+    mailbox: Mailbox | None  # None: a new temporary box
+    profile: Profile | None
+
+
+def _active_profiles(client: Client) -> QuerySet[Profile]:
+    return Profile.objects.filter(group_id=client.group_id, state=ProfileState.ACTIVE)
+
+
+def _profile_in_group(client: Client, profile_id: uuid.UUID, field: str) -> Profile:
+    profile = _active_profiles(client).select_related("mailbox").filter(pk=profile_id).first()
+    if profile is None or getattr(profile, "mailbox", None) is None:
+        raise CommandError(
+            404, "PROFILE_NOT_FOUND", f"No profile {profile_id} in this group.", field
+        )
+    return profile
+
+
+def _resolve(client: Client, request: CommandRequest) -> list[_Target]:
+    """Every box the command goes to, inside the client's group only (PROTOCOL.md §4.1)."""
+    addresses = request.header.to or (
+        Address(str(request.profile_id), profile_id=request.profile_id),
+    )
+    targets: list[_Target] = []
+    seen: set[uuid.UUID] = set()
+    for index, address in enumerate(addresses):
+        field = (
+            f"commandHeader.to[{index}]"
+            if request.header.to_given
+            else (f"{request.endpoint.body_key}.profileid")
+        )
+        if address.is_tmp:
+            profile = None
+            if request.profile_id is not None:
+                profile = _profile_in_group(client, request.profile_id, field)
+            targets.append(_Target(address.raw, None, profile))
+            continue
+        if address.userid is not None:
+            profiles = list(
+                _active_profiles(client)
+                .select_related("mailbox")
+                .filter(user__userid=address.userid, mailbox__closed_at__isnull=True)
+                .order_by("created_at")
+            )
+            if request.profile_id is not None:
+                profiles = [p for p in profiles if p.pk == request.profile_id]
+            if not profiles:
+                raise CommandError(
+                    404, "ADDRESS_NOT_FOUND", f"{address.raw} has no active profile.", field
+                )
+        else:
+            assert address.profile_id is not None
+            profiles = [_profile_in_group(client, address.profile_id, field)]
+        for profile in profiles:
+            if profile.mailbox.pk not in seen:
+                seen.add(profile.mailbox.pk)
+                targets.append(_Target(address.raw, profile.mailbox, profile))
+    return targets
+
+
+def _certificate_profile(request: CommandRequest, targets: list[_Target]) -> Profile:
+    """The profile whose keys a certificate command's certificates must match (§5.2)."""
+    profiles = {t.profile.pk: t.profile for t in targets if t.profile is not None}
+    if request.profile_id is not None and request.profile_id in profiles:
+        return profiles[request.profile_id]
+    if len(profiles) != 1:
+        raise CommandError(
+            400,
+            "MISSING_FIELD",
+            "certCommand.profileid is required unless commandHeader.to names exactly one profile.",
+            "certCommand.profileid",
+        )
+    return next(iter(profiles.values()))
+
+
+def _check_certificates(request: CommandRequest, profile: Profile) -> None:
+    keys = {key.keyid: key for key in profile.keys.all()}
+    for index, item in enumerate(request.certificates):
+        field = f"certCommand.certificates[{index}]"
+        key = keys.get(item.keyid)
+        if key is None:
+            raise CommandError(
+                400, "UNKNOWN_KEY", f"The profile has no key {item.keyid!r}.", f"{field}.keyid"
+            )
+        certificate = parse_certificate_der(item.der)
+        if not public_keys_equal(certificate.public_key, public_key_from_jwk(key.jwk)):
+            raise CommandError(
+                400,
+                "CERTIFICATE_KEY_MISMATCH",
+                f"The certificate's public key is not the public key of key {item.keyid!r}.",
+                f"{field}.data",
+            )
+
+
+def _with_challenge(request: CommandRequest) -> dict:
+    """An authCommand without tbs gets a server-generated 32-byte challenge (decided, §5.3)."""
+    body = dict(request.body)
+    params = dict(body.get("params") or {})
+    if request.command_type is CommandType.AUTH and not params.get("tbs"):
+        params["tbs"] = [
+            {
+                "key": "challenge",
+                "description": "Authentication challenge",
+                "content_type": "application/octet-stream",
+                "content_encoding": "base64",
+                "data": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+                "visible": False,
+            }
+        ]
+        body["params"] = params
+    return body
+
+
+def _check_capacity(client: Client) -> None:
+    in_progress = Command.objects.filter(client=client, state=State.IN_PROGRESS).count()
+    if in_progress >= settings.HERMOD_MAX_IN_PROGRESS:
+        raise CommandError(
+            429,
+            "TOO_MANY_IN_PROGRESS",
+            f"The client already has {in_progress} commands in progress.",
+        )
+
+
+@transaction.atomic
+def command_create(*, client: Client, request: CommandRequest) -> Command:
+    """Create a command, one message per destination and its callback record, atomically.
+
+    Either all rows exist afterwards or none (PROTOCOL.md §4.2). A delete with
+    ``confirmed: "false"`` ends at once: the profile and its box are deleted, nothing is sent.
+    """
+    _check_capacity(client)
+    targets = _resolve(client, request)
+    body = _with_challenge(request)
+    if request.command_type is CommandType.CERT:
+        _check_certificates(request, _certificate_profile(request, targets))
+    now = timezone.now()
+    header = {
+        "to": [a.raw for a in request.header.to],
+        "lifespan": request.header.lifespan,
+        "timeout": request.header.timeout,
+    }
+    is_prov = request.command_type is CommandType.PROV
+    single_profile = {t.profile.pk for t in targets if t.profile} if not is_prov else set()
+    command = Command.objects.create(
+        client=client,
+        group_id=client.group_id,
+        command_type=request.command_type.value,
+        external_id=request.header.external_id or "",
+        lifespan=request.header.lifespan,
+        timeout=request.header.timeout,
+        expires_at=now + timedelta(seconds=request.header.timeout),
+        header=header,
+        body=body,
+        profile_id=next(iter(single_profile)) if len(single_profile) == 1 else None,
+        assigned_profile_id=uuid.uuid4() if is_prov else None,
+        assigned_box_id=uuid.uuid4() if is_prov else None,
+    )
+    immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
+    message_expiry = now + timedelta(seconds=request.header.lifespan)
+    for target in targets:
+        mailbox = target.mailbox or Mailbox.objects.create(
+            group_id=client.group_id,
+            kind=MailboxKind.TEMPORARY,
+            expires_at=now + timedelta(seconds=request.header.timeout),
+        )
+        mid = uuid.uuid4()
+        Message.objects.create(
+            id=mid,
+            command=command,
+            mailbox=mailbox,
+            profile=target.profile,
+            to=target.to,
+            token_hash=token_hash(message_token(mid)),
+            expires_at=message_expiry,
+            state=MessageState.WITHDRAWN if immediate_delete else MessageState.WAITING,
+        )
+    CallbackDelivery.objects.create(
+        command=command,
+        client=client,
+        path=request.endpoint.callback_path,
+        max_attempts=settings.HERMOD_CALLBACK_ATTEMPTS,
+    )
+    if immediate_delete:
+        for target in targets:
+            if target.profile is not None:
+                profile_delete(profile=target.profile)
+        command_transition(command_id=command.pk, to=State.COMPLETED)
+        command.refresh_from_db()
+    return command
+
+
+def profile_delete(*, profile: Profile) -> None:
+    """Mark a profile deleted and close its permanent box (nothing opens it again)."""
+    now = timezone.now()
+    Profile.objects.filter(pk=profile.pk).update(state=ProfileState.DELETED, deleted_at=now)
+    Mailbox.objects.filter(profile=profile, closed_at__isnull=True).update(closed_at=now)
+
+
+@transaction.atomic
+def command_transition(
+    *,
+    command_id: int,
+    to: State,
+    failure_code: str = "",
+    failure_reason: str = "",
+    answer: dict | None = None,
+    profile_id: uuid.UUID | None = None,
+) -> bool:
+    """Move a command to a final state; True if this call made the change.
+
+    A conditional UPDATE (``WHERE state IN <allowed sources>``): of two racing callers — an answer
+    and the expiry sweep, two workers — exactly one updates the row and wins; the other sees 0 rows
+    and does nothing, so a final state never changes and the callback is written once. The winner,
+    in the same transaction, ends the still-open destinations and freezes the callback body.
+    """
+    now = timezone.now()
+    changes: dict = {
+        "state": to.value,
+        "finished_at": now,
+        "failure_code": failure_code,
+        "failure_reason": failure_reason,
+    }
+    if answer is not None:
+        changes["answer"] = answer
+    if profile_id is not None:
+        changes["profile_id"] = profile_id
+    won = Command.objects.filter(
+        pk=command_id, state__in=[s.value for s in command_sources(to)]
+    ).update(**changes)
+    if not won:
+        return False
+    end = destination_end_state(to)
+    Message.objects.filter(
+        command_id=command_id, state__in=[s.value for s in destination_sources(end)]
+    ).update(state=end.value)
+    callback_release(command_id=command_id)
+    return True
+
+
+def callback_release(*, command_id: int) -> None:
+    """Freeze the result body into the command's callback row and schedule its delivery."""
+    command = Command.objects.select_related("client").get(pk=command_id)
+    delivery = CallbackDelivery.objects.filter(command_id=command_id).first()
+    if delivery is None:
+        return
+    if not command.client.callback_url:
+        # The client polls instead; the row stays as the record that nothing was sent.
+        CallbackDelivery.objects.filter(pk=delivery.pk).update(
+            state=DeliveryState.SKIPPED, body=command_result(command)
+        )
+        return
+    CallbackDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.WAITING).update(
+        state=DeliveryState.PENDING,
+        body=command_result(command),
+        next_attempt_at=timezone.now(),
+    )
+    enqueue_callback(delivery.pk)
+
+
+def command_cancel(*, command: Command) -> bool:
+    """Cancel a command still in progress (PROTOCOL.md §2, decided); False if it was final."""
+    return command_transition(
+        command_id=command.pk,
+        to=State.CANCELLED,
+        failure_code="CANCELLED",
+        failure_reason="Cancelled by the client.",
+    )

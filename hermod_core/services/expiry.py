@@ -1,0 +1,77 @@
+"""The periodic sweep (PROTOCOL.md §7): expire commands and messages on time, tidy temporary boxes.
+
+Rows are claimed with ``select_for_update(skip_locked=True)`` in small batches, so several workers
+running the sweep at once share the work instead of waiting on each other; ``command_transition``
+makes each expiry happen exactly once even if two sweeps see the same command.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from hermod_core.lifecycle import State
+from hermod_core.models import Command, CommandState, Mailbox, MailboxKind, Message, MessageState
+from hermod_core.services.commands import command_transition
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    commands_expired: int
+    messages_expired: int
+    boxes_closed: int
+
+
+def commands_expire(*, batch: int) -> int:
+    """End every command past its timeout as EXPIRED, with its callback."""
+    expired = 0
+    with transaction.atomic():
+        due = list(
+            Command.objects.select_for_update(skip_locked=True)
+            .filter(state=CommandState.IN_PROGRESS, expires_at__lte=timezone.now())
+            .order_by("expires_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        for command_id in due:
+            expired += command_transition(
+                command_id=command_id,
+                to=State.EXPIRED,
+                failure_code="EXPIRED",
+                failure_reason="No valid answer before the command's timeout.",
+            )
+    return expired
+
+
+def messages_expire(*, batch: int) -> int:
+    """Withdraw unfetched messages past their lifespan (the command itself lives on)."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(state=MessageState.WAITING, expires_at__lte=now)
+            .values_list("pk", flat=True)[:batch]
+        )
+        return Message.objects.filter(pk__in=due, state=MessageState.WAITING).update(
+            state=MessageState.EXPIRED
+        )
+
+
+def temporary_boxes_close(*, batch: int) -> int:
+    """Close temporary boxes whose messages are all over (used, withdrawn or expired)."""
+    now = timezone.now()
+    open_messages = Q(messages__state__in=[MessageState.WAITING, MessageState.FETCHED])
+    ids = list(
+        Mailbox.objects.filter(kind=MailboxKind.TEMPORARY, closed_at__isnull=True)
+        .filter(Q(expires_at__lte=now) | ~open_messages)
+        .values_list("pk", flat=True)[:batch]
+    )
+    return Mailbox.objects.filter(pk__in=ids, closed_at__isnull=True).update(closed_at=now)
+
+
+def sweep(*, batch: int) -> SweepResult:
+    return SweepResult(
+        commands_expired=commands_expire(batch=batch),
+        messages_expired=messages_expire(batch=batch),
+        boxes_closed=temporary_boxes_close(batch=batch),
+    )

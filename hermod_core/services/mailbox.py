@@ -1,0 +1,415 @@
+"""The device side (PROTOCOL.md §6): opening a box with a token, fetching and answering messages."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from hermod_core.crypto.certs import parse_certificate_der
+from hermod_core.crypto.digests import b64decode_strict
+from hermod_core.lifecycle import OPEN_DESTINATIONS, State
+from hermod_core.models import (
+    CaSettings,
+    Certificate,
+    Command,
+    CommandState,
+    EndUser,
+    Key,
+    Mailbox,
+    MailboxKind,
+    Message,
+    MessageState,
+    Profile,
+    TrustedAttestationKey,
+)
+from hermod_core.protocol import answers
+from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_requests
+from hermod_core.protocol.results import box_url, fqdn, iso, message_location
+from hermod_core.services.commands import command_transition, profile_delete
+from hermod_core.services.credentials import box_token, token_hash
+from hermod_core.services.dispatch import enqueue_ca_enrollment
+
+_OPEN = [s.value for s in OPEN_DESTINATIONS]
+
+
+class BoxNotFound(Exception):
+    """Unknown box, unknown message, or a wrong, used, withdrawn or expired token: all alike."""
+
+
+class AlreadyAnswered(Exception):
+    """The message was answered before (409)."""
+
+
+def live_messages(now: datetime) -> Q:
+    """Messages whose token still opens their box: open, command in progress and not past due.
+
+    The times are checked here too, so a token dies exactly at its deadline even before the
+    expiry sweep has run.
+    """
+    return (
+        Q(state__in=_OPEN)
+        & Q(command__state=CommandState.IN_PROGRESS)
+        & Q(command__expires_at__gt=now)
+        & (Q(state=MessageState.FETCHED) | Q(expires_at__gt=now))
+    )
+
+
+@dataclass(frozen=True)
+class BoxAccess:
+    mailbox_id: uuid.UUID
+
+
+def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False) -> BoxAccess:
+    """The box a token opens (a destination's one-time token or a permanent box's box token)."""
+    if not token or len(token) > 200:
+        raise BoxNotFound
+    digest = token_hash(token)
+    now = timezone.now()
+    message = Message.objects.filter(token_hash=digest, mailbox_id=bid).first()
+    if message is not None:
+        if Message.objects.filter(live_messages(now), pk=message.pk).exists():
+            return BoxAccess(mailbox_id=bid)
+        if for_answer and message.state == MessageState.ANSWERED:
+            return BoxAccess(mailbox_id=bid)  # the answer gets 409, not 404
+        raise BoxNotFound
+    if Mailbox.objects.filter(
+        pk=bid, kind=MailboxKind.PERMANENT, closed_at__isnull=True, token_hash=digest
+    ).exists():
+        return BoxAccess(mailbox_id=bid)
+    raise BoxNotFound
+
+
+def _expires(message: Message) -> datetime:
+    if message.state == MessageState.FETCHED:
+        return message.command.expires_at
+    return min(message.expires_at, message.command.expires_at)
+
+
+def mailbox_list(*, access: BoxAccess) -> dict[str, Any]:
+    """``GET /ms/{bid}``: the messages waiting in the box, oldest first."""
+    public_url = settings.HERMOD_PUBLIC_URL
+    bid = str(access.mailbox_id)
+    messages = (
+        Message.objects.filter(live_messages(timezone.now()), mailbox_id=access.mailbox_id)
+        .select_related("command")
+        .order_by("created_at", "id")
+    )
+    return {
+        "bid": bid,
+        "messages": [
+            {
+                "mid": str(m.id),
+                "location": message_location(public_url, bid, str(m.id)),
+                "commandType": m.command.command_type,
+                "expires": iso(_expires(m)),
+            }
+            for m in messages
+        ],
+    }
+
+
+def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
+    """``GET /ms/{bid}/{mid}``: the message, marked FETCHED (so its lifespan no longer applies)."""
+    now = timezone.now()
+    message = (
+        Message.objects.filter(live_messages(now), pk=mid, mailbox_id=access.mailbox_id)
+        .select_related("command")
+        .first()
+    )
+    if message is None:
+        raise BoxNotFound
+    if message.state == MessageState.WAITING:
+        Message.objects.filter(pk=mid, state=MessageState.WAITING).update(
+            state=MessageState.FETCHED, fetched_at=now
+        )
+        message.state = MessageState.FETCHED
+    command = message.command
+    public_url = settings.HERMOD_PUBLIC_URL
+    bid = str(access.mailbox_id)
+    endpoint = BY_TYPE[CommandType(command.command_type)]
+    body: dict[str, Any] = {
+        "messageHeader": {
+            "mid": str(mid),
+            "bid": bid,
+            "location": message_location(public_url, bid, str(mid)),
+            "commandId": str(command.pk),
+            "commandType": command.command_type,
+            "fqdn": fqdn(public_url),
+            "expires": iso(_expires(message)),
+        },
+        endpoint.body_key: command.body,
+    }
+    if command.command_type == CommandType.PROV:
+        assert command.assigned_box_id is not None
+        body["assigned"] = {
+            "profileid": str(command.assigned_profile_id),
+            "boxurl": box_url(public_url, str(command.assigned_box_id)),
+            "boxtoken": box_token(command.assigned_box_id),
+        }
+    return body
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """What the device is told: the command's state, or the rule its answer broke (422)."""
+
+    state: str
+    rejected: answers.AnswerRejected | None = None
+
+
+def _provision(command: Command, envelope: answers.Envelope) -> None:
+    profile_body = command.body["profile"]
+    assert command.assigned_profile_id is not None
+    assert command.assigned_box_id is not None
+    expected = answers.ProvisionExpectation(
+        nonce=command.body["nonce"],
+        userid=command.body["userid"],
+        servername=profile_body["servername"],
+        name=profile_body["name"],
+        key_requests=parse_key_requests(profile_body, "provCommand.profile"),
+        public_url=settings.HERMOD_PUBLIC_URL,
+        assigned_profile_id=command.assigned_profile_id,
+        assigned_box_id=command.assigned_box_id,
+        trusted_thumbprints=frozenset(
+            TrustedAttestationKey.objects.filter(group_id=command.group_id).values_list(
+                "thumbprint", flat=True
+            )
+        ),
+    )
+    result = answers.validate_provision(envelope, expected)
+    if result.reported_own_ids and (
+        Profile.objects.filter(pk=result.profile_id).exists()
+        or Mailbox.objects.filter(pk=result.box_id).exists()
+    ):
+        raise answers.AnswerRejected(
+            "PROFILE_ID_TAKEN", "The profile id or box URL the device reported is already in use."
+        )
+    user, _ = EndUser.objects.get_or_create(group_id=command.group_id, userid=expected.userid)
+    vscinfo = command.body.get("vscinfo") or {}
+    profile = Profile.objects.create(
+        id=result.profile_id,
+        group_id=command.group_id,
+        user=user,
+        name=expected.name,
+        servername=expected.servername,
+        device_info=result.device_info,
+        attestation_jwk=result.attestation_jwk,
+        attestation_thumbprint=result.attestation_thumbprint,
+        smartcard_id=str(vscinfo.get("smartcardid") or ""),
+        vscinfo={k: v for k, v in vscinfo.items() if k == "smartcardid"},
+        desktop_extensions=command.body.get("desktopExtensions") or [],
+        desktop_key_protection_level=command.body.get("desktopKeyProtectionLevel") or "",
+        created_by_command=command,
+    )
+    Mailbox.objects.create(
+        id=result.box_id,
+        group_id=command.group_id,
+        kind=MailboxKind.PERMANENT,
+        profile=profile,
+        token_hash=token_hash(box_token(result.box_id)),
+    )
+    Key.objects.bulk_create(
+        Key(
+            profile=profile,
+            keyid=k.keyid,
+            usage=k.usage,
+            keytype=k.keytype,
+            keylength=k.keylength,
+            keystate=k.keystate,
+            jwk=k.jwk,
+            thumbprint=k.thumbprint,
+            certreq=k.certreq,
+        )
+        for k in result.keys
+    )
+    command.profile_id = profile.pk
+    ca = CaSettings.objects.filter(group_id=command.group_id, enabled=True).first()
+    if ca is not None:
+        Command.objects.filter(pk=command.pk).update(ca_state="PENDING")
+        enqueue_ca_enrollment(command.pk)
+
+
+def _signing_candidates(command: Command, profile: Profile) -> tuple[answers.SigningKey, ...]:
+    params = command.body.get("params") or {}
+    filter_ = params.get("filter") or {}
+    keys = list(profile.keys.filter(keystate="ACTIVE"))
+    attribute = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}.get(
+        filter_.get("param", "")
+    )
+    if attribute and filter_.get("value") is not None:
+        keys = [k for k in keys if getattr(k, attribute) == filter_["value"]]
+    return tuple(answers.SigningKey(keyid=k.keyid, jwk=k.jwk) for k in keys)
+
+
+def _sign(command: Command, message: Message, envelope: answers.Envelope) -> None:
+    if message.profile is None:
+        raise answers.AnswerRejected("NO_PROFILE", "The message was not sent to a profile.")
+    params = command.body.get("params") or {}
+    tbs = tuple(
+        b64decode_strict(item["data"]) for item in params.get("tbs") or [] if isinstance(item, dict)
+    )
+    answers.validate_signature(
+        envelope,
+        command_id=command.pk,
+        tbs=tbs,
+        format_=params.get("format") or "jws",
+        candidates=_signing_candidates(command, message.profile),
+    )
+
+
+def _ping(command: Command, message: Message, envelope: answers.Envelope) -> None:
+    data = answers.validate_ping(envelope)
+    if message.profile is not None and isinstance(data.get("deviceinfo"), dict):
+        Profile.objects.filter(pk=message.profile.pk).update(device_info=data["deviceinfo"])
+
+
+def _certificate(command: Command, message: Message) -> None:
+    profile = message.profile
+    if profile is None:
+        return
+    keys = {k.keyid: k for k in profile.keys.all()}
+    for item in command.body.get("certificates") or []:
+        key = keys.get(item.get("keyid"))
+        if key is None:
+            continue
+        parsed = parse_certificate_der(b64decode_strict(item["data"]))
+        Certificate.objects.get_or_create(
+            key=key,
+            sha256=parsed.sha256_fingerprint,
+            defaults={
+                "profile": profile,
+                "source": Certificate.Source.COMMAND,
+                "der_b64": "".join(item["data"].split()),
+                "subject": parsed.subject,
+                "issuer": parsed.issuer,
+                "serial": str(parsed.serial_number),
+                "not_before": parsed.not_before,
+                "not_after": parsed.not_after,
+            },
+        )
+
+
+def _apply(command: Command, message: Message, envelope: answers.Envelope) -> None:
+    """Validate a successful answer and record what it establishes (raises AnswerRejected)."""
+    kind = CommandType(command.command_type)
+    if kind is CommandType.PROV:
+        _provision(command, envelope)
+    elif kind in (CommandType.AUTH, CommandType.SIGN):
+        _sign(command, message, envelope)
+    elif kind is CommandType.PING:
+        _ping(command, message, envelope)
+    elif kind is CommandType.SPIN:
+        answers.validate_spin(envelope)
+    elif kind is CommandType.CERT:
+        _certificate(command, message)
+    elif kind is CommandType.DELETE and message.profile is not None:
+        profile_delete(profile=message.profile)
+
+
+def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutcome:
+    """``POST /ms/{bid}/{mid}``: check and record a device's answer (PROTOCOL.md §6).
+
+    The message is claimed with a conditional UPDATE (open → ANSWERED): of two answers to the same
+    message exactly one proceeds, the other gets 409. The command then ends through
+    ``command_transition``; if it lost a race (expired meanwhile) everything rolls back and the
+    device gets 404, as for any dead token.
+    """
+    message = (
+        Message.objects.filter(pk=mid, mailbox_id=access.mailbox_id)
+        .select_related("command", "profile")
+        .first()
+    )
+    if message is None:
+        raise BoxNotFound
+    if message.state == MessageState.ANSWERED:
+        raise AlreadyAnswered
+    command = message.command
+    endpoint = BY_TYPE[CommandType(command.command_type)]
+    envelope = answers.parse_envelope(raw, endpoint.answer_key)  # 400: nothing consumed
+    public_url = settings.HERMOD_PUBLIC_URL
+    location = message_location(public_url, str(access.mailbox_id), str(mid))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            claimed = Message.objects.filter(live_messages(now), pk=mid).update(
+                state=MessageState.ANSWERED, answered_at=now
+            )
+            if not claimed:
+                if Message.objects.filter(pk=mid, state=MessageState.ANSWERED).exists():
+                    raise AlreadyAnswered
+                raise BoxNotFound
+            return _decide(command, message, envelope, location)
+    except IntegrityError:
+        # A device-reported profile id or box id taken by a concurrent provisioning.
+        return _reject_answer(
+            command,
+            envelope,
+            answers.AnswerRejected("PROFILE_ID_TAKEN", "The reported profile id is in use."),
+            mid,
+        )
+
+
+def _decide(
+    command: Command, message: Message, envelope: answers.Envelope, location: str
+) -> AnswerOutcome:
+    if envelope.in_reply_to != location:
+        rejected = answers.AnswerRejected(
+            "IN_REPLY_TO_MISMATCH", "responseHeader.inReplyTo is not this message's location."
+        )
+        return _fail(command, envelope, rejected)
+    if envelope.code != 0:
+        code, reason = answers.device_failure(envelope.code)
+        if not command_transition(
+            command_id=command.pk,
+            to=State.FAILED,
+            failure_code=code,
+            failure_reason=reason,
+            answer=envelope.raw,
+        ):
+            raise BoxNotFound
+        return AnswerOutcome(state=State.FAILED.value)
+    try:
+        with transaction.atomic():
+            _apply(command, message, envelope)
+            if not command_transition(
+                command_id=command.pk,
+                to=State.COMPLETED,
+                answer=envelope.raw,
+                profile_id=command.profile_id,
+            ):
+                raise BoxNotFound
+    except answers.AnswerRejected as rejected:
+        return _fail(command, envelope, rejected)
+    return AnswerOutcome(state=State.COMPLETED.value)
+
+
+def _fail(
+    command: Command, envelope: answers.Envelope, rejected: answers.AnswerRejected
+) -> AnswerOutcome:
+    if not command_transition(
+        command_id=command.pk,
+        to=State.FAILED,
+        failure_code=rejected.code,
+        failure_reason=rejected.message,
+        answer=envelope.raw,
+    ):
+        raise BoxNotFound
+    return AnswerOutcome(state=State.FAILED.value, rejected=rejected)
+
+
+def _reject_answer(
+    command: Command, envelope: answers.Envelope, rejected: answers.AnswerRejected, mid: uuid.UUID
+) -> AnswerOutcome:
+    with transaction.atomic():
+        Message.objects.filter(pk=mid, state__in=_OPEN).update(
+            state=MessageState.ANSWERED, answered_at=timezone.now()
+        )
+        return _fail(command, envelope, rejected)

@@ -1,0 +1,31 @@
+"""Celery tasks: thin wrappers that load by id and call a service (STYLE.md, Celery)."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from hermod_core.services.callbacks import callback_deliver, callbacks_requeue_lost
+from hermod_core.services.expiry import sweep
+
+logger = logging.getLogger("hermod.tasks")
+
+
+@shared_task(name="hermod.callbacks.deliver", acks_late=True, reject_on_worker_lost=True)
+def deliver_callback(delivery_id: int) -> str:
+    return callback_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="hermod.sweep", acks_late=True, reject_on_worker_lost=True)
+def run_sweep() -> dict[str, int]:
+    """Expire what is due and re-enqueue callbacks whose task was lost."""
+    result = sweep(batch=settings.HERMOD_SWEEP_BATCH)
+    requeued = callbacks_requeue_lost(batch=settings.HERMOD_SWEEP_BATCH)
+    if result.commands_expired or requeued:
+        logger.info(
+            "sweep: %d commands expired, %d messages expired, %d callbacks re-enqueued",
+            result.commands_expired,
+            result.messages_expired,
+            requeued,
+        )
+    return {"commands_expired": result.commands_expired, "callbacks_requeued": requeued}
