@@ -20,11 +20,12 @@ from typing import Final
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.digests import der_from_pem_or_b64
 from hermod_core.crypto.errors import CmsError, CryptoError, ErrorCode
 from hermod_core.crypto.jwk import (
@@ -207,12 +208,11 @@ def _decode(der: bytes) -> _Decoded:
 def _signer_certificate(decoded: _Decoded, expected_key: PublicKey) -> x509.Certificate:
     for der in decoded.signer_certificates:
         try:
-            certificate = x509.load_der_x509_certificate(der)
-            certified = require_supported_public_key(certificate.public_key())
-        except (ValueError, TypeError, UnsupportedAlgorithm, CryptoError):
-            continue
-        if public_keys_equal(certified, expected_key):
-            return certificate
+            certificate = parse_certificate_der(der)
+        except CryptoError:
+            continue  # a certificate we cannot read certifies nothing
+        if public_keys_equal(certificate.public_key, expected_key):
+            return certificate.certificate
     raise _error(ErrorCode.CMS_WRONG_KEY, "The CMS is not signed with the expected key.")
 
 

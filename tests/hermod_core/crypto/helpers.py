@@ -63,15 +63,21 @@ def forge_rs256(header: dict[str, Any], payload: bytes, key: rsa.RSAPrivateKey) 
     return f"{signing_input.decode('ascii')}.{b64url(signature)}"
 
 
+_ASN1_BYTES = [0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x30, 0x31, 0x80, 0x81, 0x82, 0xA0, 0xFF]
+
+
 @st.composite
 def mutated(draw: st.DrawFn, original: bytes) -> bytes:
     """`original` with a few bytes flipped, inserted, deleted or truncated — deep parser paths."""
     data = bytearray(original)
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        action = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        action = draw(st.sampled_from(["flip", "asn1", "insert", "delete", "truncate"]))
         position = draw(st.integers(min_value=0, max_value=max(len(data) - 1, 0)))
         if action == "flip" and data:
             data[position] ^= draw(st.integers(min_value=1, max_value=255))
+        elif action == "asn1" and data:
+            # Tags and length bytes that steer a DER parser into its rarer branches.
+            data[position] = draw(st.sampled_from(_ASN1_BYTES))
         elif action == "insert":
             data.insert(position, draw(st.integers(min_value=0, max_value=255)))
         elif action == "delete" and data:

@@ -95,6 +95,13 @@ def test_it_rejects_text_that_is_not_a_certificate(text: str) -> None:
         parse_certificate_b64(text)
 
 
+def test_it_rejects_a_certificate_with_an_impossible_version() -> None:
+    bad_version = SEED_DER.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x56", 1)
+    assert bad_version != SEED_DER
+    with raises_code(ErrorCode.CERT_INVALID):
+        parse_certificate_der(bad_version)
+
+
 def test_it_rejects_non_bytes_der() -> None:
     with raises_code(ErrorCode.CERT_INVALID):
         parse_certificate_der(vectors.SEED_CERTIFICATE_B64)  # type: ignore[arg-type]

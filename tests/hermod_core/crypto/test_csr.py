@@ -98,7 +98,7 @@ def test_it_signs_a_p384_request_with_sha384_by_default(p384: ec.EllipticCurvePr
 
 def test_it_refuses_a_weak_hash_for_signing(rsa2048: rsa.RSAPrivateKey) -> None:
     with pytest.raises(ValueError, match="SHA-256"):
-        rekey_csr(SEED_DER, rsa2048, hashes.SHA1())
+        rekey_csr(SEED_DER, rsa2048, hashes.SHA1())  # noqa: S303 - the point of the test
 
 
 def test_rekey_carries_extensions_and_the_challenge_password(
@@ -210,6 +210,14 @@ def test_it_detects_a_tampered_csr_signature() -> None:
 def test_it_rejects_text_that_is_not_a_csr(text: str) -> None:
     with raises_code(ErrorCode.CSR_INVALID):
         parse_csr_b64(text)
+
+
+def test_it_rejects_a_csr_with_an_impossible_version() -> None:
+    # cryptography raises its own InvalidVersion (not a ValueError) for this one.
+    bad_version = SEED_DER.replace(b"\x02\x01\x00\x30\x81\x95", b"\x02\x01\x56\x30\x81\x95", 1)
+    assert bad_version != SEED_DER
+    with raises_code(ErrorCode.CSR_INVALID):
+        parse_csr_der(bad_version)
 
 
 def test_it_rejects_non_bytes_der() -> None:

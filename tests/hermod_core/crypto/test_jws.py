@@ -140,7 +140,7 @@ def test_it_verifies_a_provisioning_answer_with_the_app_style_header_jwk(
 def test_it_signs_raw_bytes_payloads_unchanged(p256: ec.EllipticCurvePrivateKey) -> None:
     parsed = verify_compact(sign_compact(b"\x00\xffraw", p256, "ES256"), p256.public_key())
     assert parsed.payload == b"\x00\xffraw"
-    assert parsed.signature and len(parsed.signature) == 64
+    assert len(parsed.signature) == 64
 
 
 # --- Tampering and wrong keys ---------------------------------------------------------------

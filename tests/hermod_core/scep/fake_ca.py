@@ -202,7 +202,8 @@ def serve_fake_ca(ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate) -> Itera
     server = _Server(("127.0.0.1", 0), _Handler)
     ca = FakeCa(ca_key=ca_key, ca_cert=ca_cert, url=f"http://127.0.0.1:{server.server_port}/scep")
     server.ca = ca
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval keeps shutdown() (and so each test's teardown) fast.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield ca

@@ -29,10 +29,17 @@ def csr(keys: Keys) -> bytes:
     return factories.csr(keys.devices[0], "device-fake")
 
 
-def _client(url: str, keys: Keys, **config: object) -> ScepClient:
-    return ScepClient(
-        ScepConfig(url=url, ra_key=keys.ra_key, ra_cert=keys.ra_cert, timeout=5, **config)  # type: ignore[arg-type]
+def _client(
+    url: str, keys: Keys, *, timeout: float = 5, ca_fingerprint_sha256: str | None = None
+) -> ScepClient:
+    config = ScepConfig(
+        url=url,
+        ra_key=keys.ra_key,
+        ra_cert=keys.ra_cert,
+        timeout=timeout,
+        ca_fingerprint_sha256=ca_fingerprint_sha256,
     )
+    return ScepClient(config)
 
 
 def test_it_enrolls_and_picks_the_certificate_holding_the_csr_key(
