@@ -37,7 +37,7 @@ PROVISIONING_COMMAND_TEXT = (
                   "APP"
                ],
                "keystate":"ACTIVE",
-               "certreq":"%s"
+               "certreq":"CERTREQ"
             }
          ]
       }
@@ -61,7 +61,7 @@ CERTIFICATE_COMMAND_TEXT = (
     "certificates" : [ {
       "keyid" : "signer",
       "keystate" : "ACTIVE",
-      "data" : "%s"
+      "data" : "CERTIFICATE"
     } ]
   }
 }

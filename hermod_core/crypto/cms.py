@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from asn1crypto import cms as asn1_cms
-from asn1crypto import core as asn1_core
+# asn1crypto ships no type information; the project config ignores that, a bare mypy does not.
+from asn1crypto import cms as asn1_cms  # type: ignore[import-untyped, unused-ignore]
+from asn1crypto import core as asn1_core  # type: ignore[import-untyped, unused-ignore]
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization

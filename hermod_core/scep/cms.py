@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import algos, cms, core, parser  # type: ignore[import-untyped]
+from asn1crypto import algos, cms, core, parser  # type: ignore[import-untyped, unused-ignore]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -56,6 +56,8 @@ def malformed(what: str) -> Iterator[None]:
         OverflowError,
         RecursionError,
         UnicodeError,
+        # cryptography reports an unknown certificate version with its own exception class.
+        x509.InvalidVersion,
     ) as exc:
         raise ScepProtocolError("SCEP_MALFORMED_REPLY", f"the {what} is malformed") from exc
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asn1crypto import core  # type: ignore[import-untyped]
+from asn1crypto import core  # type: ignore[import-untyped, unused-ignore]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa

@@ -19,7 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hermod_core.crypto.jwk import PrivateKey
 
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 @dataclass
@@ -151,3 +155,65 @@ def pss_parameters(digest: str, salt_length: int, mgf_digest: str | None = None)
             "salt_length": salt_length,
         }
     )
+
+
+# --- BER, as streaming encoders (BouncyCastle on Android) write it ---------------------------
+
+# Which constructed nodes on the ContentInfo -> SignedData -> encapContentInfo spine get an
+# indefinite length, named by the path of field names leading to them.
+_SPINE: dict[tuple[str, ...], list[str]] = {
+    ("ci",): ["type", "content"],
+    ("ci", "content"): ["sd"],
+    ("ci", "content", "sd"): ["version", "digests", "encap", "certs", "signers"],
+    ("ci", "content", "sd", "encap"): ["type", "econtent"],
+    ("ci", "content", "sd", "encap", "econtent"): ["octets"],
+}
+_ECONTENT_OCTETS = ("ci", "content", "sd", "encap", "econtent", "octets")
+
+
+def _read_tlv(data: bytes, pos: int) -> tuple[int, bytes, int]:
+    tag, first = data[pos], data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    return tag, data[pos : pos + length], pos + length
+
+
+def _children(data: bytes) -> list[tuple[int, bytes]]:
+    pos, found = 0, []
+    while pos < len(data):
+        tag, value, pos = _read_tlv(data, pos)
+        found.append((tag, value))
+    return found
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _ber(tag: int, value: bytes, path: tuple[str, ...]) -> bytes:
+    if path == _ECONTENT_OCTETS:
+        chunks = [value[i : i + 7] for i in range(0, len(value), 7)]
+        return b"\x24\x80" + b"".join(b"\x04" + _length(len(c)) + c for c in chunks) + b"\x00\x00"
+    labels = _SPINE.get(path)
+    if labels is None or not tag & 0x20:
+        return bytes([tag]) + _length(len(value)) + value
+    inner = b"".join(
+        _ber(child_tag, child, (*path, labels[i] if i < len(labels) else "other"))
+        for i, (child_tag, child) in enumerate(_children(value))
+    )
+    return bytes([tag]) + b"\x80" + inner + b"\x00\x00"
+
+
+def to_ber(der: bytes) -> bytes:
+    """The same SignedData with indefinite lengths on its spine and the content in 7-byte chunks
+    (SignerInfo and certificates stay DER, as the signature requires)."""
+    tag, value, _ = _read_tlv(der, 0)
+    return _ber(tag, value, ("ci",))

@@ -16,7 +16,7 @@ from hermod_core.crypto.csr import make_dummy_csr
 from hermod_core.crypto.errors import ErrorCode
 from hermod_core.crypto.jwk import PrivateKey, public_keys_equal
 
-from .cms_builder import CmsSpec, build_cms, pss_parameters
+from .cms_builder import CmsSpec, build_cms, pss_parameters, to_ber
 from .helpers import raises_code
 
 # PROTOCOL.md §6.3: the device signs the decoded tbs data.
@@ -120,6 +120,21 @@ def test_it_accepts_base64_wrapped_or_pem_text(
     pem = f"-----BEGIN PKCS7-----\n{wrapped}\n-----END PKCS7-----\n"
     for text in (b64, wrapped, pem):
         verify_signed_data(text, expected_key=p256.public_key(), content=TBS)
+
+
+def test_it_verifies_ber_with_indefinite_lengths_and_chunked_content(
+    rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
+) -> None:
+    # Streaming encoders (BouncyCastle, common in Android apps) write attached content like this.
+    for der in (
+        sign_data(TBS, rsa2048, rsa_cert, detached=False),
+        build_cms(CmsSpec(TBS, rsa2048, rsa_cert)),
+    ):
+        ber = to_ber(der)
+        assert ber.startswith(b"\x30\x80")
+        assert b"\x24\x80" in ber
+        verified = verify_signed_data(ber, expected_key=rsa2048.public_key(), content=None)
+        assert verified.content == TBS
 
 
 # --- Hand-built shapes: no signed attributes, SKI signer id, unsorted attributes -------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -30,11 +31,14 @@ class FakeClock:
 class ScriptedCa:
     """Answers from a script; PENDING forever once the script runs out."""
 
-    script: list[EnrollResult | Exception]
+    script: Sequence[EnrollResult | Exception]
     calls: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._steps = list(self.script)
+
     def _next(self, transaction_id: str) -> EnrollResult:
-        step = self.script.pop(0) if self.script else _status(PkiStatus.PENDING, transaction_id)
+        step = self._steps.pop(0) if self._steps else _status(PkiStatus.PENDING, transaction_id)
         if isinstance(step, Exception):
             raise step
         return step

@@ -30,7 +30,7 @@ class RecordingSession(requests.Session):
         super().__init__()
         self.bodies: list[bytes] = []
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         response = super().request(*args, **kwargs)
         self.bodies.append(response.content)
         return response

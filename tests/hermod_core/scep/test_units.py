@@ -116,6 +116,15 @@ def test_degenerate_certificates_round_trip(keys: Keys) -> None:
     assert cms.signed_data_certificates(bundle, "bundle") == (keys.ca_cert, keys.ra_cert)
 
 
+def test_a_certificate_with_an_unknown_version_is_malformed(keys: Keys) -> None:
+    good = factories.der(keys.ca_cert)
+    bad = good[:12] + b"\x46" + good[13:]  # tbsCertificate.version := 70
+    bundle = cms.build_degenerate([keys.ca_cert]).replace(good, bad)
+
+    with pytest.raises(ScepProtocolError):
+        cms.signed_data_certificates(bundle, "bundle")
+
+
 def test_a_ber_degenerate_bundle_is_read(keys: Keys) -> None:
     bundle = ber.ber_degenerate([keys.ca_cert, keys.ra_cert], indefinite=True)
 

@@ -1,0 +1,93 @@
+"""The command-line tools: hermod_client, import_clients, export_clients."""
+
+import io
+import re
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from hermod_core.models import AuditEvent, Client
+from hermod_core.protocol.api_key import parse_api_key_header
+from hermod_core.services.credentials import api_key_matches
+from tests.hermod_core.protocol.test_client_config import CAMEL, KEBAB
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_prints_the_key_once_with_the_header_value() -> None:
+    out = run("hermod_client", "create", "idm", "--group", "smartid", "--callback-url",
+              "https://idm.example.com/ws/hermod")  # fmt: skip
+    key = re.search(r"^key: ([0-9a-f]{64})$", out, re.M).group(1)  # type: ignore[union-attr]
+    header = re.search(r"^X-Api-Key: (\S+)$", out, re.M).group(1)  # type: ignore[union-attr]
+    parsed = parse_api_key_header(header)
+    assert parsed is not None
+    assert (parsed.client_id, parsed.key) == ("idm", key)
+    client = Client.objects.get(client_id="idm")
+    assert client.group.name == "smartid"
+    assert api_key_matches(key, client.key_hash)
+    assert key not in run("hermod_client", "list")
+
+
+def test_rotate_disable_enable_and_list() -> None:
+    first = run("hermod_client", "create", "idm")
+    old_key = re.search(r"^key: (\S+)$", first, re.M).group(1)  # type: ignore[union-attr]
+    rotated = run("hermod_client", "rotate", "idm")
+    new_key = re.search(r"^key: (\S+)$", rotated, re.M).group(1)  # type: ignore[union-attr]
+    client = Client.objects.get(client_id="idm")
+    assert not api_key_matches(old_key, client.key_hash)
+    assert api_key_matches(new_key, client.key_hash)
+    run("hermod_client", "disable", "idm")
+    assert "idm\tdefault\tdisabled" in run("hermod_client", "list")
+    run("hermod_client", "enable", "idm")
+    assert "idm\tdefault\tenabled" in run("hermod_client", "list")
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"client.create", "client.rotate_key", "client.disable", "client.enable"} <= actions
+
+
+def test_an_unknown_client_is_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="no client 'ghost'"):
+        run("hermod_client", "rotate", "ghost")
+
+
+def test_import_then_export_round_trips_without_keys(tmp_path) -> None:
+    (tmp_path / "kebab.yml").write_text(KEBAB)
+    (tmp_path / "camel.yml").write_text(CAMEL)
+    assert "created 2: idm, da" in run("import_clients", str(tmp_path / "kebab.yml"))
+    assert "created 1: hermod-app" in run("import_clients", str(tmp_path / "camel.yml"))
+    assert "updated 2: idm, da" in run("import_clients", str(tmp_path / "kebab.yml"))
+    assert Client.objects.count() == 3
+    exported = run("export_clients")
+    assert exported.startswith("allowed-clients:\n")
+    assert "key:" not in exported
+    assert "client-id: hermod-app" in exported
+    assert "callback-basic-auth: primeuser:primeuserpw" in exported
+
+
+def test_import_reports_a_bad_file_without_a_traceback(tmp_path) -> None:
+    (tmp_path / "bad.yml").write_text("allowed-clients:\n  - key: k\n")
+    with pytest.raises(CommandError, match="client-id is missing"):
+        run("import_clients", str(tmp_path / "bad.yml"))
+    with pytest.raises(CommandError, match="cannot read"):
+        run("import_clients", str(tmp_path / "missing.yml"))
+
+
+def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) -> None:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check"],
+        env={"PORT": "eighty", "HERMOD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: PORT: expected an integer, got 'eighty'"
+    ]
