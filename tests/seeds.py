@@ -6,8 +6,7 @@ from typing import Any
 
 from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64, SEED_DUMMY_CSR_B64
 
-PROVISIONING_COMMAND_TEXT = (
-    """
+PROVISIONING_COMMAND_TEXT = """
 {
    "commandHeader":{
       "lifespan":300,
@@ -43,12 +42,9 @@ PROVISIONING_COMMAND_TEXT = (
       }
    }
 }
-"""
-    % SEED_DUMMY_CSR_B64
-)
+""".replace("CERTREQ", SEED_DUMMY_CSR_B64)
 
-CERTIFICATE_COMMAND_TEXT = (
-    """
+CERTIFICATE_COMMAND_TEXT = """
 {
   "commandHeader" : {
     "to" : [ "@userA" ],
@@ -65,9 +61,7 @@ CERTIFICATE_COMMAND_TEXT = (
     } ]
   }
 }
-"""
-    % SEED_CERTIFICATE_B64
-)
+""".replace("CERTIFICATE", SEED_CERTIFICATE_B64)
 
 
 def provisioning_command() -> dict[str, Any]:

@@ -94,17 +94,27 @@ def _no_constant(name: str) -> Any:
     raise _RejectedJson(f"{name} is not JSON")
 
 
-def _within_depth(value: object, limit: int) -> bool:
-    # Iterative, so checking depth cannot itself recurse too deep.
+def _json_problem(value: object, limit: int) -> str | None:
+    """Why `value` is not acceptable I-JSON (RFC 7493) for us, or None if it is.
+
+    Iterative, so checking depth cannot itself recurse too deep. Lone surrogates (`"\\ud800"`)
+    are refused because they are not Unicode text: the first consumer that encodes them (a
+    database, a log line) would fail far from here.
+    """
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "contains a lone surrogate"
+        elif isinstance(item, dict | list):
             if depth > limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item
+                return "is nested too deeply"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
-    return True
+    return None
 
 
 def _strict_json(data: bytes, what: str) -> object:
@@ -117,8 +127,9 @@ def _strict_json(data: bytes, what: str) -> object:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, duplicates, NaN and over-long integers.
         raise _malformed(f"The {what} is not strict UTF-8 JSON.") from exc
-    if not _within_depth(value, MAX_JSON_DEPTH):
-        raise _malformed(f"The {what} is nested too deeply.")
+    problem = _json_problem(value, MAX_JSON_DEPTH)
+    if problem is not None:
+        raise _malformed(f"The {what} {problem}.")
     return value
 
 

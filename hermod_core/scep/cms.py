@@ -1,10 +1,12 @@
 """The slice of CMS (RFC 5652) SCEP needs: SignedData and EnvelopedData, built DER, read BER.
 
-Reading is deliberately tolerant of BER because real CAs emit it: micromdm's scepserver answers
-with indefinite lengths and constructed (chunked) OCTET STRINGs, which strict DER parsers reject.
-Everything is loaded with `strict=False` and every OCTET STRING is read through `octets()`, which
-concatenates constructed chunks. Security checks are not relaxed: signatures are verified over the
-signed attributes as received, and only against certificates the caller trusts.
+Reading is deliberately tolerant of BER because real CAs emit it: micromdm's scepserver 2.1 sends
+its encryptedContent as a *constructed* OCTET STRING (definite length), streaming CMS encoders use
+indefinite lengths and chunked strings; strict parsers (asn1crypto's CMS classes included) reject
+both. Everything is loaded with `strict=False`, the content fields are declared as Any, and every
+OCTET STRING is read through `octets()`, which concatenates constructed chunks. Security checks
+are not relaxed: signatures are verified over the signed attributes as received, and only against
+certificates the caller trusts.
 """
 
 from __future__ import annotations
@@ -185,11 +187,13 @@ def _identifies(identifier: core.Choice, cert: x509.Certificate) -> bool:
     """Whether a SignerIdentifier/RecipientIdentifier names `cert`."""
     if identifier.name == "issuer_and_serial_number":
         ias = identifier.chosen
+        # asn1crypto compares Names after RFC 5280 §7.1 normalisation, so a CA that re-encodes
+        # the issuer with other string types still matches.
         return bool(
             ias["serial_number"].native == cert.serial_number
-            and ias["issuer"].dump() == _asn1_cert(cert)["tbs_certificate"]["issuer"].dump()
+            and ias["issuer"] == _asn1_cert(cert)["tbs_certificate"]["issuer"]
         )
-    if identifier.name in ("subject_key_identifier", "rid"):
+    if identifier.name == "subject_key_identifier":
         try:
             ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
         except x509.ExtensionNotFound:

@@ -80,7 +80,7 @@ def test_import_reports_a_bad_file_without_a_traceback(tmp_path) -> None:
 
 
 def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         env={"PORT": "eighty", "HERMOD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
         capture_output=True,

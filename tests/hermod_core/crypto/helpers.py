@@ -20,7 +20,7 @@ from hermod_core.crypto.errors import CryptoError
 
 # Fuzz tests prove "nothing but CryptoError"; no example database so runs stay hermetic.
 FUZZ = settings(
-    max_examples=300,
+    max_examples=400,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -27,6 +27,7 @@ def test_it_encodes_base64url_without_padding() -> None:
     assert b64url_encode(b"\xfb\xff") == "-_8"
 
 
+@FUZZ
 @given(st.binary(max_size=200))
 def test_it_round_trips_any_bytes_through_base64url(data: bytes) -> None:
     assert b64url_decode(b64url_encode(data)) == data
@@ -46,6 +47,7 @@ def test_it_rejects_base64url_that_is_not_text() -> None:
         b64url_decode(b"AQAB")  # type: ignore[arg-type]
 
 
+@FUZZ
 @given(st.binary(max_size=200))
 def test_it_round_trips_any_bytes_through_strict_base64(data: bytes) -> None:
     assert b64decode_strict(base64.b64encode(data).decode()) == data

@@ -357,6 +357,8 @@ def _token(header: str | dict[str, Any] = "", payload: str = "e30", signature: s
         (_token(header={"alg": 256}), "alg not a string"),
         (_token(header={"alg": None}), "alg null"),
         (_token(header={"alg": "RS256", "crit": ["b64"], "b64": False}), "crit"),
+        (_token(header=b64url(b'{"alg":"RS256","x":"\\ud800"}')), "lone surrogate value"),
+        (_token(header=b64url(b'{"alg":"RS256","\\udfff":1}')), "lone surrogate key"),
         (
             _token(
                 header={

@@ -1,0 +1,117 @@
+"""A local HTTP callback receiver for end-to-end tests: records what it got, answers on demand.
+
+It can answer 500 (``fail_next``), hang past the callback timeout (``hang_next``) or be down
+(``stop()`` / ``start()`` on the same port), and it checks Basic auth and the HMAC signature.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.services import free_port
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    raw: bytes
+    at: float
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw)
+
+    @property
+    def event_id(self) -> str:
+        return self.headers.get("X-Hermod-Event-Id", "")
+
+
+@dataclass
+class Receiver:
+    basic_auth: str | None = None
+    signing_secret: str | None = None
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+    fail_next: int = 0
+    hang_next: int = 0
+    hang_seconds: float = 15.0
+    problems: list[str] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hermod"
+
+    def start(self) -> "Receiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                status = receiver._answer(self.path, dict(self.headers.items()), raw)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> int:
+        with self._lock:
+            hang = self.hang_next > 0
+            self.hang_next -= int(hang)
+            fail = not hang and self.fail_next > 0
+            self.fail_next -= int(fail)
+        if hang:
+            time.sleep(self.hang_seconds)
+            return 200
+        if self.basic_auth is not None:
+            expected = "Basic " + base64.b64encode(self.basic_auth.encode()).decode()
+            if headers.get("Authorization") != expected:
+                self.problems.append(f"bad basic auth on {path}")
+                return 401
+        if self.signing_secret is not None:
+            digest = hmac.new(self.signing_secret.encode(), raw, hashlib.sha256).hexdigest()
+            if headers.get("X-Hermod-Signature") != f"sha256={digest}":
+                self.problems.append(f"bad signature on {path}")
+                return 401
+        if fail:
+            return 500
+        with self._lock:
+            self.received.append(Received(path, headers, raw, time.time()))
+        return 200
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self._lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.05)
+        raise AssertionError(f"received {len(self.received)} callbacks, expected {count}")
+
+    def by_event(self) -> dict[str, list[Received]]:
+        events: dict[str, list[Received]] = {}
+        for item in self.received:
+            events.setdefault(item.event_id, []).append(item)
+        return events
