@@ -50,28 +50,33 @@ class CommandCreateView(ClientView):
 
 
 def _command_view(name: str) -> type[CommandCreateView]:
+    """One view class per endpoint, so that each has its own OpenAPI operation."""
     endpoint = ENDPOINTS[name]
-    decorated = extend_schema(
-        operation_id=f"command_{name}",
-        summary=f"Create a {endpoint.command_type.value} command",
-        description=schema.COMMAND_DESCRIPTIONS[name],
-        request=schema.command_request(name),
-        responses=schema.COMMAND_RESPONSES,
-        examples=[
-            OpenApiExample(
-                f"{name} request", value=schema.REQUEST_EXAMPLES[name], request_only=True
-            ),
-            OpenApiExample(
-                "In progress", value=schema.result_example(endpoint), response_only=True
-            ),
-        ],
-        tags=["command"],
-    )(CommandCreateView.post)
-    return type(
-        f"{name.capitalize()}CommandView",
-        (CommandCreateView,),
-        {"endpoint_name": name, "post": decorated},
-    )
+
+    class View(CommandCreateView):
+        endpoint_name = name
+
+        @extend_schema(
+            operation_id=f"command_{name}",
+            summary=f"Create a {endpoint.command_type.value} command",
+            description=schema.COMMAND_DESCRIPTIONS[name],
+            request=schema.command_request(name),
+            responses=schema.COMMAND_RESPONSES,
+            examples=[
+                OpenApiExample(
+                    f"{name} request", value=schema.REQUEST_EXAMPLES[name], request_only=True
+                ),
+                OpenApiExample(
+                    "In progress", value=schema.result_example(endpoint), response_only=True
+                ),
+            ],
+            tags=["command"],
+        )
+        def post(self, request: Request) -> Response:
+            return super().post(request)
+
+    View.__name__ = View.__qualname__ = f"{name.capitalize()}CommandView"
+    return View
 
 
 COMMAND_VIEWS = {name: _command_view(name) for name in ENDPOINTS}

@@ -23,8 +23,27 @@ def read_json(request: Request) -> Any:
             f"The request body exceeds {settings.HERMOD_MAX_BODY_BYTES} bytes.",
         )
     try:
-        return json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "INVALID_JSON", "The request body is not valid JSON.") from None
     except RecursionError:
         raise ApiError(400, "INVALID_JSON", "The request body is nested too deeply.") from None
+    if _has_nul(value):
+        # PostgreSQL's jsonb cannot store U+0000; refuse it here instead of failing on save.
+        raise ApiError(400, "INVALID_JSON", "The request body contains a NUL character.")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

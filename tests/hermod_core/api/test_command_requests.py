@@ -151,6 +151,7 @@ def test_unknown_members_are_kept_and_passed_on(client, client_a) -> None:
         ("[1, 2]", "INVALID_BODY"),
         ("", "INVALID_JSON"),
         ("[" * 100_000 + "]" * 100_000, "INVALID_JSON"),
+        ('{"provCommand": {"userid": "nul\\u0000"}}', "INVALID_JSON"),
     ],
 )
 def test_bodies_that_are_not_a_json_object_are_400(client, client_a, data: str, code: str) -> None:
