@@ -1,10 +1,14 @@
 """Celery tasks: thin wrappers that load by id and call a service (STYLE.md, Celery)."""
 
 import logging
+import random
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
+from hermod_core.scep import ScepTransientError
+from hermod_core.services.ca import ca_enroll, ca_requeue_stalled
 from hermod_core.services.callbacks import callback_deliver, callbacks_requeue_lost
 from hermod_core.services.expiry import sweep
 
@@ -21,6 +25,7 @@ def run_sweep() -> dict[str, int]:
     """Expire what is due and re-enqueue callbacks whose task was lost."""
     result = sweep(batch=settings.HERMOD_SWEEP_BATCH)
     requeued = callbacks_requeue_lost(batch=settings.HERMOD_SWEEP_BATCH)
+    ca_requeue_stalled(batch=settings.HERMOD_SWEEP_BATCH)
     if result.commands_expired or requeued:
         logger.info(
             "sweep: %d commands expired, %d messages expired, %d callbacks re-enqueued",
@@ -29,3 +34,20 @@ def run_sweep() -> dict[str, int]:
             requeued,
         )
     return {"commands_expired": result.commands_expired, "callbacks_requeued": requeued}
+
+
+@shared_task(
+    bind=True,
+    name="hermod.ca.enroll",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=5,
+)
+def enroll_at_ca(self: Any, command_id: int) -> str:
+    """Enroll a provisioning's CSRs at the group's CA; transient CA errors retry with backoff."""
+    final = self.request.retries >= self.max_retries
+    try:
+        return ca_enroll(command_id=command_id, final_attempt=final)
+    except ScepTransientError as exc:
+        countdown = min(10 * 2**self.request.retries, 300) * random.uniform(0.8, 1.2)
+        raise self.retry(exc=exc, countdown=countdown) from None

@@ -9,6 +9,7 @@ and the server checks signature, key and subject (§6.2.5). This module does all
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -232,3 +233,14 @@ def make_dummy_csr(
         )
     signing_key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return _sign(builder, signing_key, None)
+
+
+def template_with_challenge(template_b64: str, challenge_password: str) -> str:
+    """A template (base64 DER) with the same subject plus a SCEP challengePassword attribute.
+
+    The server cannot re-sign the client's template (its throw-away key is gone), so it builds a
+    new one: same subject, fresh throw-away key. The device copies the attribute when re-keying.
+    """
+    subject = parse_csr_b64(template_b64).subject
+    der = make_dummy_csr(subject, challenge_password=challenge_password)
+    return base64.b64encode(der).decode("ascii")

@@ -66,6 +66,7 @@ class Command(models.Model):
     # Certificate authority follow-up of a completed provisioning (PROTOCOL.md §10).
     ca_state = models.CharField(max_length=12, blank=True)
     ca_error = models.TextField(blank=True)
+    ca_next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,10 +1,12 @@
 """Creating, ending and cancelling commands (PROTOCOL.md §4, §7, §8)."""
 
 import base64
+import copy
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -12,10 +14,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
+from hermod_core.crypto.csr import template_with_challenge
 from hermod_core.crypto.jwk import public_key_from_jwk, public_keys_equal
 from hermod_core.lifecycle import State, command_sources, destination_end_state, destination_sources
 from hermod_core.models import (
     CallbackDelivery,
+    CaSettings,
     Client,
     Command,
     DeliveryState,
@@ -139,7 +143,7 @@ def _check_certificates(request: CommandRequest, profile: Profile) -> None:
             )
 
 
-def _with_challenge(request: CommandRequest) -> dict:
+def _with_challenge(request: CommandRequest) -> dict[str, Any]:
     """An authCommand without tbs gets a server-generated 32-byte challenge (decided, §5.3)."""
     body = dict(request.body)
     params = dict(body.get("params") or {})
@@ -155,6 +159,17 @@ def _with_challenge(request: CommandRequest) -> dict:
             }
         ]
         body["params"] = params
+    return body
+
+
+def _with_ca_challenge(client: Client, body: dict[str, Any]) -> dict[str, Any]:
+    """Put the group CA's challenge password into every CSR template (PROTOCOL.md §10)."""
+    ca = CaSettings.objects.filter(group_id=client.group_id, enabled=True).first()
+    if ca is None or not ca.challenge_password:
+        return body
+    body = copy.deepcopy(body)
+    for request in body["profile"]["keygenrequests"]:
+        request["certreq"] = template_with_challenge(request["certreq"], ca.challenge_password)
     return body
 
 
@@ -178,6 +193,8 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     _check_capacity(client)
     targets = _resolve(client, request)
     body = _with_challenge(request)
+    if request.command_type is CommandType.PROV:
+        body = _with_ca_challenge(client, body)
     if request.command_type is CommandType.CERT:
         _check_certificates(request, _certificate_profile(request, targets))
     now = timezone.now()
@@ -288,8 +305,8 @@ def callback_release(*, command_id: int) -> None:
     """Freeze the result body into the command's callback row and schedule its delivery."""
     command = Command.objects.select_related("client").get(pk=command_id)
     delivery = CallbackDelivery.objects.filter(command_id=command_id).first()
-    if delivery is None:
-        return
+    if delivery is None or command.ca_state == "PENDING":
+        return  # a CA step still running releases the callback when it ends
     if not command.client.callback_url:
         # The client polls instead; the row stays as the record that nothing was sent.
         CallbackDelivery.objects.filter(pk=delivery.pk).update(

@@ -233,7 +233,10 @@ def _provision(command: Command, envelope: answers.Envelope) -> None:
     command.profile_id = profile.pk
     ca = CaSettings.objects.filter(group_id=command.group_id, enabled=True).first()
     if ca is not None:
-        Command.objects.filter(pk=command.pk).update(ca_state="PENDING")
+        # The provisioning callback waits for the certificates (services.ca releases it).
+        Command.objects.filter(pk=command.pk).update(
+            ca_state="PENDING", ca_next_attempt_at=timezone.now()
+        )
         enqueue_ca_enrollment(command.pk)
 
 

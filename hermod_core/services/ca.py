@@ -1,0 +1,166 @@
+"""Certificates from the group's SCEP CA after a provisioning (PROTOCOL.md §10).
+
+The provisioning result is never lost: the command is already COMPLETED when this runs. Its
+callback is held back while ``ca_state`` is PENDING so that it can carry the certificates, and is
+released whatever the CA does — success, refusal, or giving up after retries and the deadline.
+"""
+
+import base64
+import logging
+from datetime import timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import transaction
+from django.utils import timezone
+
+from hermod_core.crypto.certs import parse_certificate_der
+from hermod_core.models import CaSettings, Certificate, Command, Key
+from hermod_core.protocol.commands import parse_command_request
+from hermod_core.scep import (
+    ScepClient,
+    ScepConfig,
+    ScepError,
+    ScepTransientError,
+    enroll_until_done,
+)
+from hermod_core.services.commands import callback_release, command_create
+from hermod_core.services.dispatch import enqueue_ca_enrollment
+
+logger = logging.getLogger("hermod.ca")
+
+PENDING = "PENDING"
+DONE = "DONE"
+FAILED = "FAILED"
+# A CA task not finished this long after the command's deadline is given up (lost or stuck).
+GIVE_UP_AFTER = timedelta(minutes=10)
+# How long a claimed CA step is held; PENDING polling ends at the command's deadline.
+CA_LEASE = timedelta(minutes=30)
+LOST_AFTER = timedelta(seconds=30)
+
+
+class CaConfigurationError(Exception):
+    """The group's CA settings cannot be used (bad RA key or certificate)."""
+
+
+def scep_config(settings_row: CaSettings) -> ScepConfig:
+    try:
+        ra_key = serialization.load_pem_private_key(settings_row.ra_key_pem.encode(), password=None)
+        ra_cert = x509.load_pem_x509_certificate(settings_row.ra_certificate_pem.encode())
+    except ValueError as exc:
+        raise CaConfigurationError(f"RA key or certificate unreadable: {exc}") from None
+    if not isinstance(ra_key, rsa.RSAPrivateKey):
+        raise CaConfigurationError("the RA key must be an RSA key")
+    try:
+        return ScepConfig(
+            url=settings_row.scep_url,
+            ra_key=ra_key,
+            ra_cert=ra_cert,
+            challenge_password=settings_row.challenge_password or None,
+        )
+    except ScepError as exc:
+        raise CaConfigurationError(str(exc)) from None
+
+
+def _finish(command_id: int, state: str, error: str = "") -> None:
+    with transaction.atomic():
+        updated = Command.objects.filter(pk=command_id, ca_state=PENDING).update(
+            ca_state=state, ca_error=error
+        )
+        if updated:
+            callback_release(command_id=command_id)
+
+
+def _auto_certify(command: Command, certificates: list[tuple[Key, str]]) -> None:
+    body = {
+        "commandHeader": {"to": [str(command.profile_id)], "lifespan": 300, "timeout": 300},
+        "certCommand": {
+            "profileid": str(command.profile_id),
+            "certificates": [
+                {"keyid": key.keyid, "keystate": key.keystate, "data": data}
+                for key, data in certificates
+            ],
+        },
+    }
+    command_create(client=command.client, request=parse_command_request("certificate", body))
+
+
+def ca_enroll(*, command_id: int, final_attempt: bool = False) -> str:
+    """Enroll every key of a completed provisioning at its group's CA; returns the new ca_state.
+
+    Transient CA errors propagate (the task retries) unless ``final_attempt``; a refusal, a
+    protocol error, a bad configuration or the deadline end the CA step as FAILED.
+    """
+    # Claim the CA step (conditional UPDATE, like callbacks): one worker enrolls at a time.
+    now = timezone.now()
+    claimed = Command.objects.filter(
+        pk=command_id, ca_state=PENDING, ca_next_attempt_at__lte=now
+    ).update(ca_next_attempt_at=now + CA_LEASE)
+    command = Command.objects.select_related("client", "group").filter(pk=command_id).first()
+    if not claimed or command is None or command.profile_id is None:
+        return command.ca_state if command else "missing"
+    settings_row = CaSettings.objects.filter(group_id=command.group_id, enabled=True).first()
+    if settings_row is None:
+        _finish(command_id, FAILED, "The group has no CA configured any more.")
+        return FAILED
+    keys = list(Key.objects.filter(profile_id=command.profile_id).order_by("id"))
+    issued: list[tuple[Key, str]] = []
+    try:
+        client = ScepClient(scep_config(settings_row))
+        deadline = max(command.expires_at, timezone.now() + timedelta(seconds=30))
+        for key in keys:
+            result = enroll_until_done(client, base64.b64decode(key.certreq), deadline=deadline)
+            issued.append((key, _store(command, key, result.certificate)))
+    except ScepTransientError as exc:
+        if not final_attempt:
+            Command.objects.filter(pk=command_id).update(ca_next_attempt_at=timezone.now())
+            raise
+        _finish(command_id, FAILED, f"CA unreachable: {exc}")
+        return FAILED
+    except (ScepError, CaConfigurationError) as exc:
+        logger.warning("CA enrollment of command %s failed: %s", command_id, exc)
+        _finish(command_id, FAILED, str(exc))
+        return FAILED
+    with transaction.atomic():
+        if settings_row.auto_certify and issued:
+            _auto_certify(command, issued)
+        _finish(command_id, DONE)
+    return DONE
+
+
+def _store(command: Command, key: Key, certificate: x509.Certificate) -> str:
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    parsed = parse_certificate_der(der)
+    data = base64.b64encode(der).decode("ascii")
+    Certificate.objects.get_or_create(
+        key=key,
+        sha256=parsed.sha256_fingerprint,
+        defaults={
+            "profile_id": command.profile_id,
+            "source": Certificate.Source.CA,
+            "der_b64": data,
+            "subject": parsed.subject,
+            "issuer": parsed.issuer,
+            "serial": str(parsed.serial_number),
+            "not_before": parsed.not_before,
+            "not_after": parsed.not_after,
+        },
+    )
+    return data
+
+
+def ca_requeue_stalled(*, batch: int) -> int:
+    """Re-enqueue CA steps whose task was lost; give up on those long past their deadline."""
+    now = timezone.now()
+    stalled = Command.objects.filter(ca_state=PENDING, ca_next_attempt_at__lte=now - LOST_AFTER)
+    overdue = list(
+        stalled.filter(expires_at__lte=now - GIVE_UP_AFTER).values_list("pk", flat=True)[:batch]
+    )
+    for command_id in overdue:
+        _finish(command_id, FAILED, "The CA step did not finish in time.")
+    lost = stalled.filter(expires_at__gt=now - GIVE_UP_AFTER).values_list("pk", flat=True)
+    with transaction.atomic():
+        for command_id in lost[:batch]:
+            enqueue_ca_enrollment(command_id)
+    return len(overdue)
