@@ -161,6 +161,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The unprefixed /command/ and /ms/ aliases serve the same views: documented once.
+    "PREPROCESSING_HOOKS": ["hermod_core.api.schema.hide_path_aliases"],
     # Swagger UI from the installed sidecar package: nothing is loaded from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

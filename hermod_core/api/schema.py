@@ -1,41 +1,1222 @@
-"""OpenAPI descriptions of the command and mailbox API (served at /hermod/v3/api-docs)."""
+"""OpenAPI description of the command and mailbox API (PROTOCOL.md), served at /hermod/v3/api-docs.
 
+The wire formats are written here as plain OpenAPI 3.0 schema objects, not as serializers: the
+protocol keeps members it does not know, accepts numbers and booleans spelled as strings ("2048",
+"true") and names members after the command type (``provCommand`` …), none of which a serializer
+describes well. ``COMPONENTS`` holds the named schemas. A view names the body it takes or answers
+with a documentation-only serializer class (``_Doc``); ``_DocExtension`` hands drf-spectacular that
+class's schema and registers every component it refers to, so each appears once, by name.
+
+Examples are built with the same pure functions the server renders its bodies with
+(``protocol.results``, ``api.errors``), so they cannot drift from the real shapes.
+"""
+
+import copy
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import ComponentIdentity, ComponentRegistry, ResolvedComponent
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
 
-from hermod_core.protocol.commands import ENDPOINTS, Endpoint
+from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, error_body
+from hermod_core.lifecycle import State
+from hermod_core.protocol.answers import DEVICE_CODES
+from hermod_core.protocol.commands import (
+    DEFAULT_SECONDS,
+    ENDPOINTS,
+    FILTER_PARAMS,
+    KEY_SIZES,
+    KEYSTATES,
+    MAX_SECONDS,
+    MECHANISMS,
+    PROTECTION_LEVELS,
+    SIGN_FORMATS,
+    SPIN_OPERATIONS,
+    STORAGES,
+    TMP,
+    USAGES,
+    CommandType,
+    Endpoint,
+)
+from hermod_core.protocol.results import (
+    DestinationView,
+    ResultView,
+    box_url,
+    message_location,
+    plugout_uri,
+    result_body,
+)
 
-ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="The error body of PROTOCOL.md §12")
+Schema = dict[str, Any]
 
-COMMAND_DESCRIPTIONS = {name: f"Body key `{e.body_key}`." for name, e in ENDPOINTS.items()}
-REQUEST_EXAMPLES: dict[str, Any] = {
-    name: {"commandHeader": {"lifespan": 300, "timeout": 300}, e.body_key: {}}
-    for name, e in ENDPOINTS.items()
+# --- building blocks ---------------------------------------------------------------------------
+
+_REF_PREFIX = "#/components/schemas/"
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"{_REF_PREFIX}{name}"}
+
+
+def _use(name: str, description: str) -> Schema:
+    """A component used as a property with its own description (OpenAPI 3.0 ignores siblings of
+    ``$ref``, hence the one-element ``allOf``)."""
+    return {"allOf": [_ref(name)], "description": description}
+
+
+def _obj(
+    description: str,
+    properties: dict[str, Schema],
+    *,
+    required: Iterable[str] = (),
+    kept: bool = False,
+) -> Schema:
+    """An object; ``kept``: unknown members are accepted and kept (PROTOCOL.md §4.1)."""
+    schema: Schema = {"type": "object", "description": description, "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if kept:
+        schema["additionalProperties"] = True
+    return schema
+
+
+def _str(description: str, **constraints: Any) -> Schema:
+    return {"type": "string", "description": description, **constraints}
+
+
+def _uuid(description: str) -> Schema:
+    return _str(description, format="uuid")
+
+
+def _list(description: str, items: Schema, **constraints: Any) -> Schema:
+    return {"type": "array", "description": description, "items": items, **constraints}
+
+
+def _enum(description: str, values: Iterable[str]) -> Schema:
+    return {"type": "string", "description": description, "enum": [str(v) for v in values]}
+
+
+def _number(
+    description: str,
+    *,
+    values: Iterable[int] = (),
+    minimum: int | None = None,
+    maximum: int | None = None,
+    default: int | None = None,
+) -> Schema:
+    """A number that integrations may also send as a string ("2048"): both are accepted."""
+    as_number: Schema = {"type": "integer"}
+    as_text: Schema = {"type": "string"}
+    if values:
+        as_number["enum"] = list(values)
+        as_text["enum"] = [str(v) for v in values]
+    else:
+        as_text["pattern"] = "^[0-9]+$"
+        if minimum is not None:
+            as_number["minimum"] = minimum
+        if maximum is not None:
+            as_number["maximum"] = maximum
+    schema: Schema = {
+        "description": f"{description} A JSON number or the same number as a string.",
+        "oneOf": [as_number, as_text],
+    }
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _flag(description: str, *, default: bool | None = None) -> Schema:
+    """A boolean that integrations usually send as the string "true" or "false"."""
+    schema: Schema = {
+        "description": f'{description} "true"/"false" (the documented spelling) or a JSON boolean.',
+        "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false"]}],
+    }
+    if default is not None:
+        schema["default"] = "true" if default else "false"
+    return schema
+
+
+_HEX48 = "^[0-9a-f]{48}$"
+_MECHANISMS = [*MECHANISMS["RSA"], *MECHANISMS["EC"]]
+_KEY_LENGTHS = sorted({n for sizes in KEY_SIZES.values() for n in sizes})
+_PROFILE_ID = _uuid(
+    "The profile the command is for. Required unless `commandHeader.to` names the box "
+    "(a profile id or `@<userid>`)."
+)
+_SMARTCARD_ID = _str("Desktop: the virtual smart card (profile) in the desktop app.")
+
+# --- components --------------------------------------------------------------------------------
+
+COMPONENTS: dict[str, Schema] = {
+    # Vocabulary (PROTOCOL.md §4, §5, §7): named so that generated clients share one type each.
+    "CommandType": _enum("The type of a command (PROTOCOL.md §4).", CommandType),
+    "CommandState": _enum(
+        "IN_PROGRESS until the command ends in one of the final states (PROTOCOL.md §7).", State
+    ),
+    "KeyUsage": _enum("What a key is for.", USAGES),
+    "KeyType": _enum("The key algorithm.", KEY_SIZES),
+    "ResponseMechanism": _enum(
+        "The signature algorithm of the signed key; an EC key's follows its curve size.",
+        _MECHANISMS,
+    ),
+    "KeyStorage": _enum("Where the device may keep the key, in order of preference.", STORAGES),
+    "KeyState": _enum("The state the key is created or installed in.", KEYSTATES),
+    "KeyProtectionLevel": _enum(
+        "Desktop: how the key is protected; stored and passed to the device.", PROTECTION_LEVELS
+    ),
+    "ResponseSignatureKey": _enum(
+        "The key that signs the provisioning answer: the app's attestation key.", ["ATTESTATION"]
+    ),
+    "ResponseFormat": _enum("The format of the provisioning answer.", ["jws"]),
+    "SignFormat": _enum("jws: a compact JWS; pkcs7: base64 DER CMS SignedData.", SIGN_FORMATS),
+    "FilterOp": _enum("The comparison.", ["eq"]),
+    "FilterParam": _enum("The key attribute compared.", FILTER_PARAMS),
+    "ContentEncoding": _enum("How `data` is encoded.", ["base64"]),
+    "SpinOperation": _enum("What the desktop app resets or changes.", SPIN_OPERATIONS),
+    "AnswerState": _enum(
+        "COMPLETED when the answer was valid; FAILED when the device refused or failed "
+        "(non-zero code).",
+        [State.COMPLETED, State.FAILED],
+    ),
+    # --- command requests (PROTOCOL.md §4.1, §5) ---
+    "CommandHeader": _obj(
+        "Where the command goes and how long it lives (PROTOCOL.md §4.1). Optional as a whole.",
+        {
+            "to": _list(
+                'Addresses: "@tmp" (a new temporary box), "@<userid>" (every active profile of '
+                "the user in the client's group) or a profile id. Default: [\"@tmp\"] for "
+                "provision, otherwise the profile named by `profileid`. An address that resolves "
+                "to no box answers 404.",
+                _str("One address."),
+                minItems=1,
+                maxItems=100,
+            ),
+            "lifespan": _number(
+                "Seconds the message stays fetchable in the box.",
+                minimum=1,
+                maximum=MAX_SECONDS,
+                default=DEFAULT_SECONDS,
+            ),
+            "timeout": _number(
+                "Seconds from creation until the command expires without a valid answer; at "
+                "least `lifespan`.",
+                minimum=1,
+                maximum=MAX_SECONDS,
+                default=DEFAULT_SECONDS,
+            ),
+            "externalId": _str(
+                "The client's correlation id, echoed in every response, poll and callback.",
+                maxLength=255,
+            ),
+        },
+        kept=True,
+    ),
+    "ProvCommand": _obj(
+        "Provision a profile and generate its keys on a device (PROTOCOL.md §5.1). Unknown "
+        "members are kept and passed to the device unchanged.",
+        {
+            "nonce": _str(
+                "The device signs it back in its answer.",
+                minLength=1,
+                maxLength=128,
+                pattern="^[ -~]+$",
+            ),
+            "userid": _str("The user the profile is for.", minLength=1, maxLength=255),
+            "responsesignaturekey": _use("ResponseSignatureKey", "Default ATTESTATION."),
+            "responseformat": _use("ResponseFormat", "Default jws."),
+            "profile": _ref("ProvProfile"),
+            "vscinfo": _ref("VscInfo"),
+            "desktopExtensions": _list(
+                "Desktop: stored, shown in the console and passed to the device.",
+                _ref("DesktopExtension"),
+            ),
+            "desktopKeyProtectionLevel": _ref("KeyProtectionLevel"),
+        },
+        required=["nonce", "userid", "profile"],
+        kept=True,
+    ),
+    "ProvProfile": _obj(
+        "The profile to create.",
+        {
+            "servername": _str("A label the app shows.", minLength=1, maxLength=255),
+            "name": _str("The profile's name in the app.", minLength=1, maxLength=255),
+            "keygenrequests": _list(
+                "The keys to generate; `keyid`s unique.",
+                _ref("KeyGenRequest"),
+                minItems=1,
+                maxItems=8,
+            ),
+            "visualData": {
+                "type": "object",
+                "description": "Optional card images; passed to the device untouched.",
+                "additionalProperties": True,
+            },
+        },
+        required=["servername", "name", "keygenrequests"],
+        kept=True,
+    ),
+    "KeyGenRequest": _obj(
+        "One key to generate.",
+        {
+            "keyid": _str("Unique in the command.", minLength=1, maxLength=100),
+            "usage": _ref("KeyUsage"),
+            "keytypeprios": _list(
+                "Acceptable key types, most preferred first.",
+                _ref("KeyTypePrio"),
+                minItems=1,
+                maxItems=8,
+            ),
+            "storageprios": _list("Acceptable storages, most preferred first.", _ref("KeyStorage")),
+            "keystate": _use("KeyState", "Default ACTIVE."),
+            "certreq": _str(
+                "Base64 DER PKCS#10 template: the right subject, a throw-away key. The device "
+                "re-keys and re-signs it; one that does not parse answers 400 naming the key id.",
+                format="byte",
+            ),
+        },
+        required=["keyid", "usage", "keytypeprios", "certreq"],
+        kept=True,
+    ),
+    "KeyTypePrio": _obj(
+        "One acceptable key type.",
+        {
+            "keytype": _ref("KeyType"),
+            "keylength": _number(
+                "Bits: 2048, 3072 or 4096 for RSA; 256 or 384 for EC.", values=_KEY_LENGTHS
+            ),
+            "responsemechanism": _use(
+                "ResponseMechanism", "Default RS256 for RSA; ES256/ES384 for EC (by curve)."
+            ),
+        },
+        required=["keytype", "keylength"],
+        kept=True,
+    ),
+    "VscInfo": _obj(
+        "Desktop: the virtual smart card.",
+        {
+            "smartcardid": _SMARTCARD_ID,
+            "adminkey": _str("48 lowercase hex characters.", pattern=_HEX48),
+            "oldadminkey": _str("48 lowercase hex characters.", pattern=_HEX48),
+        },
+        kept=True,
+    ),
+    "DesktopExtension": _obj(
+        "Desktop: one extension. Known keys: provisionreader (CreateTPM, FreeTPM or <n>TPM), "
+        "singleprofile, deletedisabled, disableactivatebutton, disablepinresetbutton, "
+        'hybridprofile ("true"/"false"), congratsmessage (text).',
+        {
+            "key": _str("The extension's name.", minLength=1, maxLength=100),
+            "data": {"description": "The extension's value (usually a string)."},
+        },
+        required=["key"],
+        kept=True,
+    ),
+    "CertCommand": _obj(
+        "Install certificates into a profile (PROTOCOL.md §5.2). Unknown members are kept.",
+        {
+            "profileid": _PROFILE_ID,
+            "smartcardid": _SMARTCARD_ID,
+            "certificates": _list(
+                "The certificates to install.", _ref("CertificateItem"), minItems=1, maxItems=16
+            ),
+            "desktopKeyProtectionLevel": _ref("KeyProtectionLevel"),
+        },
+        required=["certificates"],
+        kept=True,
+    ),
+    "CertificateItem": _obj(
+        "One certificate for one key of the profile.",
+        {
+            "keyid": _str("A key of the profile.", minLength=1, maxLength=100),
+            "keystate": _ref("KeyState"),
+            "data": _str(
+                "Base64 DER X.509 whose public key is that key's (else 400).", format="byte"
+            ),
+        },
+        required=["keyid", "data"],
+        kept=True,
+    ),
+    "AuthCommand": _obj(
+        "Authentication request: a sign whose challenge the server may choose "
+        "(PROTOCOL.md §5.3). Unknown members are kept.",
+        {"profileid": _PROFILE_ID, "params": _ref("AuthParams")},
+        kept=True,
+    ),
+    "SignCommand": _obj(
+        "Signing request (PROTOCOL.md §5.3). Unknown members are kept.",
+        {"profileid": _PROFILE_ID, "params": _ref("SignParams")},
+        required=["params"],
+        kept=True,
+    ),
+    "SignItem": _obj(
+        "One item shown to the user (`description`) or signed (`tbs`).",
+        {
+            "key": _str("The item's name."),
+            "description": _str("The label the app shows."),
+            "content_type": _str("The media type of the decoded data, e.g. text/plain."),
+            "content_encoding": _ref("ContentEncoding"),
+            "data": _str("Base64 data (required in a tbs item).", format="byte"),
+            "visible": _flag("Whether the app shows the item."),
+        },
+        kept=True,
+    ),
+    "KeyFilter": _obj(
+        "Selects the profile key that signs.",
+        {
+            "op": _ref("FilterOp"),
+            "param": _ref("FilterParam"),
+            "value": _str("The value compared, e.g. RSA.", maxLength=100),
+        },
+        kept=True,
+    ),
+    "PingCommand": _obj(
+        "Ask for device and profile information (PROTOCOL.md §5.4). Unknown members are kept.",
+        {
+            "deviceinfo": _flag("Whether the device reports its device info.", default=False),
+            "profileinfo": _flag("Whether the device reports its profiles.", default=False),
+            "profileid": _PROFILE_ID,
+        },
+        kept=True,
+    ),
+    "DeleteCommand": _obj(
+        "Delete a profile's mailbox and, desktop, the profile (PROTOCOL.md §5.4). Without "
+        "`profileid` every box of the `@<userid>` in `to`. Unknown members are kept.",
+        {
+            "profileid": _PROFILE_ID,
+            "vscinfo": _ref("VscInfo"),
+            "confirmed": _flag(
+                "true: the mailbox is deleted once the device answers OK; false: at once and "
+                "nothing is sent.",
+                default=True,
+            ),
+        },
+        kept=True,
+    ),
+    "SpinCommand": _obj(
+        "Desktop: start a PIN reset or admin-key change (PROTOCOL.md §5.4). Unknown members are "
+        "kept.",
+        {
+            "smartcardid": _SMARTCARD_ID,
+            "profileid": _PROFILE_ID,
+            "operation": _use("SpinOperation", "Default pinreset."),
+            "driver": {
+                "type": "object",
+                "description": "Optional driver settings; passed to the device untouched.",
+                "additionalProperties": True,
+            },
+        },
+        kept=True,
+    ),
+    "EpinCommand": _obj(
+        "Desktop: finish a PIN reset (PROTOCOL.md §5.4). Unknown members are kept.",
+        {
+            "smartcardid": _SMARTCARD_ID,
+            "profileid": _PROFILE_ID,
+            "encryptednonce": _str(
+                "The startpinreset answer's nonce encrypted with the admin key, in hex.",
+                pattern="^([0-9a-fA-F]{2})+$",
+                maxLength=8192,
+            ),
+            "newadminkey": _str("Optional: 48 lowercase hex characters.", pattern=_HEX48),
+        },
+        required=["encryptednonce"],
+        kept=True,
+    ),
+    # --- result body (PROTOCOL.md §4.2, §8) ---
+    "Destination": _obj(
+        "One box the command was delivered to.",
+        {
+            "to": _str("The address of `commandHeader.to` that named this box."),
+            "bid": _uuid("The box."),
+            "uri": _str(
+                "Plug-out URI with this destination's one-time token: what a page links to or "
+                "renders as a QR code."
+            ),
+            "pid": _uuid("The profile, for a profile's box."),
+            "mid": _uuid("The message."),
+            "location": _str("The message URL: <public-url>/<bid>/<mid>.", format="uri"),
+        },
+        required=["to", "bid", "uri", "mid", "location"],
+    ),
+    "ResponseHeader": _obj(
+        "The header of a device's answer.",
+        {
+            "inReplyTo": _str("The location of the message answered.", format="uri"),
+            "status": {"type": "integer", "description": "200."},
+        },
+        required=["inReplyTo"],
+        kept=True,
+    ),
+    "DeviceResponse": _obj(
+        "A device's answer object (`provResponse` …).",
+        {
+            "code": _number(
+                "0 success; 1 user declined, 2 no matching key, 3 not supported, 4 device error "
+                "(non-zero ends the command FAILED).",
+                minimum=0,
+                maximum=99,
+            ),
+            "result": _obj(
+                "What the device produced; absent for cert, delete and epin.",
+                {
+                    "contenttype": _str("jws, pkcs7 or json."),
+                    "data": {
+                        "description": "A compact JWS, base64 CMS, or JSON (text or object) for "
+                        "ping and startpinreset (PROTOCOL.md §6.1, §6.3)."
+                    },
+                },
+                kept=True,
+            ),
+        },
+        required=["code"],
+        kept=True,
+    ),
+    "Failure": _obj(
+        "Why the command did not complete.",
+        {
+            "code": _str("UPPER_SNAKE, e.g. DEVICE_DECLINED, NONCE_MISMATCH, EXPIRED, CANCELLED."),
+            "message": _str("One sentence for a person."),
+        },
+        required=["code", "message"],
+    ),
+    "ProfileSummary": _obj(
+        "The profile a completed provisioning created.",
+        {
+            "id": _uuid("The profile id."),
+            "userid": _str("Its user."),
+            "name": _str("Its name."),
+            "servername": _str("Its server label."),
+            "boxurl": _str("Its permanent box.", format="uri", nullable=True),
+            "keys": _list(
+                "Its keys.",
+                _obj(
+                    "One key.",
+                    {
+                        "keyid": _str("The key request's keyid."),
+                        "usage": _ref("KeyUsage"),
+                        "keytype": _ref("KeyType"),
+                        "keylength": {"type": "integer", "description": "Bits."},
+                        "certreq": _str(
+                            "Base64 DER PKCS#10 signed by the new key.", format="byte"
+                        ),
+                    },
+                    required=["keyid", "certreq"],
+                ),
+            ),
+            "deviceinfo": {
+                "type": "object",
+                "description": "What the device reported (operatingsystem, name, model …).",
+                "additionalProperties": True,
+            },
+        },
+        required=["id", "userid", "keys"],
+    ),
+    "CertificateSummary": _obj(
+        "A certificate the server obtained from the group's CA (PROTOCOL.md §10).",
+        {
+            "keyid": _str("The key it certifies."),
+            "data": _str("Base64 DER X.509.", format="byte"),
+            "subject": _str("Its subject."),
+            "issuer": _str("Its issuer."),
+            "notAfter": _str("End of validity.", format="date-time"),
+        },
+        required=["keyid", "data"],
+    ),
+    # --- mailbox (PROTOCOL.md §6) ---
+    "MailboxEntry": _obj(
+        "One message waiting in a box.",
+        {
+            "mid": _uuid("The message."),
+            "location": _str("Its URL.", format="uri"),
+            "commandType": _ref("CommandType"),
+            "expires": _str("When it is withdrawn if not answered.", format="date-time"),
+        },
+        required=["mid", "location", "commandType", "expires"],
+    ),
+    "MessageHeader": _obj(
+        "The envelope of a message.",
+        {
+            "mid": _uuid("The message."),
+            "bid": _uuid("Its box."),
+            "location": _str("Its URL; the answer's `responseHeader.inReplyTo`.", format="uri"),
+            "commandId": _str("The command.", pattern="^[0-9]+$"),
+            "commandType": _ref("CommandType"),
+            "fqdn": _str("The server's host name."),
+            "expires": _str("When the message is withdrawn.", format="date-time"),
+        },
+        required=["mid", "bid", "location", "commandId", "commandType", "fqdn", "expires"],
+    ),
+    "Assigned": _obj(
+        "The profile id and permanent box the server proposes to a provisioning device.",
+        {
+            "profileid": _uuid("The profile id to use."),
+            "boxurl": _str("The permanent box: <public-url>/<bid>.", format="uri"),
+            "boxtoken": _str("The secret that opens the permanent box from now on."),
+        },
+        required=["profileid", "boxurl", "boxtoken"],
+    ),
+}
+
+_BODY_COMPONENT = {e.body_key: e.body_key[0].upper() + e.body_key[1:] for e in ENDPOINTS.values()}
+
+
+def _params(*, tbs_required: bool) -> Schema:
+    return _obj(
+        "What to sign, how, and with which key."
+        + ("" if tbs_required else " Without `tbs` the server adds a random 32-byte challenge."),
+        {
+            "description": _list("Items the app shows.", _ref("SignItem")),
+            "tbs": _list("Items to be signed.", _ref("SignItem"), minItems=1),
+            "filter": _ref("KeyFilter"),
+            "format": _use("SignFormat", "Default jws."),
+            "mechanism": _str("e.g. CKM_SHA256_RSA_PKCS.", maxLength=100),
+        },
+        required=["tbs"] if tbs_required else (),
+        kept=True,
+    )
+
+
+COMPONENTS["SignParams"] = _params(tbs_required=True)
+COMPONENTS["AuthParams"] = _params(tbs_required=False)
+
+
+# --- documentation-only serializers ------------------------------------------------------------
+
+
+class _Doc(serializers.Serializer):  # type: ignore[type-arg]
+    """Stands for the component ``component`` in the document; never used on a request."""
+
+    component = ""
+    openapi: Schema = {}
+
+
+def _doc(component: str, schema: Schema) -> type[_Doc]:
+    return type(f"{component}Doc", (_Doc,), {"component": component, "openapi": schema})
+
+
+def _refs(schema: Any) -> Iterator[str]:
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
+            yield ref.removeprefix(_REF_PREFIX)
+        for value in schema.values():
+            yield from _refs(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _refs(value)
+
+
+def _register(registry: ComponentRegistry, schema: Schema) -> None:
+    """Register every component ``schema`` refers to, and theirs, once.
+
+    Copies, because drf-spectacular's post-processing edits component schemas in place.
+    """
+    for name in _refs(schema):
+        component = ResolvedComponent(
+            name=name,
+            type=ResolvedComponent.SCHEMA,
+            object=ComponentIdentity(f"hermod:{name}"),
+            schema=copy.deepcopy(COMPONENTS[name]),
+        )
+        if component not in registry:
+            registry.register(component)
+            _register(registry, COMPONENTS[name])
+
+
+class _DocExtension(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    target_class = _Doc
+    match_subclasses = True
+
+    def get_name(self, auto_schema: Any, direction: Any) -> str:
+        # drf-spectacular appends "Request" to request bodies (COMPONENT_SPLIT_REQUEST).
+        return str(self.target.component)
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Schema:
+        _register(auto_schema.registry, self.target.openapi)
+        return copy.deepcopy(self.target.openapi)
+
+
+# --- command requests: one row per endpoint of PROTOCOL.md §4 ----------------------------------
+
+_COMMANDS: dict[str, tuple[str, str]] = {
+    # endpoint: (request component, what it does)
+    "provision": ("Provision", "Provision a profile and generate its keys on a device."),
+    "certificate": ("Certificate", "Install certificates into a provisioned profile."),
+    "authenticate": ("Authenticate", "Ask the device to sign a challenge with a profile key."),
+    "sign": ("Sign", "Ask the user to sign data with a profile key."),
+    "ping": ("Ping", "Ask a device for its device and profile information."),
+    "delete": ("Delete", "Delete a profile's mailbox and, on desktop, the profile."),
+    "startpinreset": ("StartPinReset", "Desktop: start a PIN reset or admin-key change."),
+    "endpinreset": ("EndPinReset", "Desktop: finish a PIN reset with the encrypted nonce."),
+}
+assert _COMMANDS.keys() == ENDPOINTS.keys()
+
+
+def _request_schema(endpoint: Endpoint) -> Schema:
+    return _obj(
+        f"A {endpoint.command_type} command: `commandHeader` and `{endpoint.body_key}` "
+        "(PROTOCOL.md §4). Unknown members are ignored; another command's object answers 400.",
+        {
+            "commandHeader": _ref("CommandHeader"),
+            endpoint.body_key: _ref(_BODY_COMPONENT[endpoint.body_key]),
+        },
+        required=[endpoint.body_key],
+        kept=True,
+    )
+
+
+_REQUESTS = {
+    name: _doc(component, _request_schema(ENDPOINTS[name]))
+    for name, (component, _) in _COMMANDS.items()
+}
+_PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
+
+COMMAND_DESCRIPTIONS = {
+    name: f"{what} Body key `{e.body_key}`; the device answers with `{e.answer_key}`; the "
+    f"result body is POSTed to `<callback-url>{e.callback_path}` when the command ends. "
+    f"Also served as `/command/{name}`."
+    for name, (_, what) in _COMMANDS.items()
+    for e in [ENDPOINTS[name]]
 }
 
 
-def command_request(name: str) -> Any:
-    return OpenApiTypes.OBJECT
+def command_request(name: str) -> type[_Doc]:
+    """The request body of ``POST /command/<name>``."""
+    return _REQUESTS[name]
+
+
+# --- examples ----------------------------------------------------------------------------------
+
+_PUBLIC_URL = "https://hermod.example.com:20400/hermod/rest/ms"
+_FQDN = "hermod.example.com"
+_COMMAND_ID = 18092
+_TMP_BOX = "99678846-836a-42f2-99e4-1de31bca857f"
+_TMP_MID = "72aec710-9337-4903-8b2d-f756359b51c9"
+_PROFILE = "3051e9f3-0e4d-436b-a512-2e18d8afe134"
+_BOX = "d07292df-f75c-4534-8567-642953b6d887"
+_MID = "071c4a7d-d064-470a-aaab-ec9e1b14c9f1"
+_TOKEN = "2dff6242-34d8-4d31-8ac8-c53a21341a03"
+_EXPIRES = "2025-06-02T10:05:00Z"
+_ADMIN_KEY = "0123456789abcdef0123456789abcdef0123456789abcdef"
+
+# The dummy certificate request and the certificate of the product documentation's example
+# (shared/seeds/001), so that the provision and certificate examples are the documented ones.
+_SEED_CERTREQ = (
+    "MIIC2zCCAcMCAQAwgZUxCzAJBgNVBAYTAlNFMQwwCgYDVQQHDANTdG8xFzAVBgNVBAoMDk5leHVzIEdyb3VwIEFC"
+    "MRgwFgYDVQQLDA9QZXJzb25hbCBNb2JpbGUxFzAVBgNVBAMMDkFuZGVycyBXYWxsYm9tMSwwKgYJKoZIhvcNAQkB"
+    "Fh1hbmRlcnMud2FsbGJvbUBuZXh1c2dyb3VwLmNvbTCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBALz8"
+    "fB4D3GqijGSXOzLTgTJXOqPQVkVfGdDkeKUp3G5/43ZMtg/FuQDhg2mKP5cqEQBk+8VVPLEPfakTLuk/4YgQnjmC"
+    "32UOQx8cbMgLM4X1C26zc/0eQZDcbpA/kbBWtAWErv3pHKOcamxheAjzYnXvD6IHKVXDouPFI7pNwOiaB3tONeuo"
+    "efvp/OxTT3M/yjkwqF1w4f5NMaiYWYtZgUXKdJhKFkx0mzvCbVZPIkIgQht+UPkKJ22WkhRKqeSBLbP1XroMAcZq"
+    "OiLvRLvkOWtPsz/WTZwvGxWDCHfv6ZyHf69MhYdePMjLB8IjVk0LhNIzGIPqmhT+Njb53/RgrfcCAwEAAaAAMA0G"
+    "CSqGSIb3DQEBCwUAA4IBAQApb0Pp3+1CdcZnhAlXmRq3/GWDRAgzB2ETZHT0NYB5Mq6BfckTpo55kh2D2N2x9c1S"
+    "6045/I4FZve1zuguj61HL7364azWoC9zCfAzgfPYPy0AygabeRKBqZmtbKaLWOdsz27QQI1jxnINrMjY17ZM9AGk"
+    "O2lAsijJTih1Qi6eA0nRZEKZRI4zWNLFDsk2hgJ0AgLr92VbcnIzBBOYGq51CC2vloFN9x0mD/Gbc7sdnhg952gO"
+    "ZlKvXdClSlGUieCk6AxmzcvsOgDyRdQlEUqGk2bS36b2oEbVYu6YCte8so7uBJqdeumzb2LUxcs66pKLjNV4L+RZ"
+    "cluLkL2Ab1jw"
+)
+_SEED_CERTIFICATE = (
+    "MIIDyDCCArCgAwIBAgIGAWK5wT0iMA0GCSqGSIb3DQEBCwUAMIGhMSUwIwYJKoZIhvcNAQkBFhZjb250YWN0QG5l"
+    "eHVzZ3JvdXAuY29tMRcwFQYDVQQDDA5oZXJtb2QtdGVzdGFwcDEYMBYGA1UECwwPUGVyc29uYWwgTW9iaWxlMQ4w"
+    "DAYDVQQKDAVOZXh1czEUMBIGA1UEBwwLVGVsZWZvbnBsYW4xEjAQBgNVBAgMCVN0b2NraG9sbTELMAkGA1UEBhMC"
+    "U0UwHhcNMTgwNDEyMTIwNzUxWhcNMTkwNDEyMTIwNzUxWjCBlTELMAkGA1UEBhMCU0UxDDAKBgNVBAcMA1N0bzEX"
+    "MBUGA1UECgwOTmV4dXMgR3JvdXAgQUIxGDAWBgNVBAsMD1BlcnNvbmFsIE1vYmlsZTEXMBUGA1UEAwwOQW5kZXJz"
+    "IFdhbGxib20xLDAqBgkqhkiG9w0BCQEWHWFuZGVycy53YWxsYm9tQG5leHVzZ3JvdXAuY29tMIIBIjANBgkqhkiG"
+    "9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxkpiCKl05RBFd685EcngnOgJEeRn6OSq9NtsraT3kpQ/brsRvZNXKRI6oIg7"
+    "09RJQuIZIe1S+i3nWgn7Q1xw7Ckw1h5vmnUMviwoGhtmEjT7EdGlUQVCUaEypbqKZiKKG0WBC4gXE4IVVcVJf06j"
+    "MsgGiYUgqto6+zd7/8eHx5Vkibp5HJT306/Iz5652GaQOHDK1DsBZaAx86PW5bpkroWPNWletgLnbi6Ub8u/MNNb"
+    "u23Lm6/ROV1pktp/aqV20IQtylC0u/2xV6ifh3dxrBkERUSiOyy0NqEuL62hJTeK+52cdYSevBBf/9QtVXpAjszc"
+    "smNbifdXIME2iogrPQIDAQABoxAwDjAMBgNVHRMBAf8EAjAAMA0GCSqGSIb3DQEBCwUAA4IBAQCctyxKe8+Z0prD"
+    "90WsiJxE6SV9luKWTWzBRVzFoG2id/4xaxn3S3tImY2kcWq6JFjaadlQ9DBNw9qWxei3P4QcZqB27fEosuL8SHWo"
+    "DhWjBNMuuxR2eBeu0oKAKuv/Jg6kiy3Rl03Ol5HEJjRBvUTug+BSBJ3wxQ3nGY6p9alm8IK8B/Hnmmgb5OEEF1ju"
+    "U12KYJJOrnGEP6IzJcscf+suJi9EofI11aCLwuyGizg6XTLF7kmU7gx9AorbAvfePyMtOn4YrWU6Ir7+GS0e7bJE"
+    "KUiiXsm76T/0nebpORUJ+AbNG7QnAl095gGdrzK05U09YYZTde7hKY/CNugAOD3b"
+)
+
+
+def _header(to: list[str] | None = None, seconds: int = 300) -> dict[str, Any]:
+    header: dict[str, Any] = {"to": to} if to else {}
+    return {**header, "lifespan": seconds, "timeout": seconds, "externalId": "my-id"}
+
+
+_TO_USER = _header(["@userA"], 60)
+_TO_PROFILE = _header([_PROFILE], 120)
+_SIGN_PARAMS = {
+    "description": [
+        {
+            "key": "requester",
+            "description": "Signing request from",
+            "content_type": "text/plain",
+            "content_encoding": "base64",
+            "data": "UGVyc29uYWw=",
+            "visible": True,
+        }
+    ],
+    "tbs": [
+        {
+            "key": "tbs",
+            "description": "Text to sign",
+            "content_type": "text/plain",
+            "content_encoding": "base64",
+            "data": "VHJhbnNmZXIgNTAwIEVVUiB0byBBQ01F",
+            "visible": True,
+        }
+    ],
+    "filter": {"op": "eq", "param": "key.type", "value": "RSA"},
+    "format": "jws",
+    "mechanism": "CKM_SHA256_RSA_PKCS",
+}
+
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    # shared/seeds/001, exactly as the product documentation prints it.
+    "provision": {
+        "commandHeader": _header(),
+        "provCommand": {
+            "nonce": "123456789",
+            "userid": "userA",
+            "responsesignaturekey": "ATTESTATION",
+            "responseformat": "jws",
+            "profile": {
+                "servername": "nexus-cod1",
+                "name": "TestProfile",
+                "keygenrequests": [
+                    {
+                        "keyid": "signer",
+                        "usage": "SIG",
+                        "keytypeprios": [
+                            {"keytype": "RSA", "keylength": "2048", "responsemechanism": "RS256"}
+                        ],
+                        "storageprios": ["APP"],
+                        "keystate": "ACTIVE",
+                        "certreq": _SEED_CERTREQ,
+                    }
+                ],
+            },
+        },
+    },
+    # shared/seeds/001 as well.
+    "certificate": {
+        "commandHeader": _TO_USER,
+        "certCommand": {
+            "profileid": _PROFILE,
+            "certificates": [{"keyid": "signer", "keystate": "ACTIVE", "data": _SEED_CERTIFICATE}],
+        },
+    },
+    "authenticate": {
+        "commandHeader": _TO_PROFILE,
+        "authCommand": {
+            "profileid": _PROFILE,
+            "params": {
+                "description": _SIGN_PARAMS["description"],
+                "filter": {"op": "eq", "param": "key.usage", "value": "AUTH"},
+                "format": "jws",
+            },
+        },
+    },
+    # PROTOCOL.md §5.3.
+    "sign": {
+        "commandHeader": _TO_PROFILE,
+        "signCommand": {"profileid": _PROFILE, "params": _SIGN_PARAMS},
+    },
+    "ping": {
+        "commandHeader": _TO_USER,
+        "pingCommand": {"deviceinfo": "true", "profileinfo": "true"},
+    },
+    "delete": {
+        "commandHeader": _TO_PROFILE,
+        "deleteCommand": {"profileid": _PROFILE, "confirmed": "true"},
+    },
+    "startpinreset": {
+        "commandHeader": _TO_PROFILE,
+        "spinCommand": {"profileid": _PROFILE, "smartcardid": "VSC-01", "operation": "pinreset"},
+    },
+    "endpinreset": {
+        "commandHeader": _TO_PROFILE,
+        "epinCommand": {
+            "profileid": _PROFILE,
+            "smartcardid": "VSC-01",
+            "encryptednonce": "8f3a5c7e9b1d2f4a6c8e0b2d4f6a8c0e",
+            "newadminkey": _ADMIN_KEY,
+        },
+    },
+}
+
+_TMP_LOCATION = message_location(_PUBLIC_URL, _TMP_BOX, _TMP_MID)
+
+ANSWER_EXAMPLE: dict[str, Any] = {
+    "responseHeader": {"inReplyTo": _TMP_LOCATION, "status": 200},
+    "provResponse": {
+        "code": 0,
+        "result": {"contenttype": "jws", "data": "<compact JWS of PROTOCOL.md §6.1>"},
+    },
+}
+
+
+def _destination(endpoint: Endpoint) -> DestinationView:
+    if endpoint.command_type is CommandType.PROV:
+        to, bid, mid, pid = TMP, _TMP_BOX, _TMP_MID, None
+    else:
+        to, bid, mid, pid = "@userA", _BOX, _MID, _PROFILE
+    return DestinationView(
+        to=to,
+        bid=bid,
+        mid=mid,
+        uri=plugout_uri(box_url(_PUBLIC_URL, bid), _TOKEN),
+        location=message_location(_PUBLIC_URL, bid, mid),
+        pid=pid,
+    )
+
+
+def _result(endpoint: Endpoint, state: State, **view: Any) -> dict[str, Any]:
+    return result_body(
+        ResultView(
+            command_id=_COMMAND_ID,
+            external_id="my-id",
+            command_type=endpoint.command_type.value,
+            state=state.value,
+            fqdn=_FQDN,
+            destinations=(_destination(endpoint),),
+            answer_key=endpoint.answer_key,
+            **view,
+        )
+    )
 
 
 def result_example(endpoint: Endpoint) -> dict[str, Any]:
-    return {"commandId": "1", "commandType": endpoint.command_type.value, "state": "IN_PROGRESS"}
+    """The synchronous answer to a new command of this endpoint (PROTOCOL.md §4.2)."""
+    return _result(endpoint, State.IN_PROGRESS)
 
 
-RESULT = OpenApiResponse(OpenApiTypes.OBJECT, description="The result body")
-COMMAND_RESPONSES = {200: RESULT, 400: ERROR, 401: ERROR, 404: ERROR, 413: ERROR, 429: ERROR}
-POLL_RESPONSES = {200: RESULT, 401: ERROR, 404: ERROR}
-CANCEL_RESPONSES = {200: RESULT, 401: ERROR, 404: ERROR, 409: ERROR}
-BOX_RESPONSES = {200: OpenApiTypes.OBJECT, 404: ERROR}
-MESSAGE_RESPONSES = {200: OpenApiTypes.OBJECT, 404: ERROR}
-ANSWER_REQUEST = OpenApiTypes.OBJECT
-ANSWER_RESPONSES = {200: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR, 409: ERROR, 422: ERROR}
-ANSWER_EXAMPLE: dict[str, Any] = {
-    "responseHeader": {
-        "inReplyTo": "https://hermod.example.com/hermod/rest/ms/<bid>/<mid>",
-        "status": 200,
-    },
-    "provResponse": {"code": 0, "result": {"contenttype": "jws", "data": "<compact JWS>"}},
+_PROV, _SIGN = ENDPOINTS["provision"], ENDPOINTS["sign"]
+_RESULT_EXAMPLES = [
+    OpenApiExample(
+        "Completed provisioning",
+        value=_result(
+            _PROV,
+            State.COMPLETED,
+            answer=ANSWER_EXAMPLE,
+            profile={
+                "id": _PROFILE,
+                "userid": "userA",
+                "name": "TestProfile",
+                "servername": "nexus-cod1",
+                "boxurl": box_url(_PUBLIC_URL, _BOX),
+                "keys": [
+                    {
+                        "keyid": "signer",
+                        "usage": "SIG",
+                        "keytype": "RSA",
+                        "keylength": 2048,
+                        "certreq": "<base64 DER PKCS#10 signed by the new key>",
+                    }
+                ],
+                "deviceinfo": {"operatingsystem": "Android 14", "name": "Pixel", "model": "Pixel 8"},
+            },
+        ),
+    ),
+    OpenApiExample(
+        "Declined on the device",
+        value=_result(
+            _SIGN,
+            State.FAILED,
+            answer={
+                "responseHeader": {"inReplyTo": message_location(_PUBLIC_URL, _BOX, _MID)},
+                "signResponse": {"code": 1},
+            },
+            failure={"code": DEVICE_CODES[1][0], "message": DEVICE_CODES[1][1]},
+        ),
+    ),
+    OpenApiExample(
+        "Expired",
+        value=_result(
+            _SIGN,
+            State.EXPIRED,
+            failure={"code": "EXPIRED", "message": "No valid answer before the timeout."},
+        ),
+    ),
+]
+_CANCELLED_EXAMPLE = OpenApiExample(
+    "Cancelled",
+    value=_result(
+        _SIGN, State.CANCELLED, failure={"code": "CANCELLED", "message": "Cancelled by the client."}
+    ),
+)
+_BOX_EXAMPLE = {
+    "bid": _BOX,
+    "messages": [
+        {
+            "mid": _MID,
+            "location": message_location(_PUBLIC_URL, _BOX, _MID),
+            "commandType": "SIGN",
+            "expires": _EXPIRES,
+        }
+    ],
 }
+_MESSAGE_EXAMPLE = {
+    "messageHeader": {
+        "mid": _TMP_MID,
+        "bid": _TMP_BOX,
+        "location": _TMP_LOCATION,
+        "commandId": str(_COMMAND_ID),
+        "commandType": "PROV",
+        "fqdn": _FQDN,
+        "expires": _EXPIRES,
+    },
+    "provCommand": REQUEST_EXAMPLES["provision"]["provCommand"],
+    "assigned": {
+        "profileid": _PROFILE,
+        "boxurl": box_url(_PUBLIC_URL, _BOX),
+        "boxtoken": "Zk3q9cV1m2yB7xT0rWn4hJ8sL6pD5aE2uG1iO3kN9fQ",
+    },
+}
+
+# --- responses ---------------------------------------------------------------------------------
+
+_ERROR = _doc(
+    "Error",
+    _obj(
+        "Every error (PROTOCOL.md §12). No stack trace, SQL or internal path.",
+        {
+            "error": _obj(
+                "What went wrong.",
+                {
+                    "code": _str("Stable, UPPER_SNAKE; clients may branch on it.", pattern="^[A-Z][A-Z0-9_]*$"),
+                    "message": _str("One sentence for a person."),
+                    "field": _str(
+                        "The dotted path of the member at fault, when one is "
+                        "(`provCommand.profile.keygenrequests[0].certreq`)."
+                    ),
+                },
+                required=["code", "message"],
+            )
+        },
+        required=["error"],
+    ),
+)
+
+
+def _error(description: str, code: str, message: str, field: str | None = None) -> OpenApiResponse:
+    example = OpenApiExample(code, value=error_body(code, message, field))
+    return OpenApiResponse(_ERROR, description=description, examples=[example])
+
+
+_NOT_JSON = "The body is not JSON, a member has the wrong type or a must is missing (names `field`)."
+_SERVER_ERRORS = {
+    500: _error("An unexpected error (logged).", "INTERNAL_ERROR", "An internal error occurred."),
+    503: _error(
+        "The database is unavailable; retry after `Retry-After` seconds.",
+        "SERVICE_UNAVAILABLE",
+        "The service is temporarily unavailable; retry later.",
+    ),
+}
+_UNAUTHORIZED = _error(
+    "X-Api-Key missing, malformed, unknown, disabled or wrong (the same answer for each).",
+    "UNAUTHORIZED",
+    UNAUTHORIZED_MESSAGE,
+)
+_NO_COMMAND = _error(
+    "No such command of this client.", "COMMAND_NOT_FOUND", f"No command {_COMMAND_ID} for this client."
+)
+_NO_BOX = _error(
+    "Unknown box or message, or a wrong, used, withdrawn or expired token: the same answer for "
+    "each (PROTOCOL.md §6).",
+    "NOT_FOUND",
+    "No such box or message.",
+)
+_TOO_LARGE = _error(
+    "The body is larger than the limit.",
+    "PAYLOAD_TOO_LARGE",
+    f"The request body exceeds {settings.HERMOD_MAX_BODY_BYTES} bytes.",
+)
+
+_RESULT = _doc(
+    "CommandResult",
+    _obj(
+        "The result body (PROTOCOL.md §4.2, §8): the synchronous answer, the poll answer and the "
+        "callback body. Once the device answered it carries the device's `responseHeader` and "
+        "answer object unchanged; a completed provisioning adds `profile` (and `certificates` "
+        "when the group's CA issued them).",
+        {
+            "responseHeader": _use("ResponseHeader", "The device's answer header."),
+            **{
+                e.answer_key: _use(
+                    "DeviceResponse", f"The device's answer to a {e.command_type} command."
+                )
+                for e in ENDPOINTS.values()
+            },
+            "commandId": _str("The command (a number sent as a string).", pattern="^[0-9]+$"),
+            "externalId": _str("The client's `commandHeader.externalId`, when it sent one."),
+            "destinations": _list("One per box the command was delivered to.", _ref("Destination")),
+            "commandType": _ref("CommandType"),
+            "state": _ref("CommandState"),
+            "fqdn": _str("The host name of the server's public URL."),
+            "failure": _use("Failure", "Why the command ended FAILED, EXPIRED or CANCELLED."),
+            "profile": _use("ProfileSummary", "After a completed provisioning."),
+            "certificates": _list(
+                "Certificates the group's CA issued for the new keys.", _ref("CertificateSummary")
+            ),
+        },
+        required=["commandId", "destinations", "commandType", "state", "fqdn"],
+    ),
+)
+
+COMMAND_RESPONSES = {
+    200: OpenApiResponse(_RESULT, description="Created: the command is IN_PROGRESS."),
+    400: _error(
+        f"{_NOT_JSON} Also: another command's object on this endpoint, or a certreq or "
+        "certificate that does not parse or match.",
+        "MISSING_FIELD",
+        "provCommand.profile.keygenrequests[0].certreq is required.",
+        "provCommand.profile.keygenrequests[0].certreq",
+    ),
+    401: _UNAUTHORIZED,
+    404: _error(
+        "An address in `commandHeader.to` (or the `profileid`) resolves to no box; nothing is "
+        "stored.",
+        "ADDRESS_NOT_FOUND",
+        "@userA has no active profile.",
+        "commandHeader.to[0]",
+    ),
+    413: _TOO_LARGE,
+    429: _error(
+        "Too many commands of this client in progress.",
+        "TOO_MANY_IN_PROGRESS",
+        f"The client already has {settings.HERMOD_MAX_IN_PROGRESS} commands in progress.",
+    ),
+    **_SERVER_ERRORS,
+}
+POLL_RESPONSES = {
+    200: OpenApiResponse(
+        _RESULT, description="The command as it is now.", examples=_RESULT_EXAMPLES
+    ),
+    401: _UNAUTHORIZED,
+    404: _NO_COMMAND,
+    **_SERVER_ERRORS,
+}
+CANCEL_RESPONSES = {
+    200: OpenApiResponse(
+        _RESULT, description="Cancelled: its messages are withdrawn.", examples=[_CANCELLED_EXAMPLE]
+    ),
+    401: _UNAUTHORIZED,
+    404: _NO_COMMAND,
+    409: _error("The command is already final.", "COMMAND_FINAL", "The command is already final."),
+    **_SERVER_ERRORS,
+}
+
+_MAILBOX_AUTH = (
+    " The box opens with its destination's one-time token (from the plug-out URI) or, for a "
+    "profile's permanent box, its box token: `Authorization: Bearer <token>` or `?token=`. "
+    "Also served as `/ms/...`."
+)
+BOX_RESPONSES = {
+    200: OpenApiResponse(
+        _doc(
+            "MailboxListing",
+            _obj(
+                "The messages waiting in a box, oldest first: not yet answered, not expired.",
+                {"bid": _uuid("The box."), "messages": _list("Oldest first.", _ref("MailboxEntry"))},
+                required=["bid", "messages"],
+            ),
+        ),
+        description=f"The waiting messages.{_MAILBOX_AUTH}",
+        examples=[OpenApiExample("A waiting sign request", value=_BOX_EXAMPLE)],
+    ),
+    404: _NO_BOX,
+    **_SERVER_ERRORS,
+}
+MESSAGE_RESPONSES = {
+    200: OpenApiResponse(
+        _doc(
+            "Message",
+            _obj(
+                "One message: its header and the command object exactly as the client sent it "
+                "(exactly one of the `*Command` members). Fetching marks it FETCHED.",
+                {
+                    "messageHeader": _ref("MessageHeader"),
+                    **{
+                        e.body_key: _ref(_BODY_COMPONENT[e.body_key])
+                        for e in ENDPOINTS.values()
+                    },
+                    "assigned": _use(
+                        "Assigned", "Provisioning only: the profile id and box to use."
+                    ),
+                },
+                required=["messageHeader"],
+            ),
+        ),
+        description=f"The message.{_MAILBOX_AUTH}",
+        examples=[OpenApiExample("A provisioning message", value=_MESSAGE_EXAMPLE)],
+    ),
+    404: _NO_BOX,
+    **_SERVER_ERRORS,
+}
+
+ANSWER_REQUEST = _doc(
+    "Answer",
+    _obj(
+        "A device's answer (PROTOCOL.md §6): `responseHeader` and the answer object of the "
+        "message's command type (`provResponse` for a provisioning message …).",
+        {
+            "responseHeader": _ref("ResponseHeader"),
+            **{
+                e.answer_key: _use("DeviceResponse", f"The answer to a {e.command_type} message.")
+                for e in ENDPOINTS.values()
+            },
+        },
+        required=["responseHeader"],
+        kept=True,
+    ),
+)
+ANSWER_RESPONSES = {
+    200: OpenApiResponse(
+        _doc(
+            "AnswerResult",
+            _obj(
+                "How the command ended.", {"state": _ref("AnswerState")}, required=["state"]
+            ),
+        ),
+        description="Accepted: COMPLETED, or FAILED when the device refused (non-zero `code`)."
+        " The other destinations of the command are withdrawn.",
+        examples=[
+            OpenApiExample("Completed", value={"state": "COMPLETED"}),
+            OpenApiExample("Declined on the device", value={"state": "FAILED"}),
+        ],
+    ),
+    400: _error(
+        f"{_NOT_JSON} Nothing is consumed: the device may answer again.",
+        "MISSING_FIELD",
+        "responseHeader.inReplyTo is required.",
+        "responseHeader.inReplyTo",
+    ),
+    404: _NO_BOX,
+    409: _error(
+        "The message was already answered.", "ALREADY_ANSWERED", "The message was already answered."
+    ),
+    413: _TOO_LARGE,
+    422: _error(
+        "The answer broke a validation rule (PROTOCOL.md §6.2, §6.3): the command ends FAILED "
+        "with the reason recorded.",
+        "NONCE_MISMATCH",
+        "The answer's nonce is not the command's.",
+    ),
+    **_SERVER_ERRORS,
+}
+
+
+# --- document-wide -----------------------------------------------------------------------------
+
+
+def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:
+    """drf-spectacular PREPROCESSING_HOOKS entry: document each view once, under the prefix.
+
+    The unprefixed ``/command/...`` and ``/ms/...`` routes (PROTOCOL.md §2) serve the same views;
+    listed twice they would double every operation and clash on operationId. The operations'
+    descriptions mention the alias instead.
+    """
+    if not _PREFIX:
+        return endpoints
+    served = {(path, method) for path, _, method, _ in endpoints}
+    return [e for e in endpoints if (f"{_PREFIX}{e[0]}", e[2]) not in served]

@@ -38,9 +38,7 @@ def signing_input(header: Mapping[str, Any], payload: bytes | Mapping[str, Any])
     return f"{_part(header)}.{_part(payload)}"
 
 
-def sign_any(
-    header: Mapping[str, Any], payload: bytes | Mapping[str, Any], key: PrivateKey
-) -> str:
+def sign_any(header: Mapping[str, Any], payload: bytes | Mapping[str, Any], key: PrivateKey) -> str:
     """A compact JWS signed with `header["alg"]` (RS*/PS*/ES*) by `key`, whatever its size."""
     alg = str(header["alg"])
     hash_type = _HASHES[alg[2:]]
@@ -64,9 +62,7 @@ def unsigned(header: Mapping[str, Any], payload: bytes | Mapping[str, Any]) -> s
     return f"{signing_input({**header, 'alg': 'none'}, payload)}."
 
 
-def hs256_with(
-    secret: bytes, header: Mapping[str, Any], payload: bytes | Mapping[str, Any]
-) -> str:
+def hs256_with(secret: bytes, header: Mapping[str, Any], payload: bytes | Mapping[str, Any]) -> str:
     """HS256 keyed with `secret` — given the public key's PEM, the key-confusion attack."""
     data = signing_input({**header, "alg": "HS256"}, payload)
     mac = hmac.new(secret, data.encode("ascii"), hashlib.sha256).digest()

@@ -12,7 +12,9 @@ from hermod_core.crypto.digests import b64url_decode, b64url_encode
 from hermod_core.crypto.jwk import PrivateKey, PublicKey, jwk_from_public_key
 
 # What the device can generate (PROTOCOL.md §5.1); anything else in keytypeprios is skipped.
-SUPPORTED: Final = frozenset({("RSA", 2048), ("RSA", 3072), ("RSA", 4096), ("EC", 256), ("EC", 384)})
+SUPPORTED: Final = frozenset(
+    {("RSA", 2048), ("RSA", 3072), ("RSA", 4096), ("EC", 256), ("EC", 384)}
+)
 _CURVES: Final[dict[int, ec.EllipticCurve]] = {
     256: ec.SECP256R1(),
     384: ec.SECP384R1(),

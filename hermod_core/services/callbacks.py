@@ -24,9 +24,9 @@ from hermod_core.services.dispatch import enqueue_callback
 logger = logging.getLogger("hermod.callbacks")
 
 # A claimed attempt holds the row this long; a worker that died mid-attempt releases it by time.
-LEASE_MARGIN = timedelta(seconds=30)
+LEASE_MARGIN = timedelta(seconds=5)
 # Rows due for longer than this were probably lost by the broker; the sweep enqueues them again.
-LOST_AFTER = timedelta(seconds=15)
+LOST_AFTER = timedelta(seconds=10)
 
 
 def body_bytes(body: object) -> bytes:

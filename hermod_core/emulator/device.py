@@ -1,0 +1,296 @@
+"""The reference device: a scriptable stand-in for the mobile and desktop authenticator apps.
+
+It speaks only the device side of PROTOCOL.md §6 over HTTP — open a plug-out URI or a permanent
+box, fetch each message, answer it — and keeps what a real app keeps (attestation key, profiles,
+keys, certificates) in a state folder. It never touches the server's code or database, so what
+passes here passes for a real app too. Deliberate faults (`Faults`) let tests prove that the
+server refuses each kind of broken answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+from hermod_core.crypto.jwk import PrivateKey
+from hermod_core.emulator.answers import build_answer
+from hermod_core.emulator.envelope import MESSAGE_KEYS, Answer, AnswerContext
+from hermod_core.emulator.faults import Faults
+from hermod_core.emulator.http import DeviceError, MailboxClient
+from hermod_core.emulator.keys import KeyFactory, generate_key
+from hermod_core.emulator.state import DeviceState, StoredKey, StoredProfile
+
+__all__ = [
+    "AnswerOutcome",
+    "Device",
+    "DeviceError",
+    "Faults",
+    "StoredKey",
+    "StoredProfile",
+    "parse_target",
+]
+
+logger = logging.getLogger(__name__)
+
+PLUGOUT_SCHEME: Final = "com.nexusgroup.plugout"
+DEFAULT_DEVICE_NAME: Final = "hermod-device"
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """What the server said to one answer: its HTTP status and JSON body.
+
+    `body` is `{"state": "COMPLETED" | "FAILED"}` on 200, else the error body
+    `{"error": {"code", "message"}}` (422 invalid answer, 409 answered before, 404 dead token).
+    """
+
+    mid: str
+    command_type: str
+    http_status: int
+    body: dict[str, Any]
+
+    @property
+    def state(self) -> str | None:
+        state = self.body.get("state")
+        return str(state) if self.http_status == 200 and state is not None else None
+
+    @property
+    def completed(self) -> bool:
+        return self.state == "COMPLETED"
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        error = self.body.get("error")
+        return error if isinstance(error, dict) else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI's output line: `{"mid", "commandType", "status", "state" | "error"}`."""
+        line: dict[str, Any] = {
+            "mid": self.mid,
+            "commandType": self.command_type,
+            "status": self.http_status,
+        }
+        if self.state is not None:
+            line["state"] = self.state
+        else:
+            line["error"] = self.error or {"code": f"HTTP_{self.http_status}", "message": ""}
+        return line
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where `enroll` goes: a box to list (plug-out URI) or one message location, and a token."""
+
+    box_url: str | None
+    location: str | None
+    token: str
+
+
+def _without_token(url: str) -> tuple[str, str | None]:
+    """`url` without a `token` query parameter, and that token (sent as a header instead)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    token = next((value for name, value in query if name == "token"), None)
+    rest = urlencode([(name, value) for name, value in query if name != "token"])
+    return urlunsplit(parts._replace(query=rest)), token
+
+
+def parse_target(uri_or_location: str, token: str | None = None) -> Target:
+    """Read a plug-out URI (`com.nexusgroup.plugout:///?url=<box>&token=<t>`, PROTOCOL.md §1)
+    or a message URL `<public-url>/<bid>/<mid>` (token from `token` or its `?token=`).
+
+    An explicit `token` wins over the one in the URI. Raises `DeviceError` (`BAD_URI`,
+    `NO_TOKEN`) for anything else.
+    """
+    text = uri_or_location.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() == PLUGOUT_SCHEME:
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        box_url = query.get("url", "")
+        if urlsplit(box_url).scheme not in ("http", "https"):
+            raise DeviceError("the plug-out URI has no http(s) url parameter", code="BAD_URI")
+        chosen = token or query.get("token")
+        if not chosen:
+            raise DeviceError("the plug-out URI has no token", code="NO_TOKEN")
+        return Target(box_url=box_url, location=None, token=chosen)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DeviceError(
+            f"expected a {PLUGOUT_SCHEME}:/// URI or an http(s) message URL", code="BAD_URI"
+        )
+    location, query_token = _without_token(text)
+    chosen = token or query_token
+    if not chosen:
+        raise DeviceError("a message URL needs a token (--token)", code="NO_TOKEN")
+    return Target(box_url=None, location=location, token=chosen)
+
+
+def default_deviceinfo(name: str = DEFAULT_DEVICE_NAME) -> dict[str, str]:
+    """`deviceinfo` as the apps report it: operating system, device name, app model/version."""
+    return {
+        "operatingsystem": f"{platform.system()} {platform.release()}".strip(),
+        "name": name,
+        "model": "Hermod reference device 1",
+    }
+
+
+class Device:
+    """One emulated installation of the authenticator app, living in `state_dir`.
+
+    `enroll` opens a plug-out URI (or one message URL) and answers what is waiting there;
+    `run_once` polls every stored profile's permanent box with its box token and answers every
+    waiting message. The state folder is updated only after the server answered COMPLETED, so
+    it always mirrors what the server recorded.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        session: requests.Session | None = None,
+        faults: Faults = Faults(),  # noqa: B008 — frozen, so one shared default is safe
+        decline: bool = False,
+        quirky_jwk: bool = False,
+        attestation: str = "rsa",
+        token_in_query: bool = False,
+        key_factory: KeyFactory | None = None,
+        deviceinfo: Mapping[str, str] | None = None,
+    ) -> None:
+        self.key_factory: KeyFactory = key_factory or generate_key
+        self.state = DeviceState(Path(state_dir), attestation=attestation, new_key=self.key_factory)
+        self.http = MailboxClient(session, token_in_query=token_in_query)
+        self.faults = faults
+        self.decline = decline
+        self.quirky_jwk = quirky_jwk
+        self.deviceinfo: dict[str, str] = dict(deviceinfo or default_deviceinfo())
+
+    @property
+    def profiles(self) -> list[StoredProfile]:
+        """The provisioned profiles, oldest first (a copy of the list; the items are live)."""
+        return list(self.state.profiles)
+
+    @property
+    def attestation_key(self) -> PrivateKey:
+        return self.state.attestation_key
+
+    # --- the lower-level steps -----------------------------------------------------------------
+
+    def fetch(self, location: str, token: str) -> dict[str, Any]:
+        """`GET <location>`: the message (marks it FETCHED on the server). `DeviceError` if the
+        server does not answer 200 (404: unknown, answered, withdrawn or expired)."""
+        return self.http.fetch(location, token)
+
+    def _profile_for(self, location: str, message: dict[str, Any]) -> StoredProfile | None:
+        # A permanent box belongs to one profile; a temporary box (browser plug-out) names the
+        # profile in the command body instead.
+        profile = self.state.profile_for_box(location.rsplit("/", 1)[0])
+        if profile is not None:
+            return profile
+        command_type = str((message.get("messageHeader") or {}).get("commandType", ""))
+        body_key = MESSAGE_KEYS.get(command_type, ("", ""))[0]
+        body = message.get(body_key)
+        profile_id = body.get("profileid") if isinstance(body, dict) else None
+        return self.state.profile(str(profile_id)) if profile_id else None
+
+    def build_answer(self, location: str, message: dict[str, Any]) -> Answer:
+        """The answer this device would post to `location` for `message` (nothing is sent)."""
+        context = AnswerContext(
+            location=location,
+            message=message,
+            profile=self._profile_for(location, message),
+            profiles=tuple(self.state.profiles),
+            attestation_key=self.state.attestation_key,
+            deviceinfo=self.deviceinfo,
+            faults=self.faults,
+            quirky_jwk=self.quirky_jwk,
+            new_key=self.key_factory,
+        )
+        return build_answer(context, decline=self.decline)
+
+    def answer(self, location: str, token: str, message: dict[str, Any]) -> AnswerOutcome:
+        """Build the answer to `message`, `POST` it to `location`, and remember its effects
+        (new profile, certificates, PIN-reset nonce, admin key, deletion) if COMPLETED."""
+        header = message.get("messageHeader")
+        header = header if isinstance(header, dict) else {}
+        built = self.build_answer(location, message)
+        result = self.http.post_answer(location, token, built.body)
+        outcome = AnswerOutcome(
+            mid=str(header.get("mid") or location.rsplit("/", 1)[-1]),
+            command_type=str(header.get("commandType", "")),
+            http_status=result.status,
+            body=result.body,
+        )
+        if outcome.completed:
+            self._remember(built, self._profile_for(location, message))
+        return outcome
+
+    def _remember(self, answer: Answer, profile: StoredProfile | None) -> None:
+        if answer.new_profile is not None:
+            self.state.put(answer.new_profile)
+        if profile is None:
+            return
+        if answer.delete_profile:
+            self.state.remove(profile.profile_id)
+            return
+        profile.certificates.update(answer.certificates)
+        if answer.spin_nonce is not None:
+            profile.spin_nonce = answer.spin_nonce
+        if answer.new_admin_key is not None:
+            profile.vscinfo = {**profile.vscinfo, "adminkey": answer.new_admin_key}
+        self.state.save()
+
+    # --- what an app does ----------------------------------------------------------------------
+
+    def enroll(self, uri_or_location: str, token: str | None = None) -> AnswerOutcome:
+        """Open a plug-out URI (or one message URL with `token`) and answer its message.
+
+        For a plug-out URI the box is listed and its oldest message answered (a temporary box
+        holds one). Raises `DeviceError` when the URI is malformed, the box does not open
+        (404: wrong, used or expired token) or nothing is waiting.
+        """
+        target = parse_target(uri_or_location, token)
+        location = target.location
+        if location is None:
+            assert target.box_url is not None
+            waiting = self.http.list_box(target.box_url, target.token)
+            if not waiting or not isinstance(waiting[0].get("location"), str):
+                raise DeviceError("no message is waiting in the box", code="NO_MESSAGE")
+            location = str(waiting[0]["location"])
+        return self.answer(location, target.token, self.fetch(location, target.token))
+
+    def run_once(self) -> list[AnswerOutcome]:
+        """One pass over every stored profile's permanent box: answer each waiting message.
+
+        A box that no longer opens (404: the profile was deleted on the server) and a message
+        that vanished between listing and fetching (withdrawn: another device answered first)
+        are skipped, not errors. Returns one outcome per answer posted, in order.
+        """
+        outcomes: list[AnswerOutcome] = []
+        for profile in list(self.state.profiles):
+            if not profile.boxtoken or self.state.profile(profile.profile_id) is None:
+                continue  # no box token (own ids), or deleted earlier in this pass
+            try:
+                waiting = self.http.list_box(profile.boxurl, profile.boxtoken)
+            except DeviceError as exc:
+                if exc.http_status != 404:
+                    raise
+                logger.warning("box of profile %s does not open (404)", profile.profile_id)
+                continue
+            for entry in waiting:
+                location = entry.get("location")
+                if not isinstance(location, str):
+                    continue
+                try:
+                    message = self.fetch(location, profile.boxtoken)
+                except DeviceError as exc:
+                    if exc.http_status != 404:
+                        raise
+                    continue
+                outcomes.append(self.answer(location, profile.boxtoken, message))
+        return outcomes

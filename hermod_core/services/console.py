@@ -1,0 +1,514 @@
+"""What an admin or operator does in the console, on the domain: each change is audited with the
+person who made it and the address it came from.
+
+The console calls the same services as the command line and the API (``client_create``,
+``command_create`` …) so that there is one way to do each thing; this module adds the console's
+own operations (callback settings, trusted keys, CA settings, test callbacks) and attributes the
+audit rows the shared services write to the signed-in user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from hermod_core.crypto.errors import CryptoError
+from hermod_core.crypto.jwk import jwk_from_public_key, public_key_from_jwk, thumbprint
+from hermod_core.lifecycle import State
+from hermod_core.models import (
+    AuditEvent,
+    CallbackDelivery,
+    CaSettings,
+    Client,
+    Command,
+    DeliveryState,
+    Group,
+    TrustedAttestationKey,
+)
+from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
+from hermod_core.protocol.commands import parse_command_request
+from hermod_core.protocol.results import iso
+from hermod_core.scep import ScepClient, ScepConfig, ScepError, make_ra_identity
+from hermod_core.services.audit import audit_record
+from hermod_core.services.callbacks import callback_resend
+from hermod_core.services.clients import (
+    ClientError,
+    ImportResult,
+    IssuedKey,
+    client_create,
+    client_rotate_key,
+    client_set_enabled,
+    clients_import,
+)
+from hermod_core.services.commands import command_create, command_transition
+from hermod_core.services.dispatch import enqueue_callback
+
+TEST_CALLBACK_PATH = "/callback/test"
+# A private JWK member: a pasted key holding one is refused, so no private key is ever stored.
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+SCEP_TEST_TIMEOUT = 10.0
+
+
+class ConsoleError(Exception):
+    """A console operation that cannot be done; the message is shown to the person as is."""
+
+
+@dataclass(frozen=True)
+class ConsoleActor:
+    """Who acts: the account's user name (the audit ``actor``), the account and its address."""
+
+    name: str
+    user: AbstractBaseUser | None = None
+    ip: str | None = None
+
+
+def _audit(
+    actor: ConsoleActor,
+    action: str,
+    *,
+    target_type: str = "",
+    target_id: str = "",
+    group: Group | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return audit_record(
+        actor=actor.name,
+        user=actor.user,
+        ip=actor.ip,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        group=group,
+        details=details,
+    )
+
+
+@contextmanager
+def _attributed(actor: ConsoleActor) -> Iterator[None]:
+    """Run a shared service in one transaction and attribute its audit rows to the console user.
+
+    The shared services record the actor's name only; the rows they wrote inside this
+    transaction (ids above the highest id seen before, same actor name, no account yet) get the
+    account and IP here, before commit, so the audit log never holds them unattributed.
+    """
+    with transaction.atomic():
+        before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        yield
+        AuditEvent.objects.filter(
+            id__gt=before, actor=actor.name, actor_user__isnull=True, ip__isnull=True
+        ).update(actor_user=actor.user, ip=actor.ip)
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+def console_client_create(
+    *,
+    actor: ConsoleActor,
+    client_id: str,
+    group_name: str,
+    callback_url: str = "",
+    callback_basic_auth: str = "",
+    callback_signing_secret: str = "",
+) -> IssuedKey:
+    """``client_create`` from the console: a new client whose key is returned once."""
+    with _attributed(actor):
+        return client_create(
+            client_id=client_id,
+            group_name=group_name,
+            callback_url=callback_url,
+            callback_basic_auth=callback_basic_auth,
+            callback_signing_secret=callback_signing_secret,
+            actor=actor.name,
+        )
+
+
+def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedKey:
+    """``client_rotate_key`` from the console: the old key stops working at once."""
+    with _attributed(actor):
+        return client_rotate_key(client=client, actor=actor.name)
+
+
+def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: bool) -> Client:
+    """``client_set_enabled`` from the console; a disabled client's key answers 401."""
+    with _attributed(actor):
+        return client_set_enabled(client=client, enabled=enabled, actor=actor.name)
+
+
+def console_clients_import(*, actor: ConsoleActor, text: str) -> ImportResult:
+    """Import a Hermod configuration file: every entry or none (``ConsoleError`` says why)."""
+    try:
+        entries = parse_client_config(text)
+        with _attributed(actor):
+            return clients_import(entries=entries, actor=actor.name)
+    except (ClientConfigError, ClientError) as exc:
+        raise ConsoleError(str(exc)) from None
+
+
+@transaction.atomic
+def client_callback_update(
+    *,
+    actor: ConsoleActor,
+    client: Client,
+    callback_url: str,
+    callback_basic_auth: str | None,
+    callback_signing_secret: str | None,
+) -> Client:
+    """Change where and how a client's callbacks go.
+
+    ``None`` for the basic auth or the signing secret keeps the stored value (they are never
+    shown back), ``""`` clears it. The audit row says which secrets changed, never their values.
+    Callbacks already frozen keep their body; they go to the new URL from their next attempt.
+    """
+    client.callback_url = callback_url.strip()
+    changed = []
+    if callback_basic_auth is not None:
+        if callback_basic_auth and ":" not in callback_basic_auth:
+            raise ConsoleError("Basic auth must be written user:password.")
+        client.callback_basic_auth = callback_basic_auth
+        changed.append("basic_auth")
+    if callback_signing_secret is not None:
+        client.callback_signing_secret = callback_signing_secret
+        changed.append("signing_secret")
+    try:
+        client.full_clean(exclude=["key_hash", "group"], validate_unique=False)
+    except ValidationError as exc:
+        raise ConsoleError("; ".join(exc.messages)) from None
+    client.save(update_fields=["callback_url", "callback_basic_auth", "callback_signing_secret"])
+    _audit(
+        actor,
+        "client.update_callback",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={"callback_url": client.callback_url, "changed_secrets": changed},
+    )
+    return client
+
+
+@transaction.atomic
+def callback_send_test(*, client: Client, actor: ConsoleActor) -> CallbackDelivery:
+    """Send a small test callback to ``<callback-url>/callback/test``, through the outbox.
+
+    A delivery row without a command, due now and allowed one attempt (a test shows whether
+    the receiver works; retries would hide it), handed to the workers after commit like any
+    callback — so it is signed and authenticated exactly as real callbacks are.
+    """
+    if not client.callback_url:
+        raise ConsoleError(f"Client {client.client_id} has no callback URL.")
+    now = timezone.now()
+    delivery = CallbackDelivery.objects.create(
+        command=None,
+        client=client,
+        path=TEST_CALLBACK_PATH,
+        state=DeliveryState.PENDING,
+        body={
+            "test": True,
+            "clientId": client.client_id,
+            "message": "Test callback from the Hermod console.",
+            "sentAt": iso(now),
+        },
+        max_attempts=1,
+        next_attempt_at=now,
+    )
+    _audit(
+        actor,
+        "callback.test",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={"event_id": str(delivery.event_id)},
+    )
+    enqueue_callback(delivery.pk)
+    return delivery
+
+
+def console_callback_resend(*, actor: ConsoleActor, delivery: CallbackDelivery) -> None:
+    """``callback_resend`` from the console: an exhausted delivery gets fresh attempts."""
+    with _attributed(actor):
+        callback_resend(delivery=delivery, actor=actor.name)
+
+
+def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
+    """Resend every exhausted delivery (same event ids and bodies); returns how many."""
+    deliveries = list(
+        CallbackDelivery.objects.select_related("client__group").filter(
+            state=DeliveryState.EXHAUSTED
+        )
+    )
+    with _attributed(actor):
+        for delivery in deliveries:
+            callback_resend(delivery=delivery, actor=actor.name)
+    return len(deliveries)
+
+
+# --- groups: trusted attestation keys and CA settings -----------------------------------------
+
+
+@transaction.atomic
+def trusted_key_add(
+    *, actor: ConsoleActor, group: Group, jwk_text: str, label: str = ""
+) -> TrustedAttestationKey:
+    """Trust a device attestation key (PROTOCOL.md §6.2 rule 1) for a group.
+
+    Only the public members are stored (a JWK with private members is refused); the
+    thumbprint is RFC 7638, as recorded on profiles.
+    """
+    try:
+        raw = json.loads(jwk_text)
+    except json.JSONDecodeError:
+        raise ConsoleError("The key is not valid JSON.") from None
+    if isinstance(raw, dict) and _PRIVATE_JWK_MEMBERS & raw.keys():
+        raise ConsoleError("That is a private key; paste the public JWK only.")
+    try:
+        public = jwk_from_public_key(public_key_from_jwk(raw))
+        print_ = thumbprint(public)
+    except CryptoError as exc:
+        raise ConsoleError(exc.message) from None
+    if TrustedAttestationKey.objects.filter(group=group, thumbprint=print_).exists():
+        raise ConsoleError("This key is already trusted by the group.")
+    key = TrustedAttestationKey.objects.create(
+        group=group, label=label.strip()[:200], jwk=public, thumbprint=print_
+    )
+    _audit(
+        actor,
+        "group.trust_key",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={"thumbprint": print_, "label": key.label},
+    )
+    return key
+
+
+@transaction.atomic
+def trusted_key_remove(*, actor: ConsoleActor, key: TrustedAttestationKey) -> None:
+    """Stop trusting an attestation key; profiles it signed stay as they are."""
+    group = key.group
+    details = {"thumbprint": key.thumbprint, "label": key.label}
+    key.delete()
+    _audit(
+        actor,
+        "group.untrust_key",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details=details,
+    )
+
+
+def _load_ra(key_pem: str, cert_pem: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConsoleError("The RA key is not an unencrypted PEM private key.") from None
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError:
+        raise ConsoleError("The RA certificate is not a PEM certificate.") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConsoleError("The RA key must be an RSA key.")
+    return key, cert
+
+
+def _scep_config(ca: CaSettings, *, timeout: float = 30.0) -> ScepConfig:
+    key, cert = _load_ra(ca.ra_key_pem, ca.ra_certificate_pem)
+    try:
+        return ScepConfig(
+            url=ca.scep_url,
+            ra_key=key,
+            ra_cert=cert,
+            challenge_password=ca.challenge_password or None,
+            timeout=timeout,
+        )
+    except ScepError as exc:
+        raise ConsoleError(exc.message) from None
+
+
+@transaction.atomic
+def ca_settings_save(
+    *,
+    actor: ConsoleActor,
+    group: Group,
+    scep_url: str,
+    enabled: bool,
+    auto_certify: bool,
+    challenge_password: str | None,
+    ra_key_pem: str | None,
+    ra_certificate_pem: str | None,
+) -> CaSettings:
+    """Create or change a group's SCEP CA (PROTOCOL.md §10).
+
+    ``None`` keeps the stored challenge password, RA key or certificate (secrets are never shown
+    back). When an RA identity is present the key and certificate must parse and belong together
+    (``ConsoleError`` otherwise), so a saved CA is one the workers can use.
+    """
+    ca = CaSettings.objects.select_for_update().filter(group=group).first() or CaSettings(
+        group=group
+    )
+    ca.scep_url = scep_url.strip()
+    ca.enabled = enabled
+    ca.auto_certify = auto_certify
+    changed = []
+    if challenge_password is not None:
+        ca.challenge_password = challenge_password
+        changed.append("challenge_password")
+    if ra_key_pem is not None:
+        ca.ra_key_pem = ra_key_pem.strip()
+        changed.append("ra_key")
+    if ra_certificate_pem is not None:
+        ca.ra_certificate_pem = ra_certificate_pem.strip()
+        changed.append("ra_certificate")
+    try:
+        ca.full_clean(exclude=["group"], validate_unique=False)
+    except ValidationError as exc:
+        raise ConsoleError("; ".join(exc.messages)) from None
+    if ca.ra_key_pem or ca.ra_certificate_pem:
+        _scep_config(ca)
+    ca.save()
+    _audit(
+        actor,
+        "group.ca_settings",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={
+            "scep_url": ca.scep_url,
+            "enabled": ca.enabled,
+            "auto_certify": ca.auto_certify,
+            "changed_secrets": changed,
+        },
+    )
+    return ca
+
+
+@transaction.atomic
+def ca_ra_identity_generate(*, actor: ConsoleActor, group: Group, common_name: str) -> CaSettings:
+    """Give a group's CA settings a fresh RA key and self-signed certificate.
+
+    The CA must already have its URL saved. The key is stored PEM (unencrypted: the workers
+    sign with it); the certificate is what the CA administrator registers.
+    """
+    ca = CaSettings.objects.select_for_update().filter(group=group).first()
+    if ca is None:
+        raise ConsoleError("Save the CA's SCEP URL first.")
+    name = common_name.strip() or f"Hermod RA {group.name}"
+    key, cert = make_ra_identity(name[:64])
+    ca.ra_key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    ca.ra_certificate_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    ca.save(update_fields=["ra_key_pem", "ra_certificate_pem", "updated_at"])
+    _audit(
+        actor,
+        "group.ca_ra_identity",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={"common_name": name[:64], "serial": format(cert.serial_number, "x")},
+    )
+    return ca
+
+
+@dataclass(frozen=True)
+class CaTestResult:
+    ok: bool
+    capabilities: tuple[str, ...] = ()
+    error: str = ""
+
+
+def ca_test_connection(*, actor: ConsoleActor, group: Group) -> CaTestResult:
+    """Ask the group's CA for its capabilities (SCEP GetCACaps) and record the outcome.
+
+    Never raises for a CA that is down or misconfigured: the result says what went wrong.
+    """
+    ca = CaSettings.objects.filter(group=group).first()
+    if ca is None:
+        result = CaTestResult(ok=False, error="The group has no CA settings.")
+    else:
+        try:
+            with ScepClient(_scep_config(ca, timeout=SCEP_TEST_TIMEOUT)) as scep:
+                result = CaTestResult(ok=True, capabilities=tuple(sorted(scep.get_ca_caps())))
+        except ConsoleError as exc:
+            result = CaTestResult(ok=False, error=str(exc))
+        except ScepError as exc:
+            result = CaTestResult(ok=False, error=exc.message)
+    _audit(
+        actor,
+        "group.ca_test",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={"ok": result.ok, "capabilities": list(result.capabilities), "error": result.error},
+    )
+    return result
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def console_command_issue(
+    *, actor: ConsoleActor, client: Client, endpoint_name: str, body: dict[str, Any]
+) -> Command:
+    """Create a command on behalf of ``client`` exactly as the command API would.
+
+    The body goes through ``parse_command_request`` and ``command_create`` (so every rule of
+    PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
+    limit apply); its callbacks go to that client. Raises ``ProtocolError`` / ``CommandError``
+    like the API, or ``ConsoleError`` for a disabled client.
+    """
+    if not client.enabled:
+        raise ConsoleError(f"Client {client.client_id} is disabled.")
+    request = parse_command_request(endpoint_name, body)
+    command = command_create(client=client, request=request)
+    _audit(
+        actor,
+        "command.issue",
+        target_type="command",
+        target_id=str(command.pk),
+        group=client.group,
+        details={
+            "type": command.command_type,
+            "client": client.client_id,
+            "externalId": command.external_id,
+        },
+    )
+    return command
+
+
+@transaction.atomic
+def console_command_cancel(*, actor: ConsoleActor, command: Command) -> bool:
+    """Cancel a command still in progress; False (and nothing changes) if it was already final.
+
+    Goes through ``command_transition`` like every state change, so the client gets its
+    CANCELLED callback exactly once.
+    """
+    won = command_transition(
+        command_id=command.pk,
+        to=State.CANCELLED,
+        failure_code="CANCELLED",
+        failure_reason=f"Cancelled in the console by {actor.name}.",
+    )
+    _audit(
+        actor,
+        "command.cancel",
+        target_type="command",
+        target_id=str(command.pk),
+        group=command.group,
+        details={"cancelled": won},
+    )
+    return won

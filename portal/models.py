@@ -1,0 +1,145 @@
+"""Console and enrollment-portal concepts: invitations, bulk jobs and the login throttle."""
+
+from django.conf import settings
+from django.db import models
+
+from hermod_core.models import Client, Command, Group
+
+
+class EnrollmentInvitation(models.Model):
+    """A one-time link ``/enroll/<code>`` that lets an end user enroll one device.
+
+    The code is random (192 bits) and only its keyed hash is stored, so a copy of the database
+    opens no invitation. The invitation carries exactly one provisioning command, created with it;
+    it is usable while that command is in progress and dead for good once the command is final
+    or ``expires_at`` (the command's own deadline) has passed.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    command = models.OneToOneField(Command, on_delete=models.CASCADE, related_name="invitation")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="invitations")
+    userid = models.CharField(max_length=255)
+    created_by = models.CharField(max_length=200)
+    bulk_job = models.ForeignKey(
+        "portal.BulkJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations",
+    )
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_enrollment_invitation"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["group", "userid"], name="invitation_by_user")]
+
+    def __str__(self) -> str:
+        return f"invitation for {self.userid} (command {self.command_id})"
+
+
+class BulkJobState(models.TextChoices):
+    PENDING = "PENDING"  # written, waiting for a worker
+    RUNNING = "RUNNING"
+    DONE = "DONE"  # every row was processed (some may have failed: see the rows)
+    FAILED = "FAILED"  # the job itself could not run (e.g. its client was removed)
+
+
+class BulkJob(models.Model):
+    """A bulk provisioning upload: the ledger row first, then a worker processes it.
+
+    ``input_rows`` holds the parsed CSV, ``options`` the provisioning template shared by every
+    row. The worker writes one ``BulkJobRow`` per input row in its own transaction together with
+    the counters, so a job interrupted at any point resumes where it stopped and never creates a
+    row's command twice.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="bulk_jobs")
+    created_by = models.CharField(max_length=200)
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    state = models.CharField(
+        max_length=10, choices=BulkJobState.choices, default=BulkJobState.PENDING
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    options = models.JSONField(default=dict)
+    input_rows = models.JSONField(default=list)
+    link_base = models.CharField(max_length=500, help_text="scheme://host of the invitation links")
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hermod_bulk_job"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(processed__lte=models.F("total")),
+                name="bulk_job_processed_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"bulk job {self.pk} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in {BulkJobState.DONE, BulkJobState.FAILED}
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.processed / self.total)
+
+
+class BulkJobRow(models.Model):
+    """The outcome of one CSV row: its command and invitation link, or why it failed.
+
+    ``link_sealed`` is the invitation link encrypted with a key derived from the server secret
+    (Fernet): the result file needs the link, the invitation table keeps only the code's hash.
+    """
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows")
+    number = models.PositiveIntegerField()
+    userid = models.CharField(max_length=255, blank=True)
+    command = models.ForeignKey(
+        Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    link_sealed = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "hermod_bulk_job_row"
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="bulk_job_row_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.number} of job {self.job_id}"
+
+
+class LoginThrottle(models.Model):
+    """Failed console logins of one key (a user name and IP pair, or an IP alone).
+
+    ``key`` is a SHA-256 digest, so the table holds neither user names nor addresses. Kept in the
+    database rather than the cache so that every web worker process sees the same counts.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hermod_login_throttle"
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… {self.failures} failures"

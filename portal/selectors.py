@@ -1,0 +1,134 @@
+"""Reads of portal concepts: invitations, the live status of an enrollment, bulk jobs."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from hermod_core.models import Command, CommandState, Message, MessageState
+from hermod_core.selectors.commands import command_result
+from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation
+from portal.provisioning import congrats_message
+from portal.services import invitation_code_hash
+
+_CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def invitation_get_by_code(code: str) -> EnrollmentInvitation | None:
+    """The invitation a code opens, or None — for a malformed code without touching the
+    database. The lookup is by keyed hash, so timing says nothing about stored codes."""
+    if not _CODE.fullmatch(code):
+        return None
+    return (
+        EnrollmentInvitation.objects.select_related("command", "group")
+        .filter(code_hash=invitation_code_hash(code))
+        .first()
+    )
+
+
+def invitation_list(*, limit: int = 200) -> list[EnrollmentInvitation]:
+    return list(
+        EnrollmentInvitation.objects.select_related("command__client", "group").order_by("-id")[
+            :limit
+        ]
+    )
+
+
+class Phase(StrEnum):
+    """Where an enrollment stands, as the person enrolling sees it."""
+
+    WAITING = "WAITING"  # the QR code is waiting to be scanned
+    FETCHED = "FETCHED"  # the app opened it; the QR code is hidden
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+_FINAL_PHASES = {
+    CommandState.COMPLETED: Phase.COMPLETED,
+    CommandState.FAILED: Phase.FAILED,
+    CommandState.EXPIRED: Phase.EXPIRED,
+    CommandState.CANCELLED: Phase.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class EnrollmentStatus:
+    """A provisioning command as its enrollment page shows it."""
+
+    command: Command
+    phase: Phase
+    uri: str  # the plug-out URI, only while the device may still open it
+    expires_at: datetime
+    congrats: str
+    failure: str
+
+    @property
+    def is_final(self) -> bool:
+        return self.phase in {Phase.COMPLETED, Phase.FAILED, Phase.EXPIRED, Phase.CANCELLED}
+
+    @property
+    def shows_code(self) -> bool:
+        return self.phase is Phase.WAITING
+
+
+def enrollment_status(command: Command, *, now: datetime | None = None) -> EnrollmentStatus:
+    """The phase of a provisioning command's (single, ``@tmp``) destination, its plug-out URI
+    (from the command's result body, as a client would see it) and the closing message."""
+    now = now or timezone.now()
+    phase = _FINAL_PHASES.get(CommandState(command.state))
+    message: Message | None = None
+    if phase is None:
+        message = command.messages.order_by("created_at").first()
+        if command.expires_at <= now or message is None:
+            phase = Phase.EXPIRED
+        elif message.state == MessageState.FETCHED:
+            phase = Phase.FETCHED
+        elif message.state == MessageState.WAITING and message.expires_at > now:
+            phase = Phase.WAITING
+        else:
+            phase = Phase.EXPIRED
+    uri = ""
+    if phase in {Phase.WAITING, Phase.FETCHED}:
+        uri = command_result(command)["destinations"][0]["uri"]
+    expires_at = command.expires_at
+    if phase is Phase.WAITING and message is not None:
+        expires_at = min(expires_at, message.expires_at)
+    return EnrollmentStatus(
+        command=command,
+        phase=phase,
+        uri=uri,
+        expires_at=expires_at,
+        congrats=congrats_message(command.body) if phase is Phase.COMPLETED else "",
+        failure=command.failure_reason if phase is Phase.FAILED else "",
+    )
+
+
+def bulk_job_list(*, limit: int = 50) -> QuerySet[BulkJob]:
+    return BulkJob.objects.select_related("client").order_by("-id")[:limit]
+
+
+def bulk_job_get(job_id: int) -> BulkJob | None:
+    return BulkJob.objects.select_related("client__group").filter(pk=job_id).first()
+
+
+@dataclass(frozen=True)
+class BulkRowView:
+    number: int
+    userid: str
+    command_id: int | None
+    error: str
+
+
+def bulk_job_rows(job: BulkJob, *, limit: int = 500) -> list[BulkRowView]:
+    """The first result rows of a job (links only in the audited result file)."""
+    return [
+        BulkRowView(
+            number=row.number, userid=row.userid, command_id=row.command_id, error=row.error
+        )
+        for row in BulkJobRow.objects.filter(job=job).order_by("number")[:limit]
+    ]

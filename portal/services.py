@@ -1,0 +1,426 @@
+"""Portal-only services: enrollment invitations, bulk provisioning jobs and the login throttle.
+
+Commands themselves are created by ``hermod_core.services.console.console_command_issue`` (the
+API's own path); this module adds what only the portal knows about.
+"""
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from hermod_core.crypto.errors import CryptoError
+from hermod_core.crypto.jwk import PrivateKey
+from hermod_core.models import Client
+from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.audit import audit_record
+from hermod_core.services.commands import CommandError
+from hermod_core.services.console import ConsoleActor, ConsoleError, console_command_issue
+from hermod_core.services.dispatch import enqueue_after_commit
+from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation, LoginThrottle
+from portal.provisioning import SUBJECT_FIELDS, ProvisionSpec, provision_body
+
+logger = logging.getLogger("hermod.portal")
+
+BULK_TASK = "hermod.portal.bulk_provision"
+INVITATION_CODE_BYTES = 24  # 192 random bits, base64url: 32 characters
+MAX_BULK_ROWS = 5000
+MAX_BULK_BYTES = 1024 * 1024
+# A job that made no progress for this long was probably lost with its task; it may be re-run.
+BULK_STALLED_AFTER = timedelta(minutes=2)
+
+LOGIN_MAX_FAILURES = 5  # per user name and address
+LOGIN_MAX_FAILURES_PER_IP = 50  # per address, whatever the user names tried
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_LOCK = timedelta(minutes=15)
+
+
+def _mac(purpose: str, value: str) -> str:
+    key = settings.HERMOD_KEY_HASH_SECRET.encode()
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- enrollment invitations -------------------------------------------------------------------
+
+
+def invitation_code_hash(code: str) -> str:
+    """The stored, indexed digest of an invitation code (keyed, like API keys)."""
+    return _mac("enrollment-invitation", code)
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    """An invitation and its code, which exists only here: show it once, then it is gone."""
+
+    invitation: EnrollmentInvitation
+    code: str
+
+    @property
+    def path(self) -> str:
+        return reverse("enroll:page", args=[self.code])
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor: ConsoleActor,
+    client: Client,
+    spec: ProvisionSpec,
+    bulk_job: BulkJob | None = None,
+    template_key: PrivateKey | None = None,
+) -> IssuedInvitation:
+    """A provisioning command for ``spec.userid`` on behalf of ``client`` and a one-time link.
+
+    The command is created exactly as the API creates it (callbacks go to ``client``); the
+    link lives as long as the command (its timeout) and only the code's keyed hash is stored.
+    Raises ``ProtocolError`` / ``CommandError`` / ``ConsoleError`` / ``CryptoError`` for a spec
+    the API would refuse; nothing is written then.
+    """
+    body = provision_body(spec, template_key=template_key)
+    command = console_command_issue(
+        actor=actor, client=client, endpoint_name="provision", body=body
+    )
+    code = secrets.token_urlsafe(INVITATION_CODE_BYTES)
+    invitation = EnrollmentInvitation.objects.create(
+        code_hash=invitation_code_hash(code),
+        command=command,
+        group_id=client.group_id,
+        userid=spec.userid,
+        created_by=actor.name,
+        bulk_job=bulk_job,
+        expires_at=command.expires_at,
+    )
+    audit_record(
+        actor=actor.name,
+        user=actor.user,
+        ip=actor.ip,
+        action="invitation.create",
+        target_type="invitation",
+        target_id=str(invitation.pk),
+        group=client.group,
+        details={"command": command.pk, "userid": spec.userid, "client": client.client_id},
+    )
+    return IssuedInvitation(invitation=invitation, code=code)
+
+
+def invitation_mark_opened(*, invitation: EnrollmentInvitation) -> None:
+    """Record the first time the link was opened (for the console; opening changes nothing)."""
+    if invitation.opened_at is None:
+        EnrollmentInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
+            opened_at=timezone.now()
+        )
+
+
+# --- bulk provisioning ------------------------------------------------------------------------
+
+
+class BulkUploadError(ValueError):
+    """An upload that cannot become a job; the message says which line is wrong."""
+
+
+_COLUMNS = {name.lower(): name for name in SUBJECT_FIELDS}
+
+
+def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
+    """The rows of a bulk upload: a header with ``userid`` and optionally subject attributes
+    (``CN``, ``emailAddress`` …, any case) that override the template for that user."""
+    if len(data) > MAX_BULK_BYTES:
+        raise BulkUploadError(f"The file is larger than {MAX_BULK_BYTES // 1024} KiB.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BulkUploadError("The file is not UTF-8 text.") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        raise BulkUploadError("The file is empty.") from None
+    except csv.Error as exc:
+        raise BulkUploadError(f"Line 1: {exc}.") from None
+    lowered = [cell.lower() for cell in header]
+    if "userid" not in lowered:
+        raise BulkUploadError("The first line must name the columns and include userid.")
+    unknown = [cell for cell in header if cell.lower() not in _COLUMNS and cell.lower() != "userid"]
+    if unknown:
+        raise BulkUploadError(f"Unknown column(s): {', '.join(unknown)}.")
+    columns = ["userid" if cell == "userid" else _COLUMNS[cell] for cell in lowered]
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
+    try:
+        for line, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(columns):
+                raise BulkUploadError(f"Line {line}: expected {len(columns)} values.")
+            row = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}
+            userid = row["userid"]
+            if not userid or len(userid) > 255:
+                raise BulkUploadError(f"Line {line}: userid is missing or too long.")
+            if userid in seen:
+                raise BulkUploadError(f"Line {line}: userid {userid} appears twice.")
+            seen.add(userid)
+            rows.append(row)
+            if len(rows) > MAX_BULK_ROWS:
+                raise BulkUploadError(f"At most {MAX_BULK_ROWS} users per upload.")
+    except csv.Error as exc:
+        raise BulkUploadError(f"Line {reader.line_num}: {exc}.") from None
+    if not rows:
+        raise BulkUploadError("The file lists no users.")
+    return rows
+
+
+@transaction.atomic
+def bulk_job_create(
+    *,
+    actor: ConsoleActor,
+    client: Client,
+    spec: ProvisionSpec,
+    rows: list[dict[str, str]],
+    filename: str,
+    link_base: str,
+) -> BulkJob:
+    """Write the job (the ledger row) and hand it to a worker once the transaction commits."""
+    if not client.enabled:
+        raise ConsoleError(f"Client {client.client_id} is disabled.")
+    job = BulkJob.objects.create(
+        client=client,
+        created_by=actor.name,
+        created_by_user=actor.user,
+        filename=filename[:255],
+        options=spec.to_json(),
+        input_rows=rows,
+        link_base=link_base.rstrip("/"),
+        total=len(rows),
+    )
+    audit_record(
+        actor=actor.name,
+        user=actor.user,
+        ip=actor.ip,
+        action="bulk.create",
+        target_type="bulk_job",
+        target_id=str(job.pk),
+        group=client.group,
+        details={"rows": len(rows), "client": client.client_id, "filename": job.filename},
+    )
+    enqueue_after_commit(BULK_TASK, job.pk)
+    return job
+
+
+@transaction.atomic
+def bulk_job_requeue(*, actor: ConsoleActor, job: BulkJob) -> bool:
+    """Hand a stalled job (its task lost with a broker or worker) to a worker again.
+
+    Safe whatever the job is doing: a run skips the rows already done and a row is written at
+    most once. False when the job is finished or still making progress.
+    """
+    stalled_before = timezone.now() - BULK_STALLED_AFTER
+    if job.is_final or (job.started_at or job.created_at) > stalled_before:
+        return False
+    audit_record(
+        actor=actor.name,
+        user=actor.user,
+        ip=actor.ip,
+        action="bulk.requeue",
+        target_type="bulk_job",
+        target_id=str(job.pk),
+        group=job.client.group,
+    )
+    enqueue_after_commit(BULK_TASK, job.pk)
+    return True
+
+
+def _sealer() -> Fernet:
+    digest = hashlib.sha256(f"bulk-links:{settings.HERMOD_KEY_HASH_SECRET}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def bulk_link_unseal(sealed: str) -> str:
+    """A row's invitation link, or "" when it cannot be read (the server secret changed)."""
+    if not sealed:
+        return ""
+    try:
+        return _sealer().decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        return ""
+
+
+def _row_error(exc: Exception) -> str:
+    if isinstance(exc, ProtocolError | CommandError | CryptoError):
+        return exc.message
+    return str(exc)
+
+
+def _bulk_row(
+    job: BulkJob,
+    number: int,
+    row: dict[str, str],
+    spec: ProvisionSpec,
+    actor: ConsoleActor,
+    template_key: PrivateKey,
+) -> None:
+    """One row in one transaction: invitation, result row and counters, or none of them."""
+    userid = row.get("userid", "")
+    overrides = {name: value for name, value in row.items() if name != "userid" and value}
+    try:
+        with transaction.atomic():
+            issued = invitation_create(
+                actor=actor,
+                client=job.client,
+                spec=spec.for_user(userid, overrides),
+                bulk_job=job,
+                template_key=template_key,
+            )
+            BulkJobRow.objects.create(
+                job=job,
+                number=number,
+                userid=userid,
+                command=issued.invitation.command,
+                link_sealed=_sealer().encrypt(f"{job.link_base}{issued.path}".encode()).decode(),
+            )
+            BulkJob.objects.filter(pk=job.pk).update(
+                processed=F("processed") + 1, succeeded=F("succeeded") + 1
+            )
+        return
+    except IntegrityError:
+        if BulkJobRow.objects.filter(job=job, number=number).exists():
+            # Another run of the same job wrote this row first, with its command.
+            return
+        logger.exception("bulk job %s row %d: integrity error", job.pk, number)
+        error = "The row could not be stored."
+    except (ProtocolError, CommandError, ConsoleError, CryptoError) as exc:
+        error = _row_error(exc)
+    try:
+        with transaction.atomic():
+            BulkJobRow.objects.create(job=job, number=number, userid=userid, error=error)
+            BulkJob.objects.filter(pk=job.pk).update(
+                processed=F("processed") + 1, failed=F("failed") + 1
+            )
+    except IntegrityError:
+        return
+
+
+def bulk_job_run(*, job_id: int) -> str:
+    """Process every row of a job not processed yet; returns the job's state afterwards.
+
+    Idempotent: a finished job is left alone, and rows already written are skipped, so a task
+    delivered twice or re-run after a crash never issues a row's command twice.
+    """
+    now = timezone.now()
+    claimed = BulkJob.objects.filter(
+        pk=job_id, state__in=[BulkJobState.PENDING, BulkJobState.RUNNING]
+    ).update(state=BulkJobState.RUNNING, started_at=Coalesce(F("started_at"), now))
+    if not claimed:
+        return "skipped"
+    job = BulkJob.objects.select_related("client__group", "created_by_user").get(pk=job_id)
+    actor = ConsoleActor(name=job.created_by, user=job.created_by_user)
+    spec = ProvisionSpec.from_json(job.options)
+    done = set(BulkJobRow.objects.filter(job=job).values_list("number", flat=True))
+    # One throw-away key signs every template of this run; the devices re-key them anyway.
+    template_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for number, row in enumerate(job.input_rows, start=1):
+        if number not in done:
+            _bulk_row(job, number, row, spec, actor, template_key)
+    BulkJob.objects.filter(pk=job_id, state=BulkJobState.RUNNING).update(
+        state=BulkJobState.DONE, finished_at=timezone.now()
+    )
+    job.refresh_from_db(fields=["processed", "succeeded", "failed"])
+    logger.info("bulk job %s done: %d processed, %d failed", job_id, job.processed, job.failed)
+    return BulkJobState.DONE
+
+
+def bulk_result_csv(*, actor: ConsoleActor, job: BulkJob) -> str:
+    """The result file (user, command id, invitation link, error); each download is audited,
+    since the file holds working enrollment links."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["userid", "command_id", "invitation_link", "error"])
+    for row in BulkJobRow.objects.filter(job=job).order_by("number"):
+        writer.writerow(
+            [row.userid, row.command_id or "", bulk_link_unseal(row.link_sealed), row.error]
+        )
+    audit_record(
+        actor=actor.name,
+        user=actor.user,
+        ip=actor.ip,
+        action="bulk.download",
+        target_type="bulk_job",
+        target_id=str(job.pk),
+        group=job.client.group,
+    )
+    return out.getvalue()
+
+
+# --- login throttle ---------------------------------------------------------------------------
+
+
+def _throttle_keys(username: str, ip: str) -> list[tuple[str, int]]:
+    user_key = hashlib.sha256(f"user:{username.casefold()}\0{ip}".encode()).hexdigest()
+    ip_key = hashlib.sha256(f"ip:{ip}".encode()).hexdigest()
+    return [(user_key, LOGIN_MAX_FAILURES), (ip_key, LOGIN_MAX_FAILURES_PER_IP)]
+
+
+def login_lock_remaining(*, username: str, ip: str) -> timedelta | None:
+    """How long sign-ins for this user name from this address stay refused, or None."""
+    now = timezone.now()
+    keys = [key for key, _ in _throttle_keys(username, ip)]
+    until = (
+        LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
+        .order_by("-locked_until")
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    return until - now if until else None
+
+
+@transaction.atomic
+def login_failure_record(*, username: str, ip: str) -> bool:
+    """Count a failed sign-in; True when this failure locked the user name or the address.
+
+    After ``LOGIN_MAX_FAILURES`` failures within ``LOGIN_WINDOW`` for one user name from one
+    address (or ``LOGIN_MAX_FAILURES_PER_IP`` from one address), sign-ins are refused for
+    ``LOGIN_LOCK`` — even with the right password, so guessing gains nothing.
+    """
+    now = timezone.now()
+    locked = False
+    for key, limit in _throttle_keys(username, ip):
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
+            key=key, defaults={"window_started_at": now}
+        )
+        if now - row.window_started_at > LOGIN_WINDOW:
+            row.failures = 0
+            row.window_started_at = now
+        row.failures += 1
+        if row.failures >= limit:
+            row.locked_until = now + LOGIN_LOCK
+            row.failures = 0
+            row.window_started_at = now
+            locked = True
+        row.save()
+    audit_record(
+        actor="anonymous",
+        ip=ip or None,
+        action="console.login_locked" if locked else "console.login_failed",
+        target_type="account",
+        target_id=username[:100],
+    )
+    return locked
+
+
+def login_success_reset(*, username: str, ip: str) -> None:
+    """Forget the failures of this user name from this address (not the address's own count)."""
+    user_key, _ = _throttle_keys(username, ip)[0]
+    LoginThrottle.objects.filter(key=user_key).exclude(locked_until__gt=timezone.now()).delete()

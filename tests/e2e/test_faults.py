@@ -1,0 +1,117 @@
+"""Faults while commands finish (the workers issue): every callback is delivered, no event id is
+delivered twice with different content, no command is stuck.
+
+Each test runs its own throwaway PostgreSQL and Redis and stops only those, by pid.
+"""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.receiver import Receiver
+from tests.e2e.test_callbacks import Client, make_client
+from tests.seeds import provisioning_command
+from tests.stack import hermod_stack
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def assert_all_delivered_once(receiver: Receiver, command_ids: list[str]) -> None:
+    received = receiver.wait_for(len(command_ids), timeout=90)
+    by_command = {}
+    for item in received:
+        by_command.setdefault(item.body["commandId"], set()).add(item.event_id)
+    assert sorted(by_command) == sorted(command_ids)
+    assert all(len(events) == 1 for events in by_command.values()), by_command
+    for event_id, copies in receiver.by_event().items():
+        assert len({c.raw for c in copies}) == 1, f"event {event_id} changed content"
+
+
+def finish_commands(client: Client, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        created = client.post("provision", provisioning_command())
+        client.post(f"cancel/{created['commandId']}")
+        ids.append(created["commandId"])
+    return ids
+
+
+def assert_none_stuck(client: Client, ids: list[str]) -> None:
+    for command_id in ids:
+        assert client.poll(command_id)["state"] != "IN_PROGRESS"
+
+
+def test_kill_9_of_a_worker_in_the_middle_of_deliveries(tmp_path: Path, receiver) -> None:
+    with hermod_stack(tmp_path, workers=2) as (hermod, _pg, _redis):
+        client = make_client(hermod, receiver)
+        receiver.hang_next = 4  # the first deliveries hang inside the workers
+        receiver.hang_seconds = 20
+        ids = finish_commands(client, 6)
+        time.sleep(1.5)
+        victim = hermod.workers[0]
+        victim.kill()  # SIGKILL: no chance to ack or requeue; the supervisor starts another
+        assert_all_delivered_once(receiver, ids)
+        assert_none_stuck(client, ids)
+
+
+def test_redis_stopped_and_restarted_while_commands_finish(tmp_path: Path, receiver) -> None:
+    with hermod_stack(tmp_path, workers=1) as (hermod, _pg, redis):
+        client = make_client(hermod, receiver)
+        before = finish_commands(client, 2)
+        redis.stop()
+        during = finish_commands(client, 3)  # the API still answers; rows wait in PostgreSQL
+        redis.start()  # the same port, empty: every queued task is gone
+        assert_all_delivered_once(receiver, before + during)
+        assert_none_stuck(client, before + during)
+
+
+def test_postgresql_restarted_while_workers_run(tmp_path: Path, receiver) -> None:
+    with hermod_stack(tmp_path, workers=2) as (hermod, postgres, _redis):
+        client = make_client(hermod, receiver)
+        before = finish_commands(client, 2)
+        postgres.stop()
+        response = client.session.get(f"{hermod.url}/hermod/rest/command/poll/{before[0]}")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert "Traceback" not in response.text
+        health = requests.get(f"{hermod.url}/healthz", timeout=5)
+        assert health.status_code == 503
+        postgres.start()  # the same cluster on the same port
+        deadline = time.time() + 30
+        while time.time() < deadline and not hermod.healthy():
+            time.sleep(0.5)
+        assert hermod.healthy()
+        after = finish_commands(client, 2)
+        assert_all_delivered_once(receiver, before + after)
+        assert_none_stuck(client, before + after)
+
+
+def test_four_workers_racing_the_expiry_sweep_expire_each_command_once(
+    tmp_path: Path, receiver
+) -> None:
+    with hermod_stack(tmp_path, workers=4) as (hermod, _pg, _redis):
+        client = make_client(hermod, receiver)
+        body = provisioning_command()
+        body["commandHeader"] = {"lifespan": 2, "timeout": 2}
+        ids = [client.post("provision", body)["commandId"] for _ in range(40)]
+        # Besides beat's schedule, flood the workers with sweeps so that they race.
+        hermod.manage(
+            "shell", "-c",
+            "from celery_app import app\n"
+            "for _ in range(40): app.send_task('hermod.sweep')",
+        )  # fmt: skip
+        assert_all_delivered_once(receiver, ids)
+        for item in receiver.received:
+            assert item.body["state"] == "EXPIRED"
+        time.sleep(2)
+        assert len(receiver.received) == len(ids)  # nothing arrives twice later either
