@@ -58,14 +58,14 @@ class Postgres:
 
     def init(self) -> "Postgres":
         bin_dir = _postgres_bin()
-        if bin_dir is None or shutil.which("runuser") is None and os.geteuid() == 0:
+        if bin_dir is None or (shutil.which("runuser") is None and os.geteuid() == 0):
             service_missing("PostgreSQL server binaries (initdb) not installed")
         assert bin_dir is not None
         self.bin = bin_dir
         self.folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [*_as_postgres(), str(bin_dir / "initdb"), "-D", str(self.folder / "data"), "-U",
              "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"],
             check=True, capture_output=True,
@@ -77,7 +77,7 @@ class Postgres:
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [*_as_postgres(), str(self.bin / "postgres"), "-D", str(self.folder / "data"),
              *options.split()],
             stdout=subprocess.DEVNULL, stderr=open(self.folder / "postgres.log", "ab"),  # noqa: SIM115
@@ -87,7 +87,7 @@ class Postgres:
 
     def create_database(self) -> None:
         for _ in range(50):
-            result = subprocess.run(  # noqa: S603
+            result = subprocess.run(
                 [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
                  "postgres", "hermod"],
                 capture_output=True, check=False,
@@ -101,7 +101,7 @@ class Postgres:
         """Fast shutdown of this cluster only (its own data folder), then reap the process."""
         if self.process is None:
             return
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [*_as_postgres(), str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "stop",
              "-m", "fast", "-w", "-t", "30"],
             capture_output=True, check=False,
@@ -127,7 +127,7 @@ class Redis:
         binary = shutil.which("redis-server")
         if binary is None:
             service_missing("redis-server not installed")
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [str(binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -180,7 +180,7 @@ class Hermod:
         return env | self.extra_env
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
             text=True, check=False, timeout=300,
         )  # fmt: skip
@@ -199,10 +199,10 @@ class Hermod:
         return match.group(1)
 
     def _log(self, name: str):  # type: ignore[no-untyped-def]
-        return open(self.folder / f"{name}.log", "ab")  # noqa: SIM115
+        return open(self.folder / f"{name}.log", "ab")
 
     def start_web(self, workers: int = 2) -> None:
-        self.web = subprocess.Popen(  # noqa: S603
+        self.web = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "hermod_core.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--timeout", "60"],
             cwd=ROOT, env=self.env, stdout=self._log("web"), stderr=subprocess.STDOUT,
@@ -210,7 +210,7 @@ class Hermod:
         _wait(lambda: port_open("127.0.0.1", self.port), 60, "gunicorn")
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             argv, cwd=ROOT, env=self.env, stdout=self._log(name), stderr=subprocess.STDOUT
         )
         self._argv[process.pid] = (name, argv)

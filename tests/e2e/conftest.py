@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import requests
-from hermod_core.emulator.device import Device, Faults
 
+from hermod_core.emulator.device import Device, Faults
 from tests.conftest import Persona
 from tests.e2e.receiver import Receiver
 
