@@ -6,6 +6,7 @@ import pytest
 
 from hermod_core.models import Client
 from hermod_core.services.clients import IssuedKey, client_create
+from tests.scepserver import scepserver_factory  # noqa: F401 - a fixture for every test
 
 
 @dataclass

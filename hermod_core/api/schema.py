@@ -187,7 +187,7 @@ COMPONENTS: dict[str, Schema] = {
         {
             "to": _list(
                 'Addresses: "@tmp" (a new temporary box), "@<userid>" (every active profile of '
-                "the user in the client's group) or a profile id. Default: [\"@tmp\"] for "
+                'the user in the client\'s group) or a profile id. Default: ["@tmp"] for '
                 "provision, otherwise the profile named by `profileid`. An address that resolves "
                 "to no box answers 404.",
                 _str("One address."),
@@ -499,9 +499,7 @@ COMPONENTS: dict[str, Schema] = {
                         "usage": _ref("KeyUsage"),
                         "keytype": _ref("KeyType"),
                         "keylength": {"type": "integer", "description": "Bits."},
-                        "certreq": _str(
-                            "Base64 DER PKCS#10 signed by the new key.", format="byte"
-                        ),
+                        "certreq": _str("Base64 DER PKCS#10 signed by the new key.", format="byte"),
                     },
                     required=["keyid", "certreq"],
                 ),
@@ -615,10 +613,10 @@ def _register(registry: ComponentRegistry, schema: Schema) -> None:
     Copies, because drf-spectacular's post-processing edits component schemas in place.
     """
     for name in _refs(schema):
-        component = ResolvedComponent(
+        component = ResolvedComponent(  # type: ignore[no-untyped-call]
             name=name,
             type=ResolvedComponent.SCHEMA,
-            object=ComponentIdentity(f"hermod:{name}"),
+            object=ComponentIdentity(f"hermod:{name}"),  # type: ignore[no-untyped-call]
             schema=copy.deepcopy(COMPONENTS[name]),
         )
         if component not in registry:
@@ -672,8 +670,6 @@ _REQUESTS = {
     name: _doc(component, _request_schema(ENDPOINTS[name]))
     for name, (component, _) in _COMMANDS.items()
 }
-_PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
-
 COMMAND_DESCRIPTIONS = {
     name: f"{what} Body key `{e.body_key}`; the device answers with `{e.answer_key}`; the "
     f"result body is POSTed to `<callback-url>{e.callback_path}` when the command ends. "
@@ -698,7 +694,7 @@ _TMP_MID = "72aec710-9337-4903-8b2d-f756359b51c9"
 _PROFILE = "3051e9f3-0e4d-436b-a512-2e18d8afe134"
 _BOX = "d07292df-f75c-4534-8567-642953b6d887"
 _MID = "071c4a7d-d064-470a-aaab-ec9e1b14c9f1"
-_TOKEN = "2dff6242-34d8-4d31-8ac8-c53a21341a03"
+_TOKEN = "2dff6242-34d8-4d31-8ac8-c53a21341a03"  # noqa: S105 — an example
 _EXPIRES = "2025-06-02T10:05:00Z"
 _ADMIN_KEY = "0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -913,7 +909,11 @@ _RESULT_EXAMPLES = [
                         "certreq": "<base64 DER PKCS#10 signed by the new key>",
                     }
                 ],
-                "deviceinfo": {"operatingsystem": "Android 14", "name": "Pixel", "model": "Pixel 8"},
+                "deviceinfo": {
+                    "operatingsystem": "Android 14",
+                    "name": "Pixel",
+                    "model": "Pixel 8",
+                },
             },
         ),
     ),
@@ -983,7 +983,10 @@ _ERROR = _doc(
             "error": _obj(
                 "What went wrong.",
                 {
-                    "code": _str("Stable, UPPER_SNAKE; clients may branch on it.", pattern="^[A-Z][A-Z0-9_]*$"),
+                    "code": _str(
+                        "Stable, UPPER_SNAKE; clients may branch on it.",
+                        pattern="^[A-Z][A-Z0-9_]*$",
+                    ),
                     "message": _str("One sentence for a person."),
                     "field": _str(
                         "The dotted path of the member at fault, when one is "
@@ -1003,7 +1006,9 @@ def _error(description: str, code: str, message: str, field: str | None = None) 
     return OpenApiResponse(_ERROR, description=description, examples=[example])
 
 
-_NOT_JSON = "The body is not JSON, a member has the wrong type or a must is missing (names `field`)."
+_NOT_JSON = (
+    "The body is not JSON, a member has the wrong type or a must is missing (names `field`)."
+)
 _SERVER_ERRORS = {
     500: _error("An unexpected error (logged).", "INTERNAL_ERROR", "An internal error occurred."),
     503: _error(
@@ -1018,7 +1023,9 @@ _UNAUTHORIZED = _error(
     UNAUTHORIZED_MESSAGE,
 )
 _NO_COMMAND = _error(
-    "No such command of this client.", "COMMAND_NOT_FOUND", f"No command {_COMMAND_ID} for this client."
+    "No such command of this client.",
+    "COMMAND_NOT_FOUND",
+    f"No command {_COMMAND_ID} for this client.",
 )
 _NO_BOX = _error(
     "Unknown box or message, or a wrong, used, withdrawn or expired token: the same answer for "
@@ -1117,7 +1124,10 @@ BOX_RESPONSES = {
             "MailboxListing",
             _obj(
                 "The messages waiting in a box, oldest first: not yet answered, not expired.",
-                {"bid": _uuid("The box."), "messages": _list("Oldest first.", _ref("MailboxEntry"))},
+                {
+                    "bid": _uuid("The box."),
+                    "messages": _list("Oldest first.", _ref("MailboxEntry")),
+                },
                 required=["bid", "messages"],
             ),
         ),
@@ -1136,10 +1146,7 @@ MESSAGE_RESPONSES = {
                 "(exactly one of the `*Command` members). Fetching marks it FETCHED.",
                 {
                     "messageHeader": _ref("MessageHeader"),
-                    **{
-                        e.body_key: _ref(_BODY_COMPONENT[e.body_key])
-                        for e in ENDPOINTS.values()
-                    },
+                    **{e.body_key: _ref(_BODY_COMPONENT[e.body_key]) for e in ENDPOINTS.values()},
                     "assigned": _use(
                         "Assigned", "Provisioning only: the profile id and box to use."
                     ),
@@ -1174,9 +1181,7 @@ ANSWER_RESPONSES = {
     200: OpenApiResponse(
         _doc(
             "AnswerResult",
-            _obj(
-                "How the command ended.", {"state": _ref("AnswerState")}, required=["state"]
-            ),
+            _obj("How the command ended.", {"state": _ref("AnswerState")}, required=["state"]),
         ),
         description="Accepted: COMPLETED, or FAILED when the device refused (non-zero `code`)."
         " The other destinations of the command are withdrawn.",
@@ -1207,6 +1212,8 @@ ANSWER_RESPONSES = {
 
 
 # --- document-wide -----------------------------------------------------------------------------
+
+_PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
 
 
 def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:

@@ -147,6 +147,11 @@ class Device:
     `run_once` polls every stored profile's permanent box with its box token and answers every
     waiting message. The state folder is updated only after the server answered COMPLETED, so
     it always mirrors what the server recorded.
+
+    Options: `faults` (deliberate faults), `decline` (answer code 1 to everything),
+    `quirky_jwk` (JWKs spelled like real apps), `attestation` ("rsa" / "ec", used only when the
+    folder is new), `token_in_query` (`?token=` instead of a Bearer header), `key_factory`
+    (`(keytype, keylength) -> private key`; tests pass pre-generated keys), `deviceinfo`.
     """
 
     def __init__(

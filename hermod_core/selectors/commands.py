@@ -93,6 +93,12 @@ def command_result(command: Command) -> dict[str, Any]:
                 ).select_related("key")
             )
         )
+    extra: dict[str, Any] = {}
+    if command.ca_state:
+        # The certificate authority step of PROTOCOL.md §10 (decided: reported as "ca").
+        extra["ca"] = {"state": command.ca_state}
+        if command.ca_error:
+            extra["ca"]["error"] = command.ca_error
     failure = None
     if command.failure_code:
         failure = {"code": command.failure_code, "message": command.failure_reason}
@@ -109,5 +115,6 @@ def command_result(command: Command) -> dict[str, Any]:
             profile=profile,
             certificates=certificates,
             failure=failure,
+            extra=extra,
         )
     )

@@ -57,6 +57,14 @@ class DashboardStats:
     per_hour: list[Bucket]
     at: datetime
 
+    @property
+    def type_rows(self) -> list[tuple[str, list[int], int]]:
+        """(type, counts in ``STATES`` order, total) for each command type."""
+        return [
+            (kind, [row.get(state, 0) for state in STATES], self.by_type.get(kind, 0))
+            for kind, row in self.by_type_and_state.items()
+        ]
+
 
 def _buckets(
     since: datetime, step: timedelta, count: int, trunc: type[TruncMinute] | type[TruncHour]

@@ -12,11 +12,12 @@ from datetime import timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
-from hermod_core.models import CaSettings, Certificate, Command, Key
+from hermod_core.models import CaSettings, Certificate, Command, Group, Key
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.scep import (
     ScepClient,
@@ -24,7 +25,9 @@ from hermod_core.scep import (
     ScepError,
     ScepTransientError,
     enroll_until_done,
+    make_ra_identity,
 )
+from hermod_core.services.audit import audit_record
 from hermod_core.services.commands import callback_release, command_create
 from hermod_core.services.dispatch import enqueue_ca_enrollment
 
@@ -42,6 +45,59 @@ LOST_AFTER = timedelta(seconds=30)
 
 class CaConfigurationError(Exception):
     """The group's CA settings cannot be used (bad RA key or certificate)."""
+
+
+@transaction.atomic
+def ca_settings_set(
+    *,
+    group: Group,
+    scep_url: str,
+    challenge_password: str,
+    ra_key_pem: str,
+    ra_certificate_pem: str,
+    auto_certify: bool,
+    enabled: bool = True,
+    actor: str,
+) -> CaSettings:
+    """Create or replace a group's CA settings; refuses an unusable RA identity or URL."""
+    row = CaSettings.objects.filter(group=group).first() or CaSettings(group=group)
+    row.scep_url = scep_url
+    row.challenge_password = challenge_password
+    row.ra_key_pem = ra_key_pem
+    row.ra_certificate_pem = ra_certificate_pem
+    row.auto_certify = auto_certify
+    row.enabled = enabled
+    try:
+        row.full_clean(exclude=["group"])
+    except ValidationError as exc:
+        raise CaConfigurationError(f"invalid {', '.join(sorted(exc.message_dict))}") from None
+    scep_config(row)  # raises CaConfigurationError for a key/certificate that do not work
+    row.save()
+    audit_record(
+        actor=actor,
+        action="ca.set",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={"scep_url": scep_url, "auto_certify": auto_certify, "enabled": enabled},
+    )
+    return row
+
+
+def ra_identity_pem(common_name: str) -> tuple[str, str]:
+    """A new RA key and self-signed certificate (PEM) for signing SCEP requests."""
+    key, cert = make_ra_identity(common_name)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def ca_test_connection(*, settings_row: CaSettings) -> frozenset[str]:
+    """GetCACaps against the group's CA (the console's "test connection")."""
+    return ScepClient(scep_config(settings_row)).get_ca_caps()
 
 
 def scep_config(settings_row: CaSettings) -> ScepConfig:

@@ -122,16 +122,22 @@ def console_client_create(
     callback_basic_auth: str = "",
     callback_signing_secret: str = "",
 ) -> IssuedKey:
-    """``client_create`` from the console: a new client whose key is returned once."""
-    with _attributed(actor):
-        return client_create(
-            client_id=client_id,
-            group_name=group_name,
-            callback_url=callback_url,
-            callback_basic_auth=callback_basic_auth,
-            callback_signing_secret=callback_signing_secret,
-            actor=actor.name,
-        )
+    """``client_create`` from the console: a new client whose key is returned once.
+
+    A duplicate id or an invalid callback URL raises ``ConsoleError``; nothing is written then.
+    """
+    try:
+        with _attributed(actor):
+            return client_create(
+                client_id=client_id,
+                group_name=group_name,
+                callback_url=callback_url,
+                callback_basic_auth=callback_basic_auth,
+                callback_signing_secret=callback_signing_secret,
+                actor=actor.name,
+            )
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedKey:

@@ -48,10 +48,12 @@ class Client:
 _counter = iter(range(10_000))
 
 
-def make_client(stack: Hermod, receiver: Receiver, **options: str) -> Client:
+def make_client(
+    stack: Hermod, receiver: Receiver, group: str = "smartid", **options: str
+) -> Client:
     key = stack.create_client(
         f"client-{next(_counter)}-{int(time.time() * 1000)}",
-        group="smartid",
+        group=group,
         callback_url=receiver.url,
         **options,
     )

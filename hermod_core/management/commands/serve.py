@@ -44,8 +44,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         while True:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    self.stderr.write(f"{name} exited with {child.returncode}; stopping")
+            for name, child in list(children.items()):
+                if child.poll() is None:
+                    continue
+                if name == "web":
+                    self.stderr.write(f"web exited with {child.returncode}; stopping")
                     stop()
+                # A worker or beat that died (Celery's Redis transport can crash one when the
+                # broker drops the connection) is restarted, as a production supervisor would.
+                self.stderr.write(f"{name} exited with {child.returncode}; restarting it")
+                time.sleep(2)
+                children[name] = subprocess.Popen(commands[name])  # noqa: S603
             time.sleep(1)

@@ -1,0 +1,84 @@
+"""Configure a group's SCEP certificate authority (PROTOCOL.md §10) from the command line."""
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from hermod_core.models import CaSettings, Group
+from hermod_core.scep import ScepError
+from hermod_core.services.ca import (
+    CaConfigurationError,
+    ca_settings_set,
+    ca_test_connection,
+    ra_identity_pem,
+)
+
+
+class Command(BaseCommand):
+    help = "Set, show or test the SCEP CA of a group. The RA key is never printed."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        set_ = sub.add_parser("set", help="create or replace the group's CA settings")
+        set_.add_argument("group")
+        set_.add_argument("--url", required=True, help="the CA's SCEP URL")
+        set_.add_argument("--challenge", default="", help="challenge password for CSR templates")
+        identity = set_.add_mutually_exclusive_group(required=True)
+        identity.add_argument("--generate-ra", metavar="COMMON_NAME", help="make a new RA key")
+        identity.add_argument("--ra-key", type=Path, help="PEM file of the RA's RSA key")
+        set_.add_argument("--ra-cert", type=Path, help="PEM file of the RA certificate")
+        set_.add_argument("--auto-certify", action="store_true", help="send issued certificates")
+        set_.add_argument("--disabled", action="store_true")
+        sub.add_parser("show", help="print the settings (not the key)").add_argument("group")
+        sub.add_parser("test", help="GetCACaps against the CA").add_argument("group")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        group = Group.objects.filter(name=options["group"]).first()
+        if group is None:
+            raise CommandError(f"no group {options['group']!r}")
+        if options["action"] == "set":
+            self._set(group, options)
+            return
+        row = CaSettings.objects.filter(group=group).first()
+        if row is None:
+            raise CommandError(f"group {group.name!r} has no CA")
+        if options["action"] == "show":
+            self.stdout.write(
+                f"url: {row.scep_url}\nenabled: {row.enabled}\nauto-certify: {row.auto_certify}\n"
+                f"challenge: {'set' if row.challenge_password else 'none'}\n"
+                f"ra-certificate:\n{row.ra_certificate_pem}"
+            )
+            return
+        try:
+            caps = ca_test_connection(settings_row=row)
+        except (ScepError, CaConfigurationError) as exc:
+            raise CommandError(f"CA test failed: {exc}") from None
+        self.stdout.write("GetCACaps: " + " ".join(sorted(caps)))
+
+    def _set(self, group: Group, options: dict[str, Any]) -> None:
+        if options["generate_ra"]:
+            key_pem, cert_pem = ra_identity_pem(options["generate_ra"])
+        else:
+            if options["ra_cert"] is None:
+                raise CommandError("--ra-key needs --ra-cert")
+            try:
+                key_pem = options["ra_key"].read_text(encoding="utf-8")
+                cert_pem = options["ra_cert"].read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"cannot read the RA files: {exc.strerror}") from None
+        try:
+            ca_settings_set(
+                group=group,
+                scep_url=options["url"],
+                challenge_password=options["challenge"],
+                ra_key_pem=key_pem,
+                ra_certificate_pem=cert_pem,
+                auto_certify=options["auto_certify"],
+                enabled=not options["disabled"],
+                actor="cli",
+            )
+        except CaConfigurationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"CA of {group.name} set: {options['url']}")

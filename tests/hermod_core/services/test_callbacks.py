@@ -1,0 +1,133 @@
+"""Callback delivery attempts against a real local receiver (the worker's service, called
+directly; the end-to-end tests run it in real Celery workers)."""
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from hermod_core.lifecycle import State
+from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, Command
+from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.callbacks import (
+    callback_deliver,
+    callback_resend,
+    callbacks_requeue_lost,
+    retry_delay,
+)
+from hermod_core.services.commands import command_create, command_transition
+from tests.e2e.receiver import Receiver
+from tests.seeds import provisioning_command
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver(basic_auth="idm:pw", signing_secret="sekrit").start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def finished(client_a, receiver) -> CallbackDelivery:
+    Client.objects.filter(pk=client_a.client.pk).update(
+        callback_url=receiver.url, callback_basic_auth="idm:pw", callback_signing_secret="sekrit"
+    )
+    client_a.client.refresh_from_db()
+    command = command_create(
+        client=client_a.client,
+        request=parse_command_request("provision", provisioning_command()),
+    )
+    assert CallbackDelivery.objects.get(command=command).state == "WAITING"
+    command_transition(command_id=command.pk, to=State.CANCELLED, failure_code="CANCELLED")
+    return CallbackDelivery.objects.get(command=command)
+
+
+def test_a_final_command_releases_its_callback_with_a_frozen_body(finished) -> None:
+    assert finished.state == "PENDING"
+    assert finished.body["state"] == "CANCELLED"
+    assert finished.path == "/callback/provision"
+
+
+def test_a_delivery_sends_the_body_with_auth_signature_and_event_id(finished, receiver) -> None:
+    assert callback_deliver(delivery_id=finished.pk) == "DELIVERED"
+    (received,) = receiver.received
+    assert receiver.problems == []
+    assert received.path == "/hermod/callback/provision"
+    assert received.event_id == str(finished.event_id)
+    assert json.loads(received.raw) == finished.body
+    expected = hmac.new(b"sekrit", received.raw, hashlib.sha256).hexdigest()
+    assert received.headers["X-Hermod-Signature"] == f"sha256={expected}"
+    assert CallbackAttempt.objects.get(delivery=finished).status_code == 200
+    assert callback_deliver(delivery_id=finished.pk) == "skipped"  # delivered once only
+
+
+def test_a_failed_attempt_is_recorded_and_scheduled_again(finished, receiver) -> None:
+    receiver.fail_next = 1
+    assert callback_deliver(delivery_id=finished.pk) == "PENDING"
+    finished.refresh_from_db()
+    assert (finished.attempts, finished.last_status, finished.last_error) == (1, 500, "HTTP 500")
+    assert finished.next_attempt_at > timezone.now()
+    assert callback_deliver(delivery_id=finished.pk) == "skipped"  # not due yet
+    CallbackDelivery.objects.filter(pk=finished.pk).update(next_attempt_at=timezone.now())
+    assert callback_deliver(delivery_id=finished.pk) == "DELIVERED"
+    assert [a.status_code for a in CallbackAttempt.objects.filter(delivery=finished)] == [500, 200]
+
+
+def test_an_unreachable_receiver_exhausts_the_attempts_and_can_be_resent(
+    finished, receiver
+) -> None:
+    receiver.stop()
+    CallbackDelivery.objects.filter(pk=finished.pk).update(max_attempts=2)
+    for _ in range(2):
+        CallbackDelivery.objects.filter(pk=finished.pk).update(next_attempt_at=timezone.now())
+        callback_deliver(delivery_id=finished.pk)
+    finished.refresh_from_db()
+    assert finished.state == "EXHAUSTED"
+    assert "ConnectionError" in finished.last_error
+    receiver.start()
+    callback_resend(delivery=finished, actor="test")
+    assert callback_deliver(delivery_id=finished.pk) == "DELIVERED"
+    numbers = list(
+        CallbackAttempt.objects.filter(delivery=finished).values_list("number", flat=True)
+    )
+    assert numbers == [1, 2, 3]
+    (received,) = receiver.received
+    assert received.event_id == str(finished.event_id)
+
+
+def test_backoff_doubles_with_jitter(settings) -> None:
+    settings.HERMOD_CALLBACK_RETRY_DELAY = 30
+    settings.HERMOD_CALLBACK_BACKOFF = True
+    delays = [retry_delay(n).total_seconds() for n in (1, 2, 3)]
+    for delay, base in zip(delays, (30, 60, 120), strict=True):
+        assert base * 0.9 <= delay <= base * 1.1
+    settings.HERMOD_CALLBACK_BACKOFF = False
+    assert retry_delay(5) == timedelta(seconds=30)
+
+
+def test_a_lost_delivery_is_found_by_the_sweep(
+    finished, django_capture_on_commit_callbacks
+) -> None:
+    CallbackDelivery.objects.filter(pk=finished.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert callbacks_requeue_lost(batch=10) == 1
+    assert len(callbacks) == 1
+
+
+def test_a_client_without_callback_url_gets_no_delivery(client_a) -> None:
+    Client.objects.filter(pk=client_a.client.pk).update(callback_url="")
+    client_a.client.refresh_from_db()
+    command = command_create(
+        client=client_a.client,
+        request=parse_command_request("provision", provisioning_command()),
+    )
+    command_transition(command_id=command.pk, to=State.CANCELLED)
+    assert CallbackDelivery.objects.get(command=command).state == "SKIPPED"
+    assert Command.objects.get(pk=command.pk).state == "CANCELLED"
