@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import ComponentIdentity, ComponentRegistry, ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
@@ -187,9 +188,9 @@ COMPONENTS: dict[str, Schema] = {
         {
             "to": _list(
                 'Addresses: "@tmp" (a new temporary box), "@<userid>" (every active profile of '
-                'the user in the client\'s group) or a profile id. Default: ["@tmp"] for '
-                "provision, otherwise the profile named by `profileid`. An address that resolves "
-                "to no box answers 404.",
+                "the user in the client's group) or a profile id. Provision takes only "
+                '["@tmp"] (its default); other commands default to the profile named by '
+                "`profileid`. An address that resolves to no box answers 404.",
                 _str("One address."),
                 minItems=1,
                 maxItems=100,
@@ -1227,3 +1228,32 @@ def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any)
         return endpoints
     served = {(path, method) for path, _, method, _ in endpoints}
     return [e for e in endpoints if (f"{_PREFIX}{e[0]}", e[2]) not in served]
+
+
+GENERATECLIENT_RESPONSES = {
+    (200, "text/plain"): OpenApiResponse(
+        OpenApiTypes.STR,
+        description="A YAML snippet to paste under `allowed-clients:` (PROTOCOL.md §9); the key "
+        "is new and nothing is stored.",
+        examples=[
+            OpenApiExample(
+                "idm",
+                value=(
+                    "# X-Api-Key: aWRtOjQ0NjAyMDEzNGVlODQyMmRiNTc2OWZiZWY5MTA0YTQxNTc3Mjg2MTAy"
+                    "MzZkNGRkMWE0YjM3ZjkzNWRhYjQxMGE=\n"
+                    "- client-id: idm\n"
+                    "  key: 446020134ee8422db5769fbef9104a4157728610236d4dd1a4b37f935dab410a\n"
+                    "  group: default\n"
+                    "  callback-url: https://hermod.example.com/callback-base\n"
+                ),
+            )
+        ],
+    ),
+    400: _error(
+        "The client id is empty, longer than 100 characters or contains a colon.",
+        "INVALID_CLIENT_ID",
+        "The client id is not valid.",
+        "clientId",
+    ),
+    **_SERVER_ERRORS,
+}

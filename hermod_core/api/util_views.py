@@ -6,12 +6,12 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from kombu import Connection
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from hermod_core.api import schema
 from hermod_core.api.errors import ApiError
 from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, render_client_snippet
@@ -30,7 +30,7 @@ class GenerateClientView(APIView):
         operation_id="generateclient",
         summary="Generate a client configuration snippet",
         description="Answers `text/plain` YAML with a new random key; nothing is stored.",
-        responses={(200, "text/plain"): OpenApiResponse(response=OpenApiTypes.STR)},
+        responses=schema.GENERATECLIENT_RESPONSES,
         tags=["util"],
     )
     def get(self, request: Request, client_id: str) -> HttpResponse:

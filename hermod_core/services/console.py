@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -39,8 +36,9 @@ from hermod_core.models import (
 from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.protocol.results import iso
-from hermod_core.scep import ScepClient, ScepConfig, ScepError, make_ra_identity
+from hermod_core.scep import ScepClient, ScepConfig, ScepError
 from hermod_core.services.audit import audit_record
+from hermod_core.services.ca import CaConfigurationError, ra_identity_pem, scep_config
 from hermod_core.services.callbacks import callback_resend
 from hermod_core.services.clients import (
     ClientError,
@@ -314,32 +312,14 @@ def trusted_key_remove(*, actor: ConsoleActor, key: TrustedAttestationKey) -> No
     )
 
 
-def _load_ra(key_pem: str, cert_pem: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _scep_config(ca: CaSettings, *, timeout: float | None = None) -> ScepConfig:
+    """The SCEP client settings of a CA row, as the workers build them (``ConsoleError`` if
+    the RA identity or URL is unusable)."""
     try:
-        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError):
-        raise ConsoleError("The RA key is not an unencrypted PEM private key.") from None
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError:
-        raise ConsoleError("The RA certificate is not a PEM certificate.") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConsoleError("The RA key must be an RSA key.")
-    return key, cert
-
-
-def _scep_config(ca: CaSettings, *, timeout: float = 30.0) -> ScepConfig:
-    key, cert = _load_ra(ca.ra_key_pem, ca.ra_certificate_pem)
-    try:
-        return ScepConfig(
-            url=ca.scep_url,
-            ra_key=key,
-            ra_cert=cert,
-            challenge_password=ca.challenge_password or None,
-            timeout=timeout,
-        )
-    except ScepError as exc:
-        raise ConsoleError(exc.message) from None
+        config = scep_config(ca)
+    except CaConfigurationError as exc:
+        raise ConsoleError(str(exc)) from None
+    return replace(config, timeout=timeout) if timeout else config
 
 
 @transaction.atomic
@@ -409,14 +389,8 @@ def ca_ra_identity_generate(*, actor: ConsoleActor, group: Group, common_name: s
     ca = CaSettings.objects.select_for_update().filter(group=group).first()
     if ca is None:
         raise ConsoleError("Save the CA's SCEP URL first.")
-    name = common_name.strip() or f"Hermod RA {group.name}"
-    key, cert = make_ra_identity(name[:64])
-    ca.ra_key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    ca.ra_certificate_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    name = (common_name.strip() or f"Hermod RA {group.name}")[:64]
+    ca.ra_key_pem, ca.ra_certificate_pem = ra_identity_pem(name)
     ca.save(update_fields=["ra_key_pem", "ra_certificate_pem", "updated_at"])
     _audit(
         actor,
@@ -424,7 +398,7 @@ def ca_ra_identity_generate(*, actor: ConsoleActor, group: Group, common_name: s
         target_type="group",
         target_id=group.name,
         group=group,
-        details={"common_name": name[:64], "serial": format(cert.serial_number, "x")},
+        details={"common_name": name},
     )
     return ca
 
