@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hermod_core.env import (
+    EnvError,
     env_bool,
     env_database,
     env_http_url,
@@ -53,6 +54,15 @@ HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maxi
 HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
 HERMOD_MAX_BODY_BYTES = env_int("HERMOD_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 HERMOD_MAX_IN_PROGRESS = env_int("HERMOD_MAX_IN_PROGRESS", 10_000, minimum=1)
+# Rate limits (0 disables one): per API key and per box token per window, and per source
+# address for failed authentications and unknown boxes/tokens (brute force and token guessing).
+HERMOD_RATE_LIMIT_WINDOW = env_int("HERMOD_RATE_LIMIT_WINDOW", 60, minimum=1, maximum=3600)
+HERMOD_RATE_LIMIT_CLIENT = env_int("HERMOD_RATE_LIMIT_CLIENT", 60_000, minimum=0)
+HERMOD_RATE_LIMIT_BOX = env_int("HERMOD_RATE_LIMIT_BOX", 600, minimum=0)
+HERMOD_RATE_LIMIT_AUTH_FAILURES = env_int("HERMOD_RATE_LIMIT_AUTH_FAILURES", 20, minimum=0)
+HERMOD_RATE_LIMIT_NOT_FOUND = env_int("HERMOD_RATE_LIMIT_NOT_FOUND", 60, minimum=0)
+# Bearer token for /metrics (empty: open, e.g. behind a private scrape network).
+HERMOD_METRICS_TOKEN = env_str("HERMOD_METRICS_TOKEN", "")
 HERMOD_SWEEP_INTERVAL = env_int("HERMOD_SWEEP_INTERVAL", 2, minimum=1, maximum=60)
 HERMOD_SWEEP_BATCH = env_int("HERMOD_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
 
@@ -73,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "hermod_core.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "hermod_core.api.middleware.ApiErrorMiddleware",
@@ -133,6 +144,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HERMOD_MAX_BODY_BYTES
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+HERMOD_BEHIND_PROXY = env_bool("HERMOD_BEHIND_PROXY", False)
 HERMOD_TLS = env_bool("HERMOD_TLS", urlsplit(HERMOD_PUBLIC_URL).scheme == "https")
 SESSION_COOKIE_SECURE = HERMOD_TLS
 CSRF_COOKIE_SECURE = HERMOD_TLS
@@ -141,7 +153,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
-if env_bool("HERMOD_BEHIND_PROXY", False):
+if HERMOD_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST framework ---------------------------------------------------------------------------
@@ -171,6 +183,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+HERMOD_RATE_LIMIT_REDIS_URL = env_str(
+    "HERMOD_RATE_LIMIT_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _BROKER_DIR.mkdir(parents=True, exist_ok=True)
@@ -201,10 +217,27 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+HERMOD_LOG_FORMAT = env_str("HERMOD_LOG_FORMAT", "plain").lower()
+if HERMOD_LOG_FORMAT not in {"plain", "json"}:
+    raise EnvError("HERMOD_LOG_FORMAT", f"expected plain or json, got {HERMOD_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "hermod_core.observability.ContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(client_id)s "
+            "%(command_id)s] %(message)s"
+        },
+        "json": {"()": "hermod_core.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": HERMOD_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from hermod_core import observability
 from hermod_core.scep import ScepTransientError
 from hermod_core.services.ca import ca_enroll, ca_requeue_stalled
 from hermod_core.services.callbacks import callback_deliver, callbacks_requeue_lost
@@ -46,6 +47,7 @@ def run_sweep() -> dict[str, int]:
 def enroll_at_ca(self: Any, command_id: int) -> str:
     """Enroll a provisioning's CSRs at the group's CA; transient CA errors retry with backoff."""
     final = self.request.retries >= self.max_retries
+    observability.command_id.set(str(command_id))
     try:
         return ca_enroll(command_id=command_id, final_attempt=final)
     except ScepTransientError as exc:

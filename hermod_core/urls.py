@@ -8,8 +8,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hermod_core.api import urls as api_urls
 from hermod_core.api.errors import error_response
+from hermod_core.api.metrics_view import metrics_view
 from hermod_core.api.middleware import is_api_path
-from hermod_core.api.util_views import healthz
+from hermod_core.api.util_views import healthz, livez
 
 prefix = settings.HERMOD_API_PREFIX
 
@@ -23,6 +24,8 @@ urlpatterns = [
     path("hermod/v3/api-docs", SpectacularAPIView.as_view(), name="schema"),
     path("hermod/swagger-ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("livez", livez, name="livez"),
     path("console/", include("portal.urls")),
     path("", lambda request: redirect("portal:dashboard")),
 ]

@@ -1,6 +1,8 @@
 """Personas shared by every test: client A and A2 (same group), client B (another group)."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,20 @@ class Persona:
 
 def _persona(issued: IssuedKey) -> Persona:
     return Persona(client=issued.client, key=issued.key, api_key_header=issued.api_key_header)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings: Any) -> Iterator[None]:
+    """Each test starts with empty rate-limit counters in this process's cache (not Redis)."""
+    from django.core.cache import cache
+
+    from hermod_core.api import ratelimit
+
+    settings.HERMOD_RATE_LIMIT_REDIS_URL = ""
+    ratelimit._redis.cache_clear()
+    cache.clear()
+    yield
+    ratelimit._redis.cache_clear()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from hermod_core import observability
+from hermod_core.api import ratelimit
 from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
 from hermod_core.models import Client
 from hermod_core.protocol.api_key import parse_api_key_header
@@ -38,8 +40,20 @@ def client_authenticate(header: str | None) -> Client:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
+    """X-Api-Key, with a failure budget per source address (brute force answers 429) and a
+    request budget per client."""
+
     def authenticate(self, request: Request) -> tuple[Client, None]:
-        return client_authenticate(request.META.get("HTTP_X_API_KEY")), None
+        address = ratelimit.client_address(request)
+        ratelimit.check(ratelimit.auth_failures(), address)
+        try:
+            client = client_authenticate(request.META.get("HTTP_X_API_KEY"))
+        except ApiError:
+            ratelimit.record(ratelimit.auth_failures(), address)
+            raise
+        observability.client_id.set(client.client_id)
+        ratelimit.hit(ratelimit.per_client(), client.client_id)
+        return client, None
 
     def authenticate_header(self, request: Request) -> str:
         return "X-Api-Key"

@@ -1,5 +1,6 @@
 """The command API for application servers (PROTOCOL.md §4–§5, §8): thin views."""
 
+import logging
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -7,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hermod_core import observability
 from hermod_core.api import schema
 from hermod_core.api.auth import ApiKeyAuthentication, IsClient
 from hermod_core.api.errors import ApiError
@@ -16,6 +18,8 @@ from hermod_core.protocol.commands import ENDPOINTS, parse_command_request
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.selectors.commands import command_get_for_client, command_result
 from hermod_core.services.commands import CommandError, command_cancel, command_create
+
+logger = logging.getLogger("hermod.api")
 
 
 def protocol_error(exc: ProtocolError) -> ApiError:
@@ -46,6 +50,8 @@ class CommandCreateView(ClientView):
             raise protocol_error(exc) from None
         except CommandError as exc:
             raise command_error(exc) from None
+        observability.command_id.set(str(command.pk))
+        logger.info("command created: %s", command.command_type)
         return Response(command_result(command))
 
 
@@ -90,6 +96,7 @@ def _own_command(request: Request, client: Client, command_id: str) -> Any:
         command = command_get_for_client(client=client, command_id=int(command_id))
     if command is None:
         raise ApiError(404, "COMMAND_NOT_FOUND", f"No command {command_id} for this client.")
+    observability.command_id.set(str(command.pk))
     return command
 
 

@@ -8,10 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hermod_core.api import schema
+from hermod_core.api import ratelimit, schema
 from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.credentials import token_hash
 from hermod_core.services.mailbox import (
     AlreadyAnswered,
     BoxAccess,
@@ -31,16 +32,20 @@ _TOKEN = OpenApiParameter(
 )
 
 
-def not_found() -> ApiError:
-    # The same answer for an unknown box, message or token: no oracle (PROTOCOL.md §6).
+def _not_found(request: Request) -> ApiError:
+    """The same answer for an unknown box, message or token: no oracle (PROTOCOL.md §6).
+
+    Each one counts against the caller's address: token guessing ends in 429.
+    """
+    ratelimit.record(ratelimit.box_misses(), ratelimit.client_address(request))
     return ApiError(404, "NOT_FOUND", "No such box or message.")
 
 
-def _uuid(value: str) -> uuid.UUID:
+def _uuid(request: Request, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise not_found() from None
+        raise _not_found(request) from None
 
 
 def _token(request: Request) -> str | None:
@@ -52,10 +57,14 @@ def _token(request: Request) -> str | None:
 
 
 def _open(request: Request, bid: str, *, for_answer: bool = False) -> BoxAccess:
+    ratelimit.check(ratelimit.box_misses(), ratelimit.client_address(request))
+    token = _token(request)
     try:
-        return mailbox_open(bid=_uuid(bid), token=_token(request), for_answer=for_answer)
+        access = mailbox_open(bid=_uuid(request, bid), token=token, for_answer=for_answer)
     except BoxNotFound:
-        raise not_found() from None
+        raise _not_found(request) from None
+    ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
+    return access
 
 
 class DeviceView(APIView):
@@ -86,9 +95,9 @@ class MessageView(DeviceView):
     def get(self, request: Request, bid: str, mid: str) -> Response:
         access = _open(request, bid)
         try:
-            return Response(message_fetch(access=access, mid=_uuid(mid)))
+            return Response(message_fetch(access=access, mid=_uuid(request, mid)))
         except BoxNotFound:
-            raise not_found() from None
+            raise _not_found(request) from None
 
     @extend_schema(
         operation_id="message_answer",
@@ -106,9 +115,9 @@ class MessageView(DeviceView):
     def post(self, request: Request, bid: str, mid: str) -> Response:
         access = _open(request, bid, for_answer=True)
         try:
-            outcome = answer_accept(access=access, mid=_uuid(mid), raw=read_json(request))
+            outcome = answer_accept(access=access, mid=_uuid(request, mid), raw=read_json(request))
         except BoxNotFound:
-            raise not_found() from None
+            raise _not_found(request) from None
         except AlreadyAnswered:
             raise ApiError(409, "ALREADY_ANSWERED", "The message was already answered.") from None
         except ProtocolError as exc:

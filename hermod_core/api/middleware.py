@@ -14,7 +14,7 @@ logger = logging.getLogger("hermod.api")
 
 def is_api_path(path: str) -> bool:
     prefix = f"/{settings.HERMOD_API_PREFIX}/"
-    return path.startswith((prefix, "/command/", "/ms/", "/hermod/", "/healthz"))
+    return path.startswith((prefix, "/command/", "/ms/", "/hermod/", "/healthz", "/metrics"))
 
 
 class ApiErrorMiddleware:

@@ -1,4 +1,4 @@
-"""Operational endpoints: the generateclient helper (PROTOCOL.md §9) and /healthz."""
+"""Operational endpoints: the generateclient helper (PROTOCOL.md §9), /healthz and /livez."""
 
 import logging
 from typing import Any
@@ -91,3 +91,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         status=200 if healthy else 503,
     )
+
+
+def livez(request: HttpRequest) -> HttpResponse:
+    """Liveness only: the process answers; no database or broker access (benchmark ceiling)."""
+    return HttpResponse("ok", content_type="text/plain")

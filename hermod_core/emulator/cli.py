@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import textwrap
 import time
@@ -265,6 +266,11 @@ def _show(device: Device) -> int:
 def _run(device: Device, *, once: bool, interval: float) -> int:
     if once:
         return _report(device.run_once())
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (docker stop, CI teardown) ends the loop like Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while True:
             try:

@@ -50,6 +50,11 @@ def test_healthz_reports_database_broker_and_version(client) -> None:
     assert body["version"]
 
 
+def test_livez_answers_ok_without_touching_the_database(client, django_assert_num_queries) -> None:
+    with django_assert_num_queries(0):
+        assert client.get("/livez").content == b"ok"
+
+
 def test_an_unknown_api_path_answers_the_json_error(client) -> None:
     response = client.get("/hermod/rest/nothing-here")
     assert response.status_code == 404
