@@ -61,7 +61,15 @@ def live_messages(now: datetime) -> Q:
 
 @dataclass(frozen=True)
 class BoxAccess:
+    """What a token opens: a whole permanent box (box token) or, for a destination's one-time
+    token, only that destination's message in its box (``message_id``, decided): a plug-out link
+    shown in a browser must not expose the other messages of a profile's box."""
+
     mailbox_id: uuid.UUID
+    message_id: uuid.UUID | None = None
+
+    def allows(self, mid: uuid.UUID) -> bool:
+        return self.message_id is None or self.message_id == mid
 
 
 def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False) -> BoxAccess:
@@ -72,10 +80,11 @@ def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False)
     now = timezone.now()
     message = Message.objects.filter(token_hash=digest, mailbox_id=bid).first()
     if message is not None:
+        access = BoxAccess(mailbox_id=bid, message_id=message.pk)
         if Message.objects.filter(live_messages(now), pk=message.pk).exists():
-            return BoxAccess(mailbox_id=bid)
+            return access
         if for_answer and message.state == MessageState.ANSWERED:
-            return BoxAccess(mailbox_id=bid)  # the answer gets 409, not 404
+            return access  # a second answer to its own message gets 409, not 404
         raise BoxNotFound
     if Mailbox.objects.filter(
         pk=bid, kind=MailboxKind.PERMANENT, closed_at__isnull=True, token_hash=digest
@@ -99,6 +108,8 @@ def mailbox_list(*, access: BoxAccess) -> dict[str, Any]:
         .select_related("command")
         .order_by("created_at", "id")
     )
+    if access.message_id is not None:
+        messages = messages.filter(pk=access.message_id)
     return {
         "bid": bid,
         "messages": [
@@ -116,6 +127,8 @@ def mailbox_list(*, access: BoxAccess) -> dict[str, Any]:
 def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
     """``GET /ms/{bid}/{mid}``: the message, marked FETCHED (so its lifespan no longer applies)."""
     now = timezone.now()
+    if not access.allows(mid):
+        raise BoxNotFound
     message = (
         Message.objects.filter(live_messages(now), pk=mid, mailbox_id=access.mailbox_id)
         .select_related("command")
@@ -214,7 +227,9 @@ def _provision(command: Command, envelope: answers.Envelope) -> None:
         group_id=command.group_id,
         kind=MailboxKind.PERMANENT,
         profile=profile,
-        token_hash=token_hash(box_token(result.box_id)),
+        # The device holds the box token of the `assigned` proposal, also for a box it named
+        # itself (§6.2 rule 6): that token opens whichever box the profile ends up with.
+        token_hash=token_hash(box_token(command.assigned_box_id)),
     )
     Key.objects.bulk_create(
         Key(
@@ -330,7 +345,7 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
         .select_related("command", "profile")
         .first()
     )
-    if message is None:
+    if message is None or not access.allows(mid):
         raise BoxNotFound
     if message.state == MessageState.ANSWERED:
         raise AlreadyAnswered

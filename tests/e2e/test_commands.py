@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 
 from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
+from hermod_core.emulator.device import DeviceError
 from hermod_core.models import Certificate, Command, Key, Mailbox, Profile
 from hermod_core.services.expiry import commands_expire
 from tests.e2e.conftest import Api
@@ -313,3 +315,27 @@ def _token(destination: dict[str, Any]) -> str:
     from urllib.parse import parse_qs, urlsplit
 
     return parse_qs(urlsplit(destination["uri"]).query)["token"][0]
+
+
+def test_a_one_time_token_opens_only_its_own_message_even_in_a_shared_box(api_a, device) -> None:
+    result = provision(api_a, device)
+    pid = result["profile"]["id"]
+    first = api_a.create("ping", {"pingCommand": {"profileid": pid}})["destinations"][0]
+    second = api_a.create("ping", {"pingCommand": {"profileid": pid}})["destinations"][0]
+    assert first["bid"] == second["bid"]  # both in the profile's permanent box
+    listed = requests.get(
+        f"{api_a.base_url}/hermod/rest/ms/{first['bid']}",
+        headers={"Authorization": f"Bearer {_token(first)}"},
+        timeout=10,
+    ).json()
+    assert [m["mid"] for m in listed["messages"]] == [first["mid"]]
+    other = device.fetch(second["location"], _token(second))
+    with pytest.raises(DeviceError):
+        device.fetch(second["location"], _token(first))
+    answered = device.answer(first["location"], _token(first), device.fetch(
+        first["location"], _token(first)))  # fmt: skip
+    assert answered.body == {"state": "COMPLETED"}
+    reused = device.answer(second["location"], _token(first), other)
+    assert reused.http_status == 404  # a used token is dead, also for its box's other messages
+    again = device.answer(first["location"], _token(first), other)
+    assert again.http_status == 409
