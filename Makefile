@@ -22,6 +22,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy hermod_core celery_app portal
 
 format: $(STAMP)
 	$(BIN)/ruff format .

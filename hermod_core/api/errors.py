@@ -75,20 +75,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             error_body("METHOD_NOT_ALLOWED", f"Method {context['request'].method} is not allowed."),
             status=status.HTTP_405_METHOD_NOT_ALLOWED,
         )
-    if isinstance(exc, exceptions.Throttled):
-        headers = {"Retry-After": str(int(exc.wait or 1))}
-        return Response(
-            error_body("RATE_LIMITED", "Too many requests; retry later."),
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers=headers,
-        )
-    for exc_type, (code, message) in _DRF_CODES.items():
-        if isinstance(exc, exc_type):
-            set_rollback()
-            return Response(error_body(code, message), status=exc.status_code)
     if isinstance(exc, exceptions.APIException):
         set_rollback()
-        return Response(
-            error_body("BAD_REQUEST", "The request is not valid."), status=exc.status_code
+        code, message = next(
+            (pair for exc_type, pair in _DRF_CODES.items() if isinstance(exc, exc_type)),
+            ("BAD_REQUEST", "The request is not valid."),
         )
+        return Response(error_body(code, message), status=exc.status_code)
     return None  # ApiErrorMiddleware answers 500/503 for everything else

@@ -49,11 +49,11 @@ def _uuid(request: Request, value: str) -> uuid.UUID:
 
 
 def _token(request: Request) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     token = request.query_params.get("token")
-    return token.strip() if token else None
+    return str(token).strip() if token else None
 
 
 def _open(request: Request, bid: str, *, for_answer: bool = False) -> BoxAccess:

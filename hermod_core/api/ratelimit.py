@@ -109,7 +109,7 @@ def client_address(request: HttpRequest) -> str:
     if settings.HERMOD_BEHIND_PROXY:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return str(forwarded).split(",")[0].strip()
     return str(request.META.get("REMOTE_ADDR", ""))
 
 

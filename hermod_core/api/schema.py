@@ -1230,7 +1230,7 @@ def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any)
     return [e for e in endpoints if (f"{_PREFIX}{e[0]}", e[2]) not in served]
 
 
-GENERATECLIENT_RESPONSES = {
+GENERATECLIENT_RESPONSES: dict[Any, OpenApiResponse] = {
     (200, "text/plain"): OpenApiResponse(
         OpenApiTypes.STR,
         description="A YAML snippet to paste under `allowed-clients:` (PROTOCOL.md §9); the key "

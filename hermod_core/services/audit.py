@@ -21,7 +21,7 @@ def audit_record(
     """Append one audit event; call it inside the transaction of the change it records."""
     return AuditEvent.objects.create(
         actor=actor,
-        actor_user=user if isinstance(user, AbstractBaseUser) else None,
+        actor_user=user if isinstance(user, AbstractBaseUser) else None,  # type: ignore[misc]
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -23,6 +23,7 @@ from hermod_core.scep import (
     ScepClient,
     ScepConfig,
     ScepError,
+    ScepProtocolError,
     ScepTransientError,
     enroll_until_done,
     make_ra_identity,
@@ -167,7 +168,9 @@ def ca_enroll(*, command_id: int, final_attempt: bool = False) -> str:
         deadline = max(command.expires_at, timezone.now() + timedelta(seconds=30))
         for key in keys:
             result = enroll_until_done(client, base64.b64decode(key.certreq), deadline=deadline)
-            issued.append((key, _store(command, key, result.certificate)))
+            if result.certificate is None:
+                raise ScepProtocolError("NO_CERTIFICATE", "the CA answered SUCCESS without one")
+            issued.append((key, _store(key, result.certificate)))
     except ScepTransientError as exc:
         if not final_attempt:
             Command.objects.filter(pk=command_id).update(ca_next_attempt_at=timezone.now())
@@ -185,7 +188,7 @@ def ca_enroll(*, command_id: int, final_attempt: bool = False) -> str:
     return DONE
 
 
-def _store(command: Command, key: Key, certificate: x509.Certificate) -> str:
+def _store(key: Key, certificate: x509.Certificate) -> str:
     der = certificate.public_bytes(serialization.Encoding.DER)
     parsed = parse_certificate_der(der)
     data = base64.b64encode(der).decode("ascii")
@@ -193,7 +196,7 @@ def _store(command: Command, key: Key, certificate: x509.Certificate) -> str:
         key=key,
         sha256=parsed.sha256_fingerprint,
         defaults={
-            "profile_id": command.profile_id,
+            "profile_id": key.profile_id,
             "source": Certificate.Source.CA,
             "der_b64": data,
             "subject": parsed.subject,

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import certifi
 import requests
 from django.conf import settings
 from django.db import transaction
@@ -46,7 +47,7 @@ def ca_bundle() -> str | bool:
     extra = sorted([*Path(folder).glob("*.cer"), *Path(folder).glob("*.pem")])
     if not extra:
         return True
-    system = ssl.get_default_verify_paths().cafile or requests.certs.where()
+    system = ssl.get_default_verify_paths().cafile or certifi.where()
     parts = [Path(system).read_text(encoding="utf-8")] if Path(system).exists() else []
     parts += [p.read_text(encoding="utf-8") for p in extra]
     bundle = Path(settings.VAR_DIR) / "callback-ca-bundle.pem"

@@ -267,7 +267,7 @@ def command_transition(
     to: State,
     failure_code: str = "",
     failure_reason: str = "",
-    answer: dict | None = None,
+    answer: dict[str, Any] | None = None,
     profile_id: uuid.UUID | None = None,
 ) -> bool:
     """Move a command to a final state; True if this call made the change.
@@ -278,7 +278,7 @@ def command_transition(
     in the same transaction, ends the still-open destinations and freezes the callback body.
     """
     now = timezone.now()
-    changes: dict = {
+    changes: dict[str, Any] = {
         "state": to.value,
         "finished_at": now,
         "failure_code": failure_code,
