@@ -1,14 +1,22 @@
 """Callback delivery attempts against a real local receiver (the worker's service, called
 directly; the end-to-end tests run it in real Celery workers)."""
 
+import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
+import ssl
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
+from hermod_core.crypto.testca import make_self_signed_ca
 from hermod_core.lifecycle import State
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, Command
 from hermod_core.protocol.commands import parse_command_request
@@ -131,3 +139,59 @@ def test_a_client_without_callback_url_gets_no_delivery(client_a) -> None:
     command_transition(command_id=command.pk, to=State.CANCELLED)
     assert CallbackDelivery.objects.get(command=command).state == "SKIPPED"
     assert Command.objects.get(pk=command.pk).state == "CANCELLED"
+
+
+def _tls_receiver(tmp_path) -> tuple[Receiver, str]:
+    """An HTTPS receiver whose certificate (for 127.0.0.1) is issued by a private CA."""
+    ca_key, ca_cert = make_self_signed_ca("Callback test CA")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "server.pem").write_bytes(
+        cert.public_bytes(pem)
+        + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.pem")
+    cacerts = tmp_path / "cacerts"
+    cacerts.mkdir()
+    (cacerts / "private-ca.cer").write_bytes(ca_cert.public_bytes(pem))
+    return Receiver(tls=context).start(), str(cacerts)
+
+
+def test_tls_trusts_the_configured_ca_folder_and_nothing_else(client_a, settings, tmp_path) -> None:
+    receiver, cacerts = _tls_receiver(tmp_path)
+    try:
+        Client.objects.filter(pk=client_a.client.pk).update(callback_url=receiver.url)
+        client_a.client.refresh_from_db()
+        command = command_create(
+            client=client_a.client,
+            request=parse_command_request("provision", provisioning_command()),
+        )
+        command_transition(command_id=command.pk, to=State.CANCELLED)
+        delivery = CallbackDelivery.objects.get(command=command)
+        settings.HERMOD_CALLBACK_CA_DIR = None
+        assert callback_deliver(delivery_id=delivery.pk) == "PENDING"
+        delivery.refresh_from_db()
+        assert "SSL" in delivery.last_error
+        settings.HERMOD_CALLBACK_CA_DIR = cacerts
+        settings.VAR_DIR = tmp_path
+        CallbackDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        assert callback_deliver(delivery_id=delivery.pk) == "DELIVERED"
+        assert len(receiver.received) == 1
+    finally:
+        receiver.stop()
