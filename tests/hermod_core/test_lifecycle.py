@@ -34,3 +34,14 @@ def test_an_expired_command_expires_its_destinations_other_ends_withdraw_them() 
         assert destination_end_state(state) is DestinationState.WITHDRAWN
     with pytest.raises(ValueError, match="not final"):
         destination_end_state(State.IN_PROGRESS)
+
+
+def test_the_model_choices_spell_the_states_and_types_as_the_pure_enums() -> None:
+    # Django needs TextChoices and the pure modules cannot import models: both lists exist, and
+    # this keeps them one.
+    from hermod_core.models import CommandState, CommandType, MessageState
+    from hermod_core.protocol.commands import CommandType as WireCommandType
+
+    assert [s.value for s in CommandState] == [s.value for s in State]
+    assert [s.value for s in MessageState] == [s.value for s in DestinationState]
+    assert [t.value for t in CommandType] == [t.value for t in WireCommandType]
