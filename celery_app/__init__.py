@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hermod_core.settings")
 
 app = Celery("hermod")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["hermod_core"])
+app.autodiscover_tasks(["hermod_core", "portal"])
 
 
 @app.on_after_finalize.connect

@@ -27,6 +27,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("livez", livez, name="livez"),
     path("console/", include("portal.urls")),
+    path("enroll/", include("portal.enroll_urls")),
     path("", lambda request: redirect("portal:dashboard")),
 ]
 

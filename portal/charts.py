@@ -56,12 +56,20 @@ class StackedBarChart:
     series: tuple[str, ...]
     total: int
 
+    @property
+    def value_label_x(self) -> float:
+        return self.left - 4
+
+    @property
+    def tick_label_y(self) -> float:
+        return self.height - 6
+
 
 def nice_ceiling(value: int) -> int:
     """The smallest 1, 2 or 5 × 10^k at least ``value`` (at least 1)."""
     if value <= 1:
         return 1
-    magnitude = 10 ** math.floor(math.log10(value))
+    magnitude = int(10 ** math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude
@@ -75,8 +83,8 @@ def stacked_bars(
     title: str,
     label_every: int,
     label_format: str,
-    width: int = 720,
-    height: int = 180,
+    width: int = 960,
+    height: int = 160,
 ) -> StackedBarChart:
     """One bar per slot, stacked by series in the given order, scaled to the tallest bar."""
     left, right, top, bottom = 36.0, float(width - 8), 8.0, float(height - 22)

@@ -19,5 +19,5 @@ def qr_svg(data: str) -> SafeString:
     )
     code.add_data(data)
     code.make(fit=True)
-    svg = code.make_image().to_string(encoding="unicode")
+    svg = str(code.make_image().to_string(encoding="unicode"))
     return mark_safe(svg)  # noqa: S308 - generated markup, see the docstring

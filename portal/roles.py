@@ -27,19 +27,19 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     """The console role of an account (one query, remembered on the user object)."""
     if not user.is_authenticated or not user.is_active:
         return None
-    cached = getattr(user, "_hermod_role", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(user, "_hermod_role"):
+        cached: Role | None = user._hermod_role
+        return cached
     role: Role | None = None
     if getattr(user, "is_superuser", False):
         role = Role.ADMIN
     else:
-        names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        names = set(getattr(user, "groups").values_list("name", flat=True))  # noqa: B009
         if ADMIN_GROUP in names:
             role = Role.ADMIN
         elif OPERATOR_GROUP in names:
             role = Role.OPERATOR
-    user._hermod_role = role  # type: ignore[union-attr]
+    setattr(user, "_hermod_role", role)  # noqa: B010 - per-request memo on the user object
     return role
 
 

@@ -199,7 +199,7 @@ def bulk_job_create(
     job = BulkJob.objects.create(
         client=client,
         created_by=actor.name,
-        created_by_user=actor.user,
+        created_by_user_id=actor.user.pk if actor.user is not None else None,
         filename=filename[:255],
         options=spec.to_json(),
         input_rows=rows,
@@ -327,7 +327,15 @@ def bulk_job_run(*, job_id: int) -> str:
         return "skipped"
     job = BulkJob.objects.select_related("client__group", "created_by_user").get(pk=job_id)
     actor = ConsoleActor(name=job.created_by, user=job.created_by_user)
-    spec = ProvisionSpec.from_json(job.options)
+    try:
+        spec = ProvisionSpec.from_json(job.options)
+    except (KeyError, TypeError, ValueError) as exc:
+        BulkJob.objects.filter(pk=job_id).update(
+            state=BulkJobState.FAILED,
+            error=f"The job's provisioning template is unreadable ({exc.__class__.__name__}).",
+            finished_at=timezone.now(),
+        )
+        return BulkJobState.FAILED
     done = set(BulkJobRow.objects.filter(job=job).values_list("number", flat=True))
     # One throw-away key signs every template of this run; the devices re-key them anyway.
     template_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -1,16 +1,77 @@
-from django.contrib.auth import views as auth_views
+"""Console URLs, mounted under ``/console/``."""
+
 from django.urls import path
 
-from portal import views
+from portal.views import (
+    audit,
+    bulk,
+    callbacks,
+    clients,
+    commands,
+    dashboard,
+    groups,
+    provision,
+    users,
+)
+from portal.views.auth import ConsoleLoginView, ConsoleLogoutView
 
 app_name = "portal"
 
 urlpatterns = [
+    path("login/", ConsoleLoginView.as_view(), name="login"),
+    path("logout/", ConsoleLogoutView.as_view(), name="logout"),
+    path("", dashboard.dashboard, name="dashboard"),
+    # clients
+    path("clients/", clients.client_list, name="client_list"),
+    path("clients/new", clients.client_create, name="client_create"),
+    path("clients/import", clients.clients_import, name="clients_import"),
+    path("clients/export", clients.clients_export, name="clients_export"),
+    path("clients/generate", clients.client_generate, name="client_generate"),
+    path("clients/<str:client_id>/", clients.client_detail, name="client_detail"),
+    path("clients/<str:client_id>/rotate", clients.client_rotate, name="client_rotate"),
+    path("clients/<str:client_id>/enabled", clients.client_enabled, name="client_enabled"),
+    path("clients/<str:client_id>/callback", clients.client_callback, name="client_callback"),
     path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="portal/auth/login.html"),
-        name="login",
+        "clients/<str:client_id>/test-callback",
+        clients.client_test_callback,
+        name="client_test_callback",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", views.dashboard, name="dashboard"),
+    # groups
+    path("groups/", groups.groups, name="groups"),
+    path("groups/<str:name>/", groups.group_page, name="group"),
+    path("groups/<str:name>/keys", groups.group_key_add, name="group_key_add"),
+    path(
+        "groups/<str:name>/keys/<int:key_id>/remove",
+        groups.group_key_remove,
+        name="group_key_remove",
+    ),
+    path("groups/<str:name>/ca", groups.group_ca_save, name="group_ca_save"),
+    path("groups/<str:name>/ca/ra", groups.group_ca_ra, name="group_ca_ra"),
+    path("groups/<str:name>/ca/test", groups.group_ca_test, name="group_ca_test"),
+    # users and profiles
+    path("users/", users.users, name="users"),
+    path("users/<str:group>/<str:userid>/", users.user_page, name="user"),
+    path("profiles/<uuid:profile_id>/", users.profile_page, name="profile"),
+    # commands
+    path("commands/", commands.commands, name="commands"),
+    path("commands/<int:command_id>/", commands.command_page, name="command"),
+    path("commands/<int:command_id>/live", commands.command_live, name="command_live"),
+    path("commands/<int:command_id>/cancel", commands.command_cancel, name="command_cancel"),
+    # callbacks
+    path("callbacks/", callbacks.callbacks, name="callbacks"),
+    path("callbacks/resend", callbacks.callback_resend_all, name="callback_resend_all"),
+    path("callbacks/<int:delivery_id>/resend", callbacks.callback_resend, name="callback_resend"),
+    # provisioning, invitations, bulk
+    path("provision/", provision.provision, name="provision"),
+    path("provision/<int:command_id>/", provision.provision_session, name="provision_session"),
+    path("provision/<int:command_id>/status", provision.provision_status, name="provision_status"),
+    path("invitations/", provision.invitations, name="invitations"),
+    path("bulk/", bulk.bulk, name="bulk"),
+    path("bulk/new", bulk.bulk_create, name="bulk_create"),
+    path("bulk/<int:job_id>/", bulk.bulk_job, name="bulk_job"),
+    path("bulk/<int:job_id>/progress", bulk.bulk_progress, name="bulk_progress"),
+    path("bulk/<int:job_id>/result.csv", bulk.bulk_result, name="bulk_result"),
+    path("bulk/<int:job_id>/requeue", bulk.bulk_requeue, name="bulk_requeue"),
+    # audit
+    path("audit/", audit.audit, name="audit"),
 ]

@@ -1,17 +1,19 @@
 """The two console roles as Django auth groups (portal.roles): admin changes, operator views."""
 
+from typing import Any
+
 from django.db import migrations
 
 ROLE_GROUPS = ("hermod-admin", "hermod-operator")
 
 
-def create_roles(apps, schema_editor):
+def create_roles(apps: Any, schema_editor: Any) -> None:
     group_model = apps.get_model("auth", "Group")
     for name in ROLE_GROUPS:
         group_model.objects.get_or_create(name=name)
 
 
-def remove_roles(apps, schema_editor):
+def remove_roles(apps: Any, schema_editor: Any) -> None:
     apps.get_model("auth", "Group").objects.filter(name__in=ROLE_GROUPS).delete()
 
 

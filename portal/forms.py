@@ -1,0 +1,483 @@
+"""Console forms: they parse and check input; services do the work."""
+
+import re
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from hermod_core.models import Client, CommandState, CommandType
+from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
+from portal.actors import client_ip
+from portal.provisioning import (
+    BOOLEAN_EXTENSIONS,
+    SUBJECT_FIELDS,
+    USERID_PLACEHOLDER,
+    KeySpec,
+    ProvisionSpec,
+)
+from portal.services import login_failure_record, login_lock_remaining
+
+_ADMIN_KEY = re.compile(r"[0-9a-f]{48}")
+_PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, refusing a user name and address that failed too often.
+
+    A locked pair is refused before the password is checked, with the same message whether the
+    account exists or not; every failure is counted and audited.
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked": "Too many failed sign-ins. Try again in %(minutes)d minutes.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.cleaned_data.get("username") or "")
+        ip = client_ip(self.request) if self.request else ""
+        remaining = login_lock_remaining(username=username, ip=ip)
+        if remaining is not None:
+            raise ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": max(1, int(remaining.total_seconds() + 59) // 60)},
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            if username:
+                login_failure_record(username=username, ip=ip)
+            raise
+
+
+# --- clients and groups -----------------------------------------------------------------------
+
+
+def _client_id(value: str) -> None:
+    if not value or len(value) > 100 or ":" in value or value != value.strip():
+        raise ValidationError("Up to 100 characters, no colon, no surrounding spaces.")
+
+
+class ClientCreateForm(forms.Form):
+    client_id = forms.CharField(label="Client id", max_length=100, validators=[_client_id])
+    group = forms.CharField(
+        label="Group",
+        max_length=100,
+        initial="default",
+        widget=forms.TextInput(attrs={"list": "group-names"}),
+    )
+    callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
+    callback_basic_auth = forms.CharField(
+        label="Callback basic auth (user:password)", max_length=300, required=False
+    )
+    callback_signing_secret = forms.CharField(
+        label="Callback signing secret", max_length=200, required=False
+    )
+
+    def clean_client_id(self) -> str:
+        client_id = self.cleaned_data["client_id"]
+        if Client.objects.filter(client_id=client_id).exists():
+            raise ValidationError("A client with this id exists already.")
+        return str(client_id)
+
+
+class ClientCallbackForm(forms.Form):
+    """Callback settings; a blank secret keeps the stored one unless "clear" is ticked."""
+
+    callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
+    callback_basic_auth = forms.CharField(
+        label="New basic auth (user:password)", max_length=300, required=False
+    )
+    clear_basic_auth = forms.BooleanField(label="Remove basic auth", required=False)
+    callback_signing_secret = forms.CharField(
+        label="New signing secret", max_length=200, required=False
+    )
+    clear_signing_secret = forms.BooleanField(label="Remove signing secret", required=False)
+
+    def secrets(self) -> tuple[str | None, str | None]:
+        """(basic auth, signing secret): None keeps the stored value, "" clears it."""
+        data = self.cleaned_data
+        basic = "" if data["clear_basic_auth"] else (data["callback_basic_auth"] or None)
+        secret = "" if data["clear_signing_secret"] else (data["callback_signing_secret"] or None)
+        return basic, secret
+
+
+class ClientImportForm(forms.Form):
+    file = forms.FileField(label="Hermod configuration file (YAML)")
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data["file"]
+        if upload.size > 1024 * 1024:
+            raise ValidationError("The file is larger than 1 MiB.")
+        try:
+            return str(upload.read().decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise ValidationError("The file is not UTF-8 text.") from None
+
+
+class GenerateClientForm(forms.Form):
+    client_id = forms.CharField(label="Client id", max_length=100, validators=[_client_id])
+
+
+class TrustedKeyForm(forms.Form):
+    label = forms.CharField(label="Label", max_length=200, required=False)
+    jwk = forms.CharField(
+        label="Public JWK", widget=forms.Textarea(attrs={"rows": 5}), max_length=20000
+    )
+
+
+class CaSettingsForm(forms.Form):
+    """A group's CA; blank secrets keep the stored ones (they are never shown back)."""
+
+    scep_url = forms.CharField(label="SCEP URL", max_length=500)
+    enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
+    auto_certify = forms.BooleanField(
+        label="Auto-certify (send the certificates to the device)", required=False
+    )
+    challenge_password = forms.CharField(
+        label="New challenge password", max_length=200, required=False
+    )
+    clear_challenge_password = forms.BooleanField(label="Remove challenge password", required=False)
+    ra_key_pem = forms.CharField(
+        label="New RA private key (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=20000,
+    )
+    ra_certificate_pem = forms.CharField(
+        label="New RA certificate (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=20000,
+    )
+
+    def changes(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        password = "" if data["clear_challenge_password"] else (data["challenge_password"] or None)
+        return {
+            "scep_url": data["scep_url"],
+            "enabled": data["enabled"],
+            "auto_certify": data["auto_certify"],
+            "challenge_password": password,
+            "ra_key_pem": data["ra_key_pem"] or None,
+            "ra_certificate_pem": data["ra_certificate_pem"] or None,
+        }
+
+
+class RaIdentityForm(forms.Form):
+    common_name = forms.CharField(label="Common name", max_length=64, required=False)
+
+
+# --- users, profiles and commands -------------------------------------------------------------
+
+
+class ClientChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Client) -> str:
+        return f"{obj.client_id} (group {obj.group.name})"
+
+
+class ProfileCommandForm(forms.Form):
+    """Ping or delete a profile on behalf of a client of its group."""
+
+    ACTIONS = (("ping", "Ping (device and profile information)"), ("delete", "Delete"))
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    client = ClientChoiceField(queryset=Client.objects.none(), label="On behalf of")
+    confirmed = forms.BooleanField(
+        label="Wait for the device to confirm the delete", required=False, initial=True
+    )
+
+    def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients  # type: ignore[attr-defined]
+
+    def body(self, profile_id: str) -> tuple[str, dict[str, Any]]:
+        """The endpoint name and the request body, as an integrator would send them."""
+        header = {"to": [profile_id]}
+        if self.cleaned_data["action"] == "ping":
+            return "ping", {
+                "commandHeader": header,
+                "pingCommand": {
+                    "profileid": profile_id,
+                    "deviceinfo": "true",
+                    "profileinfo": "true",
+                },
+            }
+        confirmed = "true" if self.cleaned_data["confirmed"] else "false"
+        return "delete", {
+            "commandHeader": header,
+            "deleteCommand": {"profileid": profile_id, "confirmed": confirmed},
+        }
+
+
+def _blank(choices: Any) -> list[tuple[str, str]]:
+    return [("", "any"), *[(value, value) for value in choices]]
+
+
+class CommandFilterForm(forms.Form):
+    type = forms.ChoiceField(choices=_blank(CommandType.values), required=False)
+    state = forms.ChoiceField(choices=_blank(CommandState.values), required=False)
+    client = forms.CharField(max_length=100, required=False)
+    user = forms.CharField(max_length=255, required=False)
+    created_from = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    created_to = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(max_length=200, required=False)
+    action = forms.CharField(max_length=100, required=False)
+    target = forms.CharField(max_length=100, required=False)
+    group = forms.CharField(max_length=100, required=False)
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+KEY_TYPES = [
+    ("RSA-2048", "RSA 2048"),
+    ("RSA-3072", "RSA 3072"),
+    ("RSA-4096", "RSA 4096"),
+    ("EC-256", "EC P-256"),
+    ("EC-384", "EC P-384"),
+]
+MECHANISMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
+EC_MECHANISMS = {256: "ES256", 384: "ES384"}
+
+
+class KeyRequestForm(forms.Form):
+    """One key request; a row without a key id is left out."""
+
+    keyid = forms.CharField(label="Key id", max_length=100, required=False)
+    usage = forms.ChoiceField(label="Usage", choices=[(u, u) for u in USAGES], required=False)
+    keytype = forms.ChoiceField(label="Key type", choices=KEY_TYPES, required=False)
+    mechanism = forms.ChoiceField(
+        label="Response mechanism", choices=[(m, m) for m in MECHANISMS], required=False
+    )
+    storages = forms.CharField(
+        label="Storage priorities",
+        max_length=40,
+        required=False,
+        initial="APP",
+        help_text="In order, comma-separated: " + ", ".join(STORAGES),
+    )
+    keystate = forms.ChoiceField(
+        label="Key state", choices=[("ACTIVE", "ACTIVE"), ("INACTIVE", "INACTIVE")], required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("keyid"):
+            return data
+        keytype, length = str(data.get("keytype") or "RSA-2048").split("-")
+        mechanism = data.get("mechanism") or ("RS256" if keytype == "RSA" else "")
+        if keytype == "EC":
+            mechanism = EC_MECHANISMS[int(length)]
+        elif not mechanism.startswith(("RS", "PS")):
+            self.add_error("mechanism", "An RSA key answers with RS256/384/512 or PS256.")
+        storages = [s.strip().upper() for s in str(data.get("storages") or "APP").split(",")]
+        storages = [s for s in storages if s]
+        if not storages or any(s not in STORAGES for s in storages):
+            self.add_error("storages", f"Use {', '.join(STORAGES)}, comma-separated.")
+        data["spec"] = KeySpec(
+            keyid=data["keyid"],
+            usage=data.get("usage") or "SIG",
+            keytype=keytype,
+            keylength=int(length),
+            mechanism=mechanism,
+            storages=tuple(storages),
+            keystate=data.get("keystate") or "ACTIVE",
+        )
+        return data
+
+
+class BaseKeyRequestFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        keyids = [
+            form.cleaned_data["keyid"] for form in self.forms if form.cleaned_data.get("keyid")
+        ]
+        if not keyids:
+            raise ValidationError("Add at least one key request.")
+        if len(keyids) > 8:
+            raise ValidationError("At most 8 key requests.")
+        if len(set(keyids)) != len(keyids):
+            raise ValidationError("Each key request needs its own key id.")
+
+    def specs(self) -> tuple[KeySpec, ...]:
+        return tuple(
+            form.cleaned_data["spec"] for form in self.forms if "spec" in form.cleaned_data
+        )
+
+
+_KeyRequestFormSet = forms.formset_factory(
+    KeyRequestForm, formset=BaseKeyRequestFormSet, extra=2, max_num=8, absolute_max=8
+)
+KEY_REQUEST_INITIAL = [
+    {
+        "keyid": "signer",
+        "usage": "SIG",
+        "keytype": "RSA-2048",
+        "mechanism": "RS256",
+        "storages": "APP",
+    }
+]
+
+
+def key_requests(data: Any = None) -> BaseKeyRequestFormSet:
+    """The key-request rows of a provisioning form: one filled in, two empty, at most eight."""
+    if data is None:
+        return cast(
+            BaseKeyRequestFormSet, _KeyRequestFormSet(prefix="keys", initial=KEY_REQUEST_INITIAL)
+        )
+    return cast(BaseKeyRequestFormSet, _KeyRequestFormSet(data, prefix="keys"))
+
+
+def _flag_choices() -> list[tuple[str, str]]:
+    return [("", "not sent"), ("true", "true"), ("false", "false")]
+
+
+class ProvisionTemplateForm(forms.Form):
+    """What every provisioning request of a form shares (all but the user id)."""
+
+    client = ClientChoiceField(
+        queryset=Client.objects.none(),
+        label="On behalf of client",
+        help_text="The command is created for this client; its callbacks go there.",
+    )
+    profile_name = forms.CharField(label="Profile name", max_length=255)
+    servername = forms.CharField(label="Server name", max_length=255)
+    lifespan = forms.IntegerField(
+        label="Lifespan (s)",
+        min_value=1,
+        max_value=MAX_SECONDS,
+        initial=300,
+        help_text="How long the QR code or link can be opened.",
+    )
+    timeout = forms.IntegerField(
+        label="Timeout (s)",
+        min_value=1,
+        max_value=MAX_SECONDS,
+        initial=300,
+        help_text="When the request ends if not done; at most 86400 (a day).",
+    )
+    external_id = forms.CharField(label="External id", max_length=255, required=False)
+    smartcardid = forms.CharField(label="vscinfo: smartcardid", max_length=255, required=False)
+    adminkey = forms.CharField(label="vscinfo: adminkey", max_length=48, required=False)
+    oldadminkey = forms.CharField(label="vscinfo: oldadminkey", max_length=48, required=False)
+    provisionreader = forms.CharField(
+        label="provisionreader",
+        max_length=20,
+        required=False,
+        help_text="CreateTPM, FreeTPM or <n>TPM",
+    )
+    congratsmessage = forms.CharField(
+        label="congratsmessage",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    protection_level = forms.ChoiceField(
+        label="desktopKeyProtectionLevel",
+        choices=[("", "not sent"), *[(p, p) for p in PROTECTION_LEVELS]],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients  # type: ignore[attr-defined]
+        for name in SUBJECT_FIELDS:
+            self.fields[f"subject_{name}"] = forms.CharField(
+                label=name,
+                max_length=2 if name == "C" else 255,
+                required=False,
+                initial=USERID_PLACEHOLDER if name == "CN" else "",
+            )
+        for name in BOOLEAN_EXTENSIONS:
+            self.fields[f"flag_{name}"] = forms.ChoiceField(
+                label=name, choices=_flag_choices(), required=False
+            )
+
+    def subject_fields(self) -> list[forms.BoundField]:
+        return [self[f"subject_{name}"] for name in SUBJECT_FIELDS]
+
+    def flag_fields(self) -> list[forms.BoundField]:
+        return [self[f"flag_{name}"] for name in BOOLEAN_EXTENSIONS]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("adminkey", "oldadminkey"):
+            if data.get(name) and not _ADMIN_KEY.fullmatch(data[name]):
+                self.add_error(name, "48 lowercase hexadecimal characters.")
+        if data.get("provisionreader") and not _PROVISIONREADER.fullmatch(data["provisionreader"]):
+            self.add_error("provisionreader", "CreateTPM, FreeTPM or <n>TPM.")
+        lifespan, timeout = data.get("lifespan"), data.get("timeout")
+        if lifespan and timeout and timeout < lifespan:
+            self.add_error("timeout", "The timeout must be at least the lifespan.")
+        if not any(data.get(f"subject_{name}") for name in SUBJECT_FIELDS):
+            raise ValidationError("Give the certificate subject at least one attribute.")
+        return data
+
+    def spec(self, keys: tuple[KeySpec, ...], userid: str = "") -> ProvisionSpec:
+        data = self.cleaned_data
+        return ProvisionSpec(
+            userid=userid,
+            profile_name=data["profile_name"],
+            servername=data["servername"],
+            subject=tuple(
+                (name, data[f"subject_{name}"])
+                for name in SUBJECT_FIELDS
+                if data.get(f"subject_{name}")
+            ),
+            keys=keys,
+            lifespan=data["lifespan"],
+            timeout=data["timeout"],
+            external_id=data["external_id"],
+            smartcardid=data["smartcardid"],
+            adminkey=data["adminkey"],
+            oldadminkey=data["oldadminkey"],
+            provisionreader=data["provisionreader"],
+            flags=tuple(
+                (name, data[f"flag_{name}"])
+                for name in BOOLEAN_EXTENSIONS
+                if data.get(f"flag_{name}")
+            ),
+            congratsmessage=data["congratsmessage"],
+            protection_level=data["protection_level"],
+        )
+
+
+class ProvisionForm(ProvisionTemplateForm):
+    """One provisioning request: shown as a QR code now, or sent as an enrollment link."""
+
+    userid = forms.CharField(label="User id", max_length=255)
+
+    field_order = ["client", "userid"]
+
+    def provision_spec(self, keys: tuple[KeySpec, ...]) -> ProvisionSpec:
+        return self.spec(keys).for_user(self.cleaned_data["userid"])
+
+
+class BulkUploadForm(ProvisionTemplateForm):
+    file = forms.FileField(
+        label="CSV of users",
+        help_text="A header line with userid and optionally CN, emailAddress, O, OU … "
+        "(they override the template for that user).",
+    )
+
+    field_order = ["client", "file"]

@@ -1,0 +1,55 @@
+"""How console views answer: a page or just its fragment, polling that stops, errors for people."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_htmx.http import HTMX_STOP_POLLING
+
+from hermod_core.crypto.errors import CryptoError
+from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.commands import CommandError
+from hermod_core.services.console import ConsoleError
+
+# Every exception a console action may show to the person who tried it.
+PERSON_ERRORS = (ProtocolError, CommandError, ConsoleError, CryptoError)
+
+
+def page_or_fragment(
+    request: HttpRequest,
+    page: str,
+    fragment: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """The whole page, or only its fragment when htmx asks (``HX-Request``); both share the
+    fragment template, so they never drift apart (NetBox's ``htmx_partial``)."""
+    template = fragment if getattr(request, "htmx", False) else page
+    return render(request, template, context, status=status)
+
+
+def live_fragment(
+    request: HttpRequest, fragment: str, context: dict[str, Any], *, final: bool
+) -> HttpResponse:
+    """A polled fragment; once what it shows is final, HTTP 286 tells htmx to stop polling."""
+    return render(request, fragment, context, status=HTMX_STOP_POLLING if final else 200)
+
+
+def error_text(exc: Exception) -> str:
+    """One sentence for the person, naming the field at fault when the protocol names one."""
+    if isinstance(exc, ProtocolError | CommandError):
+        return (
+            f"{exc.message} ({exc.field})"
+            if exc.field and exc.field not in exc.message
+            else exc.message
+        )
+    if isinstance(exc, CryptoError):
+        return exc.message
+    return str(exc)
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    """For pages showing a secret once (a key, an invitation link): never cached."""
+    response["Cache-Control"] = "no-store"
+    return response

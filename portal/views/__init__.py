@@ -1,0 +1,1 @@
+"""Console and enrollment-portal views: authenticate, parse, call a service, render."""

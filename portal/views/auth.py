@@ -1,0 +1,51 @@
+"""Signing in to the console (throttled, audited)."""
+
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+
+from hermod_core.services.audit import audit_record
+from portal.actors import client_ip
+from portal.forms import ThrottledAuthenticationForm
+from portal.services import login_success_reset
+
+
+class ConsoleLoginView(auth_views.LoginView):
+    template_name = "portal/auth/login.html"
+    form_class = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        user = form.get_user()
+        ip = client_ip(self.request)
+        login_success_reset(username=user.get_username(), ip=ip)
+        audit_record(
+            actor=user.get_username(),
+            user=user,
+            ip=ip or None,
+            action="console.login",
+            target_type="account",
+            target_id=user.get_username()[:100],
+        )
+        return response
+
+
+class ConsoleLogoutView(auth_views.LogoutView):
+    """Signs out (POST only) and goes back to the login page; audited like the sign-in."""
+
+    next_page = "portal:login"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            audit_record(
+                actor=request.user.get_username(),
+                user=request.user,
+                ip=client_ip(request) or None,
+                action="console.logout",
+                target_type="account",
+                target_id=request.user.get_username()[:100],
+            )
+        return super().post(request, *args, **kwargs)

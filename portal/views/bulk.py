@@ -1,0 +1,105 @@
+"""Bulk provisioning: upload a CSV, watch the job, download the result file."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from hermod_core.selectors.console import clients_enabled
+from hermod_core.services.console import ConsoleError
+from portal.actors import actor_from
+from portal.forms import BaseKeyRequestFormSet, BulkUploadForm, key_requests
+from portal.models import BulkJob
+from portal.rendering import live_fragment, no_store
+from portal.roles import console_view
+from portal.selectors import bulk_job_get, bulk_job_list, bulk_job_rows
+from portal.services import (
+    BulkUploadError,
+    bulk_csv_parse,
+    bulk_job_create,
+    bulk_job_requeue,
+    bulk_result_csv,
+)
+
+
+def _list_page(
+    request: HttpRequest, form: BulkUploadForm, keys: BaseKeyRequestFormSet, *, status: int = 200
+) -> HttpResponse:
+    context = {"form": form, "keys": keys, "jobs": bulk_job_list()}
+    return render(request, "portal/bulk/list.html", context, status=status)
+
+
+@require_GET
+@console_view()
+def bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkUploadForm(clients=clients_enabled())
+    return _list_page(request, form, key_requests())
+
+
+@require_POST
+@console_view()
+def bulk_create(request: HttpRequest) -> HttpResponse:
+    form = BulkUploadForm(request.POST, request.FILES, clients=clients_enabled())
+    keys = key_requests(request.POST)
+    if form.is_valid() and keys.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            rows = bulk_csv_parse(upload.read())
+            job = bulk_job_create(
+                actor=actor_from(request),
+                client=form.cleaned_data["client"],
+                spec=form.spec(keys.specs()),
+                rows=rows,
+                filename=upload.name or "",
+                link_base=request.build_absolute_uri("/"),
+            )
+        except (BulkUploadError, ConsoleError) as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("portal:bulk_job", job_id=job.pk)
+    return _list_page(request, form, keys, status=400)
+
+
+def _job_or_404(job_id: int) -> BulkJob:
+    job = bulk_job_get(job_id)
+    if job is None:
+        raise Http404
+    return job
+
+
+@require_GET
+@console_view()
+def bulk_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(job_id)
+    return render(request, "portal/bulk/detail.html", {"job": job, "rows": bulk_job_rows(job)})
+
+
+@require_GET
+@console_view()
+def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(job_id)
+    rows = bulk_job_rows(job) if job.is_final else []
+    return live_fragment(
+        request, "portal/bulk/_progress.html", {"job": job, "rows": rows}, final=job.is_final
+    )
+
+
+@require_GET
+@console_view()
+def bulk_result(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(job_id)
+    text = bulk_result_csv(actor=actor_from(request), job=job)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="bulk-{job.pk}-result.csv"'
+    return no_store(response)
+
+
+@require_POST
+@console_view()
+def bulk_requeue(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(job_id)
+    if bulk_job_requeue(actor=actor_from(request), job=job):
+        messages.success(request, "The job was handed to a worker again.")
+    else:
+        messages.error(request, "The job is finished or still making progress.")
+    return redirect("portal:bulk_job", job_id=job.pk)

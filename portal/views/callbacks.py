@@ -1,0 +1,41 @@
+"""Callback deliveries in trouble: failing or exhausted, and resending them."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from hermod_core.models import DeliveryState
+from hermod_core.selectors.console import callback_get, callback_problems
+from hermod_core.services.console import callbacks_resend_exhausted, console_callback_resend
+from portal.actors import actor_from
+from portal.roles import console_view
+
+
+@require_GET
+@console_view()
+def callbacks(request: HttpRequest) -> HttpResponse:
+    deliveries = list(callback_problems()[:500])
+    exhausted = sum(1 for d in deliveries if d.state == DeliveryState.EXHAUSTED)
+    return render(
+        request, "portal/callbacks/list.html", {"deliveries": deliveries, "exhausted": exhausted}
+    )
+
+
+@require_POST
+@console_view()
+def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = callback_get(delivery_id)
+    if delivery is None:
+        raise Http404
+    console_callback_resend(actor=actor_from(request), delivery=delivery)
+    messages.success(request, f"Callback {delivery.event_id} will be sent again.")
+    return redirect("portal:callbacks")
+
+
+@require_POST
+@console_view()
+def callback_resend_all(request: HttpRequest) -> HttpResponse:
+    count = callbacks_resend_exhausted(actor=actor_from(request))
+    messages.success(request, f"{count} exhausted callback(s) will be sent again.")
+    return redirect("portal:callbacks")

@@ -1,0 +1,211 @@
+"""Clients: list, create, rotate, enable, callback settings, test callback, import, export."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from hermod_core.models import Client
+from hermod_core.protocol.api_key import build_api_key_header
+from hermod_core.protocol.client_config import (
+    DEFAULT_GROUP,
+    ClientEntry,
+    render_client_config,
+    render_client_snippet,
+)
+from hermod_core.selectors.console import console_client_get, console_client_list, group_list
+from hermod_core.services.clients import IssuedKey, client_entry
+from hermod_core.services.console import (
+    ConsoleError,
+    callback_send_test,
+    client_callback_update,
+    console_client_create,
+    console_client_rotate_key,
+    console_client_set_enabled,
+    console_clients_import,
+)
+from hermod_core.services.credentials import api_key_generate
+from portal.actors import actor_from
+from portal.forms import ClientCallbackForm, ClientCreateForm, ClientImportForm, GenerateClientForm
+from portal.rendering import no_store
+from portal.roles import console_view
+
+
+def _client_or_404(client_id: str) -> Client:
+    client = console_client_get(client_id)
+    if client is None:
+        raise Http404
+    return client
+
+
+def _list_context(**forms: Any) -> dict[str, Any]:
+    return {
+        "clients": console_client_list(),
+        "groups": group_list(),
+        "create_form": forms.get("create_form") or ClientCreateForm(),
+        "import_form": forms.get("import_form") or ClientImportForm(),
+        "generate_form": GenerateClientForm(),
+    }
+
+
+@require_GET
+@console_view()
+def client_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/clients/list.html", _list_context())
+
+
+def _key_page(request: HttpRequest, issued: IssuedKey, *, created: bool) -> HttpResponse:
+    snippet = render_client_snippet(
+        client_entry(issued.client, key=issued.key), issued.api_key_header
+    )
+    response = render(
+        request,
+        "portal/clients/key.html",
+        {"issued": issued, "client": issued.client, "snippet": snippet, "created": created},
+    )
+    return no_store(response)
+
+
+@require_POST
+@console_view(admin=True)
+def client_create(request: HttpRequest) -> HttpResponse:
+    form = ClientCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            issued = console_client_create(
+                actor=actor_from(request),
+                client_id=form.cleaned_data["client_id"],
+                group_name=form.cleaned_data["group"],
+                callback_url=form.cleaned_data["callback_url"],
+                callback_basic_auth=form.cleaned_data["callback_basic_auth"],
+                callback_signing_secret=form.cleaned_data["callback_signing_secret"],
+            )
+        except ConsoleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _key_page(request, issued, created=True)
+    return render(request, "portal/clients/list.html", _list_context(create_form=form), status=400)
+
+
+@require_GET
+@console_view()
+def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _client_or_404(client_id)
+    form = ClientCallbackForm(initial={"callback_url": client.callback_url})
+    return render(request, "portal/clients/detail.html", {"client": client, "form": form})
+
+
+@require_POST
+@console_view(admin=True)
+def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _client_or_404(client_id)
+    issued = console_client_rotate_key(actor=actor_from(request), client=client)
+    return _key_page(request, issued, created=False)
+
+
+@require_POST
+@console_view(admin=True)
+def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _client_or_404(client_id)
+    enabled = request.POST.get("enabled") == "true"
+    console_client_set_enabled(actor=actor_from(request), client=client, enabled=enabled)
+    messages.success(request, f"{client.client_id} is {'enabled' if enabled else 'disabled'}.")
+    return redirect("portal:client_detail", client_id=client.client_id)
+
+
+@require_POST
+@console_view(admin=True)
+def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _client_or_404(client_id)
+    form = ClientCallbackForm(request.POST)
+    if form.is_valid():
+        basic_auth, signing_secret = form.secrets()
+        try:
+            client_callback_update(
+                actor=actor_from(request),
+                client=client,
+                callback_url=form.cleaned_data["callback_url"],
+                callback_basic_auth=basic_auth,
+                callback_signing_secret=signing_secret,
+            )
+        except ConsoleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Callback settings saved.")
+            return redirect("portal:client_detail", client_id=client.client_id)
+    client.refresh_from_db()
+    return render(
+        request, "portal/clients/detail.html", {"client": client, "form": form}, status=400
+    )
+
+
+@require_POST
+@console_view(admin=True)
+def client_test_callback(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _client_or_404(client_id)
+    context: dict[str, Any] = {"client": client}
+    try:
+        context["delivery"] = callback_send_test(client=client, actor=actor_from(request))
+    except ConsoleError as exc:
+        context["error"] = str(exc)
+    if getattr(request, "htmx", False):
+        return render(request, "portal/clients/_test_callback.html", context)
+    if "error" in context:
+        messages.error(request, context["error"])
+    else:
+        messages.success(request, "Test callback queued; see the callback deliveries page.")
+    return redirect("portal:client_detail", client_id=client.client_id)
+
+
+@require_POST
+@console_view(admin=True)
+def clients_import(request: HttpRequest) -> HttpResponse:
+    form = ClientImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            result = console_clients_import(
+                actor=actor_from(request), text=form.cleaned_data["file"]
+            )
+        except ConsoleError as exc:
+            form.add_error("file", str(exc))
+        else:
+            messages.success(
+                request,
+                f"Imported: {len(result.created)} created, {len(result.updated)} updated.",
+            )
+            return redirect("portal:client_list")
+    return render(request, "portal/clients/list.html", _list_context(import_form=form), status=400)
+
+
+@require_GET
+@console_view(admin=True)
+def clients_export(request: HttpRequest) -> HttpResponse:
+    text = render_client_config([client_entry(client) for client in console_client_list()])
+    response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="hermod-clients.yml"'
+    return no_store(response)
+
+
+@require_GET
+@console_view()
+def client_generate(request: HttpRequest) -> HttpResponse:
+    """The generateclient snippet (PROTOCOL.md §9): a fresh key, nothing stored."""
+    form = GenerateClientForm(request.GET)
+    if not form.is_valid():
+        return render(request, "portal/clients/list.html", _list_context(), status=400)
+    client_id = form.cleaned_data["client_id"]
+    key = api_key_generate()
+    entry = ClientEntry(
+        client_id=client_id,
+        key=key,
+        group=DEFAULT_GROUP,
+        callback_url="",
+        callback_basic_auth="",
+        callback_signing_secret="",
+    )
+    snippet = render_client_snippet(entry, build_api_key_header(client_id, key))
+    return no_store(
+        render(request, "portal/clients/snippet.html", {"snippet": snippet, "client_id": client_id})
+    )

@@ -1,0 +1,58 @@
+"""The enrollment portal: an end user opens a one-time link and enrolls a device.
+
+No account: the code in the link is the only credential. Every code that does not open a live
+invitation gets a friendly page that says what to do next and nothing about anyone else.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.models import EnrollmentInvitation
+from portal.qr import qr_svg
+from portal.rendering import live_fragment
+from portal.selectors import enrollment_status, invitation_get_by_code
+from portal.services import invitation_mark_opened
+
+
+def _context(invitation: EnrollmentInvitation, code: str) -> dict[str, Any]:
+    status = enrollment_status(invitation.command)
+    return {
+        "code": code,
+        "status": status,
+        "qr": qr_svg(status.uri) if status.shows_code else "",
+    }
+
+
+def _unknown(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/enroll/invalid.html", status=404)
+
+
+@require_GET
+@never_cache
+def enroll_page(request: HttpRequest, code: str) -> HttpResponse:
+    invitation = invitation_get_by_code(code)
+    if invitation is None:
+        return _unknown(request)
+    context = _context(invitation, code)
+    if context["status"].is_final:
+        # A used or expired link: say so, without the QR code or anything else.
+        return render(request, "portal/enroll/ended.html", context, status=410)
+    invitation_mark_opened(invitation=invitation)
+    return render(request, "portal/enroll/page.html", context)
+
+
+@require_GET
+@never_cache
+def enroll_status(request: HttpRequest, code: str) -> HttpResponse:
+    """The live part of the page, polled every 2 s until the enrollment ends (then 286)."""
+    invitation = invitation_get_by_code(code)
+    if invitation is None:
+        return live_fragment(request, "portal/enroll/_invalid.html", {}, final=True)
+    context = _context(invitation, code)
+    return live_fragment(
+        request, "portal/enroll/_status.html", context, final=context["status"].is_final
+    )

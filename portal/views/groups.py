@@ -1,0 +1,139 @@
+"""Groups: trusted attestation keys and the SCEP CA settings of each."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from hermod_core.models import Group
+from hermod_core.selectors.console import group_detail, group_get, group_list
+from hermod_core.services.console import (
+    ConsoleError,
+    ca_ra_identity_generate,
+    ca_settings_save,
+    ca_test_connection,
+    trusted_key_add,
+    trusted_key_remove,
+)
+from portal.actors import actor_from
+from portal.forms import CaSettingsForm, RaIdentityForm, TrustedKeyForm
+from portal.roles import console_view
+
+
+def _group_or_404(name: str) -> Group:
+    group = group_get(name)
+    if group is None:
+        raise Http404
+    return group
+
+
+@require_GET
+@console_view()
+def groups(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/groups/list.html", {"groups": group_list()})
+
+
+def _detail(request: HttpRequest, group: Group, *, status: int = 200, **forms: Any) -> HttpResponse:
+    detail = group_detail(group)
+    ca = detail["ca"]
+    initial = (
+        {"scep_url": ca.scep_url, "enabled": ca.enabled, "auto_certify": ca.auto_certify}
+        if ca
+        else {"enabled": True}
+    )
+    context = {
+        "group": group,
+        **detail,
+        "key_form": forms.get("key_form") or TrustedKeyForm(),
+        "ca_form": forms.get("ca_form") or CaSettingsForm(initial=initial),
+        "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
+    }
+    return render(request, "portal/groups/detail.html", context, status=status)
+
+
+@require_GET
+@console_view()
+def group_page(request: HttpRequest, name: str) -> HttpResponse:
+    return _detail(request, _group_or_404(name))
+
+
+@require_POST
+@console_view(admin=True)
+def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
+    group = _group_or_404(name)
+    form = TrustedKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            key = trusted_key_add(
+                actor=actor_from(request),
+                group=group,
+                jwk_text=form.cleaned_data["jwk"],
+                label=form.cleaned_data["label"],
+            )
+        except ConsoleError as exc:
+            form.add_error("jwk", str(exc))
+        else:
+            messages.success(request, f"Key {key.thumbprint} is now trusted.")
+            return redirect("portal:group", name=group.name)
+    return _detail(request, group, status=400, key_form=form)
+
+
+@require_POST
+@console_view(admin=True)
+def group_key_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
+    group = _group_or_404(name)
+    key = group.trusted_keys.filter(pk=key_id).first()
+    if key is None:
+        raise Http404
+    trusted_key_remove(actor=actor_from(request), key=key)
+    messages.success(request, f"Key {key.thumbprint} is no longer trusted.")
+    return redirect("portal:group", name=group.name)
+
+
+@require_POST
+@console_view(admin=True)
+def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
+    group = _group_or_404(name)
+    form = CaSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            ca_settings_save(actor=actor_from(request), group=group, **form.changes())
+        except ConsoleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "CA settings saved.")
+            return redirect("portal:group", name=group.name)
+    return _detail(request, group, status=400, ca_form=form)
+
+
+@require_POST
+@console_view(admin=True)
+def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
+    group = _group_or_404(name)
+    form = RaIdentityForm(request.POST)
+    common_name = form.cleaned_data["common_name"] if form.is_valid() else ""
+    try:
+        ca_ra_identity_generate(actor=actor_from(request), group=group, common_name=common_name)
+    except ConsoleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "A new RA identity was generated; register its certificate.")
+    return redirect("portal:group", name=group.name)
+
+
+@require_POST
+@console_view(admin=True)
+def group_ca_test(request: HttpRequest, name: str) -> HttpResponse:
+    group = _group_or_404(name)
+    result = ca_test_connection(actor=actor_from(request), group=group)
+    if getattr(request, "htmx", False):
+        return render(request, "portal/groups/_ca_test.html", {"result": result})
+    if result.ok:
+        messages.success(
+            request, f"The CA answered: {', '.join(result.capabilities) or 'no capabilities'}."
+        )
+    else:
+        messages.error(request, f"The CA test failed: {result.error}")
+    return redirect("portal:group", name=group.name)

@@ -1,0 +1,81 @@
+"""Users and profiles: search, a profile's device, keys, certificates and commands; ping/delete."""
+
+import uuid
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from hermod_core.models import Profile
+from hermod_core.selectors.console import (
+    clients_enabled,
+    profile_commands,
+    profile_get,
+    user_get,
+    user_search,
+)
+from hermod_core.services.console import console_command_issue
+from portal.actors import actor_from
+from portal.forms import ProfileCommandForm
+from portal.rendering import PERSON_ERRORS, error_text, page_or_fragment
+from portal.roles import console_view
+
+
+@require_GET
+@console_view()
+def users(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:255]
+    return page_or_fragment(
+        request,
+        "portal/users/search.html",
+        "portal/users/_results.html",
+        {"q": query, "users": user_search(query)},
+    )
+
+
+@require_GET
+@console_view()
+def user_page(request: HttpRequest, group: str, userid: str) -> HttpResponse:
+    user = user_get(group, userid)
+    if user is None:
+        raise Http404
+    return render(request, "portal/users/user.html", {"end_user": user})
+
+
+def _profile_or_404(profile_id: uuid.UUID) -> Profile:
+    profile = profile_get(profile_id)
+    if profile is None:
+        raise Http404
+    return profile
+
+
+def _profile_page(
+    request: HttpRequest, profile: Profile, form: ProfileCommandForm, *, status: int = 200
+) -> HttpResponse:
+    context = {"profile": profile, "commands": profile_commands(profile), "form": form}
+    return render(request, "portal/users/profile.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@console_view()
+def profile_page(request: HttpRequest, profile_id: uuid.UUID) -> HttpResponse:
+    """The profile; a POST issues a ping or delete command for it on behalf of a client."""
+    profile = _profile_or_404(profile_id)
+    clients = clients_enabled(group=profile.group)
+    if request.method == "GET":
+        return _profile_page(request, profile, ProfileCommandForm(clients=clients))
+    form = ProfileCommandForm(request.POST, clients=clients)
+    if form.is_valid():
+        endpoint, body = form.body(str(profile.pk))
+        try:
+            command = console_command_issue(
+                actor=actor_from(request),
+                client=form.cleaned_data["client"],
+                endpoint_name=endpoint,
+                body=body,
+            )
+        except PERSON_ERRORS as exc:
+            form.add_error(None, error_text(exc))
+        else:
+            return redirect("portal:command", command_id=command.pk)
+    return _profile_page(request, profile, form, status=400)

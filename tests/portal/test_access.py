@@ -1,0 +1,250 @@
+"""Who may see and do what in the console: sign-in, roles, CSRF and security headers."""
+
+import uuid
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from hermod_core.models import AuditEvent, Client
+from portal.middleware import CONTENT_SECURITY_POLICY
+from portal.models import LoginThrottle
+from portal.services import LOGIN_MAX_FAILURES
+from tests.portal.conftest import PASSWORD
+
+PID = uuid.uuid4()
+
+# Every console URL: (name, kwargs, method).
+CONSOLE_URLS = [
+    ("portal:dashboard", {}, "get"),
+    ("portal:client_list", {}, "get"),
+    ("portal:client_create", {}, "post"),
+    ("portal:clients_import", {}, "post"),
+    ("portal:clients_export", {}, "get"),
+    ("portal:client_generate", {}, "get"),
+    ("portal:client_detail", {"client_id": "idm"}, "get"),
+    ("portal:client_rotate", {"client_id": "idm"}, "post"),
+    ("portal:client_enabled", {"client_id": "idm"}, "post"),
+    ("portal:client_callback", {"client_id": "idm"}, "post"),
+    ("portal:client_test_callback", {"client_id": "idm"}, "post"),
+    ("portal:groups", {}, "get"),
+    ("portal:group", {"name": "smartid"}, "get"),
+    ("portal:group_key_add", {"name": "smartid"}, "post"),
+    ("portal:group_key_remove", {"name": "smartid", "key_id": 1}, "post"),
+    ("portal:group_ca_save", {"name": "smartid"}, "post"),
+    ("portal:group_ca_ra", {"name": "smartid"}, "post"),
+    ("portal:group_ca_test", {"name": "smartid"}, "post"),
+    ("portal:users", {}, "get"),
+    ("portal:user", {"group": "smartid", "userid": "bob"}, "get"),
+    ("portal:profile", {"profile_id": PID}, "get"),
+    ("portal:profile", {"profile_id": PID}, "post"),
+    ("portal:commands", {}, "get"),
+    ("portal:command", {"command_id": 1}, "get"),
+    ("portal:command_live", {"command_id": 1}, "get"),
+    ("portal:command_cancel", {"command_id": 1}, "post"),
+    ("portal:callbacks", {}, "get"),
+    ("portal:callback_resend", {"delivery_id": 1}, "post"),
+    ("portal:callback_resend_all", {}, "post"),
+    ("portal:provision", {}, "get"),
+    ("portal:provision", {}, "post"),
+    ("portal:provision_session", {"command_id": 1}, "get"),
+    ("portal:provision_status", {"command_id": 1}, "get"),
+    ("portal:invitations", {}, "get"),
+    ("portal:bulk", {}, "get"),
+    ("portal:bulk_create", {}, "post"),
+    ("portal:bulk_job", {"job_id": 1}, "get"),
+    ("portal:bulk_progress", {"job_id": 1}, "get"),
+    ("portal:bulk_result", {"job_id": 1}, "get"),
+    ("portal:bulk_requeue", {"job_id": 1}, "post"),
+    ("portal:audit", {}, "get"),
+]
+
+ADMIN_ONLY = [
+    ("portal:client_create", {}),
+    ("portal:clients_import", {}),
+    ("portal:client_rotate", {"client_id": "idm"}),
+    ("portal:client_enabled", {"client_id": "idm"}),
+    ("portal:client_callback", {"client_id": "idm"}),
+    ("portal:client_test_callback", {"client_id": "idm"}),
+    ("portal:group_key_add", {"name": "smartid"}),
+    ("portal:group_key_remove", {"name": "smartid", "key_id": 1}),
+    ("portal:group_ca_save", {"name": "smartid"}),
+    ("portal:group_ca_ra", {"name": "smartid"}),
+    ("portal:group_ca_test", {"name": "smartid"}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "method"), CONSOLE_URLS)
+def test_every_console_url_sends_a_stranger_to_the_login_page(
+    db: None, name: str, kwargs: dict, method: str
+) -> None:
+    url = reverse(name, kwargs=kwargs)
+    response = getattr(HttpClient(), method)(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("portal:login"))
+
+
+@pytest.mark.parametrize(("name", "kwargs", "method"), CONSOLE_URLS)
+def test_an_account_without_a_console_role_gets_403_everywhere(
+    norole_user, name: str, kwargs: dict, method: str
+) -> None:
+    http = HttpClient()
+    http.force_login(norole_user)
+    assert getattr(http, method)(reverse(name, kwargs=kwargs)).status_code == 403
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ADMIN_ONLY)
+def test_an_operator_gets_403_on_admin_actions(operator, client_a, name: str, kwargs: dict) -> None:
+    assert operator.post(reverse(name, kwargs=kwargs)).status_code == 403
+
+
+def test_an_operator_may_not_export_client_settings(operator, client_a) -> None:
+    assert operator.get(reverse("portal:clients_export")).status_code == 403
+
+
+def test_an_operator_sees_no_admin_forms(operator, client_a) -> None:
+    page = operator.get(reverse("portal:client_detail", args=["idm"])).content.decode()
+    assert "Rotate key" not in page
+    assert "Callback settings" not in page
+
+
+def test_a_superuser_is_an_admin(django_user_model, client_a) -> None:
+    boss = django_user_model.objects.create_superuser("boss", password=PASSWORD)
+    http = HttpClient()
+    http.force_login(boss)
+    response = http.post(reverse("portal:client_enabled", args=["idm"]), {"enabled": "false"})
+    assert response.status_code == 302
+    assert Client.objects.get(client_id="idm").enabled is False
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("portal:client_create", {}),
+        ("portal:client_rotate", {"client_id": "idm"}),
+        ("portal:command_cancel", {"command_id": 1}),
+        ("portal:provision", {}),
+        ("portal:callback_resend_all", {}),
+        ("portal:logout", {}),
+    ],
+)
+def test_posts_without_a_csrf_token_are_refused(admin_csrf, client_a, name, kwargs) -> None:
+    assert admin_csrf.post(reverse(name, kwargs=kwargs)).status_code == 403
+
+
+def test_htmx_posts_carry_the_csrf_token_in_a_header(admin_csrf, client_a) -> None:
+    page = admin_csrf.get(reverse("portal:client_detail", args=["idm"]))
+    token = page.cookies["csrftoken"].value
+    assert 'hx-headers=\'{"X-CSRFToken": "' in page.content.decode()
+    response = admin_csrf.post(
+        reverse("portal:client_test_callback", args=["idm"]),
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 200
+    assert "Test callback queued" in response.content.decode()
+
+
+def test_console_and_enrollment_pages_have_a_strict_content_security_policy(admin) -> None:
+    for url in (reverse("portal:dashboard"), reverse("portal:login"), "/enroll/" + "x" * 32):
+        response = admin.get(url)
+        assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert "unsafe-inline" not in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_carry_no_inline_script_or_style(admin, client_a) -> None:
+    for name in ("portal:dashboard", "portal:provision", "portal:client_list", "portal:bulk"):
+        page = admin.get(reverse(name)).content.decode()
+        assert "<script>" not in page
+        assert "<script src=" in page
+        assert " style=" not in page
+        assert "<style" not in page
+
+
+def test_the_api_keeps_its_own_headers(db: None) -> None:
+    response = HttpClient().get("/hermod/rest/command/poll/1")
+    assert "Content-Security-Policy" not in response
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+
+def _login(http: HttpClient, username: str, password: str, ip: str = "10.0.0.1"):
+    return http.post(
+        reverse("portal:login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_a_person_signs_in_and_the_login_is_audited(admin_user) -> None:
+    http = HttpClient()
+    response = _login(http, admin_user.username, PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:dashboard")
+    event = AuditEvent.objects.get(action="console.login")
+    assert event.actor_user == admin_user
+    assert event.ip == "10.0.0.1"
+
+
+def test_a_wrong_password_is_refused_and_audited(admin_user) -> None:
+    response = _login(HttpClient(), admin_user.username, "nope")
+    assert response.status_code == 200
+    assert "did not match" in response.content.decode() or "correct" in response.content.decode()
+    assert AuditEvent.objects.filter(action="console.login_failed", ip="10.0.0.1").count() == 1
+
+
+def test_repeated_failures_lock_the_name_even_for_the_right_password(admin_user) -> None:
+    http = HttpClient()
+    for _ in range(LOGIN_MAX_FAILURES):
+        _login(http, admin_user.username, "wrong")
+    assert AuditEvent.objects.filter(action="console.login_locked").count() == 1
+    response = _login(http, admin_user.username, PASSWORD)
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in http.session
+
+
+def test_a_lock_is_per_name_and_address(admin_user, operator_user) -> None:
+    for _ in range(LOGIN_MAX_FAILURES):
+        _login(HttpClient(), admin_user.username, "wrong")
+    assert _login(HttpClient(), admin_user.username, PASSWORD, ip="10.0.0.2").status_code == 302
+    assert _login(HttpClient(), operator_user.username, PASSWORD).status_code == 302
+
+
+def test_a_lock_ends_after_its_time(admin_user) -> None:
+    for _ in range(LOGIN_MAX_FAILURES):
+        _login(HttpClient(), admin_user.username, "wrong")
+    LoginThrottle.objects.update(locked_until="2000-01-01T00:00:00Z")
+    assert _login(HttpClient(), admin_user.username, PASSWORD).status_code == 302
+
+
+def test_a_success_forgets_earlier_failures(admin_user) -> None:
+    for _ in range(LOGIN_MAX_FAILURES - 1):
+        _login(HttpClient(), admin_user.username, "wrong")
+    assert _login(HttpClient(), admin_user.username, PASSWORD).status_code == 302
+    for _ in range(LOGIN_MAX_FAILURES - 1):
+        _login(HttpClient(), admin_user.username, "wrong")
+    assert _login(HttpClient(), admin_user.username, PASSWORD).status_code == 302
+
+
+def test_unknown_names_are_throttled_like_real_ones(db: None) -> None:
+    for _ in range(LOGIN_MAX_FAILURES):
+        _login(HttpClient(), "ghost", "wrong")
+    response = _login(HttpClient(), "ghost", "wrong")
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_the_throttle_stores_no_names_or_addresses(admin_user) -> None:
+    _login(HttpClient(), admin_user.username, "wrong")
+    for row in LoginThrottle.objects.all():
+        assert admin_user.username not in row.key
+        assert "10.0.0.1" not in row.key
+
+
+def test_signing_out_is_audited_and_leads_to_the_login_page(admin, admin_user) -> None:
+    response = admin.post(reverse("portal:logout"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:login")
+    assert AuditEvent.objects.get(action="console.logout").actor_user == admin_user
+    assert admin.get(reverse("portal:dashboard")).status_code == 302

@@ -1,0 +1,221 @@
+"""Bulk provisioning: a job row first, a worker runs it, a result file with the links."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client as HttpClient
+from django.urls import reverse
+from django.utils import timezone
+
+from hermod_core.crypto.csr import parse_csr_b64
+from hermod_core.models import AuditEvent, Command
+from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
+from portal.services import (
+    BULK_TASK,
+    BulkUploadError,
+    bulk_csv_parse,
+    bulk_job_run,
+)
+from portal.tasks import bulk_provision
+from tests.portal.helpers import provision_data
+
+CSV = b"userid,CN,emailAddress\nann,Ann Smith,ann@example.com\nben,,ben@example.com\ncid,Cid,\n"
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list:
+    """Tasks handed to the broker (after commit)."""
+    calls: list = []
+    monkeypatch.setattr(
+        "hermod_core.services.dispatch._send",
+        lambda name, args, countdown: calls.append((name, args)),
+    )
+    return calls
+
+
+def _upload(http, client, data: bytes = CSV, **overrides):
+    form = provision_data(client, **overrides)
+    form.pop("userid")
+    form["file"] = SimpleUploadedFile("users.csv", data, content_type="text/csv")
+    return http.post(reverse("portal:bulk_create"), form)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"name\nann\n", "include userid"),
+        (b"userid,shoe\nann,42\n", "Unknown column(s): shoe"),
+        (b"userid\nann\nann\n", "Line 3: userid ann appears twice"),
+        (b"userid,CN\nann\n", "Line 2: expected 2 values"),
+        (b"userid\n\n", "lists no users"),
+        (b"userid\n\xff\n", "not UTF-8"),
+    ],
+)
+def test_unusable_uploads_are_explained(data, message):
+    with pytest.raises(BulkUploadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        bulk_csv_parse(data)
+
+
+def test_columns_are_matched_without_regard_to_case():
+    rows = bulk_csv_parse(b"\xef\xbb\xbfUserId,cn,EMAILADDRESS\nann,Ann,ann@x\n")
+    assert rows == [{"userid": "ann", "CN": "Ann", "emailAddress": "ann@x"}]
+
+
+def test_an_upload_writes_the_job_then_enqueues_it_after_commit(
+    operator, operator_user, client_a, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(operator, client_a.client)
+    job = BulkJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:bulk_job", args=[job.pk])
+    assert (job.state, job.total, job.processed, job.client) == ("PENDING", 3, 0, client_a.client)
+    assert job.created_by_user == operator_user
+    assert sent == [(BULK_TASK, [job.pk])]
+    assert not Command.objects.exists()  # the worker creates them
+    assert AuditEvent.objects.filter(action="bulk.create", actor_user=operator_user).exists()
+
+
+def test_a_bad_upload_creates_no_job(operator, client_a, sent):
+    response = _upload(operator, client_a.client, b"userid,shoe\nann,1\n")
+    assert response.status_code == 400
+    assert "Unknown column" in response.content.decode()
+    assert not BulkJob.objects.exists()
+
+
+def _job(operator, client, data: bytes = CSV) -> BulkJob:
+    _upload(operator, client, data)
+    return BulkJob.objects.get()
+
+
+def test_running_a_job_creates_a_command_and_invitation_per_user(operator, client_a, sent):
+    job = _job(operator, client_a.client)
+    assert bulk_job_run(job_id=job.pk) == BulkJobState.DONE
+    job.refresh_from_db()
+    assert (job.state, job.processed, job.succeeded, job.failed) == ("DONE", 3, 3, 0)
+    invitations = EnrollmentInvitation.objects.order_by("userid")
+    assert [i.userid for i in invitations] == ["ann", "ben", "cid"]
+    assert all(i.bulk_job_id == job.pk for i in invitations)
+    commands = Command.objects.order_by("id")
+    assert [c.body["userid"] for c in commands] == ["ann", "ben", "cid"]
+    assert {c.client for c in commands} == {client_a.client}
+    subjects = [
+        parse_csr_b64(c.body["profile"]["keygenrequests"][0]["certreq"]).subject_string
+        for c in commands
+    ]
+    assert "CN=Ann Smith" in subjects[0]
+    assert "ann@example.com" in subjects[0]
+    assert "CN=ben" in subjects[1]  # the {userid} template where the row leaves CN empty
+    assert "ben@example.com" in subjects[1]
+
+
+def test_the_result_file_has_working_links_and_its_download_is_audited(
+    operator, operator_user, client_a, sent
+):
+    job = _job(operator, client_a.client)
+    bulk_job_run(job_id=job.pk)
+    response = operator.get(reverse("portal:bulk_result", args=[job.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Cache-Control"] == "no-store"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["userid"] for r in rows] == ["ann", "ben", "cid"]
+    assert all(r["error"] == "" for r in rows)
+    link = rows[0]["invitation_link"]
+    assert link.startswith("http://testserver/enroll/")
+    enroll = HttpClient().get(link.removeprefix("http://testserver"))
+    assert enroll.status_code == 200
+    assert "<svg" in enroll.content.decode()
+    assert link not in str(BulkJobRow.objects.values_list("link_sealed", flat=True)[0])
+    assert AuditEvent.objects.filter(action="bulk.download", actor_user=operator_user).exists()
+
+
+def test_a_failing_row_is_recorded_and_the_others_go_on(operator, client_a, sent):
+    job = _job(operator, client_a.client, b"userid,C\nann,SE\nben,Sweden\ncid,\n")
+    bulk_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.processed, job.succeeded, job.failed) == ("DONE", 3, 2, 1)
+    row = BulkJobRow.objects.get(userid="ben")
+    assert row.command_id is None
+    assert "Subject attribute" in row.error
+    page = operator.get(reverse("portal:bulk_job", args=[job.pk])).content.decode()
+    assert "Subject attribute" in page
+
+
+def test_a_job_run_twice_or_resumed_never_repeats_a_row(operator, client_a, sent):
+    job = _job(operator, client_a.client)
+    bulk_job_run(job_id=job.pk)
+    assert bulk_job_run(job_id=job.pk) == "skipped"
+    # A worker died after the first row: the job is RUNNING with one row done.
+    BulkJobRow.objects.filter(number__gt=1).delete()
+    EnrollmentInvitation.objects.exclude(userid="ann").delete()
+    Command.objects.exclude(body__userid="ann").delete()
+    BulkJob.objects.filter(pk=job.pk).update(state="RUNNING", processed=1, succeeded=1)
+    bulk_job_run(job_id=job.pk)
+    assert Command.objects.filter(body__userid="ann").count() == 1
+    assert Command.objects.count() == 3
+    job.refresh_from_db()
+    assert (job.state, job.processed) == ("DONE", 3)
+
+
+def test_a_job_with_an_unreadable_template_fails_with_a_reason(operator, client_a, sent):
+    job = _job(operator, client_a.client)
+    BulkJob.objects.filter(pk=job.pk).update(options={"nonsense": 1})
+    assert bulk_job_run(job_id=job.pk) == BulkJobState.FAILED
+    job.refresh_from_db()
+    assert (job.state, job.processed) == ("FAILED", 0)
+    assert "unreadable" in job.error
+    assert not Command.objects.exists()
+
+
+def test_the_task_is_a_thin_wrapper(operator, client_a, sent):
+    job = _job(operator, client_a.client)
+    assert bulk_provision.name == BULK_TASK
+    assert bulk_provision.run(job.pk) == BulkJobState.DONE
+
+
+def test_the_progress_fragment_polls_until_done(operator, client_a, sent):
+    job = _job(operator, client_a.client)
+    page = operator.get(reverse("portal:bulk_job", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    assert '<progress id="bulk-bar" max="3" value="0">' in page
+    url = reverse("portal:bulk_progress", args=[job.pk])
+    assert operator.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    bulk_job_run(job_id=job.pk)
+    done = operator.get(url, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286
+    assert '<progress id="bulk-bar" max="3" value="3">' in done.content.decode()
+    assert reverse("portal:bulk_result", args=[job.pk]) in done.content.decode()
+
+
+def test_a_stalled_job_can_be_handed_to_a_worker_again(
+    operator, client_a, sent, django_capture_on_commit_callbacks
+):
+    job = _job(operator, client_a.client)
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator.post(reverse("portal:bulk_requeue", args=[job.pk]))
+    assert sent == []  # just created: not stalled
+    BulkJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        operator.post(reverse("portal:bulk_requeue", args=[job.pk]))
+    assert sent == [(BULK_TASK, [job.pk])]
+    assert AuditEvent.objects.filter(action="bulk.requeue").exists()
+
+
+def test_the_job_list(operator, client_a, sent, django_assert_max_num_queries):
+    for _ in range(3):
+        _upload(operator, client_a.client)
+    with django_assert_max_num_queries(8):
+        page = operator.get(reverse("portal:bulk")).content.decode()
+    assert page.count("users.csv") == 3
+
+
+def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
+    client_a.client.enabled = False
+    client_a.client.save()
+    assert _upload(operator, client_a.client).status_code == 400
+    assert not BulkJob.objects.exists()

@@ -1,0 +1,63 @@
+"""Callback deliveries in trouble, and resending them."""
+
+from django.urls import reverse
+
+from hermod_core.models import AuditEvent, CallbackDelivery, DeliveryState
+from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.commands import command_create
+from tests.seeds import provisioning_command
+
+
+def _exhausted(client, n: int = 1) -> list[CallbackDelivery]:
+    rows = []
+    for _ in range(n):
+        command = command_create(
+            client=client, request=parse_command_request("provision", provisioning_command())
+        )
+        CallbackDelivery.objects.filter(command=command).update(
+            state=DeliveryState.EXHAUSTED,
+            body={"x": 1},
+            attempts=5,
+            max_attempts=5,
+            last_status=503,
+            last_error="HTTP 503",
+        )
+        rows.append(CallbackDelivery.objects.get(command=command))
+    return rows
+
+
+def test_the_list_shows_exhausted_and_failing_deliveries(
+    operator, client_a, django_assert_max_num_queries
+):
+    exhausted = _exhausted(client_a.client, 5)
+    CallbackDelivery.objects.filter(pk=exhausted[0].pk).update(state=DeliveryState.PENDING)
+    with django_assert_max_num_queries(5):
+        response = operator.get(reverse("portal:callbacks"))
+    page = response.content.decode()
+    assert page.count("HTTP 503") == 5
+    assert response.context["exhausted"] == 4
+    assert "Resend all exhausted (4)" in page
+
+
+def test_resending_one_delivery(operator, operator_user, client_a):
+    delivery = _exhausted(client_a.client)[0]
+    response = operator.post(reverse("portal:callback_resend", args=[delivery.pk]))
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING
+    assert delivery.max_attempts == 10
+    event = AuditEvent.objects.get(action="callback.resend")
+    assert (event.actor_user, event.target_id) == (operator_user, str(delivery.event_id))
+
+
+def test_resending_all_exhausted_deliveries(operator, client_a):
+    _exhausted(client_a.client, 3)
+    operator.post(reverse("portal:callback_resend_all"))
+    assert set(CallbackDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PENDING}
+    assert (
+        AuditEvent.objects.filter(action="callback.resend", actor_user__isnull=False).count() == 3
+    )
+
+
+def test_an_unknown_delivery_is_404(operator, db):
+    assert operator.post(reverse("portal:callback_resend", args=[999])).status_code == 404

@@ -1,0 +1,208 @@
+"""Clients in the console: create (key once), rotate, enable, callbacks, test callback, files."""
+
+import base64
+
+import pytest
+import yaml
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState
+from hermod_core.protocol.client_config import parse_client_config
+from hermod_core.services.clients import client_create
+from hermod_core.services.credentials import api_key_hash, api_key_matches
+
+
+def test_the_list_shows_every_client_in_a_fixed_number_of_queries(
+    admin, client_a, client_b, django_assert_max_num_queries
+) -> None:
+    for n in range(10):
+        client_create(client_id=f"c{n}", group_name=f"g{n}", actor="test")
+    with django_assert_max_num_queries(8):
+        page = admin.get(reverse("portal:client_list")).content.decode()
+    assert "idm" in page
+    assert "other-tenant" in page
+    assert "c9" in page
+
+
+def test_creating_a_client_shows_its_key_once_with_the_header_value(admin, admin_user) -> None:
+    response = admin.post(
+        reverse("portal:client_create"),
+        {"client_id": "gateway", "group": "smartid", "callback_url": "https://gw.example.com/cb"},
+        REMOTE_ADDR="192.0.2.7",
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    key = response.context["issued"].key
+    header = response.context["issued"].api_key_header
+    page = response.content.decode()
+    assert key in page
+    assert header in page
+    assert 'data-copy="api-key-header"' in page
+    assert base64.b64decode(header).decode() == f"gateway:{key}"
+    client = Client.objects.get(client_id="gateway")
+    assert client.key_hash == api_key_hash(key)
+    assert key not in str(Client.objects.filter(pk=client.pk).values().get())
+    event = AuditEvent.objects.get(action="client.create")
+    assert (event.actor, event.actor_user, event.ip) == ("alice-admin", admin_user, "192.0.2.7")
+    # Shown once: the client page does not show it again.
+    assert key not in admin.get(reverse("portal:client_detail", args=["gateway"])).content.decode()
+
+
+def test_a_duplicate_client_id_is_refused(admin, client_a) -> None:
+    response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "x"})
+    assert response.status_code == 400
+    assert "exists already" in response.content.decode()
+
+
+def test_an_invalid_callback_url_is_refused(admin) -> None:
+    response = admin.post(
+        reverse("portal:client_create"),
+        {"client_id": "gw", "group": "x", "callback_url": "ftp://nope"},
+    )
+    assert response.status_code == 400
+    assert not Client.objects.filter(client_id="gw").exists()
+
+
+def test_rotating_a_key_kills_the_old_one(admin, client_a) -> None:
+    response = admin.post(reverse("portal:client_rotate", args=["idm"]))
+    assert response.status_code == 200
+    new_key = response.context["issued"].key
+    client = Client.objects.get(client_id="idm")
+    assert api_key_matches(new_key, client.key_hash)
+    assert not api_key_matches(client_a.key, client.key_hash)
+    assert AuditEvent.objects.filter(action="client.rotate_key", actor_user__isnull=False).exists()
+
+
+def test_disabling_and_enabling_a_client(admin, client_a) -> None:
+    admin.post(reverse("portal:client_enabled", args=["idm"]), {"enabled": "false"})
+    assert Client.objects.get(client_id="idm").enabled is False
+    admin.post(reverse("portal:client_enabled", args=["idm"]), {"enabled": "true"})
+    assert Client.objects.get(client_id="idm").enabled is True
+    actions = list(AuditEvent.objects.filter(target_id="idm").values_list("action", flat=True))
+    assert {"client.disable", "client.enable"} <= set(actions)
+
+
+def test_callback_settings_keep_secrets_unless_changed(admin, client_a) -> None:
+    Client.objects.filter(client_id="idm").update(
+        callback_basic_auth="u:p", callback_signing_secret="s1"
+    )
+    url = reverse("portal:client_callback", args=["idm"])
+    admin.post(url, {"callback_url": "https://new.example.com/cb"})
+    client = Client.objects.get(client_id="idm")
+    assert (client.callback_url, client.callback_basic_auth, client.callback_signing_secret) == (
+        "https://new.example.com/cb",
+        "u:p",
+        "s1",
+    )
+    admin.post(url, {"callback_url": "", "callback_signing_secret": "s2", "clear_basic_auth": "on"})
+    client.refresh_from_db()
+    assert (client.callback_url, client.callback_basic_auth, client.callback_signing_secret) == (
+        "",
+        "",
+        "s2",
+    )
+    event = AuditEvent.objects.filter(action="client.update_callback").first()
+    assert "s2" not in str(event.details)
+    detail = admin.get(reverse("portal:client_detail", args=["idm"])).content.decode()
+    assert "s2" not in detail
+
+
+def test_bad_basic_auth_is_refused(admin, client_a) -> None:
+    response = admin.post(
+        reverse("portal:client_callback", args=["idm"]),
+        {"callback_url": "https://x.example.com", "callback_basic_auth": "nocolon"},
+    )
+    assert response.status_code == 400
+    assert "user:password" in response.content.decode()
+
+
+def test_a_test_callback_goes_through_the_outbox(
+    admin, client_a, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    sent = []
+    monkeypatch.setattr(
+        "hermod_core.services.dispatch._send",
+        lambda name, args, countdown: sent.append((name, args)),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            reverse("portal:client_test_callback", args=["idm"]), HTTP_HX_REQUEST="true"
+        )
+    assert response.status_code == 200
+    delivery = CallbackDelivery.objects.get(command__isnull=True)
+    assert delivery.path == "/callback/test"
+    assert delivery.state == DeliveryState.PENDING
+    assert delivery.body["test"] is True
+    assert sent == [("hermod.callbacks.deliver", [delivery.pk])]
+    assert AuditEvent.objects.filter(action="callback.test", target_id="idm").exists()
+
+
+def test_a_client_without_callback_url_cannot_be_tested(admin, db) -> None:
+    client_create(client_id="poller", group_name="g", actor="test")
+    response = admin.post(
+        reverse("portal:client_test_callback", args=["poller"]), HTTP_HX_REQUEST="true"
+    )
+    assert "has no callback URL" in response.content.decode()
+    assert not CallbackDelivery.objects.exists()
+
+
+CONFIG = """
+hermod:
+  allowedClients:
+    - clientId: imported
+      key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+      group: tenant-x
+      callbackUrl: https://imported.example.com/cb
+"""
+
+
+def test_importing_a_configuration_file(admin, admin_user) -> None:
+    upload = SimpleUploadedFile("hermod.yml", CONFIG.encode(), content_type="application/yaml")
+    response = admin.post(reverse("portal:clients_import"), {"file": upload})
+    assert response.status_code == 302
+    client = Client.objects.get(client_id="imported")
+    assert client.group.name == "tenant-x"
+    assert api_key_matches("0123456789abcdef" * 4, client.key_hash)
+    assert AuditEvent.objects.get(action="clients.import").actor_user == admin_user
+
+
+def test_an_unusable_configuration_file_is_refused_whole(admin) -> None:
+    upload = SimpleUploadedFile("bad.yml", b"allowed-clients:\n  - group: x\n")
+    response = admin.post(reverse("portal:clients_import"), {"file": upload})
+    assert response.status_code == 400
+    assert "client-id is missing" in response.content.decode()
+    assert not Client.objects.exists()
+
+
+def test_exporting_gives_the_same_format_without_keys(admin, client_a, client_b) -> None:
+    response = admin.get(reverse("portal:clients_export"))
+    assert response["Content-Disposition"].startswith("attachment")
+    text = response.content.decode()
+    entries = parse_client_config(text)
+    assert {e.client_id for e in entries} == {"idm", "other-tenant"}
+    assert all(not e.key for e in entries)
+    assert client_a.key not in text
+
+
+def test_the_generateclient_snippet(operator) -> None:
+    response = operator.get(reverse("portal:client_generate"), {"client_id": "newapp"})
+    assert response.status_code == 200
+    snippet = response.context["snippet"]
+    assert snippet.startswith("# X-Api-Key: ")
+    entry = yaml.safe_load(snippet)[0]
+    assert entry["client-id"] == "newapp"
+    assert len(entry["key"]) == 64
+    assert not Client.objects.filter(client_id="newapp").exists()
+
+
+@pytest.mark.parametrize("client_id", ["", "a:b", "x" * 101])
+def test_the_snippet_refuses_a_bad_client_id(operator, client_id) -> None:
+    assert (
+        operator.get(reverse("portal:client_generate"), {"client_id": client_id}).status_code == 400
+    )
+
+
+def test_an_unknown_client_is_404(admin, db) -> None:
+    assert admin.get(reverse("portal:client_detail", args=["nobody"])).status_code == 404
+    assert admin.post(reverse("portal:client_rotate", args=["nobody"])).status_code == 404

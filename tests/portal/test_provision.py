@@ -1,0 +1,193 @@
+"""Issuing a provisioning request from the console, as the API would create it."""
+
+import base64
+import re
+
+import pytest
+from django.urls import reverse
+
+from hermod_core.crypto.csr import parse_csr_b64
+from hermod_core.models import AuditEvent, Command, Message, MessageState
+from hermod_core.protocol.commands import parse_command_request
+from hermod_core.selectors.commands import command_result
+from portal.models import EnrollmentInvitation
+from portal.services import invitation_code_hash
+from tests.portal.helpers import complete, make_profile, provision_data
+
+
+def test_the_form_offers_clients_subject_keys_and_desktop_options(operator, client_a, client_b):
+    page = operator.get(reverse("portal:provision")).content.decode()
+    for text in (
+        "idm (group smartid)",
+        "other-tenant (group acme)",
+        "emailAddress",
+        "keys-TOTAL_FORMS",
+        "provisionreader",
+        "hybridprofile",
+        "disablepinresetbutton",
+        "congratsmessage",
+        "desktopKeyProtectionLevel",
+        "oldadminkey",
+        "BIOMETRICS",
+    ):
+        assert text in page
+
+
+def test_issuing_creates_the_command_exactly_as_the_api_would(operator, operator_user, client_a):
+    data = provision_data(
+        client_a.client,
+        smartcardid="card-7",
+        adminkey="0" * 48,
+        oldadminkey="f" * 48,
+        provisionreader="2TPM",
+        flag_singleprofile="true",
+        flag_hybridprofile="false",
+        congratsmessage="Welcome aboard!",
+        protection_level="CONSENT",
+    )
+    response = operator.post(reverse("portal:provision"), data)
+    command = Command.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:provision_session", args=[command.pk])
+    assert (command.command_type, command.client, command.external_id) == (
+        "PROV",
+        client_a.client,
+        "ext-1",
+    )
+    assert (command.lifespan, command.timeout) == (300, 600)
+    body = command.body
+    assert body["userid"] == "alice@example.com"
+    assert body["profile"]["name"] == "Work phone"
+    assert body["profile"]["servername"] == "hermod-test"
+    keys = body["profile"]["keygenrequests"]
+    assert [k["keyid"] for k in keys] == ["signer", "auth"]
+    assert keys[1]["keytypeprios"] == [
+        {"keytype": "EC", "keylength": "256", "responsemechanism": "ES256"}
+    ]
+    assert keys[1]["storageprios"] == ["TPM", "OS"]
+    subject = parse_csr_b64(keys[0]["certreq"]).subject_string
+    assert "CN=alice@example.com" in subject
+    assert "O=Acme" in subject
+    assert body["vscinfo"] == {
+        "smartcardid": "card-7",
+        "adminkey": "0" * 48,
+        "oldadminkey": "f" * 48,
+    }
+    assert body["desktopExtensions"] == [
+        {"key": "provisionreader", "data": "2TPM"},
+        {"key": "singleprofile", "data": "true"},
+        {"key": "hybridprofile", "data": "false"},
+        {"key": "congratsmessage", "data": "Welcome aboard!"},
+    ]
+    assert body["desktopKeyProtectionLevel"] == "CONSENT"
+    # The stored body is one the API accepts as is.
+    parse_command_request("provision", {"commandHeader": command.header, "provCommand": body})
+    event = AuditEvent.objects.get(action="command.issue")
+    assert (event.actor_user, event.details["type"]) == (operator_user, "PROV")
+
+
+def test_the_session_page_shows_the_qr_code_link_and_countdown(operator, client_a):
+    operator.post(reverse("portal:provision"), provision_data(client_a.client))
+    command = Command.objects.get()
+    page = operator.get(reverse("portal:provision_session", args=[command.pk])).content.decode()
+    uri = command_result(command)["destinations"][0]["uri"]
+    assert '<div class="qr" id="enroll-qr"><svg' in page
+    assert f'href="{uri.replace("&", "&amp;")}"' in page
+    assert "Open in the desktop app" in page
+    assert "data-countdown=" in page
+    assert 'hx-trigger="every 2s"' in page
+
+
+def test_the_status_hides_the_code_once_fetched_and_stops_when_done(operator, client_a):
+    operator.post(reverse("portal:provision"), provision_data(client_a.client))
+    command = Command.objects.get()
+    url = reverse("portal:provision_status", args=[command.pk])
+    waiting = operator.get(url, HTTP_HX_REQUEST="true")
+    assert waiting.status_code == 200
+    assert 'hx-swap-oob="true"' not in waiting.content.decode()
+    Message.objects.filter(command=command).update(state=MessageState.FETCHED)
+    fetched = operator.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert '<div id="enroll-code" hx-swap-oob="true"></div>' in fetched
+    assert 'data-phase="FETCHED"' in fetched
+    profile = make_profile(client_a.client, "alice@example.com")
+    complete(command, profile)
+    done = operator.get(url, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286
+    assert reverse("portal:profile", args=[profile.pk]) in done.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"adminkey": "ABC"}, "48 lowercase hexadecimal"),
+        ({"provisionreader": "SomeTPM"}, "CreateTPM, FreeTPM"),
+        ({"lifespan": 600, "timeout": 300}, "at least the lifespan"),
+        ({"keys-0-keyid": "", "keys-2-keyid": ""}, "at least one key request"),
+        ({"keys-2-keyid": "signer"}, "its own key id"),
+        ({"keys-0-storages": "CLOUD"}, "comma-separated"),
+        ({"keys-0-mechanism": "ES256"}, "An RSA key answers"),
+        ({"subject_O": "", "subject_CN": ""}, "at least one attribute"),
+        ({"subject_C": "Sweden"}, "at most 2 characters"),
+        ({"userid": ""}, "This field is required"),
+    ],
+)
+def test_invalid_requests_are_explained_and_create_nothing(operator, client_a, overrides, message):
+    response = operator.post(
+        reverse("portal:provision"), provision_data(client_a.client, **overrides)
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Command.objects.exists()
+
+
+def test_protocol_errors_from_the_api_rules_are_shown(operator, client_a, settings):
+    settings.HERMOD_MAX_IN_PROGRESS = 1
+    operator.post(reverse("portal:provision"), provision_data(client_a.client))
+    response = operator.post(reverse("portal:provision"), provision_data(client_a.client))
+    assert response.status_code == 400
+    assert "already has 1 commands in progress" in response.content.decode()
+
+
+def test_a_non_provisioning_command_has_no_session_page(operator, client_a):
+    profile = make_profile(client_a.client, "bob")
+    operator.post(
+        reverse("portal:profile", args=[profile.pk]),
+        {"action": "ping", "client": client_a.client.pk},
+    )
+    command = Command.objects.get()
+    assert operator.get(reverse("portal:provision_session", args=[command.pk])).status_code == 404
+
+
+def test_creating_an_invitation_shows_a_one_time_link_and_stores_its_hash(
+    operator, client_a, operator_user
+):
+    response = operator.post(
+        reverse("portal:provision"), provision_data(client_a.client, action="invite")
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    link = response.context["link"]
+    code = re.fullmatch(r"http://testserver/enroll/([A-Za-z0-9_-]+)", link).group(1)
+    assert len(base64.urlsafe_b64decode(code + "==")) * 8 >= 128
+    invitation = EnrollmentInvitation.objects.get()
+    assert invitation.code_hash == invitation_code_hash(code)
+    assert code not in str(EnrollmentInvitation.objects.values().get())
+    assert (invitation.userid, invitation.command.client) == ("alice@example.com", client_a.client)
+    assert invitation.expires_at == invitation.command.expires_at
+    assert AuditEvent.objects.filter(action="invitation.create", actor_user=operator_user).exists()
+    page = operator.get(reverse("portal:invitations")).content.decode()
+    assert "alice@example.com" in page
+    assert code not in page
+
+
+def test_the_invitation_list_in_a_fixed_number_of_queries(
+    operator, client_a, django_assert_max_num_queries
+):
+    for n in range(5):
+        operator.post(
+            reverse("portal:provision"),
+            provision_data(client_a.client, action="invite", userid=f"u{n}"),
+        )
+    with django_assert_max_num_queries(5):
+        page = operator.get(reverse("portal:invitations")).content.decode()
+    assert all(f"u{n}" in page for n in range(5))
