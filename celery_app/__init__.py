@@ -23,6 +23,12 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         name="hermod.sweep",
         expires=float(settings.HERMOD_SWEEP_INTERVAL) * 5,
     )
+    sender.add_periodic_task(
+        60.0,
+        sender.signature("hermod.portal.requeue_stalled"),
+        name="hermod.portal.requeue_stalled",
+        expires=55.0,
+    )
 
 
 __all__ = ["app"]

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -241,6 +241,23 @@ def bulk_job_requeue(*, actor: ConsoleActor, job: BulkJob) -> bool:
     )
     enqueue_after_commit(BULK_TASK, job.pk)
     return True
+
+
+def bulk_jobs_requeue_stalled(*, batch: int) -> int:
+    """Hand every stalled job to a worker again (run by beat, so no job waits for a person)."""
+    stalled_before = timezone.now() - BULK_STALLED_AFTER
+    ids = list(
+        BulkJob.objects.filter(state__in=[BulkJobState.PENDING, BulkJobState.RUNNING])
+        .filter(
+            Q(started_at__lte=stalled_before)
+            | Q(started_at__isnull=True, created_at__lte=stalled_before)
+        )
+        .values_list("pk", flat=True)[:batch]
+    )
+    with transaction.atomic():
+        for job_id in ids:
+            enqueue_after_commit(BULK_TASK, job_id)
+    return len(ids)
 
 
 def _sealer() -> Fernet:

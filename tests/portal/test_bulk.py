@@ -1,18 +1,24 @@
+from datetime import timedelta
+
+from django.utils import timezone
+
+from hermod_core.services.clients import client_create
+from portal.models import BulkJob
+from portal.services import bulk_jobs_requeue_stalled
+
 """Bulk provisioning: a job row first, a worker runs it, a result file with the links."""
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 from django.urls import reverse
-from django.utils import timezone
 
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.models import AuditEvent, Command
-from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
+from portal.models import BulkJobRow, BulkJobState, EnrollmentInvitation
 from portal.services import (
     BULK_TASK,
     BulkUploadError,
@@ -219,3 +225,16 @@ def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
     client_a.client.save()
     assert _upload(operator, client_a.client).status_code == 400
     assert not BulkJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_beat_hands_stalled_jobs_to_a_worker_again(django_capture_on_commit_callbacks) -> None:
+    client = client_create(client_id="bulk-idm", group_name="g", actor="test").client
+    old = timezone.now() - timedelta(minutes=5)
+    stalled = BulkJob.objects.create(client=client, created_by="t", link_base="http://x")
+    BulkJob.objects.filter(pk=stalled.pk).update(created_at=old)
+    BulkJob.objects.create(client=client, created_by="t", link_base="http://x")  # fresh
+    BulkJob.objects.create(client=client, created_by="t", link_base="http://x", state="DONE")
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert bulk_jobs_requeue_stalled(batch=10) == 1
+    assert len(callbacks) == 1
