@@ -1,29 +1,25 @@
-from datetime import timedelta
-
-from django.utils import timezone
-
-from hermod_core.services.clients import client_create
-from portal.models import BulkJob
-from portal.services import bulk_jobs_requeue_stalled
-
 """Bulk provisioning: a job row first, a worker runs it, a result file with the links."""
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 from django.urls import reverse
+from django.utils import timezone
 
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.models import AuditEvent, Command
-from portal.models import BulkJobRow, BulkJobState, EnrollmentInvitation
+from hermod_core.services.clients import client_create
+from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
 from portal.services import (
     BULK_TASK,
     BulkUploadError,
     bulk_csv_parse,
     bulk_job_run,
+    bulk_jobs_requeue_stalled,
 )
 from portal.tasks import bulk_provision
 from tests.portal.helpers import provision_data
