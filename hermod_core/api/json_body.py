@@ -1,6 +1,13 @@
-"""Reading a JSON request body under the limits of PROTOCOL.md §11."""
+"""Reading a JSON request body under the limits of PROTOCOL.md §11.
+
+Only JSON that every store can keep is let in: no NaN or infinities (Python's json module accepts
+them, JSON and jsonb do not), no NUL characters or lone surrogates in strings (jsonb refuses
+them, and a renderer cannot encode them back), and no nesting deeper than any real message needs
+(deep structures exhaust the recursion of the code that stores and renders them).
+"""
 
 import json
+import math
 from typing import Any
 
 from django.conf import settings
@@ -8,9 +15,26 @@ from rest_framework.request import Request
 
 from hermod_core.api.errors import ApiError
 
+MAX_DEPTH = 64
+
+
+class _Unstorable(ValueError):
+    """A JSON value the server must not store; the message says which."""
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Unstorable("a number is out of range")
+    return number
+
+
+def _no_constant(name: str) -> float:
+    raise _Unstorable(f"{name} is not JSON")
+
 
 def read_json(request: Request) -> Any:
-    """The decoded body; 413 above the size limit, 400 for anything that is not JSON.
+    """The decoded body; 413 above the size limit, 400 for anything that is not storable JSON.
 
     The body is parsed whatever the Content-Type says: existing integrations do not all send one.
     """
@@ -23,27 +47,39 @@ def read_json(request: Request) -> Any:
             f"The request body exceeds {settings.HERMOD_MAX_BODY_BYTES} bytes.",
         )
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"), parse_float=_finite, parse_constant=_no_constant)
+        _check_storable(value)
+    except _Unstorable as exc:
+        raise ApiError(400, "INVALID_JSON", f"The request body is not storable: {exc}.") from None
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "INVALID_JSON", "The request body is not valid JSON.") from None
     except RecursionError:
         raise ApiError(400, "INVALID_JSON", "The request body is nested too deeply.") from None
-    if _has_nul(value):
-        # PostgreSQL's jsonb cannot store U+0000; refuse it here instead of failing on save.
-        raise ApiError(400, "INVALID_JSON", "The request body contains a NUL character.")
     return value
 
 
-def _has_nul(value: Any) -> bool:
-    stack = [value]
+def _check_storable(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _Unstorable(f"it is nested more than {MAX_DEPTH} levels deep")
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            _check_string(item)
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            for key, member in item.items():
+                _check_string(key)
+                stack.append((member, depth + 1))
         elif isinstance(item, list):
-            stack.extend(item)
-    return False
+            stack.extend((member, depth + 1) for member in item)
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**63:
+            raise _Unstorable("an integer is out of range")
+
+
+def _check_string(text: str) -> None:
+    if "\x00" in text:
+        raise _Unstorable("a string contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Unstorable("a string contains a lone surrogate") from None

@@ -107,9 +107,10 @@ def record(limit: Limit, ident: str) -> None:
 
 def client_address(request: HttpRequest) -> str:
     if settings.HERMOD_BEHIND_PROXY:
+        # The proxy appends the address it saw; everything left of it the client wrote itself.
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
-            return str(forwarded).split(",")[0].strip()
+            return str(forwarded).split(",")[-1].strip()
     return str(request.META.get("REMOTE_ADDR", ""))
 
 

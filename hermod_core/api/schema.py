@@ -1089,19 +1089,39 @@ COMMAND_RESPONSES = {
         "commandHeader.to[0]",
     ),
     413: _TOO_LARGE,
-    429: _error(
-        "Too many commands of this client in progress.",
-        "TOO_MANY_IN_PROGRESS",
-        f"The client already has {settings.HERMOD_MAX_IN_PROGRESS} commands in progress.",
+    429: OpenApiResponse(
+        _ERROR,
+        description="Too many commands of this client in progress, or too many requests (see "
+        "`Retry-After`).",
+        examples=[
+            OpenApiExample(
+                "TOO_MANY_IN_PROGRESS",
+                value=error_body(
+                    "TOO_MANY_IN_PROGRESS",
+                    f"The client already has {settings.HERMOD_MAX_IN_PROGRESS} commands in "
+                    "progress.",
+                ),
+            ),
+            OpenApiExample(
+                "RATE_LIMITED", value=error_body("RATE_LIMITED", "Too many requests; retry later.")
+            ),
+        ],
     ),
     **_SERVER_ERRORS,
 }
+_RATE_LIMITED = _error(
+    "Too many requests from this client, token or address (see `Retry-After`).",
+    "RATE_LIMITED",
+    "Too many requests; retry later.",
+)
+
 POLL_RESPONSES = {
     200: OpenApiResponse(
         _RESULT, description="The command as it is now.", examples=_RESULT_EXAMPLES
     ),
     401: _UNAUTHORIZED,
     404: _NO_COMMAND,
+    429: _RATE_LIMITED,
     **_SERVER_ERRORS,
 }
 CANCEL_RESPONSES = {
@@ -1111,6 +1131,7 @@ CANCEL_RESPONSES = {
     401: _UNAUTHORIZED,
     404: _NO_COMMAND,
     409: _error("The command is already final.", "COMMAND_FINAL", "The command is already final."),
+    429: _RATE_LIMITED,
     **_SERVER_ERRORS,
 }
 
@@ -1136,6 +1157,7 @@ BOX_RESPONSES = {
         examples=[OpenApiExample("A waiting sign request", value=_BOX_EXAMPLE)],
     ),
     404: _NO_BOX,
+    429: _RATE_LIMITED,
     **_SERVER_ERRORS,
 }
 MESSAGE_RESPONSES = {
@@ -1159,6 +1181,7 @@ MESSAGE_RESPONSES = {
         examples=[OpenApiExample("A provisioning message", value=_MESSAGE_EXAMPLE)],
     ),
     404: _NO_BOX,
+    429: _RATE_LIMITED,
     **_SERVER_ERRORS,
 }
 
@@ -1208,6 +1231,7 @@ ANSWER_RESPONSES = {
         "NONCE_MISMATCH",
         "The answer's nonce is not the command's.",
     ),
+    429: _RATE_LIMITED,
     **_SERVER_ERRORS,
 }
 
