@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass
 from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 
 from hermod_core.crypto.digests import der_from_pem_or_b64
 from hermod_core.crypto.errors import CertificateError, CryptoError, ErrorCode
@@ -55,14 +57,18 @@ def parse_certificate_der(der: bytes) -> ParsedCertificate:
     if not isinstance(der, bytes):
         raise _invalid("A certificate must be DER bytes.")
     try:
-        certificate = x509.load_der_x509_certificate(der)
-        subject = name_to_string(certificate.subject)
-        issuer = name_to_string(certificate.issuer)
-        serial_number = certificate.serial_number
-        not_before = certificate.not_valid_before_utc
-        not_after = certificate.not_valid_after_utc
-        raw_key = certificate.public_key()
-    except _DECODE_ERRORS as exc:
+        # A non-positive serial number (forbidden by RFC 5280) is only a deprecation warning in
+        # cryptography today and an error tomorrow: refuse it now, the same way in both.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            certificate = x509.load_der_x509_certificate(der)
+            subject = name_to_string(certificate.subject)
+            issuer = name_to_string(certificate.issuer)
+            serial_number = certificate.serial_number
+            not_before = certificate.not_valid_before_utc
+            not_after = certificate.not_valid_after_utc
+            raw_key = certificate.public_key()
+    except (*_DECODE_ERRORS, CryptographyDeprecationWarning) as exc:
         raise _invalid("The value is not a valid X.509 certificate.") from exc
     return ParsedCertificate(
         der=der,
