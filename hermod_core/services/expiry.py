@@ -11,9 +11,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from hermod_core.lifecycle import State
 from hermod_core.models import Command, CommandState, Mailbox, MailboxKind, Message, MessageState
-from hermod_core.services.commands import command_transition
+from hermod_core.services.commands import commands_expire_locked
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,7 @@ class SweepResult:
 
 
 def commands_expire(*, batch: int) -> int:
-    """End every command past its timeout as EXPIRED, with its callback."""
-    expired = 0
+    """End up to ``batch`` commands past their timeout as EXPIRED, with their callbacks."""
     with transaction.atomic():
         due = list(
             Command.objects.select_for_update(skip_locked=True)
@@ -33,14 +31,11 @@ def commands_expire(*, batch: int) -> int:
             .order_by("expires_at")
             .values_list("pk", flat=True)[:batch]
         )
-        for command_id in due:
-            expired += command_transition(
-                command_id=command_id,
-                to=State.EXPIRED,
-                failure_code="EXPIRED",
-                failure_reason="No valid answer before the command's timeout.",
-            )
-    return expired
+        return commands_expire_locked(
+            command_ids=due,
+            failure_code="EXPIRED",
+            reason="No valid answer before the command's timeout.",
+        )
 
 
 def messages_expire(*, batch: int) -> int:
