@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,10 +201,12 @@ class Hermod:
     def _log(self, name: str):  # type: ignore[no-untyped-def]
         return open(self.folder / f"{name}.log", "ab")
 
-    def start_web(self, workers: int = 2) -> None:
+    def start_web(self, workers: int = 2, extra_args: Sequence[str] = ()) -> None:
+        """gunicorn with ``workers`` processes; ``extra_args`` are more gunicorn options
+        (``--worker-class gthread --threads 4`` …)."""
         self.web = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "hermod_core.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), "--timeout", "60"],
+             "--workers", str(workers), "--timeout", "60", *extra_args],
             cwd=ROOT, env=self.env, stdout=self._log("web"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         _wait(lambda: port_open("127.0.0.1", self.port), 60, "gunicorn")
@@ -232,6 +234,18 @@ class Hermod:
             [PYTHON, "-m", "celery", "-A", "celery_app", "beat", "--loglevel", "INFO",
              "--schedule", str(self.folder / "beat-schedule")],
         )  # fmt: skip
+
+    def stop_beat(self) -> None:
+        """Stop beat for good (the supervisor does not restart it): a benchmark times the sweep
+        itself without the periodic one racing it."""
+        beat, self.beat = self.beat, None
+        if beat is not None and beat.poll() is None:
+            beat.terminate()
+            try:
+                beat.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                beat.kill()
+                beat.wait()
 
     def supervise(self) -> None:
         """Restart workers and beat that exit, as the production supervisor does (compose's
@@ -274,9 +288,18 @@ class Hermod:
 
 @contextmanager
 def hermod_stack(
-    folder: Path, *, workers: int = 1, beat: bool = True, env: dict[str, str] | None = None
+    folder: Path,
+    *,
+    workers: int = 1,
+    beat: bool = True,
+    env: dict[str, str] | None = None,
+    web_workers: int = 2,
+    web_args: Sequence[str] = (),
+    worker_concurrency: int = 2,
 ) -> Iterator[tuple[Hermod, Postgres, Redis]]:
-    """PostgreSQL + Redis + migrated Hermod with gunicorn, ``workers`` Celery workers and beat."""
+    """PostgreSQL + Redis + migrated Hermod with gunicorn (``web_workers`` processes, more
+    gunicorn options in ``web_args``), ``workers`` Celery workers of ``worker_concurrency``
+    processes each, and beat."""
     # Outside pytest's private tmp folder: the postgres user must be able to reach it.
     pg_folder = Path(tempfile.mkdtemp(prefix="hermod-pg-"))
     pg_folder.chmod(0o755)
@@ -287,9 +310,9 @@ def hermod_stack(
     try:
         postgres.create_database()
         hermod.manage("migrate", "--noinput")
-        hermod.start_web()
+        hermod.start_web(web_workers, web_args)
         for index in range(workers):
-            hermod.start_worker(f"worker{index}")
+            hermod.start_worker(f"worker{index}", worker_concurrency)
         if beat:
             hermod.start_beat()
         hermod.supervise()

@@ -1,0 +1,38 @@
+"""The benchmark harness end to end in quick mode: every figure is measured and written."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.services import service_missing
+from tests.stack import _postgres_bin
+
+pytestmark = pytest.mark.services
+
+
+def test_the_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
+    if _postgres_bin() is None or shutil.which("redis-server") is None:
+        service_missing("PostgreSQL server binaries or redis-server not installed")
+    from tests.bench.run import main
+
+    out = tmp_path / "latest.json"
+    main(["--quick", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert results["bare"]["per_s"] > 0
+    assert results["create"]["per_s"] > 0
+    assert results["create"]["ratio_to_bare"] > 0
+    assert results["round_trip"]["per_s"] > 0
+    assert results["round_trip"]["ratio_to_bare"] > 0
+    assert {"p50", "p95", "p99"} <= results["callback_latency"]["ms"].keys()
+    for size in ("small", "large"):
+        for kind in ("poll", "list", "fetch"):
+            assert results["scale"][size][kind]["p50"] > 0
+    assert results["scale"]["ratio_p50"].keys() == {"poll", "list", "fetch"}
+    assert results["sweep"]["seconds"] > 0
+    assert results["sweep"]["due"] == 500
+    for request in ("create", "poll", "list", "fetch", "answer", "callback"):
+        assert results["queries"][request]["queries"] > 0
+    assert len(results["targets"]) == 4
+    assert all(isinstance(t["pass"], bool) for t in results["targets"])
