@@ -3,12 +3,22 @@
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hermod_core.settings")
 
 app = Celery("hermod")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["hermod_core", "portal"])
+
+
+@task_prerun.connect
+def _fresh_connections(**kwargs: object) -> None:
+    # What Django does at the start of a request: drop a connection that is too old or broken
+    # (after a database restart), keep a healthy one.
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @app.on_after_finalize.connect

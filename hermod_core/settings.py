@@ -216,6 +216,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 1,
 }
+# Keep a worker's database connection across tasks (Celery would open a new one per task):
+# every task starts like a request, so CONN_MAX_AGE and the health check still apply.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 HERMOD_LOG_FORMAT = env_str("HERMOD_LOG_FORMAT", "plain").lower()

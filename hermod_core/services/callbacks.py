@@ -9,6 +9,7 @@ import random
 import ssl
 import time
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 import certifi
@@ -67,6 +68,12 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=base)
 
 
+@cache
+def _session() -> requests.Session:
+    """One session per worker process: connections to a receiver are kept alive and reused."""
+    return requests.Session()
+
+
 def _claim(delivery_id: int) -> CallbackDelivery | None:
     """Take the next attempt of a due delivery; None if another worker has it or it is not due.
 
@@ -109,7 +116,7 @@ def callback_deliver(*, delivery_id: int) -> str:
     error = ""
     started = time.monotonic()
     try:
-        response = requests.post(
+        response = _session().post(
             url,
             data=payload,
             headers=_headers(delivery, client, payload),

@@ -174,8 +174,10 @@ def _with_ca_challenge(client: Client, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_capacity(client: Client) -> None:
-    in_progress = Command.objects.filter(client=client, state=State.IN_PROGRESS).count()
-    if in_progress >= settings.HERMOD_MAX_IN_PROGRESS:
+    limit = settings.HERMOD_MAX_IN_PROGRESS
+    # Counting stops at the limit: the cost does not grow with a client's backlog.
+    in_progress = Command.objects.filter(client=client, state=State.IN_PROGRESS)[:limit].count()
+    if in_progress >= limit:
         raise CommandError(
             429,
             "TOO_MANY_IN_PROGRESS",
@@ -260,7 +262,7 @@ def profile_delete(*, profile: Profile) -> None:
     Mailbox.objects.filter(profile=profile, closed_at__isnull=True).update(closed_at=now)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def command_transition(
     *,
     command_id: int,
@@ -297,7 +299,7 @@ def command_transition(
     return True
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def commands_expire_locked(*, command_ids: list[int], failure_code: str, reason: str) -> int:
     """Expire many commands at once; the caller holds their rows (``select_for_update``).
 

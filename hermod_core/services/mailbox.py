@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
@@ -77,19 +77,24 @@ def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False)
     if not token or len(token) > 200:
         raise BoxNotFound
     digest = token_hash(token)
-    now = timezone.now()
-    message = Message.objects.filter(token_hash=digest, mailbox_id=bid).first()
-    if message is not None:
-        access = BoxAccess(mailbox_id=bid, message_id=message.pk)
-        if Message.objects.filter(live_messages(now), pk=message.pk).exists():
-            return access
-        if for_answer and message.state == MessageState.ANSWERED:
-            return access  # a second answer to its own message gets 409, not 404
-        raise BoxNotFound
+    # Box tokens first: provisioned devices polling their box are the most frequent callers.
     if Mailbox.objects.filter(
         pk=bid, kind=MailboxKind.PERMANENT, closed_at__isnull=True, token_hash=digest
     ).exists():
         return BoxAccess(mailbox_id=bid)
+    message = (
+        Message.objects.filter(token_hash=digest, mailbox_id=bid)
+        .annotate(live=ExpressionWrapper(live_messages(timezone.now()), BooleanField()))
+        .only("id", "state")
+        .first()
+    )
+    if message is None:
+        raise BoxNotFound
+    access = BoxAccess(mailbox_id=bid, message_id=message.pk)
+    if message.live:
+        return access
+    if for_answer and message.state == MessageState.ANSWERED:
+        return access  # a second answer to its own message gets 409, not 404
     raise BoxNotFound
 
 
