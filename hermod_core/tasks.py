@@ -24,7 +24,9 @@ def deliver_callback(delivery_id: int) -> str:
 @shared_task(name="hermod.sweep", acks_late=True, reject_on_worker_lost=True)
 def run_sweep() -> dict[str, int]:
     """Expire what is due and re-enqueue callbacks whose task was lost."""
-    result = sweep(batch=settings.HERMOD_SWEEP_BATCH)
+    result = sweep(
+        batch=settings.HERMOD_SWEEP_BATCH, budget_seconds=settings.HERMOD_SWEEP_INTERVAL * 0.8
+    )
     requeued = callbacks_requeue_lost(batch=settings.HERMOD_SWEEP_BATCH)
     ca_requeue_stalled(batch=settings.HERMOD_SWEEP_BATCH)
     if result.commands_expired or requeued:

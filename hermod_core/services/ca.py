@@ -7,6 +7,7 @@ released whatever the CA does — success, refusal, or giving up after retries a
 
 import base64
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from cryptography import x509
@@ -53,34 +54,54 @@ def ca_settings_set(
     *,
     group: Group,
     scep_url: str,
-    challenge_password: str,
-    ra_key_pem: str,
-    ra_certificate_pem: str,
     auto_certify: bool,
     enabled: bool = True,
+    challenge_password: str | None = None,
+    ra_key_pem: str | None = None,
+    ra_certificate_pem: str | None = None,
     actor: str,
 ) -> CaSettings:
-    """Create or replace a group's CA settings; refuses an unusable RA identity or URL."""
-    row = CaSettings.objects.filter(group=group).first() or CaSettings(group=group)
-    row.scep_url = scep_url
-    row.challenge_password = challenge_password
-    row.ra_key_pem = ra_key_pem
-    row.ra_certificate_pem = ra_certificate_pem
+    """Create or change a group's SCEP CA (PROTOCOL.md §10).
+
+    ``None`` keeps the stored challenge password, RA key or certificate (secrets are never shown
+    back). When an RA identity is present the key and certificate must parse and belong together
+    (``CaConfigurationError`` otherwise), so a saved CA is one the workers can use. The audit row
+    says which secrets changed, never their values.
+    """
+    row = CaSettings.objects.select_for_update().filter(group=group).first() or CaSettings(
+        group=group
+    )
+    row.scep_url = scep_url.strip()
     row.auto_certify = auto_certify
     row.enabled = enabled
+    changed = []
+    for field, value in (
+        ("challenge_password", challenge_password),
+        ("ra_key_pem", ra_key_pem),
+        ("ra_certificate_pem", ra_certificate_pem),
+    ):
+        if value is not None:
+            setattr(row, field, value.strip())
+            changed.append(field)
     try:
-        row.full_clean(exclude=["group"])
+        row.full_clean(exclude=["group"], validate_unique=False)
     except ValidationError as exc:
-        raise CaConfigurationError(f"invalid {', '.join(sorted(exc.message_dict))}") from None
-    scep_config(row)  # raises CaConfigurationError for a key/certificate that do not work
+        raise CaConfigurationError("; ".join(exc.messages)) from None
+    if row.ra_key_pem or row.ra_certificate_pem:
+        scep_config(row)  # raises CaConfigurationError for a key/certificate that do not work
     row.save()
     audit_record(
         actor=actor,
-        action="ca.set",
+        action="group.ca_settings",
         target_type="group",
         target_id=group.name,
         group=group,
-        details={"scep_url": scep_url, "auto_certify": auto_certify, "enabled": enabled},
+        details={
+            "scep_url": row.scep_url,
+            "enabled": enabled,
+            "auto_certify": auto_certify,
+            "changed_secrets": changed,
+        },
     )
     return row
 
@@ -96,9 +117,13 @@ def ra_identity_pem(common_name: str) -> tuple[str, str]:
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def ca_test_connection(*, settings_row: CaSettings) -> frozenset[str]:
+def ca_capabilities(*, settings_row: CaSettings, timeout: float | None = None) -> frozenset[str]:
     """GetCACaps against the group's CA (the console's "test connection")."""
-    return ScepClient(scep_config(settings_row)).get_ca_caps()
+    config = scep_config(settings_row)
+    if timeout is not None:
+        config = replace(config, timeout=timeout)
+    with ScepClient(config) as scep:
+        return scep.get_ca_caps()
 
 
 def scep_config(settings_row: CaSettings) -> ScepConfig:

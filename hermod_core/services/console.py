@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -36,9 +36,14 @@ from hermod_core.models import (
 from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.protocol.results import iso
-from hermod_core.scep import ScepClient, ScepConfig, ScepError
-from hermod_core.services.audit import audit_record
-from hermod_core.services.ca import CaConfigurationError, ra_identity_pem, scep_config
+from hermod_core.scep import ScepError
+from hermod_core.services.audit import acting_as, audit_record
+from hermod_core.services.ca import (
+    CaConfigurationError,
+    ca_capabilities,
+    ca_settings_set,
+    ra_identity_pem,
+)
 from hermod_core.services.callbacks import callback_resend
 from hermod_core.services.clients import (
     ClientError,
@@ -94,18 +99,10 @@ def _audit(
 
 @contextmanager
 def _attributed(actor: ConsoleActor) -> Iterator[None]:
-    """Run a shared service in one transaction and attribute its audit rows to the console user.
-
-    The shared services record the actor's name only; the rows they wrote inside this
-    transaction (ids above the highest id seen before, same actor name, no account yet) get the
-    account and IP here, before commit, so the audit log never holds them unattributed.
-    """
-    with transaction.atomic():
-        before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    """Run a shared service in one transaction with its audit rows naming the console account
+    and address (the services themselves take only the actor's name)."""
+    with transaction.atomic(), acting_as(actor.user, actor.ip):
         yield
-        AuditEvent.objects.filter(
-            id__gt=before, actor=actor.name, actor_user__isnull=True, ip__isnull=True
-        ).update(actor_user=actor.user, ip=actor.ip)
 
 
 # --- clients ----------------------------------------------------------------------------------
@@ -312,17 +309,6 @@ def trusted_key_remove(*, actor: ConsoleActor, key: TrustedAttestationKey) -> No
     )
 
 
-def _scep_config(ca: CaSettings, *, timeout: float | None = None) -> ScepConfig:
-    """The SCEP client settings of a CA row, as the workers build them (``ConsoleError`` if
-    the RA identity or URL is unusable)."""
-    try:
-        config = scep_config(ca)
-    except CaConfigurationError as exc:
-        raise ConsoleError(str(exc)) from None
-    return replace(config, timeout=timeout) if timeout else config
-
-
-@transaction.atomic
 def ca_settings_save(
     *,
     actor: ConsoleActor,
@@ -334,49 +320,21 @@ def ca_settings_save(
     ra_key_pem: str | None,
     ra_certificate_pem: str | None,
 ) -> CaSettings:
-    """Create or change a group's SCEP CA (PROTOCOL.md §10).
-
-    ``None`` keeps the stored challenge password, RA key or certificate (secrets are never shown
-    back). When an RA identity is present the key and certificate must parse and belong together
-    (``ConsoleError`` otherwise), so a saved CA is one the workers can use.
-    """
-    ca = CaSettings.objects.select_for_update().filter(group=group).first() or CaSettings(
-        group=group
-    )
-    ca.scep_url = scep_url.strip()
-    ca.enabled = enabled
-    ca.auto_certify = auto_certify
-    changed = []
-    if challenge_password is not None:
-        ca.challenge_password = challenge_password
-        changed.append("challenge_password")
-    if ra_key_pem is not None:
-        ca.ra_key_pem = ra_key_pem.strip()
-        changed.append("ra_key")
-    if ra_certificate_pem is not None:
-        ca.ra_certificate_pem = ra_certificate_pem.strip()
-        changed.append("ra_certificate")
+    """Create or change a group's SCEP CA from the console (``ca_settings_set``)."""
     try:
-        ca.full_clean(exclude=["group"], validate_unique=False)
-    except ValidationError as exc:
-        raise ConsoleError("; ".join(exc.messages)) from None
-    if ca.ra_key_pem or ca.ra_certificate_pem:
-        _scep_config(ca)
-    ca.save()
-    _audit(
-        actor,
-        "group.ca_settings",
-        target_type="group",
-        target_id=group.name,
-        group=group,
-        details={
-            "scep_url": ca.scep_url,
-            "enabled": ca.enabled,
-            "auto_certify": ca.auto_certify,
-            "changed_secrets": changed,
-        },
-    )
-    return ca
+        with _attributed(actor):
+            return ca_settings_set(
+                group=group,
+                scep_url=scep_url,
+                enabled=enabled,
+                auto_certify=auto_certify,
+                challenge_password=challenge_password,
+                ra_key_pem=ra_key_pem,
+                ra_certificate_pem=ra_certificate_pem,
+                actor=actor.name,
+            )
+    except CaConfigurationError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 @transaction.atomic
@@ -420,9 +378,9 @@ def ca_test_connection(*, actor: ConsoleActor, group: Group) -> CaTestResult:
         result = CaTestResult(ok=False, error="The group has no CA settings.")
     else:
         try:
-            with ScepClient(_scep_config(ca, timeout=SCEP_TEST_TIMEOUT)) as scep:
-                result = CaTestResult(ok=True, capabilities=tuple(sorted(scep.get_ca_caps())))
-        except ConsoleError as exc:
+            caps = ca_capabilities(settings_row=ca, timeout=SCEP_TEST_TIMEOUT)
+            result = CaTestResult(ok=True, capabilities=tuple(sorted(caps)))
+        except CaConfigurationError as exc:
             result = CaTestResult(ok=False, error=str(exc))
         except ScepError as exc:
             result = CaTestResult(ok=False, error=exc.message)

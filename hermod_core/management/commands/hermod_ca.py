@@ -10,8 +10,8 @@ from hermod_core.models import CaSettings, Group
 from hermod_core.scep import ScepError
 from hermod_core.services.ca import (
     CaConfigurationError,
+    ca_capabilities,
     ca_settings_set,
-    ca_test_connection,
     ra_identity_pem,
 )
 
@@ -52,7 +52,7 @@ class Command(BaseCommand):
             )
             return
         try:
-            caps = ca_test_connection(settings_row=row)
+            caps = ca_capabilities(settings_row=row)
         except (ScepError, CaConfigurationError) as exc:
             raise CommandError(f"CA test failed: {exc}") from None
         self.stdout.write("GetCACaps: " + " ".join(sorted(caps)))

@@ -56,3 +56,10 @@ def test_the_sweep_is_batch_limited(client_a) -> None:
     Command.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert sweep(batch=2).commands_expired == 2
     assert sweep(batch=2).commands_expired == 1
+
+
+def test_with_a_time_budget_a_burst_is_cleared_in_one_run(client_a) -> None:
+    for _ in range(5):
+        create(client_a)
+    Command.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert sweep(batch=2, budget_seconds=10).commands_expired == 5
