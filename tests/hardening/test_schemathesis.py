@@ -15,10 +15,13 @@ derandomized with no example database, so CI sees the same inputs every time.
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from django.test import Client as HttpClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -116,6 +119,18 @@ def before_generate_body(context: Any, strategy: st.SearchStrategy[Any]) -> Any:
     if operation is not None and operation.path.endswith("/provision"):
         return st.one_of(strategy, st.builds(provisioning_command))
     return strategy
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """What Django's test client does around each request: the WSGI app is called directly here,
+    and Django's end-of-request cleanup would otherwise close the test's PostgreSQL connection
+    (it closes a connection inside a transaction it did not open)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
