@@ -33,7 +33,7 @@ from hermod_core.models import (
 from hermod_core.protocol.commands import Address, CommandRequest, CommandType
 from hermod_core.selectors.commands import command_result
 from hermod_core.services.credentials import message_token, token_hash
-from hermod_core.services.dispatch import enqueue_callback
+from hermod_core.services.dispatch import enqueue_callbacks
 
 
 class CommandError(Exception):
@@ -361,10 +361,16 @@ def callbacks_release(*, command_ids: list[int]) -> None:
         else:
             delivery.state = DeliveryState.SKIPPED
         released.append(delivery)
-    CallbackDelivery.objects.bulk_update(released, ["body", "state", "next_attempt_at"])
-    for delivery in released:
-        if delivery.state == DeliveryState.PENDING:
-            enqueue_callback(delivery.pk)
+    # Bodies differ per row (one CASE statement); state and time are the same for all, which keeps
+    # that statement small.
+    CallbackDelivery.objects.bulk_update(released, ["body"])
+    pending = [d.pk for d in released if d.state == DeliveryState.PENDING]
+    skipped = [d.pk for d in released if d.state == DeliveryState.SKIPPED]
+    CallbackDelivery.objects.filter(pk__in=pending).update(
+        state=DeliveryState.PENDING, next_attempt_at=now
+    )
+    CallbackDelivery.objects.filter(pk__in=skipped).update(state=DeliveryState.SKIPPED)
+    enqueue_callbacks(pending)
 
 
 def command_cancel(*, command: Command) -> bool:

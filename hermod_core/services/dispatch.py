@@ -20,8 +20,24 @@ def _send(task_name: str, args: list[object], countdown: float | None) -> None:
         logger.warning("could not enqueue %s%r: %s", task_name, args, exc)
 
 
+def _send_each(task_name: str, ids: list[int]) -> None:
+    try:
+        with app.producer_or_acquire() as producer:  # one connection for the whole batch
+            for one in ids:
+                app.send_task(task_name, args=[one], producer=producer)
+    except Exception as exc:  # as above: the sweep re-enqueues what was not sent
+        logger.warning("could not enqueue %d x %s: %s", len(ids), task_name, exc)
+
+
 def enqueue_after_commit(task_name: str, *args: object, countdown: float | None = None) -> None:
     transaction.on_commit(lambda: _send(task_name, list(args), countdown))
+
+
+def enqueue_callbacks(delivery_ids: list[int]) -> None:
+    """One task per delivery (workers deliver them in parallel), published over one connection."""
+    if delivery_ids:
+        ids = list(delivery_ids)
+        transaction.on_commit(lambda: _send_each("hermod.callbacks.deliver", ids))
 
 
 def enqueue_callback(delivery_id: int, *, countdown: float | None = None) -> None:
