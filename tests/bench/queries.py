@@ -58,7 +58,12 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
         if name == "hermod.callbacks.deliver":
             enqueued.append(int(str(args[0])))
 
+    def record_send_each(name: str, ids: list[int]) -> None:
+        for one in ids:
+            record_send(name, [one], None)
+
     dispatch._send = record_send  # type: ignore[assignment]
+    dispatch._send_each = record_send_each  # type: ignore[assignment]
     # As in the harness: the reference device would re-parse its key for every signature.
     parse = functools.cache(device_state.load_private_key)  # type: ignore[attr-defined]
     setattr(device_state, "load_private_key", parse)  # noqa: B010
