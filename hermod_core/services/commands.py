@@ -262,7 +262,6 @@ def profile_delete(*, profile: Profile) -> None:
     Mailbox.objects.filter(profile=profile, closed_at__isnull=True).update(closed_at=now)
 
 
-@transaction.atomic(savepoint=False)
 def command_transition(
     *,
     command_id: int,
@@ -272,13 +271,41 @@ def command_transition(
     answer: dict[str, Any] | None = None,
     profile_id: uuid.UUID | None = None,
 ) -> bool:
-    """Move a command to a final state; True if this call made the change.
+    """Move one command to a final state; True if this call made the change."""
+    return (
+        commands_transition(
+            command_ids=[command_id],
+            to=to,
+            failure_code=failure_code,
+            failure_reason=failure_reason,
+            answer=answer,
+            profile_id=profile_id,
+        )
+        == 1
+    )
+
+
+@transaction.atomic(savepoint=False)
+def commands_transition(
+    *,
+    command_ids: list[int],
+    to: State,
+    failure_code: str = "",
+    failure_reason: str = "",
+    answer: dict[str, Any] | None = None,
+    profile_id: uuid.UUID | None = None,
+) -> int:
+    """Move commands to a final state; returns how many this call changed. The only code that
+    changes a command's state.
 
     A conditional UPDATE (``WHERE state IN <allowed sources>``): of two racing callers — an answer
-    and the expiry sweep, two workers — exactly one updates the row and wins; the other sees 0 rows
-    and does nothing, so a final state never changes and the callback is written once. The winner,
-    in the same transaction, ends the still-open destinations and freezes the callback body.
+    and the expiry sweep, two workers — exactly one updates a row and wins; the other sees 0 rows
+    and does nothing, so a final state never changes and the callback is written once. The
+    winners, in the same transaction, end their still-open destinations and freeze their callback
+    bodies. The expiry sweep passes a whole batch: a few statements instead of a few per command.
     """
+    if not command_ids:
+        return 0
     now = timezone.now()
     changes: dict[str, Any] = {
         "state": to.value,
@@ -290,33 +317,20 @@ def command_transition(
         changes["answer"] = answer
     if profile_id is not None:
         changes["profile_id"] = profile_id
-    won = Command.objects.filter(
-        pk=command_id, state__in=[s.value for s in command_sources(to)]
-    ).update(**changes)
-    if not won:
-        return False
-    _after_transition([command_id], to)
-    return True
-
-
-@transaction.atomic(savepoint=False)
-def commands_expire_locked(*, command_ids: list[int], failure_code: str, reason: str) -> int:
-    """Expire many commands at once; the caller holds their rows (``select_for_update``).
-
-    Because the rows are locked and were read IN_PROGRESS, nobody else can end them before this
-    transaction commits: a racing answer waits on the lock and then loses its conditional UPDATE.
-    The same effects as ``command_transition``, in a few statements for the whole batch.
-    """
-    if not command_ids:
+    sources = [s.value for s in command_sources(to)]
+    won = Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)
+    if won == 0:
         return 0
-    expired = Command.objects.filter(pk__in=command_ids, state=State.IN_PROGRESS).update(
-        state=State.EXPIRED.value,
-        finished_at=timezone.now(),
-        failure_code=failure_code,
-        failure_reason=reason,
-    )
-    _after_transition(command_ids, State.EXPIRED)
-    return expired
+    winners = command_ids
+    if won < len(command_ids):
+        # Some were ended by someone else meanwhile: ours carry this call's exact finish time.
+        winners = list(
+            Command.objects.filter(pk__in=command_ids, state=to.value, finished_at=now).values_list(
+                "pk", flat=True
+            )
+        )
+    _after_transition(winners, to)
+    return won
 
 
 def _after_transition(command_ids: list[int], to: State) -> None:

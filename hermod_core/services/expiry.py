@@ -12,8 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from hermod_core.lifecycle import State
 from hermod_core.models import Command, CommandState, Mailbox, MailboxKind, Message, MessageState
-from hermod_core.services.commands import commands_expire_locked
+from hermod_core.services.commands import commands_transition
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,11 @@ def commands_expire(*, batch: int) -> int:
             .order_by("expires_at")
             .values_list("pk", flat=True)[:batch]
         )
-        return commands_expire_locked(
+        return commands_transition(
             command_ids=due,
+            to=State.EXPIRED,
             failure_code="EXPIRED",
-            reason="No valid answer before the command's timeout.",
+            failure_reason="No valid answer before the command's timeout.",
         )
 
 

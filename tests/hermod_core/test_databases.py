@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.services import service_missing
@@ -58,7 +59,6 @@ def _migrate_and_check_health(database_url: str, var_dir: Path, vendor: str) -> 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
     name = f"hermod_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)

@@ -3,9 +3,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from hermod_core.lifecycle import State
 from hermod_core.models import CallbackDelivery, Command, Mailbox, Message
 from hermod_core.protocol.commands import parse_command_request
-from hermod_core.services.commands import command_create
+from hermod_core.services.commands import command_create, command_transition, commands_transition
 from hermod_core.services.expiry import sweep
 from tests.seeds import provisioning_command
 
@@ -63,3 +64,15 @@ def test_with_a_time_budget_a_burst_is_cleared_in_one_run(client_a) -> None:
         create(client_a)
     Command.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert sweep(batch=2, budget_seconds=10).commands_expired == 5
+
+
+def test_a_batch_transition_touches_only_the_commands_it_won(client_a) -> None:
+    cancelled, due = create(client_a), create(client_a)
+    assert command_transition(command_id=cancelled.pk, to=State.CANCELLED)
+    body_before = CallbackDelivery.objects.get(command=cancelled).body
+    assert commands_transition(command_ids=[cancelled.pk, due.pk], to=State.EXPIRED) == 1
+    assert Command.objects.get(pk=cancelled.pk).state == "CANCELLED"
+    assert CallbackDelivery.objects.get(command=cancelled).body == body_before
+    assert Message.objects.get(command=cancelled).state == "WITHDRAWN"
+    assert Message.objects.get(command=due).state == "EXPIRED"
+    assert CallbackDelivery.objects.get(command=due).body["state"] == "EXPIRED"
