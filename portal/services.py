@@ -17,6 +17,7 @@ from datetime import timedelta
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -29,7 +30,12 @@ from hermod_core.models import Client
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.services.audit import audit_record
 from hermod_core.services.commands import CommandError
-from hermod_core.services.console import ConsoleActor, ConsoleError, console_command_issue
+from hermod_core.services.console import (
+    ConsoleActor,
+    ConsoleError,
+    console_audit,
+    console_command_issue,
+)
 from hermod_core.services.dispatch import enqueue_after_commit
 from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation, LoginThrottle
 from portal.provisioning import SUBJECT_FIELDS, ProvisionSpec, provision_body
@@ -104,11 +110,9 @@ def invitation_create(
         bulk_job=bulk_job,
         expires_at=command.expires_at,
     )
-    audit_record(
-        actor=actor.name,
-        user=actor.user,
-        ip=actor.ip,
-        action="invitation.create",
+    console_audit(
+        actor,
+        "invitation.create",
         target_type="invitation",
         target_id=str(invitation.pk),
         group=client.group,
@@ -206,11 +210,9 @@ def bulk_job_create(
         link_base=link_base.rstrip("/"),
         total=len(rows),
     )
-    audit_record(
-        actor=actor.name,
-        user=actor.user,
-        ip=actor.ip,
-        action="bulk.create",
+    console_audit(
+        actor,
+        "bulk.create",
         target_type="bulk_job",
         target_id=str(job.pk),
         group=client.group,
@@ -230,11 +232,9 @@ def bulk_job_requeue(*, actor: ConsoleActor, job: BulkJob) -> bool:
     stalled_before = timezone.now() - BULK_STALLED_AFTER
     if job.is_final or (job.started_at or job.created_at) > stalled_before:
         return False
-    audit_record(
-        actor=actor.name,
-        user=actor.user,
-        ip=actor.ip,
-        action="bulk.requeue",
+    console_audit(
+        actor,
+        "bulk.requeue",
         target_type="bulk_job",
         target_id=str(job.pk),
         group=job.client.group,
@@ -377,11 +377,9 @@ def bulk_result_csv(*, actor: ConsoleActor, job: BulkJob) -> str:
         writer.writerow(
             [row.userid, row.command_id or "", bulk_link_unseal(row.link_sealed), row.error]
         )
-    audit_record(
-        actor=actor.name,
-        user=actor.user,
-        ip=actor.ip,
-        action="bulk.download",
+    console_audit(
+        actor,
+        "bulk.download",
         target_type="bulk_job",
         target_id=str(job.pk),
         group=job.client.group,
@@ -443,6 +441,19 @@ def login_failure_record(*, username: str, ip: str) -> bool:
         target_id=username[:100],
     )
     return locked
+
+
+def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> None:
+    """Audit a sign-in or sign-out (``console.login`` / ``console.logout``)."""
+    name = user.get_username()
+    audit_record(
+        actor=name,
+        user=user,
+        ip=ip or None,
+        action=action,
+        target_type="account",
+        target_id=name[:100],
+    )
 
 
 def login_success_reset(*, username: str, ip: str) -> None:

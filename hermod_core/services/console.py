@@ -76,7 +76,7 @@ class ConsoleActor:
     ip: str | None = None
 
 
-def _audit(
+def console_audit(
     actor: ConsoleActor,
     action: str,
     *,
@@ -187,7 +187,7 @@ def client_callback_update(
     except ValidationError as exc:
         raise ConsoleError("; ".join(exc.messages)) from None
     client.save(update_fields=["callback_url", "callback_basic_auth", "callback_signing_secret"])
-    _audit(
+    console_audit(
         actor,
         "client.update_callback",
         target_type="client",
@@ -223,7 +223,7 @@ def callback_send_test(*, client: Client, actor: ConsoleActor) -> CallbackDelive
         max_attempts=1,
         next_attempt_at=now,
     )
-    _audit(
+    console_audit(
         actor,
         "callback.test",
         target_type="client",
@@ -282,7 +282,7 @@ def trusted_key_add(
     key = TrustedAttestationKey.objects.create(
         group=group, label=label.strip()[:200], jwk=public, thumbprint=print_
     )
-    _audit(
+    console_audit(
         actor,
         "group.trust_key",
         target_type="group",
@@ -299,7 +299,7 @@ def trusted_key_remove(*, actor: ConsoleActor, key: TrustedAttestationKey) -> No
     group = key.group
     details = {"thumbprint": key.thumbprint, "label": key.label}
     key.delete()
-    _audit(
+    console_audit(
         actor,
         "group.untrust_key",
         target_type="group",
@@ -350,7 +350,7 @@ def ca_ra_identity_generate(*, actor: ConsoleActor, group: Group, common_name: s
     name = (common_name.strip() or f"Hermod RA {group.name}")[:64]
     ca.ra_key_pem, ca.ra_certificate_pem = ra_identity_pem(name)
     ca.save(update_fields=["ra_key_pem", "ra_certificate_pem", "updated_at"])
-    _audit(
+    console_audit(
         actor,
         "group.ca_ra_identity",
         target_type="group",
@@ -384,7 +384,7 @@ def ca_test_connection(*, actor: ConsoleActor, group: Group) -> CaTestResult:
             result = CaTestResult(ok=False, error=str(exc))
         except ScepError as exc:
             result = CaTestResult(ok=False, error=exc.message)
-    _audit(
+    console_audit(
         actor,
         "group.ca_test",
         target_type="group",
@@ -413,7 +413,7 @@ def console_command_issue(
         raise ConsoleError(f"Client {client.client_id} is disabled.")
     request = parse_command_request(endpoint_name, body)
     command = command_create(client=client, request=request)
-    _audit(
+    console_audit(
         actor,
         "command.issue",
         target_type="command",
@@ -441,7 +441,7 @@ def console_command_cancel(*, actor: ConsoleActor, command: Command) -> bool:
         failure_code="CANCELLED",
         failure_reason=f"Cancelled in the console by {actor.name}.",
     )
-    _audit(
+    console_audit(
         actor,
         "command.cancel",
         target_type="command",

@@ -6,10 +6,9 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 
-from hermod_core.services.audit import audit_record
 from portal.actors import client_ip
 from portal.forms import ThrottledAuthenticationForm
-from portal.services import login_success_reset
+from portal.services import console_session_record, login_success_reset
 
 
 class ConsoleLoginView(auth_views.LoginView):
@@ -22,14 +21,7 @@ class ConsoleLoginView(auth_views.LoginView):
         user = form.get_user()
         ip = client_ip(self.request)
         login_success_reset(username=user.get_username(), ip=ip)
-        audit_record(
-            actor=user.get_username(),
-            user=user,
-            ip=ip or None,
-            action="console.login",
-            target_type="account",
-            target_id=user.get_username()[:100],
-        )
+        console_session_record(user=user, ip=ip, action="console.login")
         return response
 
 
@@ -40,12 +32,7 @@ class ConsoleLogoutView(auth_views.LogoutView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            audit_record(
-                actor=request.user.get_username(),
-                user=request.user,
-                ip=client_ip(request) or None,
-                action="console.logout",
-                target_type="account",
-                target_id=request.user.get_username()[:100],
+            console_session_record(
+                user=request.user, ip=client_ip(request), action="console.logout"
             )
         return super().post(request, *args, **kwargs)
