@@ -5,7 +5,8 @@ workers and beat), a callback receiver and emulated devices, measures the figure
 table and writes JSON (``var/bench/latest.json``). Targets are reported PASS/MISS and never fail
 the run; anything broken (an error, a non-200, a callback that never comes) does.
 
-1. bare: requests/s of ``GET /livez`` (no database) — the ceiling of this server on this machine.
+1. bare: requests/s of ``GET /livez`` (no database) — the ceiling of this server on this machine;
+   and its counterparts that read or write one row (``tests/bench/ceiling.py``).
 2. create: requests/s of ``POST /command/authenticate`` to provisioned users.
 3. round trip: authenticate round trips/s with N emulated devices, each looping create → fetch →
    signed answer → callback received.
@@ -53,6 +54,7 @@ from tests.bench.load import (
 )
 from tests.e2e.receiver import Receiver
 from tests.seeds import provisioning_command
+from tests.services import free_port, port_open
 from tests.stack import PYTHON, ROOT, Hermod, Postgres, Redis, hermod_stack
 
 AUTH_PATH = "/hermod/rest/command/authenticate"
@@ -166,6 +168,7 @@ class Bench:
         self.options = options
         self.results: dict[str, Any] = {}
         self.devices: list[BenchDevice] = []
+        self.ceiling_web: subprocess.Popen[bytes] | None = None
 
     # --- setup ---------------------------------------------------------------------------------
 
@@ -190,7 +193,7 @@ class Bench:
 
         self.meter = CpuMeter(
             {
-                "web": lambda: [hermod.web.pid] if hermod.web else [],
+                "web": lambda: [p.pid for p in (hermod.web, self.ceiling_web) if p is not None],
                 "workers": workers,
                 "beat": lambda: [hermod.beat.pid] if hermod.beat else [],
                 "postgres": lambda: [postgres.process.pid] if postgres.process else [],
@@ -269,6 +272,54 @@ class Bench:
         self.results["bare"] = self._throughput(result) | {"sequential_p50_ms": sequential}
         self.bare_rate = result.rate
         self.bare_latency = sequential / 1000
+
+    def ceiling(self) -> None:
+        """Bare's counterparts that touch PostgreSQL (``tests/bench/ceiling.py``): the most any
+        endpoint that reads, or writes, one row could reach on this machine with this stack."""
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, body text)"
+        )
+        port = free_port()
+        argv = [PYTHON, "-m", "gunicorn", "hermod_core.wsgi", "--bind", f"127.0.0.1:{port}",
+                "--workers", str(self.options.web_workers),
+                *shlex.split(self.options.web_args)]  # fmt: skip
+        env = self.hermod.env | {"DJANGO_SETTINGS_MODULE": "tests.bench.ceiling_settings"}
+        with open(self.folder / "ceiling-web.log", "ab") as log:
+            self.ceiling_web = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while not port_open("127.0.0.1", port):
+                if time.monotonic() > deadline or self.ceiling_web.poll() is not None:
+                    raise BenchError("the ceiling probes' gunicorn did not start")
+                time.sleep(0.2)
+            # The port opens before the workers have loaded the app: let every worker load it.
+            time.sleep(5)
+            with ThreadPoolExecutor(self.options.web_workers * 2) as pool:
+                list(pool.map(lambda _: self._warm(port), range(self.options.web_workers * 2)))
+            figures: dict[str, Any] = {}
+            for kind in ("read", "write"):
+
+                def caller(index: int, path: str = f"/ceiling/{kind}") -> Callable[[], object]:
+                    connection = Connection(self.host, port)
+                    return lambda: expect_200(connection.request("GET", path), path)
+
+                result = self._run(
+                    f"ceiling {kind}", self.sizes.bare_callers, self.sizes.bare_seconds, caller
+                )
+                figures[kind] = self._throughput(result)
+            self.results["ceiling"] = figures
+        finally:
+            self.ceiling_web.terminate()
+            self.ceiling_web.wait(30)
+            self.ceiling_web = None
+
+    def _warm(self, port: int) -> None:
+        connection = Connection(self.host, port)
+        for path in ("/ceiling/read", "/ceiling/write") * 20:
+            expect_200(connection.request("GET", path), path)
+        connection.close()
 
     def create(self) -> None:
         first = self._max_command_id()
@@ -704,6 +755,14 @@ def table(results: dict[str, Any]) -> str:
     rt = results["round_trip"]
     rows = [
         ("bare: GET /livez", f"{bare['per_s']:.0f} req/s", "1.00"),
+        *(
+            (
+                f"ceiling {kind}: one {what} per request",
+                f"{results['ceiling'][kind]['per_s']:.0f} req/s",
+                f"{results['ceiling'][kind]['ratio_to_bare']:.3f}",
+            )
+            for kind, what in (("read", "SELECT"), ("write", "INSERT"))
+        ),
         (
             "create: POST authenticate",
             f"{results['create']['per_s']:.0f} req/s",
@@ -751,8 +810,12 @@ def table(results: dict[str, Any]) -> str:
     lines.append("CPU cores used (of 2) per phase:")
     parts = ["web", "workers", "postgres", "redis", "beat", "generator", "other", "machine"]
     lines.append("  " + "phase".ljust(18) + "".join(p.rjust(10) for p in parts))
-    for phase in ("bare", "create", "round_trip", "callback_latency"):
-        cpu = results[phase]["cpu_cores"]
+    phases = {
+        phase: results[phase] for phase in ("bare", "create", "round_trip", "callback_latency")
+    }
+    phases |= {f"ceiling_{kind}": figures for kind, figures in results["ceiling"].items()}
+    for phase, figures in phases.items():
+        cpu = figures["cpu_cores"]
         lines.append("  " + phase.ljust(18) + "".join(f"{cpu.get(p, 0):10.2f}" for p in parts))
     generator = ", ".join(
         f"{phase} {results[phase]['generator_cpu_ms_per_op']:.2f} ms"
@@ -861,6 +924,7 @@ def _main(argv: list[str] | None) -> dict[str, Any]:
                 bench.open_probes()
                 bench.scale("small", sizes.small_rows)
                 bench.bare()
+                bench.ceiling()
                 bench.create()
                 bench.round_trip()
                 bench.callback_latency()
