@@ -11,7 +11,7 @@ from hermod_core.api import ratelimit
 from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
 from hermod_core.models import Client
 from hermod_core.protocol.api_key import parse_api_key_header
-from hermod_core.selectors.clients import client_get_by_client_id
+from hermod_core.selectors.clients import client_for_authentication
 from hermod_core.services.credentials import api_key_matches
 
 
@@ -30,7 +30,7 @@ def client_authenticate(header: str | None) -> Client:
     if parsed is None:
         api_key_matches("", None)
         raise unauthorized()
-    client = client_get_by_client_id(parsed.client_id)
+    client = client_for_authentication(parsed.client_id)
     if not api_key_matches(parsed.key, client.key_hash if client else None):
         raise unauthorized()
     assert client is not None

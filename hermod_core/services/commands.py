@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
@@ -31,7 +30,12 @@ from hermod_core.models import (
     ProfileState,
 )
 from hermod_core.protocol.commands import Address, CommandRequest, CommandType
-from hermod_core.selectors.commands import command_result
+from hermod_core.selectors.commands import command_result, commands_in_progress
+from hermod_core.selectors.profiles import (
+    ProfileBox,
+    profile_active_in_group,
+    profiles_of_user,
+)
 from hermod_core.services.credentials import message_token, token_hash
 from hermod_core.services.dispatch import enqueue_callbacks
 
@@ -50,21 +54,17 @@ class CommandError(Exception):
 @dataclass(frozen=True)
 class _Target:
     to: str
-    mailbox: Mailbox | None  # None: a new temporary box
+    box_id: uuid.UUID | None  # None: a new temporary box
     profile: Profile | None
 
 
-def _active_profiles(client: Client) -> QuerySet[Profile]:
-    return Profile.objects.filter(group_id=client.group_id, state=ProfileState.ACTIVE)
-
-
-def _profile_in_group(client: Client, profile_id: uuid.UUID, field: str) -> Profile:
-    profile = _active_profiles(client).select_related("mailbox").filter(pk=profile_id).first()
-    if profile is None or getattr(profile, "mailbox", None) is None:
+def _profile_in_group(client: Client, profile_id: uuid.UUID, field: str) -> ProfileBox:
+    found = profile_active_in_group(group_id=client.group_id, profile_id=profile_id)
+    if found is None:
         raise CommandError(
             404, "PROFILE_NOT_FOUND", f"No profile {profile_id} in this group.", field
         )
-    return profile
+    return found
 
 
 def _resolve(client: Client, request: CommandRequest) -> list[_Target]:
@@ -83,29 +83,24 @@ def _resolve(client: Client, request: CommandRequest) -> list[_Target]:
         if address.is_tmp:
             profile = None
             if request.profile_id is not None:
-                profile = _profile_in_group(client, request.profile_id, field)
+                profile, _ = _profile_in_group(client, request.profile_id, field)
             targets.append(_Target(address.raw, None, profile))
             continue
         if address.userid is not None:
-            profiles = list(
-                _active_profiles(client)
-                .select_related("mailbox")
-                .filter(user__userid=address.userid, mailbox__closed_at__isnull=True)
-                .order_by("created_at")
-            )
+            found = profiles_of_user(group_id=client.group_id, userid=address.userid)
             if request.profile_id is not None:
-                profiles = [p for p in profiles if p.pk == request.profile_id]
-            if not profiles:
+                found = [(p, box) for p, box in found if p.pk == request.profile_id]
+            if not found:
                 raise CommandError(
                     404, "ADDRESS_NOT_FOUND", f"{address.raw} has no active profile.", field
                 )
         else:
             assert address.profile_id is not None
-            profiles = [_profile_in_group(client, address.profile_id, field)]
-        for profile in profiles:
-            if profile.mailbox.pk not in seen:
-                seen.add(profile.mailbox.pk)
-                targets.append(_Target(address.raw, profile.mailbox, profile))
+            found = [_profile_in_group(client, address.profile_id, field)]
+        for profile, box_id in found:
+            if box_id not in seen:
+                seen.add(box_id)
+                targets.append(_Target(address.raw, box_id, profile))
     return targets
 
 
@@ -175,8 +170,7 @@ def _with_ca_challenge(client: Client, body: dict[str, Any]) -> dict[str, Any]:
 
 def _check_capacity(client: Client) -> None:
     limit = settings.HERMOD_MAX_IN_PROGRESS
-    # Counting stops at the limit: the cost does not grow with a client's backlog.
-    in_progress = Command.objects.filter(client=client, state=State.IN_PROGRESS)[:limit].count()
+    in_progress = commands_in_progress(client_id=client.pk, up_to=limit)
     if in_progress >= limit:
         raise CommandError(
             429,
@@ -223,23 +217,30 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     )
     immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
     message_expiry = now + timedelta(seconds=request.header.lifespan)
+    messages = []
     for target in targets:
-        mailbox = target.mailbox or Mailbox.objects.create(
-            group_id=client.group_id,
-            kind=MailboxKind.TEMPORARY,
-            expires_at=now + timedelta(seconds=request.header.timeout),
+        box_id = target.box_id or (
+            Mailbox.objects.create(
+                group_id=client.group_id,
+                kind=MailboxKind.TEMPORARY,
+                expires_at=now + timedelta(seconds=request.header.timeout),
+            ).pk
         )
         mid = uuid.uuid4()
-        Message.objects.create(
+        message = Message.objects.create(
             id=mid,
             command=command,
-            mailbox=mailbox,
+            mailbox_id=box_id,
             profile=target.profile,
             to=target.to,
             token_hash=token_hash(message_token(mid)),
             expires_at=message_expiry,
             state=MessageState.WITHDRAWN if immediate_delete else MessageState.WAITING,
         )
+        messages.append(message)
+    # What ``command.messages.all()`` returns, as prefetch_related would have stored it: the
+    # result body built next needs no query to read them back.
+    command._prefetched_objects_cache = {"messages": messages}  # type: ignore[attr-defined]
     CallbackDelivery.objects.create(
         command=command,
         client=client,
