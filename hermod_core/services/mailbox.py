@@ -1,12 +1,13 @@
 """The device side (PROTOCOL.md §6): opening a box with a token, fetching and answering messages."""
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
@@ -63,13 +64,46 @@ def live_messages(now: datetime) -> Q:
 class BoxAccess:
     """What a token opens: a whole permanent box (box token) or, for a destination's one-time
     token, only that destination's message in its box (``message_id``, decided): a plug-out link
-    shown in a browser must not expose the other messages of a profile's box."""
+    shown in a browser must not expose the other messages of a profile's box.
+
+    For a one-time token ``message`` is that message as ``mailbox_open`` read it, with its command
+    and profile, and ``live`` says whether its token still opened the box then: the list, fetch
+    and answer of the same request use it instead of reading the row again.
+    """
 
     mailbox_id: uuid.UUID
     message_id: uuid.UUID | None = None
+    message: Message | None = field(default=None, compare=False, repr=False)
+    live: bool = field(default=False, compare=False, repr=False)
 
     def allows(self, mid: uuid.UUID) -> bool:
         return self.message_id is None or self.message_id == mid
+
+    def preloaded(self, mid: uuid.UUID) -> Message | None:
+        """The message ``mid`` if the opening already read it."""
+        if self.message is not None and self.message.pk == mid:
+            return self.message
+        return None
+
+
+def _box_token_opens(bid: uuid.UUID, digest: str) -> bool:
+    """Whether ``digest`` is the token hash of the open permanent box ``bid``.
+
+    The most frequent statement of the device API (every list, fetch and answer with a box token),
+    so written by hand: compiling it through the ORM costs several times its round trip. The token
+    is compared as its keyed hash in the lookup, as before.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM hermod_mailbox"
+            " WHERE id = %s AND kind = %s AND closed_at IS NULL AND token_hash = %s",
+            [
+                Mailbox._meta.pk.get_db_prep_value(bid, connection),
+                MailboxKind.PERMANENT.value,
+                digest,
+            ],
+        )
+        return cursor.fetchone() is not None
 
 
 def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False) -> BoxAccess:
@@ -78,19 +112,17 @@ def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False)
         raise BoxNotFound
     digest = token_hash(token)
     # Box tokens first: provisioned devices polling their box are the most frequent callers.
-    if Mailbox.objects.filter(
-        pk=bid, kind=MailboxKind.PERMANENT, closed_at__isnull=True, token_hash=digest
-    ).exists():
+    if _box_token_opens(bid, digest):
         return BoxAccess(mailbox_id=bid)
     message = (
         Message.objects.filter(token_hash=digest, mailbox_id=bid)
         .annotate(live=ExpressionWrapper(live_messages(timezone.now()), BooleanField()))
-        .only("id", "state")
+        .select_related("command", "profile")
         .first()
     )
     if message is None:
         raise BoxNotFound
-    access = BoxAccess(mailbox_id=bid, message_id=message.pk)
+    access = BoxAccess(mailbox_id=bid, message_id=message.pk, message=message, live=message.live)
     if message.live:
         return access
     if for_answer and message.state == MessageState.ANSWERED:
@@ -108,13 +140,19 @@ def mailbox_list(*, access: BoxAccess) -> dict[str, Any]:
     """``GET /ms/{bid}``: the messages waiting in the box, oldest first."""
     public_url = settings.HERMOD_PUBLIC_URL
     bid = str(access.mailbox_id)
-    messages = (
-        Message.objects.filter(live_messages(timezone.now()), mailbox_id=access.mailbox_id)
-        .select_related("command")
-        .order_by("created_at", "id")
-    )
-    if access.message_id is not None:
-        messages = messages.filter(pk=access.message_id)
+    messages: Iterable[Message]
+    if access.message is not None:
+        # A one-time token: only its message, as read when the box was opened.
+        messages = [access.message] if access.live else []
+    else:
+        messages = (
+            Message.objects.filter(live_messages(timezone.now()), mailbox_id=access.mailbox_id)
+            .select_related("command")
+            .only("id", "state", "expires_at", "command__command_type", "command__expires_at")
+            .order_by("created_at", "id")
+        )
+        if access.message_id is not None:
+            messages = messages.filter(pk=access.message_id)
     return {
         "bid": bid,
         "messages": [
@@ -134,7 +172,8 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
     now = timezone.now()
     if not access.allows(mid):
         raise BoxNotFound
-    message = (
+    # A one-time token's message was read, live, when the box was opened.
+    message = (access.preloaded(mid) if access.live else None) or (
         Message.objects.filter(live_messages(now), pk=mid, mailbox_id=access.mailbox_id)
         .select_related("command")
         .first()
@@ -299,25 +338,29 @@ def _certificate(command: Command, message: Message) -> None:
     if profile is None:
         return
     keys = {k.keyid: k for k in profile.keys.all()}
+    certificates = []
     for item in command.body.get("certificates") or []:
         key = keys.get(item.get("keyid"))
         if key is None:
             continue
         parsed = parse_certificate_der(b64decode_strict(item["data"]))
-        Certificate.objects.get_or_create(
-            key=key,
-            sha256=parsed.sha256_fingerprint,
-            defaults={
-                "profile": profile,
-                "source": Certificate.Source.COMMAND,
-                "der_b64": "".join(item["data"].split()),
-                "subject": parsed.subject,
-                "issuer": parsed.issuer,
-                "serial": str(parsed.serial_number),
-                "not_before": parsed.not_before,
-                "not_after": parsed.not_after,
-            },
+        certificates.append(
+            Certificate(
+                profile=profile,
+                key=key,
+                sha256=parsed.sha256_fingerprint,
+                source=Certificate.Source.COMMAND,
+                der_b64="".join(item["data"].split()),
+                subject=parsed.subject,
+                issuer=parsed.issuer,
+                serial=str(parsed.serial_number),
+                not_before=parsed.not_before,
+                not_after=parsed.not_after,
+            )
         )
+    # One INSERT … ON CONFLICT DO NOTHING: a certificate the key already has (certificate_unique_
+    # per_key, also one stored concurrently or listed twice) is kept as it is.
+    Certificate.objects.bulk_create(certificates, ignore_conflicts=True)
 
 
 def _apply(command: Command, message: Message, envelope: answers.Envelope) -> None:
@@ -345,7 +388,7 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
     ``command_transition``; if it lost a race (expired meanwhile) everything rolls back and the
     device gets 404, as for any dead token.
     """
-    message = (
+    message = access.preloaded(mid) or (
         Message.objects.filter(pk=mid, mailbox_id=access.mailbox_id)
         .select_related("command", "profile")
         .first()
