@@ -355,36 +355,27 @@ def callbacks_release(*, command_ids: list[int]) -> None:
     a client without callback URL polls, and its row is kept as SKIPPED, the record that nothing
     was sent.
     """
-    commands = {
-        c.pk: c
-        for c in Command.objects.filter(pk__in=command_ids)
-        .select_related("client")
-        .prefetch_related("messages")
-    }
     deliveries = list(
         CallbackDelivery.objects.filter(command_id__in=command_ids, state=DeliveryState.WAITING)
+        .select_related("command", "client")
+        .prefetch_related("command__messages")
     )
     now = timezone.now()
     released = []
     for delivery in deliveries:
-        command = commands[delivery.command_id]  # type: ignore[index]
+        command = delivery.command
+        assert command is not None  # selected by command
         if command.ca_state == "PENDING":
             continue
         delivery.body = command_result(command)
-        if command.client.callback_url:
+        if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
         else:
             delivery.state = DeliveryState.SKIPPED
         released.append(delivery)
-    # Bodies differ per row (one CASE statement); state and time are the same for all, which keeps
-    # that statement small.
-    CallbackDelivery.objects.bulk_update(released, ["body"])
+    # One statement for all rows (a CASE per column): each row gets its own body.
+    CallbackDelivery.objects.bulk_update(released, ["body", "state", "next_attempt_at"])
     pending = [d.pk for d in released if d.state == DeliveryState.PENDING]
-    skipped = [d.pk for d in released if d.state == DeliveryState.SKIPPED]
-    CallbackDelivery.objects.filter(pk__in=pending).update(
-        state=DeliveryState.PENDING, next_attempt_at=now
-    )
-    CallbackDelivery.objects.filter(pk__in=skipped).update(state=DeliveryState.SKIPPED)
     enqueue_callbacks(pending)
 
 
