@@ -7,9 +7,9 @@ import json
 import logging
 import random
 import ssl
+import threading
 import time
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 
 import certifi
@@ -69,10 +69,16 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=base)
 
 
-@cache
+_local = threading.local()
+
+
 def _session() -> requests.Session:
-    """One session per worker process: connections to a receiver are kept alive and reused."""
-    return requests.Session()
+    """One session per worker thread (a session is not shared between threads): connections to a
+    receiver are kept alive and reused."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
 
 
 # One statement per claim, hand-written: every callback attempt starts here, and Django spends
