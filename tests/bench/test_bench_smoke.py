@@ -21,6 +21,9 @@ def test_the_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     main(["--quick", "--out", str(out)])
     results = json.loads(out.read_text())
     assert results["bare"]["per_s"] > 0
+    for kind in ("read", "write"):
+        assert results["ceiling"][kind]["per_s"] > 0
+        assert results["ceiling"][kind]["ratio_to_bare"] > 0
     assert results["create"]["per_s"] > 0
     assert results["create"]["ratio_to_bare"] > 0
     assert results["round_trip"]["per_s"] > 0
