@@ -36,9 +36,13 @@ def commands_in_progress(*, client_id: int, up_to: int) -> int:
     return int(count)
 
 
+# Every poll and cancel reads its command first: hand-written, as above.
+_FOR_CLIENT = "SELECT * FROM hermod_command WHERE id = %s AND client_id = %s"
+
+
 def command_get_for_client(*, client: Client, command_id: int) -> Command | None:
     """The client's own command, or None (answered 404, like a command that does not exist)."""
-    return Command.objects.filter(client=client, pk=command_id).first()
+    return next(iter(Command.objects.raw(_FOR_CLIENT, [command_id, client.pk])), None)
 
 
 def _profile_summary(profile: Profile) -> dict[str, Any]:
