@@ -1,7 +1,7 @@
 from hermod_core.models.audit import AuditEvent
 from hermod_core.models.callbacks import CallbackAttempt, CallbackDelivery, DeliveryState
 from hermod_core.models.clients import CaSettings, Client, Group, TrustedAttestationKey
-from hermod_core.models.commands import Command, CommandState, CommandType
+from hermod_core.models.commands import Command, CommandState, CommandType, InProgressTally
 from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
 from hermod_core.models.profiles import Certificate, EndUser, Key, KeyUsage, Profile, ProfileState
 
@@ -18,6 +18,7 @@ __all__ = [
     "DeliveryState",
     "EndUser",
     "Group",
+    "InProgressTally",
     "Key",
     "KeyUsage",
     "Mailbox",

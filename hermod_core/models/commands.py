@@ -99,3 +99,30 @@ class Command(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state != CommandState.IN_PROGRESS
+
+
+class InProgressTally(models.Model):
+    """How many of a client's commands are in progress, kept in a few slots per client.
+
+    The in-progress cap reads the sum of a client's slots instead of counting its command rows,
+    which cost a scan of the whole backlog (up to HERMOD_MAX_IN_PROGRESS index entries and heap
+    rows) on every create. ``command_create`` adds 1 and ``commands_transition`` takes 1 away
+    per command it ends, each in its own transaction, on a slot picked at random: concurrent
+    creates and answers of one client rarely wait for the same row lock. A slot may go below
+    zero; only the sum means something.
+    """
+
+    SLOTS = 8
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    slot = models.SmallIntegerField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "hermod_in_progress_tally"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "slot"], name="in_progress_tally_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"client {self.client_id} slot {self.slot}: {self.count}"

@@ -5,7 +5,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from hermod_core.lifecycle import State
 from hermod_core.models import Certificate, Client, Command, Profile
 from hermod_core.protocol.commands import BY_TYPE, CommandType
 from hermod_core.protocol.results import (
@@ -19,19 +18,15 @@ from hermod_core.protocol.results import (
 )
 from hermod_core.services.credentials import message_token
 
-# Counted for every command created: hand-written, since Django spends several times the round
-# trip's CPU compiling the ORM form (README "Performance"). Counting stops at ``up_to``, so the
-# cost does not grow with a client's backlog (index command_by_client_state).
-_IN_PROGRESS = (
-    "SELECT count(*) FROM (SELECT 1 FROM hermod_command "
-    "WHERE client_id = %s AND state = %s LIMIT %s) AS in_progress"
-)
+# Read for every command created (models.commands.InProgressTally): hand-written, since Django
+# spends several times the round trip's CPU compiling the ORM form (README "Performance").
+_IN_PROGRESS = "SELECT coalesce(sum(count), 0) FROM hermod_in_progress_tally WHERE client_id = %s"
 
 
-def commands_in_progress(*, client_id: int, up_to: int) -> int:
-    """How many of the client's commands are in progress, counting no further than ``up_to``."""
+def commands_in_progress(*, client_id: int) -> int:
+    """How many of the client's commands are in progress: the sum of its tally slots."""
     with connection.cursor() as cursor:
-        cursor.execute(_IN_PROGRESS, [client_id, State.IN_PROGRESS.value, up_to])
+        cursor.execute(_IN_PROGRESS, [client_id])
         (count,) = cursor.fetchone()
     return int(count)
 

@@ -2,14 +2,16 @@
 
 import base64
 import copy
+import random
 import secrets
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
@@ -22,6 +24,7 @@ from hermod_core.models import (
     Client,
     Command,
     DeliveryState,
+    InProgressTally,
     Mailbox,
     MailboxKind,
     Message,
@@ -168,9 +171,30 @@ def _with_ca_challenge(client: Client, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+# Adds to one of the client's tally slots (models.commands.InProgressTally), creating it first.
+_TALLY = (
+    "INSERT INTO hermod_in_progress_tally (client_id, slot, count) VALUES (%s, %s, %s) "
+    "ON CONFLICT (client_id, slot) "
+    "DO UPDATE SET count = hermod_in_progress_tally.count + excluded.count"
+)
+
+
+def _tally(client_id: int, change: int) -> None:
+    slot = random.randrange(InProgressTally.SLOTS)
+    with connection.cursor() as cursor:
+        cursor.execute(_TALLY, [client_id, slot, change])
+
+
+def _untally(command_ids: list[int]) -> None:
+    """Take commands that just ended off their clients' tallies."""
+    ended = Counter(Command.objects.filter(pk__in=command_ids).values_list("client_id", flat=True))
+    for client_id, count in ended.items():
+        _tally(client_id, -count)
+
+
 def _check_capacity(client: Client) -> None:
     limit = settings.HERMOD_MAX_IN_PROGRESS
-    in_progress = commands_in_progress(client_id=client.pk, up_to=limit)
+    in_progress = commands_in_progress(client_id=client.pk)
     if in_progress >= limit:
         raise CommandError(
             429,
@@ -247,6 +271,7 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
         path=request.endpoint.callback_path,
         max_attempts=settings.HERMOD_CALLBACK_ATTEMPTS,
     )
+    _tally(client.pk, 1)
     if immediate_delete:
         for target in targets:
             if target.profile is not None:
@@ -331,6 +356,7 @@ def commands_transition(
             )
         )
     _after_transition(winners, to)
+    _untally(winners)
     return won
 
 

@@ -153,8 +153,21 @@ def insert_history(db: psycopg.Connection[Any], *, client: int, group: int, coun
 
 
 def insert_due(db: psycopg.Connection[Any], *, client: int, group: int, count: int) -> float:
-    """``count`` AUTH commands past their timeout, still in progress (the sweep's work)."""
-    return _insert(db, client=client, group=group, count=count, due=True)
+    """``count`` AUTH commands past their timeout, still in progress (the sweep's work), counted
+    in the client's in-progress tally as ``command_create`` would."""
+    seconds = _insert(db, client=client, group=group, count=count, due=True)
+    tally(db, client=client, change=count)
+    return seconds
+
+
+def tally(db: psycopg.Connection[Any], *, client: int, change: int) -> None:
+    """Add ``change`` to the client's in-progress tally (models.commands.InProgressTally)."""
+    db.execute(
+        "INSERT INTO hermod_in_progress_tally (client_id, slot, count) VALUES (%s, 0, %s) "
+        "ON CONFLICT (client_id, slot) "
+        "DO UPDATE SET count = hermod_in_progress_tally.count + excluded.count",
+        (client, change),
+    )
 
 
 def analyze(db: psycopg.Connection[Any]) -> None:

@@ -338,11 +338,12 @@ class Bench:
             "AND state IN ('WAITING', 'FETCHED')",
             (first,),
         )
-        self.db.execute(
+        ended = self.db.execute(
             "UPDATE hermod_command SET state = 'CANCELLED', finished_at = now(), "
             "failure_code = 'BENCH' WHERE id > %s AND state = 'IN_PROGRESS'",
             (first,),
-        )
+        ).rowcount
+        data.tally(self.db, client=self.client_pk, change=-ended)
 
     def _max_command_id(self) -> int:
         row = self.db.execute("SELECT coalesce(max(id), 0) FROM hermod_command").fetchone()
