@@ -46,6 +46,7 @@ from tests.bench.load import (
     BenchError,
     Connection,
     CpuMeter,
+    LeanSession,
     PhaseResult,
     expect_200,
     machine_busy_cores,
@@ -231,6 +232,8 @@ class Bench:
             if not outcome.completed:
                 raise BenchError(f"provisioning device {index}: {outcome.as_json()}")
             profile_ = device.profiles[0]
+            # From now on the device speaks through the generator's lean client (load.py).
+            device.http.session = LeanSession(self.host, self.port)  # type: ignore[assignment]
             return BenchDevice(
                 device, userid, profile_.profile_id, profile_.boxurl, profile_.boxtoken, state_dir
             )
