@@ -187,7 +187,14 @@ def _tally(client_id: int, change: int) -> None:
 
 def _untally(command_ids: list[int]) -> None:
     """Take commands that just ended off their clients' tallies."""
-    ended = Counter(Command.objects.filter(pk__in=command_ids).values_list("client_id", flat=True))
+    placeholders = ", ".join(["%s"] * len(command_ids))
+    with connection.cursor() as cursor:
+        # Only placeholders are joined into the statement.
+        cursor.execute(
+            f"SELECT client_id FROM hermod_command WHERE id IN ({placeholders})",  # noqa: S608
+            command_ids,
+        )
+        ended = Counter(client_id for (client_id,) in cursor.fetchall())
     for client_id, count in ended.items():
         _tally(client_id, -count)
 
