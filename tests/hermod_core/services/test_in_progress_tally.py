@@ -19,6 +19,7 @@ from hermod_core.services.commands import (
 )
 from hermod_core.services.expiry import sweep
 from tests.conftest import Persona
+from tests.portal.helpers import make_profile
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,15 @@ def test_the_tally_follows_creates_and_every_way_a_command_ends(
     assert commands_in_progress(client_id=client_b.client.pk) == 1
     # Spread over slots, never more than the slots there are.
     assert InProgressTally.objects.filter(client=client_a.client).count() <= InProgressTally.SLOTS
+
+
+def test_a_delete_ended_at_once_leaves_the_tally_as_it_was(client_a: Persona) -> None:
+    profile = make_profile(client_a.client)
+    body = {"deleteCommand": {"profileid": str(profile.pk), "confirmed": "false"}}
+    command = command_create(client=client_a.client, request=parse_command_request("delete", body))
+    assert command.state == State.COMPLETED
+    assert commands_in_progress(client_id=client_a.client.pk) == 0
+    assert_tally_matches(client_a)
 
 
 def test_the_cap_reads_the_tally(client_a: Persona, settings) -> None:
