@@ -1,6 +1,6 @@
 """Celery tasks: thin wrappers that load by id and call a service (STYLE.md, Celery)."""
 
-import logging
+import dataclasses
 import random
 from typing import Any
 
@@ -9,11 +9,9 @@ from django.conf import settings
 
 from hermod_core import observability
 from hermod_core.scep import ScepTransientError
-from hermod_core.services.ca import ca_enroll, ca_requeue_stalled
-from hermod_core.services.callbacks import callback_deliver, callbacks_requeue_lost
+from hermod_core.services.ca import ca_enroll
+from hermod_core.services.callbacks import callback_deliver
 from hermod_core.services.expiry import sweep
-
-logger = logging.getLogger("hermod.tasks")
 
 
 @shared_task(name="hermod.callbacks.deliver", acks_late=True, reject_on_worker_lost=True)
@@ -23,20 +21,10 @@ def deliver_callback(delivery_id: int) -> str:
 
 @shared_task(name="hermod.sweep", acks_late=True, reject_on_worker_lost=True)
 def run_sweep() -> dict[str, int]:
-    """Expire what is due and re-enqueue callbacks whose task was lost."""
     result = sweep(
         batch=settings.HERMOD_SWEEP_BATCH, budget_seconds=settings.HERMOD_SWEEP_INTERVAL * 0.8
     )
-    requeued = callbacks_requeue_lost(batch=settings.HERMOD_SWEEP_BATCH)
-    ca_requeue_stalled(batch=settings.HERMOD_SWEEP_BATCH)
-    if result.commands_expired or requeued:
-        logger.info(
-            "sweep: %d commands expired, %d messages expired, %d callbacks re-enqueued",
-            result.commands_expired,
-            result.messages_expired,
-            requeued,
-        )
-    return {"commands_expired": result.commands_expired, "callbacks_requeued": requeued}
+    return dataclasses.asdict(result)
 
 
 @shared_task(

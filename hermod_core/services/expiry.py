@@ -1,10 +1,12 @@
-"""The periodic sweep (PROTOCOL.md §7): expire commands and messages on time, tidy temporary boxes.
+"""The periodic sweep (PROTOCOL.md §7): expire commands and messages on time, tidy temporary boxes,
+and hand work whose task was lost (a callback, a CA step) to the workers again.
 
 Rows are claimed with ``select_for_update(skip_locked=True)`` in small batches, so several workers
 running the sweep at once share the work instead of waiting on each other; ``command_transition``
 makes each expiry happen exactly once even if two sweeps see the same command.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -14,7 +16,11 @@ from django.utils import timezone
 
 from hermod_core.lifecycle import State
 from hermod_core.models import Command, CommandState, Mailbox, MailboxKind, Message, MessageState
+from hermod_core.services.ca import ca_requeue_stalled
+from hermod_core.services.callbacks import callbacks_requeue_lost
 from hermod_core.services.commands import commands_transition
+
+logger = logging.getLogger("hermod.sweep")
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class SweepResult:
     commands_expired: int
     messages_expired: int
     boxes_closed: int
+    callbacks_requeued: int
+    ca_steps_given_up: int
 
 
 def commands_expire(*, batch: int) -> int:
@@ -77,8 +85,18 @@ def sweep(*, batch: int, budget_seconds: float = 0.0) -> SweepResult:
     while last == batch and time.monotonic() - started < budget_seconds:
         last = commands_expire(batch=batch)
         expired += last
-    return SweepResult(
+    result = SweepResult(
         commands_expired=expired,
         messages_expired=messages_expire(batch=batch),
         boxes_closed=temporary_boxes_close(batch=batch),
+        callbacks_requeued=callbacks_requeue_lost(batch=batch),
+        ca_steps_given_up=ca_requeue_stalled(batch=batch),
     )
+    if result.commands_expired or result.callbacks_requeued:
+        logger.info(
+            "sweep: %d commands expired, %d messages expired, %d callbacks re-enqueued",
+            result.commands_expired,
+            result.messages_expired,
+            result.callbacks_requeued,
+        )
+    return result
