@@ -50,6 +50,7 @@ from hermod_core.protocol.results import (
     plugout_uri,
     result_body,
 )
+from hermod_core.protocol.seed_examples import SEED_CERTIFICATE_B64, SEED_DUMMY_CSR_B64
 
 Schema = dict[str, Any]
 
@@ -699,40 +700,6 @@ _TOKEN = "2dff6242-34d8-4d31-8ac8-c53a21341a03"  # noqa: S105 — an example
 _EXPIRES = "2025-06-02T10:05:00Z"
 _ADMIN_KEY = "0123456789abcdef0123456789abcdef0123456789abcdef"
 
-# The dummy certificate request and the certificate of the product documentation's example
-# (shared/seeds/001), so that the provision and certificate examples are the documented ones.
-_SEED_CERTREQ = (
-    "MIIC2zCCAcMCAQAwgZUxCzAJBgNVBAYTAlNFMQwwCgYDVQQHDANTdG8xFzAVBgNVBAoMDk5leHVzIEdyb3VwIEFC"
-    "MRgwFgYDVQQLDA9QZXJzb25hbCBNb2JpbGUxFzAVBgNVBAMMDkFuZGVycyBXYWxsYm9tMSwwKgYJKoZIhvcNAQkB"
-    "Fh1hbmRlcnMud2FsbGJvbUBuZXh1c2dyb3VwLmNvbTCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBALz8"
-    "fB4D3GqijGSXOzLTgTJXOqPQVkVfGdDkeKUp3G5/43ZMtg/FuQDhg2mKP5cqEQBk+8VVPLEPfakTLuk/4YgQnjmC"
-    "32UOQx8cbMgLM4X1C26zc/0eQZDcbpA/kbBWtAWErv3pHKOcamxheAjzYnXvD6IHKVXDouPFI7pNwOiaB3tONeuo"
-    "efvp/OxTT3M/yjkwqF1w4f5NMaiYWYtZgUXKdJhKFkx0mzvCbVZPIkIgQht+UPkKJ22WkhRKqeSBLbP1XroMAcZq"
-    "OiLvRLvkOWtPsz/WTZwvGxWDCHfv6ZyHf69MhYdePMjLB8IjVk0LhNIzGIPqmhT+Njb53/RgrfcCAwEAAaAAMA0G"
-    "CSqGSIb3DQEBCwUAA4IBAQApb0Pp3+1CdcZnhAlXmRq3/GWDRAgzB2ETZHT0NYB5Mq6BfckTpo55kh2D2N2x9c1S"
-    "6045/I4FZve1zuguj61HL7364azWoC9zCfAzgfPYPy0AygabeRKBqZmtbKaLWOdsz27QQI1jxnINrMjY17ZM9AGk"
-    "O2lAsijJTih1Qi6eA0nRZEKZRI4zWNLFDsk2hgJ0AgLr92VbcnIzBBOYGq51CC2vloFN9x0mD/Gbc7sdnhg952gO"
-    "ZlKvXdClSlGUieCk6AxmzcvsOgDyRdQlEUqGk2bS36b2oEbVYu6YCte8so7uBJqdeumzb2LUxcs66pKLjNV4L+RZ"
-    "cluLkL2Ab1jw"
-)
-_SEED_CERTIFICATE = (
-    "MIIDyDCCArCgAwIBAgIGAWK5wT0iMA0GCSqGSIb3DQEBCwUAMIGhMSUwIwYJKoZIhvcNAQkBFhZjb250YWN0QG5l"
-    "eHVzZ3JvdXAuY29tMRcwFQYDVQQDDA5oZXJtb2QtdGVzdGFwcDEYMBYGA1UECwwPUGVyc29uYWwgTW9iaWxlMQ4w"
-    "DAYDVQQKDAVOZXh1czEUMBIGA1UEBwwLVGVsZWZvbnBsYW4xEjAQBgNVBAgMCVN0b2NraG9sbTELMAkGA1UEBhMC"
-    "U0UwHhcNMTgwNDEyMTIwNzUxWhcNMTkwNDEyMTIwNzUxWjCBlTELMAkGA1UEBhMCU0UxDDAKBgNVBAcMA1N0bzEX"
-    "MBUGA1UECgwOTmV4dXMgR3JvdXAgQUIxGDAWBgNVBAsMD1BlcnNvbmFsIE1vYmlsZTEXMBUGA1UEAwwOQW5kZXJz"
-    "IFdhbGxib20xLDAqBgkqhkiG9w0BCQEWHWFuZGVycy53YWxsYm9tQG5leHVzZ3JvdXAuY29tMIIBIjANBgkqhkiG"
-    "9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxkpiCKl05RBFd685EcngnOgJEeRn6OSq9NtsraT3kpQ/brsRvZNXKRI6oIg7"
-    "09RJQuIZIe1S+i3nWgn7Q1xw7Ckw1h5vmnUMviwoGhtmEjT7EdGlUQVCUaEypbqKZiKKG0WBC4gXE4IVVcVJf06j"
-    "MsgGiYUgqto6+zd7/8eHx5Vkibp5HJT306/Iz5652GaQOHDK1DsBZaAx86PW5bpkroWPNWletgLnbi6Ub8u/MNNb"
-    "u23Lm6/ROV1pktp/aqV20IQtylC0u/2xV6ifh3dxrBkERUSiOyy0NqEuL62hJTeK+52cdYSevBBf/9QtVXpAjszc"
-    "smNbifdXIME2iogrPQIDAQABoxAwDjAMBgNVHRMBAf8EAjAAMA0GCSqGSIb3DQEBCwUAA4IBAQCctyxKe8+Z0prD"
-    "90WsiJxE6SV9luKWTWzBRVzFoG2id/4xaxn3S3tImY2kcWq6JFjaadlQ9DBNw9qWxei3P4QcZqB27fEosuL8SHWo"
-    "DhWjBNMuuxR2eBeu0oKAKuv/Jg6kiy3Rl03Ol5HEJjRBvUTug+BSBJ3wxQ3nGY6p9alm8IK8B/Hnmmgb5OEEF1ju"
-    "U12KYJJOrnGEP6IzJcscf+suJi9EofI11aCLwuyGizg6XTLF7kmU7gx9AorbAvfePyMtOn4YrWU6Ir7+GS0e7bJE"
-    "KUiiXsm76T/0nebpORUJ+AbNG7QnAl095gGdrzK05U09YYZTde7hKY/CNugAOD3b"
-)
-
 
 def _header(to: list[str] | None = None, seconds: int = 300) -> dict[str, Any]:
     header: dict[str, Any] = {"to": to} if to else {}
@@ -788,7 +755,7 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
                         ],
                         "storageprios": ["APP"],
                         "keystate": "ACTIVE",
-                        "certreq": _SEED_CERTREQ,
+                        "certreq": SEED_DUMMY_CSR_B64,
                     }
                 ],
             },
@@ -799,7 +766,9 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "commandHeader": _TO_USER,
         "certCommand": {
             "profileid": _PROFILE,
-            "certificates": [{"keyid": "signer", "keystate": "ACTIVE", "data": _SEED_CERTIFICATE}],
+            "certificates": [
+                {"keyid": "signer", "keystate": "ACTIVE", "data": SEED_CERTIFICATE_B64}
+            ],
         },
     },
     "authenticate": {
