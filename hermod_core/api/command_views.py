@@ -1,7 +1,6 @@
 """The command API for application servers (PROTOCOL.md §4–§5, §8): thin views."""
 
 import logging
-from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -13,21 +12,12 @@ from hermod_core.api import schema
 from hermod_core.api.auth import ApiKeyAuthentication, IsClient
 from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
-from hermod_core.models import Client
+from hermod_core.models import Client, Command
 from hermod_core.protocol.commands import ENDPOINTS, parse_command_request
-from hermod_core.protocol.errors import ProtocolError
 from hermod_core.selectors.commands import command_get_for_client, command_result
-from hermod_core.services.commands import CommandError, command_cancel, command_create
+from hermod_core.services.commands import command_cancel, command_create
 
 logger = logging.getLogger("hermod.api")
-
-
-def protocol_error(exc: ProtocolError) -> ApiError:
-    return ApiError(400, exc.code, exc.message, field=exc.field)
-
-
-def command_error(exc: CommandError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message, field=exc.field)
 
 
 class ClientView(APIView):
@@ -43,13 +33,9 @@ class CommandCreateView(ClientView):
     endpoint_name = ""
 
     def post(self, request: Request) -> Response:
-        try:
-            command_request = parse_command_request(self.endpoint_name, read_json(request))
-            command = command_create(client=self.client(request), request=command_request)
-        except ProtocolError as exc:
-            raise protocol_error(exc) from None
-        except CommandError as exc:
-            raise command_error(exc) from None
+        # ProtocolError and CommandError become their §12 bodies in api.errors.
+        command_request = parse_command_request(self.endpoint_name, read_json(request))
+        command = command_create(client=self.client(request), request=command_request)
         observability.command_id.set(str(command.pk))
         logger.info("command created: %s", command.command_type)
         return Response(command_result(command))
@@ -90,7 +76,7 @@ COMMAND_VIEWS = {name: _command_view(name) for name in ENDPOINTS}
 _COMMAND_ID = OpenApiParameter("command_id", int, OpenApiParameter.PATH, description="commandId")
 
 
-def _own_command(request: Request, client: Client, command_id: str) -> Any:
+def _own_command(client: Client, command_id: str) -> Command:
     command = None
     if command_id.isdigit() and len(command_id) < 19:
         command = command_get_for_client(client=client, command_id=int(command_id))
@@ -109,7 +95,7 @@ class PollView(ClientView):
         tags=["command"],
     )
     def get(self, request: Request, command_id: str) -> Response:
-        command = _own_command(request, self.client(request), command_id)
+        command = _own_command(self.client(request), command_id)
         return Response(command_result(command))
 
 
@@ -125,7 +111,7 @@ class CancelView(ClientView):
         tags=["command"],
     )
     def post(self, request: Request, command_id: str) -> Response:
-        command = _own_command(request, self.client(request), command_id)
+        command = _own_command(self.client(request), command_id)
         if not command_cancel(command=command):
             raise ApiError(409, "COMMAND_FINAL", "The command is already final.")
         command.refresh_from_db()

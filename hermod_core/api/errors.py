@@ -11,6 +11,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.commands import CommandError
+
 
 class ApiError(Exception):
     """An error a view or service wants the client to see, with its HTTP status."""
@@ -61,8 +64,19 @@ _DRF_CODES = {
 }
 
 
+def _domain_error(exc: Exception) -> ApiError | None:
+    """The HTTP face of the domain's errors: a malformed body is 400, a refused command carries
+    its own status."""
+    if isinstance(exc, ProtocolError):
+        return ApiError(400, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, CommandError):
+        return ApiError(exc.status, exc.code, exc.message, field=exc.field)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every API error leaves in the §12 shape."""
+    exc = _domain_error(exc) or exc
     if isinstance(exc, ApiError):
         set_rollback()
         return Response(

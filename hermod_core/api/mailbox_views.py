@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 from hermod_core.api import ratelimit, schema
 from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
-from hermod_core.protocol.errors import ProtocolError
 from hermod_core.services.credentials import token_hash
 from hermod_core.services.mailbox import (
     AlreadyAnswered,
@@ -120,8 +119,6 @@ class MessageView(DeviceView):
             raise _not_found(request) from None
         except AlreadyAnswered:
             raise ApiError(409, "ALREADY_ANSWERED", "The message was already answered.") from None
-        except ProtocolError as exc:
-            raise ApiError(400, exc.code, exc.message, field=exc.field) from None
         if outcome.rejected is not None:
             raise ApiError(422, outcome.rejected.code, outcome.rejected.message)
         return Response({"state": outcome.state})
