@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hermod_core.models import CaSettings, Group
 from hermod_core.scep import ScepError
+from hermod_core.selectors.console import group_get
 from hermod_core.services.ca import (
     CaConfigurationError,
     ca_capabilities,
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         sub.add_parser("test", help="GetCACaps against the CA").add_argument("group")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        group = Group.objects.filter(name=options["group"]).first()
+        group = group_get(options["group"])
         if group is None:
             raise CommandError(f"no group {options['group']!r}")
         if options["action"] == "set":
