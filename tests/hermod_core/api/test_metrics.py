@@ -43,6 +43,7 @@ def test_metrics_count_commands_failures_callbacks_and_attempts(client, client_a
 def test_metrics_can_require_a_token(client, settings) -> None:
     settings.HERMOD_METRICS_TOKEN = "scrape-me"
     assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-you").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
 
 
