@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,7 +24,12 @@ _FORMAT: Final = 1
 
 @dataclass
 class StoredKey:
-    """One profile key as provisioned: its private key (PEM) and the JWK it was reported as."""
+    """One profile key as provisioned: its private key (PEM) and the JWK it was reported as.
+
+    The key is parsed from `private_key_pem` once, on first use, and then kept: parsing (and so
+    validating) an RSA key costs some 40 ms, which every signature would otherwise pay. The
+    parsed key is not a dataclass field, so it is neither compared nor saved.
+    """
 
     keyid: str
     usage: str
@@ -35,8 +41,12 @@ class StoredKey:
     jwk: dict[str, Any]
     certreq: str
 
-    def private_key(self) -> PrivateKey:
+    @cached_property
+    def _parsed_key(self) -> PrivateKey:
         return load_private_key(self.private_key_pem)
+
+    def private_key(self) -> PrivateKey:
+        return self._parsed_key
 
 
 @dataclass

@@ -73,6 +73,8 @@ def test_enroll_opens_the_plugout_uri_and_stores_the_profile(device, server, mak
         again.profiles[0].keys["signer"].private_key_pem == profile.keys["signer"].private_key_pem
     )
     assert again.attestation_key.private_numbers() == device.attestation_key.private_numbers()
+    stored = again.profiles[0].keys["signer"]
+    assert stored.private_key() is stored.private_key()  # parsed once, not per signature
     mode = (device.state.directory / STATE_FILE).stat().st_mode
     assert stat.S_IMODE(mode) == 0o600  # it holds private keys
 
