@@ -18,17 +18,12 @@ from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.emulator.faults import Faults
 from hermod_core.emulator.keys import KeyFactory
 from hermod_core.emulator.state import StoredProfile
+from hermod_core.protocol.commands import ENDPOINTS
 
-# commandType -> (command object key in the message, answer object key), PROTOCOL.md §4.
+# commandType -> (command object key in the message, answer object key): the table of
+# PROTOCOL.md §4, as the protocol package holds it.
 MESSAGE_KEYS: Final[dict[str, tuple[str, str]]] = {
-    "PROV": ("provCommand", "provResponse"),
-    "CERT": ("certCommand", "certResponse"),
-    "AUTH": ("authCommand", "authResponse"),
-    "SIGN": ("signCommand", "signResponse"),
-    "PING": ("pingCommand", "pingResponse"),
-    "DELETE": ("deleteCommand", "deleteResponse"),
-    "SPIN": ("spinCommand", "spinResponse"),
-    "EPIN": ("epinCommand", "epinResponse"),
+    str(e.command_type): (e.body_key, e.answer_key) for e in ENDPOINTS.values()
 }
 # PROTOCOL.md §6: the device's refusal codes.
 CODE_OK: Final = 0

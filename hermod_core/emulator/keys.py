@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hermod_core.crypto.digests import b64url_decode, b64url_encode
-from hermod_core.crypto.jwk import PrivateKey, PublicKey, jwk_from_public_key
+from hermod_core.crypto.jwk import PrivateKey, PublicKey, jwk_from_public_key, key_type_and_size
+from hermod_core.protocol.commands import EC_MECHANISM
 
 # What the device can generate (PROTOCOL.md §5.1); anything else in keytypeprios is skipped.
 SUPPORTED: Final = frozenset(
@@ -35,19 +36,12 @@ def generate_key(keytype: str, keylength: int) -> PrivateKey:
     raise ValueError(f"cannot generate a {keytype} {keylength} key")
 
 
-def key_type_and_size(key: PrivateKey | PublicKey) -> tuple[str, int]:
-    """("RSA", bits) or ("EC", curve bits) — unlike the server's helper, any RSA size."""
-    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    return "EC", key.curve.key_size
-
-
 def signing_alg(key: PrivateKey | PublicKey) -> str:
-    """The JWS algorithm the device signs auth/sign answers with: RS256, or ES256/ES384/ES512."""
+    """The JWS algorithm the device signs with: RS256, or ES256/ES384/ES512 by curve."""
     keytype, size = key_type_and_size(key)
     if keytype == "RSA":
         return "RS256"
-    return {256: "ES256", 384: "ES384"}.get(size, "ES512")
+    return EC_MECHANISM.get(size, "ES512")
 
 
 def private_key_pem(key: PrivateKey) -> str:

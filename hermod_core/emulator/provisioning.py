@@ -16,14 +16,13 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from hermod_core.crypto import jws
-from hermod_core.crypto.csr import default_hash, parse_csr_b64, rekey_csr
+from hermod_core.crypto.csr import make_dummy_csr, parse_csr_b64, rekey_csr
 from hermod_core.crypto.errors import CryptoError
-from hermod_core.crypto.jwk import RSA_MIN_BITS, PrivateKey
+from hermod_core.crypto.jwk import RSA_MIN_BITS, PrivateKey, key_type_and_size
 from hermod_core.emulator import forgery
 from hermod_core.emulator.envelope import (
     CODE_DEVICE_ERROR,
@@ -37,13 +36,13 @@ from hermod_core.emulator.envelope import (
 from hermod_core.emulator.keys import (
     SUPPORTED,
     device_jwk,
-    key_type_and_size,
     private_key_pem,
     public_key_pem,
+    signing_alg,
 )
 from hermod_core.emulator.state import StoredKey, StoredProfile
+from hermod_core.protocol.commands import EC_MECHANISM
 
-_EC_ALG: Final = {256: "ES256", 384: "ES384"}
 # JWK `use` (RFC 7517 §4.2) for each protocol usage.
 _JWK_USE: Final = {"SIG": "sig", "AUTH": "sig", "ENC": "enc", "DEVICE_ENC": "enc"}
 WRONG_FQDN: Final = "wrong.invalid"  # RFC 6761: never a real host
@@ -67,7 +66,7 @@ def choose_key_type(prios: object) -> tuple[str, int, str]:
             continue
         if (keytype, keylength) not in SUPPORTED:
             continue
-        default = _EC_ALG[keylength] if keytype == "EC" else "RS256"
+        default = EC_MECHANISM[keylength] if keytype == "EC" else "RS256"
         return keytype, keylength, str(prio.get("responsemechanism") or default)
     raise Refusal(CODE_NOT_SUPPORTED, "no requested key type is supported by this device")
 
@@ -83,7 +82,7 @@ def _generated_size(keytype: str, keylength: int, *, small: bool) -> tuple[int, 
     if keytype == "RSA":
         return 1024, None
     other = 384 if keylength == 256 else 256
-    return other, _EC_ALG[other]
+    return other, EC_MECHANISM[other]
 
 
 def _sign(payload: dict[str, Any], key: PrivateKey, alg: str, header: dict[str, Any]) -> str:
@@ -110,8 +109,7 @@ def _other_subject_csr(template: str, key: PrivateKey) -> bytes:
         rdns.append(
             x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, "Other")])
         )
-    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(rdns))
-    return request.sign(key, default_hash(key)).public_bytes(serialization.Encoding.DER)
+    return make_dummy_csr(x509.Name(rdns), key=key)
 
 
 def _key_entry(request: object, nonce: str, context: AnswerContext) -> tuple[str, StoredKey]:
@@ -169,7 +167,7 @@ def _outer_jws(context: AnswerContext, header: dict[str, Any], payload: dict[str
     """The attestation JWS (§6.1), or the forged variant a fault asks for."""
     faults = context.faults
     key = context.attestation_key
-    alg = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256"
+    alg = signing_alg(key)  # RS256, or ES256 for the P-256 attestation key
     if faults.alg_none:
         token = forgery.unsigned(header, payload)
     elif faults.hs256:
