@@ -203,9 +203,8 @@ class Device:
         profile_id = body.get("profileid") if isinstance(body, dict) else None
         return self.state.profile(str(profile_id)) if profile_id else None
 
-    def build_answer(self, location: str, message: dict[str, Any]) -> Answer:
-        """The answer this device would post to `location` for `message` (nothing is sent)."""
-        context = AnswerContext(
+    def _context(self, location: str, message: dict[str, Any]) -> AnswerContext:
+        return AnswerContext(
             location=location,
             message=message,
             profile=self._profile_for(location, message),
@@ -216,23 +215,25 @@ class Device:
             quirky_jwk=self.quirky_jwk,
             new_key=self.key_factory,
         )
-        return build_answer(context, decline=self.decline)
+
+    def build_answer(self, location: str, message: dict[str, Any]) -> Answer:
+        """The answer this device would post to `location` for `message` (nothing is sent)."""
+        return build_answer(self._context(location, message), decline=self.decline)
 
     def answer(self, location: str, token: str, message: dict[str, Any]) -> AnswerOutcome:
         """Build the answer to `message`, `POST` it to `location`, and remember its effects
         (new profile, certificates, PIN-reset nonce, admin key, deletion) if COMPLETED."""
-        header = message.get("messageHeader")
-        header = header if isinstance(header, dict) else {}
-        built = self.build_answer(location, message)
+        context = self._context(location, message)
+        built = build_answer(context, decline=self.decline)
         result = self.http.post_answer(location, token, built.body)
         outcome = AnswerOutcome(
-            mid=str(header.get("mid") or location.rsplit("/", 1)[-1]),
-            command_type=str(header.get("commandType", "")),
+            mid=str(context.header.get("mid") or location.rsplit("/", 1)[-1]),
+            command_type=context.command_type,
             http_status=result.status,
             body=result.body,
         )
         if outcome.completed:
-            self._remember(built, self._profile_for(location, message))
+            self._remember(built, context.profile)
         return outcome
 
     def _remember(self, answer: Answer, profile: StoredProfile | None) -> None:

@@ -7,7 +7,6 @@ parameter — both are accepted by the server, §6).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -79,7 +78,7 @@ class MailboxClient:
             raise DeviceError(f"{method} {url} failed: {exc}", code="UNREACHABLE") from exc
         try:
             parsed = response.json()
-        except (ValueError, json.JSONDecodeError):
+        except ValueError:  # requests' JSONDecodeError is one
             parsed = None
         if not isinstance(parsed, dict):
             text = response.text[:200]
