@@ -137,80 +137,88 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+def _subcommand(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand parser with its description wrapped to the help width."""
+    return commands.add_parser(
+        name,
+        help=help,
+        description=_paragraph(description),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `hermod-device` argument parser with its subcommands."""
-    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="hermod-device",
         description=DESCRIPTION,
         epilog=EPILOG + _fault_list(),
-        formatter_class=formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    enroll = commands.add_parser(
+    enroll = _subcommand(
+        commands,
         "enroll",
         help="open a plug-out URI (or message URL) and answer its message",
-        description=_paragraph(
-            "Open a plug-out URI as the app does when its link is tapped or its QR code "
-            "scanned, fetch the waiting message and answer it. For a provisioning the new profile "
-            "is stored in the state folder once the server answered COMPLETED."
-        ),
+        description="Open a plug-out URI as the app does when its link is tapped or its QR code "
+        "scanned, fetch the waiting message and answer it. For a provisioning the new profile "
+        "is stored in the state folder once the server answered COMPLETED.",
         epilog="examples:\n"
         "  hermod-device enroll 'com.nexusgroup.plugout:///?url=<box url>&token=<token>'\n"
         "  hermod-device enroll https://hermod.example.com/hermod/rest/ms/<bid>/<mid> "
         "--token <token>",
-        formatter_class=formatter,
     )
     enroll.add_argument("uri", metavar="URI", help="plug-out URI, or message URL with --token")
     enroll.add_argument("--token", help="one-time token (overrides the URI's)")
-    _common_options(enroll, suppress=True)
 
-    run = commands.add_parser(
+    run = _subcommand(
+        commands,
         "run",
         help="poll the stored profiles' boxes and answer every message",
-        description=_paragraph(
-            "Poll the permanent box of every stored profile with its box token and "
-            "answer each waiting message by type: CERT stores the certificates, AUTH/SIGN sign "
-            "with the key the filter selects (jws or pkcs7), PING reports device and profile info, "
-            "SPIN returns a fresh nonce, EPIN stores a new admin key, DELETE forgets the profile, "
-            "anything else is answered with code 3 (not supported)."
-        ),
+        description="Poll the permanent box of every stored profile with its box token and "
+        "answer each waiting message by type: CERT stores the certificates, AUTH/SIGN sign "
+        "with the key the filter selects (jws or pkcs7), PING reports device and profile info, "
+        "SPIN returns a fresh nonce, EPIN stores a new admin key, DELETE forgets the profile, "
+        "anything else is answered with code 3 (not supported).",
         epilog="examples:\n  hermod-device run --once\n  hermod-device run --interval 5",
-        formatter_class=formatter,
     )
     run.add_argument("--once", action="store_true", help="one pass, then exit")
     run.add_argument(
         "--interval", type=float, default=2.0, help="seconds between passes (default 2)"
     )
-    _common_options(run, suppress=True)
 
-    show = commands.add_parser(
+    _subcommand(
+        commands,
         "show",
         help="list the stored profiles (no private keys)",
-        description=_paragraph(
-            "Print one JSON line per stored profile: ids, box, user, keys with their "
-            "type and whether a certificate is installed, desktop fields."
-        ),
-        formatter_class=formatter,
+        description="Print one JSON line per stored profile: ids, box, user, keys with their "
+        "type and whether a certificate is installed, desktop fields.",
     )
-    _common_options(show, suppress=True)
 
-    answer = commands.add_parser(
+    answer = _subcommand(
+        commands,
         "answer",
         help="fetch one message by its location and answer it",
-        description=_paragraph(
-            "Fetch the message at LOCATION (<public-url>/<bid>/<mid>) with the given "
-            "token (one-time token or box token) and answer it."
-        ),
+        description="Fetch the message at LOCATION (<public-url>/<bid>/<mid>) with the given "
+        "token (one-time token or box token) and answer it.",
         epilog="example:\n  hermod-device answer https://hermod.example.com/hermod/rest/ms/"
         "<bid>/<mid> --token <token>",
-        formatter_class=formatter,
     )
     answer.add_argument("location", metavar="LOCATION", help="the message URL")
     answer.add_argument("--token", required=True, help="one-time token or box token")
-    _common_options(answer, suppress=True)
+
+    for subcommand in commands.choices.values():
+        _common_options(subcommand, suppress=True)  # after its own arguments, as in its help
     return parser
 
 
