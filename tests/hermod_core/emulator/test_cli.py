@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from hermod_core.crypto import jws
 from hermod_core.emulator import cli
 from hermod_core.emulator.faults import FAULT_HELP, Faults, fault_names
-from tests.hermod_core.emulator.messages import FakeMailbox, ProvisionCase
+from tests.hermod_core.emulator.messages import NONCE, FakeMailbox, ProvisionCase
 
 SCRIPT = Path(sys.executable).with_name("hermod-device")
 
@@ -87,6 +88,9 @@ def test_a_server_error_exits_1_with_its_code(tmp_path, monkeypatch, capsys) -> 
             "--token", "t"]  # fmt: skip
     assert _run(monkeypatch, server, argv) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "NONCE_MISMATCH"
+    # The fault given before the subcommand reached the device: it signed another nonce.
+    token = server.posted()[0]["provResponse"]["result"]["data"]
+    assert jws.parse_compact(token).header["nonce"] != NONCE
 
 
 def test_a_bad_uri_exits_2(tmp_path, capsys) -> None:
