@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from hermod_core.models import Client, CommandState, CommandType
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
+from hermod_core.selectors.console import AuditFilters, CommandFilters
 from portal.actors import client_ip
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
@@ -220,17 +221,33 @@ def _blank(choices: Any) -> list[tuple[str, str]]:
     return [("", "any"), *[(value, value) for value in choices]]
 
 
+def _datetime_local() -> forms.DateTimeField:
+    return forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
 class CommandFilterForm(forms.Form):
     type = forms.ChoiceField(choices=_blank(CommandType.values), required=False)
     state = forms.ChoiceField(choices=_blank(CommandState.values), required=False)
     client = forms.CharField(max_length=100, required=False)
     user = forms.CharField(max_length=255, required=False)
-    created_from = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    created_to = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    created_from = _datetime_local()
+    created_to = _datetime_local()
+
+    def filters(self) -> CommandFilters:
+        """The list's filters; an invalid query filters nothing (the form shows why)."""
+        if not self.is_valid():
+            return CommandFilters()
+        data = self.cleaned_data
+        return CommandFilters(
+            command_type=data["type"],
+            state=data["state"],
+            client_id=data["client"],
+            userid=data["user"],
+            created_from=data["created_from"],
+            created_to=data["created_to"],
+        )
 
 
 class AuditFilterForm(forms.Form):
@@ -238,12 +255,13 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(max_length=100, required=False)
     target = forms.CharField(max_length=100, required=False)
     group = forms.CharField(max_length=100, required=False)
-    since = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    until = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    since = _datetime_local()
+    until = _datetime_local()
+
+    def filters(self) -> AuditFilters:
+        """The log's filters (the fields are named as in ``AuditFilters``); an invalid query
+        filters nothing."""
+        return AuditFilters(**self.cleaned_data) if self.is_valid() else AuditFilters()
 
 
 # --- provisioning -----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """How console views answer: a page or just its fragment, polling that stops, errors for people."""
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.http import HTMX_STOP_POLLING
 
@@ -13,6 +15,15 @@ from hermod_core.services.console import ConsoleError
 
 # Every exception a console action may show to the person who tried it.
 PERSON_ERRORS = (ProtocolError, CommandError, ConsoleError, CryptoError)
+
+T = TypeVar("T")
+
+
+def or_404(found: T | None) -> T:
+    """What a selector found, or 404 (the selectors answer None for an unknown id)."""
+    if found is None:
+        raise Http404
+    return found
 
 
 def page_or_fragment(
@@ -27,6 +38,15 @@ def page_or_fragment(
     fragment template, so they never drift apart (NetBox's ``htmx_partial``)."""
     template = fragment if getattr(request, "htmx", False) else page
     return render(request, template, context, status=status)
+
+
+def paginate(request: HttpRequest, items: QuerySet[Any], per_page: int) -> tuple[Page[Any], str]:
+    """The page named by ``?page=`` and the rest of the query string, for the page links to
+    keep the list's filters."""
+    page = Paginator(items, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
 
 
 def live_fragment(

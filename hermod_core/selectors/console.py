@@ -6,6 +6,7 @@ Every list here is built with a fixed number of queries (``select_related`` /
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -47,21 +48,34 @@ class Bucket:
 
 @dataclass(frozen=True)
 class DashboardStats:
-    by_state: dict[str, int]
-    by_type: dict[str, int]
     by_type_and_state: dict[str, dict[str, int]]
-    in_progress: int
     callbacks_exhausted: int
     callbacks_retrying: int
     per_minute: list[Bucket]
     per_hour: list[Bucket]
     at: datetime
 
+    @cached_property
+    def by_state(self) -> dict[str, int]:
+        """Commands by state, in ``STATES`` order."""
+        return {
+            state: sum(row.get(state, 0) for row in self.by_type_and_state.values())
+            for state in STATES
+        }
+
+    @property
+    def by_type(self) -> dict[str, int]:
+        return {kind: sum(row.values()) for kind, row in self.by_type_and_state.items()}
+
+    @property
+    def in_progress(self) -> int:
+        return self.by_state[CommandState.IN_PROGRESS]
+
     @property
     def type_rows(self) -> list[tuple[str, list[int], int]]:
         """(type, counts in ``STATES`` order, total) for each command type."""
         return [
-            (kind, [row.get(state, 0) for state in STATES], self.by_type.get(kind, 0))
+            (kind, [row.get(state, 0) for state in STATES], sum(row.values()))
             for kind, row in self.by_type_and_state.items()
         ]
 
@@ -88,12 +102,8 @@ def dashboard_stats(*, now: datetime | None = None) -> DashboardStats:
     """Counts by state and type, callback trouble, and commands per minute (last hour) and per
     hour (last day) by state. Four queries."""
     now = now or timezone.now()
-    by_state = dict.fromkeys(STATES, 0)
-    by_type = dict.fromkeys(TYPES, 0)
     matrix = {kind: dict.fromkeys(STATES, 0) for kind in TYPES}
     for row in Command.objects.order_by().values("command_type", "state").annotate(n=Count("id")):
-        by_state[row["state"]] = by_state.get(row["state"], 0) + row["n"]
-        by_type[row["command_type"]] = by_type.get(row["command_type"], 0) + row["n"]
         matrix.setdefault(row["command_type"], dict.fromkeys(STATES, 0))[row["state"]] = row["n"]
     trouble = CallbackDelivery.objects.aggregate(
         exhausted=Count("id", filter=Q(state=DeliveryState.EXHAUSTED)),
@@ -102,10 +112,7 @@ def dashboard_stats(*, now: datetime | None = None) -> DashboardStats:
     minute = now.replace(second=0, microsecond=0)
     hour = now.replace(minute=0, second=0, microsecond=0)
     return DashboardStats(
-        by_state=by_state,
-        by_type=by_type,
         by_type_and_state=matrix,
-        in_progress=by_state[CommandState.IN_PROGRESS],
         callbacks_exhausted=trouble["exhausted"],
         callbacks_retrying=trouble["retrying"],
         per_minute=_buckets(minute - timedelta(minutes=59), timedelta(minutes=1), 60, TruncMinute),
@@ -244,14 +251,6 @@ def group_detail(group: Group) -> dict[str, Any]:
         "trusted_keys": list(group.trusted_keys.order_by("created_at")),
         "ca": CaSettings.objects.filter(group=group).first(),
     }
-
-
-def console_client_list() -> QuerySet[Client]:
-    return Client.objects.select_related("group").order_by("client_id")
-
-
-def console_client_get(client_id: str) -> Client | None:
-    return Client.objects.select_related("group").filter(client_id=client_id).first()
 
 
 def clients_enabled(*, group: Group | None = None) -> QuerySet[Client]:

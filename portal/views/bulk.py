@@ -1,7 +1,7 @@
 """Bulk provisioning: upload a CSV, watch the job, download the result file."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -9,8 +9,7 @@ from hermod_core.selectors.console import clients_enabled
 from hermod_core.services.console import ConsoleError
 from portal.actors import actor_from
 from portal.forms import BaseKeyRequestFormSet, BulkUploadForm, key_requests
-from portal.models import BulkJob
-from portal.rendering import live_fragment, no_store
+from portal.rendering import live_fragment, no_store, or_404
 from portal.roles import console_view
 from portal.selectors import bulk_job_get, bulk_job_list, bulk_job_rows
 from portal.services import (
@@ -60,24 +59,17 @@ def bulk_create(request: HttpRequest) -> HttpResponse:
     return _list_page(request, form, keys, status=400)
 
 
-def _job_or_404(job_id: int) -> BulkJob:
-    job = bulk_job_get(job_id)
-    if job is None:
-        raise Http404
-    return job
-
-
 @require_GET
 @console_view()
 def bulk_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(job_id)
+    job = or_404(bulk_job_get(job_id))
     return render(request, "portal/bulk/detail.html", {"job": job, "rows": bulk_job_rows(job)})
 
 
 @require_GET
 @console_view()
 def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(job_id)
+    job = or_404(bulk_job_get(job_id))
     rows = bulk_job_rows(job) if job.is_final else []
     return live_fragment(
         request, "portal/bulk/_progress.html", {"job": job, "rows": rows}, final=job.is_final
@@ -87,7 +79,7 @@ def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 @console_view()
 def bulk_result(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(job_id)
+    job = or_404(bulk_job_get(job_id))
     text = bulk_result_csv(actor=actor_from(request), job=job)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-{job.pk}-result.csv"'
@@ -97,7 +89,7 @@ def bulk_result(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 @console_view()
 def bulk_requeue(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(job_id)
+    job = or_404(bulk_job_get(job_id))
     if bulk_job_requeue(actor=actor_from(request), job=job):
         messages.success(request, "The job was handed to a worker again.")
     else:

@@ -1,7 +1,7 @@
 """Callback deliveries in trouble: failing or exhausted, and resending them."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -9,6 +9,7 @@ from hermod_core.models import DeliveryState
 from hermod_core.selectors.console import callback_get, callback_problems
 from hermod_core.services.console import callbacks_resend_exhausted, console_callback_resend
 from portal.actors import actor_from
+from portal.rendering import or_404
 from portal.roles import console_view
 
 
@@ -25,9 +26,7 @@ def callbacks(request: HttpRequest) -> HttpResponse:
 @require_POST
 @console_view()
 def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = callback_get(delivery_id)
-    if delivery is None:
-        raise Http404
+    delivery = or_404(callback_get(delivery_id))
     console_callback_resend(actor=actor_from(request), delivery=delivery)
     messages.success(request, f"Callback {delivery.event_id} will be sent again.")
     return redirect("portal:callbacks")

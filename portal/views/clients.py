@@ -3,11 +3,10 @@
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from hermod_core.models import Client
 from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import (
     DEFAULT_GROUP,
@@ -15,7 +14,8 @@ from hermod_core.protocol.client_config import (
     render_client_config,
     render_client_snippet,
 )
-from hermod_core.selectors.console import console_client_get, console_client_list, group_list
+from hermod_core.selectors import clients as client_selectors
+from hermod_core.selectors.console import group_list
 from hermod_core.services.clients import IssuedKey, client_entry
 from hermod_core.services.console import (
     ConsoleError,
@@ -29,20 +29,13 @@ from hermod_core.services.console import (
 from hermod_core.services.credentials import api_key_generate
 from portal.actors import actor_from
 from portal.forms import ClientCallbackForm, ClientCreateForm, ClientImportForm, GenerateClientForm
-from portal.rendering import no_store
+from portal.rendering import no_store, or_404
 from portal.roles import console_view
-
-
-def _client_or_404(client_id: str) -> Client:
-    client = console_client_get(client_id)
-    if client is None:
-        raise Http404
-    return client
 
 
 def _list_context(**forms: Any) -> dict[str, Any]:
     return {
-        "clients": console_client_list(),
+        "clients": client_selectors.client_list(),
         "groups": group_list(),
         "create_form": forms.get("create_form") or ClientCreateForm(),
         "import_form": forms.get("import_form") or ClientImportForm(),
@@ -92,7 +85,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_view()
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = _client_or_404(client_id)
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
     form = ClientCallbackForm(initial={"callback_url": client.callback_url})
     return render(request, "portal/clients/detail.html", {"client": client, "form": form})
 
@@ -100,7 +93,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = _client_or_404(client_id)
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
     issued = console_client_rotate_key(actor=actor_from(request), client=client)
     return _key_page(request, issued, created=False)
 
@@ -108,7 +101,7 @@ def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = _client_or_404(client_id)
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
     enabled = request.POST.get("enabled") == "true"
     console_client_set_enabled(actor=actor_from(request), client=client, enabled=enabled)
     messages.success(request, f"{client.client_id} is {'enabled' if enabled else 'disabled'}.")
@@ -118,7 +111,7 @@ def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = _client_or_404(client_id)
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
     form = ClientCallbackForm(request.POST)
     if form.is_valid():
         basic_auth, signing_secret = form.secrets()
@@ -144,7 +137,7 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_test_callback(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = _client_or_404(client_id)
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
     context: dict[str, Any] = {"client": client}
     try:
         context["delivery"] = callback_send_test(client=client, actor=actor_from(request))
@@ -182,7 +175,7 @@ def clients_import(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_view(admin=True)
 def clients_export(request: HttpRequest) -> HttpResponse:
-    text = render_client_config([client_entry(client) for client in console_client_list()])
+    text = render_client_config([client_entry(client) for client in client_selectors.client_list()])
     response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="hermod-clients.yml"'
     return no_store(response)

@@ -1,22 +1,15 @@
 """Commands: a filtered, paginated list; a live timeline; cancel."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from hermod_core.models import Command
-from hermod_core.selectors.console import (
-    CommandFilters,
-    command_get,
-    command_list,
-    command_timeline,
-)
+from hermod_core.selectors.console import command_get, command_list, command_timeline
 from hermod_core.services.console import console_command_cancel
 from portal.actors import actor_from
 from portal.forms import CommandFilterForm
-from portal.rendering import live_fragment, page_or_fragment
+from portal.rendering import live_fragment, or_404, page_or_fragment, paginate
 from portal.roles import console_view
 
 PAGE_SIZE = 50
@@ -26,37 +19,19 @@ PAGE_SIZE = 50
 @console_view()
 def commands(request: HttpRequest) -> HttpResponse:
     form = CommandFilterForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {}
-    filters = CommandFilters(
-        command_type=data.get("type") or "",
-        state=data.get("state") or "",
-        client_id=data.get("client") or "",
-        userid=data.get("user") or "",
-        created_from=data.get("created_from"),
-        created_to=data.get("created_to"),
-    )
-    page = Paginator(command_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = paginate(request, command_list(form.filters()), PAGE_SIZE)
     return page_or_fragment(
         request,
         "portal/commands/list.html",
         "portal/commands/_table.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {"form": form, "page": page, "query": query},
     )
-
-
-def _command_or_404(command_id: int) -> Command:
-    command = command_get(command_id)
-    if command is None:
-        raise Http404
-    return command
 
 
 @require_GET
 @console_view()
 def command_page(request: HttpRequest, command_id: int) -> HttpResponse:
-    timeline = command_timeline(_command_or_404(command_id))
+    timeline = command_timeline(or_404(command_get(command_id)))
     return render(request, "portal/commands/detail.html", {"timeline": timeline})
 
 
@@ -64,7 +39,7 @@ def command_page(request: HttpRequest, command_id: int) -> HttpResponse:
 @console_view()
 def command_live(request: HttpRequest, command_id: int) -> HttpResponse:
     """The timeline fragment, polled every 2 s while the command is in progress."""
-    timeline = command_timeline(_command_or_404(command_id))
+    timeline = command_timeline(or_404(command_get(command_id)))
     return live_fragment(
         request,
         "portal/commands/_timeline.html",
@@ -76,7 +51,7 @@ def command_live(request: HttpRequest, command_id: int) -> HttpResponse:
 @require_POST
 @console_view()
 def command_cancel(request: HttpRequest, command_id: int) -> HttpResponse:
-    command = _command_or_404(command_id)
+    command = or_404(command_get(command_id))
     if console_command_cancel(actor=actor_from(request), command=command):
         messages.success(request, f"Command {command.pk} was cancelled.")
     else:

@@ -19,14 +19,8 @@ from hermod_core.services.console import (
 )
 from portal.actors import actor_from
 from portal.forms import CaSettingsForm, RaIdentityForm, TrustedKeyForm
+from portal.rendering import or_404
 from portal.roles import console_view
-
-
-def _group_or_404(name: str) -> Group:
-    group = group_get(name)
-    if group is None:
-        raise Http404
-    return group
 
 
 @require_GET
@@ -56,13 +50,13 @@ def _detail(request: HttpRequest, group: Group, *, status: int = 200, **forms: A
 @require_GET
 @console_view()
 def group_page(request: HttpRequest, name: str) -> HttpResponse:
-    return _detail(request, _group_or_404(name))
+    return _detail(request, or_404(group_get(name)))
 
 
 @require_POST
 @console_view(admin=True)
 def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
-    group = _group_or_404(name)
+    group = or_404(group_get(name))
     form = TrustedKeyForm(request.POST)
     if form.is_valid():
         try:
@@ -83,7 +77,7 @@ def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def group_key_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
-    group = _group_or_404(name)
+    group = or_404(group_get(name))
     key = group.trusted_keys.filter(pk=key_id).first()
     if key is None:
         raise Http404
@@ -95,7 +89,7 @@ def group_key_remove(request: HttpRequest, name: str, key_id: int) -> HttpRespon
 @require_POST
 @console_view(admin=True)
 def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
-    group = _group_or_404(name)
+    group = or_404(group_get(name))
     form = CaSettingsForm(request.POST)
     if form.is_valid():
         try:
@@ -111,7 +105,7 @@ def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
-    group = _group_or_404(name)
+    group = or_404(group_get(name))
     form = RaIdentityForm(request.POST)
     common_name = form.cleaned_data["common_name"] if form.is_valid() else ""
     try:
@@ -126,7 +120,7 @@ def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def group_ca_test(request: HttpRequest, name: str) -> HttpResponse:
-    group = _group_or_404(name)
+    group = or_404(group_get(name))
     result = ca_test_connection(actor=actor_from(request), group=group)
     if getattr(request, "htmx", False):
         return render(request, "portal/groups/_ca_test.html", {"result": result})

@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -17,7 +17,7 @@ from hermod_core.selectors.console import (
 from hermod_core.services.console import console_command_issue
 from portal.actors import actor_from
 from portal.forms import ProfileCommandForm
-from portal.rendering import PERSON_ERRORS, error_text, page_or_fragment
+from portal.rendering import PERSON_ERRORS, error_text, or_404, page_or_fragment
 from portal.roles import console_view
 
 
@@ -36,17 +36,8 @@ def users(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_view()
 def user_page(request: HttpRequest, group: str, userid: str) -> HttpResponse:
-    user = user_get(group, userid)
-    if user is None:
-        raise Http404
+    user = or_404(user_get(group, userid))
     return render(request, "portal/users/user.html", {"end_user": user})
-
-
-def _profile_or_404(profile_id: uuid.UUID) -> Profile:
-    profile = profile_get(profile_id)
-    if profile is None:
-        raise Http404
-    return profile
 
 
 def _profile_page(
@@ -60,7 +51,7 @@ def _profile_page(
 @console_view()
 def profile_page(request: HttpRequest, profile_id: uuid.UUID) -> HttpResponse:
     """The profile; a POST issues a ping or delete command for it on behalf of a client."""
-    profile = _profile_or_404(profile_id)
+    profile = or_404(profile_get(profile_id))
     clients = clients_enabled(group=profile.group)
     if request.method == "GET":
         return _profile_page(request, profile, ProfileCommandForm(clients=clients))
