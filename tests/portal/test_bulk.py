@@ -11,13 +11,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hermod_core.crypto.csr import parse_csr_b64
-from hermod_core.models import AuditEvent, Command
+from hermod_core.models import AuditEvent, Client, Command
 from hermod_core.services.clients import client_create
+from hermod_core.services.console import ConsoleActor, ConsoleError
 from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
+from portal.provisioning import ProvisionSpec
 from portal.services import (
     BULK_TASK,
     BulkUploadError,
     bulk_csv_parse,
+    bulk_job_create,
     bulk_job_run,
     bulk_jobs_requeue_stalled,
 )
@@ -221,6 +224,29 @@ def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
     client_a.client.save()
     assert _upload(operator, client_a.client).status_code == 400
     assert not BulkJob.objects.exists()
+    # The form offers only enabled clients; the service refuses one on its own too.
+    spec = ProvisionSpec(userid="", profile_name="p", servername="s", subject=(), keys=())
+    with pytest.raises(ConsoleError, match="is disabled"):
+        bulk_job_create(
+            actor=ConsoleActor(name="t"),
+            client=client_a.client,
+            spec=spec,
+            rows=[{"userid": "ann"}],
+            filename="users.csv",
+            link_base="http://x",
+        )
+    assert not BulkJob.objects.exists()
+    assert sent == []
+
+
+def test_the_rows_of_a_client_disabled_after_the_upload_fail(operator, client_a, sent):
+    job = _job(operator, client_a.client)
+    Client.objects.filter(pk=client_a.client.pk).update(enabled=False)
+    bulk_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.processed, job.succeeded, job.failed) == ("DONE", 3, 0, 3)
+    assert all("is disabled" in row.error for row in BulkJobRow.objects.all())
+    assert not Command.objects.exists()
 
 
 @pytest.mark.django_db

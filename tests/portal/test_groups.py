@@ -66,7 +66,9 @@ def test_the_same_key_is_not_trusted_twice(admin, client_a, device_jwk):
     url = reverse("portal:group_key_add", args=["smartid"])
     admin.post(url, {"jwk": json.dumps(device_jwk)})
     response = admin.post(url, {"jwk": json.dumps(device_jwk)})
+    assert response.status_code == 400
     assert "already trusted" in response.content.decode()
+    assert TrustedAttestationKey.objects.count() == 1
 
 
 def test_removing_a_trusted_key(admin, client_a, client_b, device_jwk):
