@@ -11,7 +11,6 @@ so that this process, not a worker, delivers the callbacks it measures. Prints o
 
 from __future__ import annotations
 
-import functools
 import json
 import statistics
 import sys
@@ -47,7 +46,6 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from hermod_core.emulator import state as device_state
     from hermod_core.emulator.device import Device
     from hermod_core.services import dispatch
     from hermod_core.services.callbacks import callback_deliver
@@ -64,9 +62,6 @@ def main(arguments: dict[str, Any]) -> dict[str, Any]:
 
     dispatch._send = record_send  # type: ignore[assignment]
     dispatch._send_each = record_send_each  # type: ignore[assignment]
-    # As in the harness: the reference device would re-parse its key for every signature.
-    parse = functools.cache(device_state.load_private_key)  # type: ignore[attr-defined]
-    setattr(device_state, "load_private_key", parse)  # noqa: B010
     emulator = Device(Path(arguments["state_dir"]))
     client = Client(HTTP_HOST="127.0.0.1", HTTP_X_API_KEY=arguments["api_key"])
     device = Client(HTTP_HOST="127.0.0.1")

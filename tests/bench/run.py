@@ -18,7 +18,6 @@ the run; anything broken (an error, a non-200, a callback that never comes) does
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -39,7 +38,6 @@ from typing import Any
 import psycopg
 import requests
 
-from hermod_core.emulator import state as device_state
 from hermod_core.emulator.device import Device
 from tests.bench import data, profile
 from tests.bench.load import (
@@ -856,18 +854,6 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    # The reference device parses (and so validates) its RSA key from PEM for every signature:
-    # some 40 ms of CPU holding the GIL, which would make this load generator the bottleneck.
-    # The harness keeps each parsed key while it runs; what the devices send is unchanged.
-    load_private_key = device_state.load_private_key  # type: ignore[attr-defined]
-    setattr(device_state, "load_private_key", functools.cache(load_private_key))  # noqa: B010
-    try:
-        return _main(argv)
-    finally:
-        setattr(device_state, "load_private_key", load_private_key)  # noqa: B010
-
-
-def _main(argv: list[str] | None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--profile", action="store_true", help="py-spy profiles of two phases")
