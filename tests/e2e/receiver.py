@@ -40,6 +40,7 @@ class Receiver:
     signing_secret: str | None = None
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
+    attempts: list[Received] = field(default_factory=list)  # every POST, whatever the answer
     fail_next: int = 0
     hang_next: int = 0
     hang_seconds: float = 15.0
@@ -83,6 +84,7 @@ class Receiver:
 
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> int:
         with self._lock:
+            self.attempts.append(Received(path, headers, raw, time.time()))
             hang = self.hang_next > 0
             self.hang_next -= int(hang)
             fail = not hang and self.fail_next > 0

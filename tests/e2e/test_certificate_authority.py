@@ -3,7 +3,7 @@ real Celery workers, the reference device."""
 
 import base64
 import time
-from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,38 +11,34 @@ from cryptography import x509
 from cryptography.x509.oid import AttributeOID
 
 from hermod_core.emulator.device import Device
+from tests.e2e.conftest import Api, make_client
 from tests.e2e.receiver import Receiver
-from tests.e2e.test_callbacks import make_client
 from tests.scepserver import CHALLENGE
 from tests.seeds import provisioning_command
-from tests.stack import Hermod, hermod_stack
+from tests.stack import Hermod
 
 pytestmark = pytest.mark.services
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hermod]:
-    with hermod_stack(tmp_path_factory.mktemp("ca-stack"), workers=2) as (hermod, _pg, _redis):
-        yield hermod
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
+def provision_with_ca(
+    stack: Hermod, receiver: Receiver, group: str, ca_url: str, *ca_options: str
+) -> tuple[Api, dict[str, Any]]:
+    """A client of a new ``group`` whose CA is ``ca_url`` (``manage.py hermod_ca set``, with a
+    generated RA and ``ca_options``), and the seed provisioning it created."""
+    client = make_client(stack, receiver, group=group)
+    stack.manage(
+        "hermod_ca", "set", group, "--url", ca_url, "--generate-ra", "Hermod RA", *ca_options
+    )
+    return client, client.create("provision", provisioning_command())
 
 
 def test_provisioning_gets_certificates_from_the_ca_and_auto_certifies_the_device(
     stack, scepserver_factory, receiver, tmp_path
 ) -> None:
     server = scepserver_factory("challenge")
-    client = make_client(stack, receiver, group="with-ca")
-    stack.manage(
-        "hermod_ca", "set", "with-ca", "--url", server.url, "--challenge", CHALLENGE,
-        "--generate-ra", "Hermod RA", "--auto-certify",
-    )  # fmt: skip
-    created = client.post("provision", provisioning_command())
+    client, created = provision_with_ca(
+        stack, receiver, "with-ca", server.url, "--challenge", CHALLENGE, "--auto-certify"
+    )
     device = Device(tmp_path / "device")
     outcome = device.enroll(created["destinations"][0]["uri"])
     assert outcome.body == {"state": "COMPLETED"}
@@ -70,11 +66,7 @@ def test_a_ca_refusal_is_recorded_and_the_provisioning_result_is_kept(
     stack, scepserver_factory, receiver, tmp_path
 ) -> None:
     server = scepserver_factory("rejecting")
-    client = make_client(stack, receiver, group="rejecting-ca")
-    stack.manage(
-        "hermod_ca", "set", "rejecting-ca", "--url", server.url, "--generate-ra", "Hermod RA"
-    )
-    created = client.post("provision", provisioning_command())
+    _client, created = provision_with_ca(stack, receiver, "rejecting-ca", server.url)
     outcome = Device(tmp_path / "device").enroll(created["destinations"][0]["uri"])
     assert outcome.body == {"state": "COMPLETED"}
     (callback,) = receiver.wait_for(1, timeout=60)
@@ -87,12 +79,9 @@ def test_a_ca_refusal_is_recorded_and_the_provisioning_result_is_kept(
 
 
 def test_the_template_sent_to_the_device_carries_the_challenge(stack, receiver) -> None:
-    client = make_client(stack, receiver, group="challenge-only")
-    stack.manage(
-        "hermod_ca", "set", "challenge-only", "--url", "http://127.0.0.1:9/scep",
-        "--challenge", "pa55", "--generate-ra", "RA",
-    )  # fmt: skip
-    created = client.post("provision", provisioning_command())
+    client, created = provision_with_ca(
+        stack, receiver, "challenge-only", "http://127.0.0.1:9/scep", "--challenge", "pa55"
+    )
     destination = created["destinations"][0]
     token = parse_qs(urlsplit(destination["uri"]).query)["token"][0]
     message = client.session.get(

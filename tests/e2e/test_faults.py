@@ -5,25 +5,17 @@ Each test runs its own throwaway PostgreSQL and Redis and stops only those, by p
 """
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.e2e.conftest import Api, make_client
 from tests.e2e.receiver import Receiver
-from tests.e2e.test_callbacks import Client, make_client
 from tests.seeds import provisioning_command
 from tests.stack import hermod_stack
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def assert_all_delivered_once(receiver: Receiver, command_ids: list[str]) -> None:
@@ -37,16 +29,16 @@ def assert_all_delivered_once(receiver: Receiver, command_ids: list[str]) -> Non
         assert len({c.raw for c in copies}) == 1, f"event {event_id} changed content"
 
 
-def finish_commands(client: Client, count: int) -> list[str]:
+def finish_commands(client: Api, count: int) -> list[str]:
     ids = []
     for _ in range(count):
-        created = client.post("provision", provisioning_command())
-        client.post(f"cancel/{created['commandId']}")
+        created = client.create("provision", provisioning_command())
+        client.create(f"cancel/{created['commandId']}")
         ids.append(created["commandId"])
     return ids
 
 
-def assert_none_stuck(client: Client, ids: list[str]) -> None:
+def assert_none_stuck(client: Api, ids: list[str]) -> None:
     for command_id in ids:
         assert client.poll(command_id)["state"] != "IN_PROGRESS"
 
@@ -103,7 +95,7 @@ def test_four_workers_racing_the_expiry_sweep_expire_each_command_once(
         client = make_client(hermod, receiver)
         body = provisioning_command()
         body["commandHeader"] = {"lifespan": 2, "timeout": 2}
-        ids = [client.post("provision", body)["commandId"] for _ in range(40)]
+        ids = [client.create("provision", body)["commandId"] for _ in range(40)]
         # Besides beat's schedule, flood the workers with sweeps so that they race.
         hermod.manage(
             "shell", "-c",
