@@ -317,6 +317,10 @@ def callback_problems() -> QuerySet[CallbackDelivery]:
     )
 
 
+def callbacks_exhausted_count() -> int:
+    return CallbackDelivery.objects.filter(state=DeliveryState.EXHAUSTED).count()
+
+
 def callback_get(delivery_id: int) -> CallbackDelivery | None:
     return CallbackDelivery.objects.select_related("client__group").filter(pk=delivery_id).first()
 

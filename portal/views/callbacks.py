@@ -5,19 +5,25 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from hermod_core.models import DeliveryState
-from hermod_core.selectors.console import callback_get, callback_problems
+from hermod_core.selectors.console import (
+    callback_get,
+    callback_problems,
+    callbacks_exhausted_count,
+)
 from hermod_core.services.console import callbacks_resend_exhausted, console_callback_resend
 from portal.actors import actor_from
 from portal.rendering import or_404
 from portal.roles import console_view
 
+SHOWN = 500  # deliveries listed, newest first
+
 
 @require_GET
 @console_view()
 def callbacks(request: HttpRequest) -> HttpResponse:
-    deliveries = list(callback_problems()[:500])
-    exhausted = sum(1 for d in deliveries if d.state == DeliveryState.EXHAUSTED)
+    deliveries = list(callback_problems()[:SHOWN])
+    # All of them, not only those shown: "Resend all" resends every exhausted delivery.
+    exhausted = callbacks_exhausted_count()
     return render(
         request, "portal/callbacks/list.html", {"deliveries": deliveries, "exhausted": exhausted}
     )

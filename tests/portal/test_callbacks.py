@@ -39,6 +39,16 @@ def test_the_list_shows_exhausted_and_failing_deliveries(
     assert "Resend all exhausted (4)" in page
 
 
+def test_resend_all_counts_every_exhausted_delivery_not_only_those_listed(
+    operator, client_a, monkeypatch
+):
+    monkeypatch.setattr("portal.views.callbacks.SHOWN", 1)
+    _exhausted(client_a.client, 3)
+    response = operator.get(reverse("portal:callbacks"))
+    assert len(response.context["deliveries"]) == 1
+    assert "Resend all exhausted (3)" in response.content.decode()
+
+
 def test_resending_one_delivery(operator, operator_user, client_a):
     delivery = _exhausted(client_a.client)[0]
     response = operator.post(reverse("portal:callback_resend", args=[delivery.pk]))
