@@ -9,6 +9,7 @@ audit rows the shared services write to the signed-in user.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,21 +173,25 @@ def client_callback_update(
     shown back), ``""`` clears it. The audit row says which secrets changed, never their values.
     Callbacks already frozen keep their body; they go to the new URL from their next attempt.
     """
-    client.callback_url = callback_url.strip()
-    changed = []
+    changes = {"callback_url": callback_url.strip()}
     if callback_basic_auth is not None:
         if callback_basic_auth and ":" not in callback_basic_auth:
             raise ConsoleError("Basic auth must be written user:password.")
-        client.callback_basic_auth = callback_basic_auth
-        changed.append("basic_auth")
+        changes["callback_basic_auth"] = callback_basic_auth
     if callback_signing_secret is not None:
-        client.callback_signing_secret = callback_signing_secret
-        changed.append("signing_secret")
+        changes["callback_signing_secret"] = callback_signing_secret
+    # Validated on a copy: a refused change leaves the caller's client as it was.
+    candidate = copy.copy(client)
+    for name, value in changes.items():
+        setattr(candidate, name, value)
     try:
-        client.full_clean(exclude=["key_hash", "group"], validate_unique=False)
+        candidate.full_clean(exclude=["key_hash", "group"], validate_unique=False)
     except ValidationError as exc:
         raise ConsoleError("; ".join(exc.messages)) from None
-    client.save(update_fields=["callback_url", "callback_basic_auth", "callback_signing_secret"])
+    for name, value in changes.items():
+        setattr(client, name, value)
+    client.save(update_fields=list(changes))
+    changed = [name.removeprefix("callback_") for name in changes if name != "callback_url"]
     console_audit(
         actor,
         "client.update_callback",

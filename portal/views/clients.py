@@ -128,7 +128,6 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
         else:
             messages.success(request, "Callback settings saved.")
             return redirect("portal:client_detail", client_id=client.client_id)
-    client.refresh_from_db()
     return render(
         request, "portal/clients/detail.html", {"client": client, "form": form}, status=400
     )

@@ -10,6 +10,7 @@ from django.urls import reverse
 from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState
 from hermod_core.protocol.client_config import parse_client_config
 from hermod_core.services.clients import client_create
+from hermod_core.services.console import ConsoleActor, ConsoleError, client_callback_update
 from hermod_core.services.credentials import api_key_hash, api_key_matches
 
 
@@ -106,6 +107,24 @@ def test_callback_settings_keep_secrets_unless_changed(admin, client_a) -> None:
     assert "s2" not in str(event.details)
     detail = admin.get(reverse("portal:client_detail", args=["idm"])).content.decode()
     assert "s2" not in detail
+
+
+def test_a_refused_callback_change_leaves_the_client_as_it_was(client_a) -> None:
+    client = client_a.client
+    before = (client.callback_url, client.callback_basic_auth, client.callback_signing_secret)
+    for changes in (
+        {"callback_url": "not a url", "callback_basic_auth": "u:p2"},
+        {"callback_url": "https://new.example.com/cb", "callback_basic_auth": "nocolon"},
+    ):
+        with pytest.raises(ConsoleError):
+            client_callback_update(
+                actor=ConsoleActor(name="t"), client=client, callback_signing_secret="s9", **changes
+            )
+        after = (client.callback_url, client.callback_basic_auth, client.callback_signing_secret)
+        assert after == before
+    client.refresh_from_db()
+    assert (client.callback_url, client.callback_basic_auth) == before[:2]
+    assert not AuditEvent.objects.filter(action="client.update_callback").exists()
 
 
 def test_bad_basic_auth_is_refused(admin, client_a) -> None:
