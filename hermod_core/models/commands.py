@@ -80,6 +80,12 @@ class Command(models.Model):
             models.Index(fields=["state", "expires_at"], name="command_due_expiry"),
             models.Index(fields=["group", "created_at"], name="command_by_group_time"),
             models.Index(fields=["created_at"], name="command_by_time"),
+            # The sweep looks for stalled CA steps on every run: only the few pending ones.
+            models.Index(
+                fields=["ca_next_attempt_at"],
+                condition=models.Q(ca_state="PENDING"),
+                name="command_ca_pending",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
