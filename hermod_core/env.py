@@ -6,6 +6,7 @@ content is the value), the convention of Docker and Kubernetes secrets.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,50 @@ def _raw(name: str) -> str | None:
 def env_str(name: str, default: str) -> str:
     value = _raw(name)
     return default if value is None else value.strip()
+
+
+# Parts of the placeholder values that example files and tutorials ship: a secret containing one
+# was copied, not chosen.
+_PLACEHOLDER_MARKERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "placeholder",
+    "example",
+    "django-insecure",
+)
+MIN_SECRET_BYTES = 32
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` cannot be a production secret, or None. Never repeats the value."""
+    if not value:
+        return "is empty; set a random value of at least 32 bytes"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes; set a longer random value"
+    lowered = value.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return "is a placeholder from an example file; set a random value"
+    if len(set(value)) < 8:
+        return "has fewer than 8 distinct characters; set a random value"
+    return None
+
+
+def env_secret(name: str, default: Callable[[], str], *, strict: bool) -> str:
+    """A secret: the variable's value (or ``<NAME>_FILE``), or ``default()`` when it is unset.
+
+    With ``strict`` (production: ``DJANGO_DEBUG`` off) a value that is set but empty, short, of
+    too few distinct characters or a known placeholder stops start-up with one line naming the
+    variable: a server must never run on a secret anyone can guess.
+    """
+    value = _raw(name)
+    if value is None:
+        return default()
+    value = value.strip()
+    if strict and (problem := secret_weakness(value)):
+        raise EnvError(name, problem)
+    return value or default()
 
 
 def env_int(

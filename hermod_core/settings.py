@@ -16,6 +16,7 @@ from hermod_core.env import (
     env_int,
     env_list,
     env_path,
+    env_secret,
     env_str,
 )
 
@@ -35,7 +36,8 @@ def _default_secret_key() -> str:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or _default_secret_key()
+# Unset: a random key kept in var/ (make run). Set: with DEBUG off it must be a real secret.
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", _default_secret_key, strict=not DEBUG)
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
@@ -45,8 +47,10 @@ HERMOD_PUBLIC_URL = env_http_url(
     "HERMOD_PUBLIC_URL", f"http://127.0.0.1:{PORT}/{HERMOD_API_PREFIX}/ms"
 )
 HERMOD_FQDN = urlsplit(HERMOD_PUBLIC_URL).hostname or ""
-# Keyed hash for API keys and tokens; rotating it invalidates every stored key.
-HERMOD_KEY_HASH_SECRET = env_str("HERMOD_KEY_HASH_SECRET", "") or SECRET_KEY
+# Key of the keyed hash that stores API keys and device tokens, and of the sealed copies of
+# one-time tokens (services.credentials); rotating it invalidates every stored key and token.
+# Unset, it falls back to SECRET_KEY (installs that relied on that keep their keys).
+HERMOD_KEY_HASH_SECRET = env_secret("HERMOD_KEY_HASH_SECRET", lambda: SECRET_KEY, strict=not DEBUG)
 HERMOD_CALLBACK_ATTEMPTS = env_int("HERMOD_CALLBACK_ATTEMPTS", 5, minimum=1, maximum=100)
 HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum=1, maximum=86400)
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)

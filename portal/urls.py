@@ -52,6 +52,11 @@ urlpatterns = [
     path("users/", users.users, name="users"),
     path("users/<str:group>/<str:userid>/", users.user_page, name="user"),
     path("profiles/<uuid:profile_id>/", users.profile_page, name="profile"),
+    path(
+        "profiles/<uuid:profile_id>/revoke-box-token",
+        users.profile_revoke_box_token,
+        name="profile_revoke_box_token",
+    ),
     # commands
     path("commands/", commands.commands, name="commands"),
     path("commands/<int:command_id>/", commands.command_page, name="command"),

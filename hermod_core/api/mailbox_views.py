@@ -17,6 +17,7 @@ from hermod_core.services.mailbox import (
     BoxAccess,
     BoxNotFound,
     answer_accept,
+    box_token_rotate,
     mailbox_list,
     mailbox_open,
     message_fetch,
@@ -121,4 +122,28 @@ class MessageView(DeviceView):
             raise ApiError(409, "ALREADY_ANSWERED", "The message was already answered.") from None
         if outcome.rejected is not None:
             raise ApiError(422, outcome.rejected.code, outcome.rejected.message)
+        if outcome.boxtoken is not None:
+            # Only the device whose provisioning was accepted learns its box token (§6).
+            return Response({"state": outcome.state, "boxtoken": outcome.boxtoken})
         return Response({"state": outcome.state})
+
+
+class BoxTokenView(DeviceView):
+    @extend_schema(
+        operation_id="box_token_rotate",
+        summary="Rotate a permanent box's token",
+        description="Presented with the box's current box token (`Authorization: Bearer`), "
+        "answers a new one; the old token stops opening the box at once. A one-time token "
+        "cannot rotate (404).",
+        request=None,
+        responses=schema.BOX_TOKEN_RESPONSES,
+        tags=["mailbox"],
+    )
+    def post(self, request: Request, bid: str) -> Response:
+        ratelimit.check(ratelimit.box_misses(), ratelimit.client_address(request))
+        token = _token(request)
+        try:
+            boxtoken = box_token_rotate(bid=_uuid(request, bid), token=token)
+        except BoxNotFound:
+            raise _not_found(request) from None
+        return Response({"boxtoken": boxtoken})

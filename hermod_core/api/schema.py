@@ -554,9 +554,8 @@ COMPONENTS: dict[str, Schema] = {
         {
             "profileid": _uuid("The profile id to use."),
             "boxurl": _str("The permanent box: <public-url>/<bid>.", format="uri"),
-            "boxtoken": _str("The secret that opens the permanent box from now on."),
         },
-        required=["profileid", "boxurl", "boxtoken"],
+        required=["profileid", "boxurl"],
     ),
 }
 
@@ -939,9 +938,9 @@ _MESSAGE_EXAMPLE = {
     "assigned": {
         "profileid": _PROFILE,
         "boxurl": box_url(_PUBLIC_URL, _BOX),
-        "boxtoken": "Zk3q9cV1m2yB7xT0rWn4hJ8sL6pD5aE2uG1iO3kN9fQ",
     },
 }
+_BOX_TOKEN_EXAMPLE = "Zk3q9cV1m2yB7xT0rWn4hJ8sL6pD5aE2uG1iO3kN9fQ"  # noqa: S105 (an example)
 
 # --- responses ---------------------------------------------------------------------------------
 
@@ -1174,12 +1173,26 @@ ANSWER_RESPONSES = {
     200: OpenApiResponse(
         _doc(
             "AnswerResult",
-            _obj("How the command ended.", {"state": _ref("AnswerState")}, required=["state"]),
+            _obj(
+                "How the command ended.",
+                {
+                    "state": _ref("AnswerState"),
+                    "boxtoken": _str(
+                        "An accepted provisioning only: the secret that opens the new profile's "
+                        "permanent box from now on (given once, to this device alone)."
+                    ),
+                },
+                required=["state"],
+            ),
         ),
         description="Accepted: COMPLETED, or FAILED when the device refused (non-zero `code`)."
         " The other destinations of the command are withdrawn.",
         examples=[
             OpenApiExample("Completed", value={"state": "COMPLETED"}),
+            OpenApiExample(
+                "Provisioning completed",
+                value={"state": "COMPLETED", "boxtoken": _BOX_TOKEN_EXAMPLE},
+            ),
             OpenApiExample("Declined on the device", value={"state": "FAILED"}),
         ],
     ),
@@ -1200,6 +1213,24 @@ ANSWER_RESPONSES = {
         "NONCE_MISMATCH",
         "The answer's nonce is not the command's.",
     ),
+    429: _RATE_LIMITED,
+    **_SERVER_ERRORS,
+}
+
+BOX_TOKEN_RESPONSES = {
+    200: OpenApiResponse(
+        _doc(
+            "BoxToken",
+            _obj(
+                "The box's new token; the one presented no longer opens the box.",
+                {"boxtoken": _str("The secret that opens the permanent box from now on.")},
+                required=["boxtoken"],
+            ),
+        ),
+        description="Rotated.",
+        examples=[OpenApiExample("Rotated", value={"boxtoken": _BOX_TOKEN_EXAMPLE})],
+    ),
+    404: _NO_BOX,
     429: _RATE_LIMITED,
     **_SERVER_ERRORS,
 }

@@ -3,7 +3,7 @@
 from django.urls import URLPattern, path
 
 from hermod_core.api.command_views import COMMAND_VIEWS, CancelView, PollView
-from hermod_core.api.mailbox_views import BoxView, MessageView
+from hermod_core.api.mailbox_views import BoxTokenView, BoxView, MessageView
 from hermod_core.api.util_views import GenerateClientView
 
 util_urlpatterns: list[URLPattern] = [
@@ -22,5 +22,6 @@ command_urlpatterns: list[URLPattern] = [
 
 mailbox_urlpatterns: list[URLPattern] = [
     path("<str:bid>", BoxView.as_view(), name="box"),
+    path("<str:bid>/token", BoxTokenView.as_view(), name="box-token"),
     path("<str:bid>/<str:mid>", MessageView.as_view(), name="message"),
 ]

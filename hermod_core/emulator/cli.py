@@ -217,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("location", metavar="LOCATION", help="the message URL")
     answer.add_argument("--token", required=True, help="one-time token or box token")
 
+    rotate = _subcommand(
+        commands,
+        "rotate-token",
+        help="replace a stored profile's box token by a new one",
+        description="Ask the server for a new box token with the current one (POST "
+        "<box url>/token); the old token stops opening the box at once. Without PROFILEID "
+        "every stored profile's token is rotated.",
+        epilog="example:\n  hermod-device rotate-token 3f0c6f4e-0a51-4bde-9f36-2c1d4b3e8a77",
+    )
+    rotate.add_argument("profileid", metavar="PROFILEID", nargs="?", help="the profile's id")
+
     for subcommand in commands.choices.values():
         _common_options(subcommand, suppress=True)  # after its own arguments, as in its help
     return parser
@@ -317,6 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report([device.answer(args.location, args.token, message)])
         if args.command == "run":
             return _run(device, once=args.once, interval=args.interval)
+        if args.command == "rotate-token":
+            ids = [args.profileid] if args.profileid else [p.profile_id for p in device.profiles]
+            for profile_id in ids:
+                device.rotate_box_token(profile_id)
+                _print({"profileid": profile_id, "rotated": True})
+            return EXIT_OK
         return _show(device)
     except DeviceError as exc:
         _print({"error": {"code": exc.code, "message": exc.message}, "status": exc.http_status})

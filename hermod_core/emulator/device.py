@@ -233,11 +233,16 @@ class Device:
             body=result.body,
         )
         if outcome.completed:
-            self._remember(built, context.profile)
+            self._remember(built, context.profile, result.body)
         return outcome
 
-    def _remember(self, answer: Answer, profile: StoredProfile | None) -> None:
+    def _remember(
+        self, answer: Answer, profile: StoredProfile | None, server_body: dict[str, Any]
+    ) -> None:
         if answer.new_profile is not None:
+            # The server gives the box token only in its answer to the accepted provisioning.
+            boxtoken = server_body.get("boxtoken")
+            answer.new_profile.boxtoken = boxtoken if isinstance(boxtoken, str) else ""
             self.state.put(answer.new_profile)
         if profile is None:
             return
@@ -269,6 +274,17 @@ class Device:
                 raise DeviceError("no message is waiting in the box", code="NO_MESSAGE")
             location = str(waiting[0]["location"])
         return self.answer(location, target.token, self.fetch(location, target.token))
+
+    def rotate_box_token(self, profile_id: str) -> str:
+        """Replace a stored profile's box token by a new one from the server (the old one stops
+        opening the box at once); returns the new token. `DeviceError` for an unknown profile
+        or a box that does not open (404: revoked, or the profile deleted)."""
+        profile = self.state.profile(profile_id)
+        if profile is None or not profile.boxtoken:
+            raise DeviceError(f"no profile {profile_id} with a box token", code="NO_PROFILE")
+        profile.boxtoken = self.http.rotate_box_token(profile.boxurl, profile.boxtoken)
+        self.state.save()
+        return profile.boxtoken
 
     def run_once(self) -> list[AnswerOutcome]:
         """One pass over every stored profile's permanent box: answer each waiting message.

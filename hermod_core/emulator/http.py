@@ -114,3 +114,11 @@ class MailboxClient:
     def post_answer(self, location: str, token: str, answer: dict[str, Any]) -> HttpResult:
         """Post `answer`; the server's status and body, whatever they are (200/4xx alike)."""
         return self._request("POST", location, token, answer)
+
+    def rotate_box_token(self, box_url: str, token: str) -> str:
+        """`POST <box url>/token` with the current box token: the new one (the old is dead)."""
+        body = self._ok("POST", f"{box_url}/token", token)
+        boxtoken = body.get("boxtoken")
+        if not isinstance(boxtoken, str) or not boxtoken:
+            raise DeviceError(f"POST {box_url}/token: no boxtoken", code="BAD_ANSWER")
+        return boxtoken

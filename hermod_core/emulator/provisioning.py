@@ -238,7 +238,7 @@ def build_provision(context: AnswerContext) -> Answer:
     profile = StoredProfile(
         profile_id=profile_id,
         boxurl=boxurl,
-        boxtoken=str(assigned.get("boxtoken") or ""),
+        boxtoken="",  # given by the server's answer once it accepted this one
         userid=userid,
         name=name,
         servername=servername,

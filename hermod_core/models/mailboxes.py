@@ -17,8 +17,9 @@ class Mailbox(models.Model):
     """A queue of messages for one device (PROTOCOL.md §1), id ``bid``.
 
     A temporary box exists for one ``@tmp`` destination and is removed once used or expired; a
-    permanent box belongs to one profile. ``token_hash`` is the keyed hash of the box token a
-    provisioned device presents for its permanent box (§6.2); a closed box opens for nobody.
+    permanent box belongs to one profile. ``token_hash`` is the keyed hash of the random box token
+    that only the device whose provisioning answer was accepted received (§6); an empty hash
+    (revoked by an admin) and a closed box open for nobody.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -61,8 +62,10 @@ class MessageState(models.TextChoices):
 class Message(models.Model):
     """One command as delivered into one box: a destination of the command, id ``mid``.
 
-    ``token_hash`` is the keyed hash of the destination's one-time token; the token opens the box
-    only while the message is WAITING or FETCHED and its command is in progress (§6).
+    ``token_hash`` is the keyed hash of the destination's random one-time token; the token opens
+    the box only while the message is WAITING or FETCHED and its command is in progress (§6).
+    ``token_sealed`` is the same token encrypted (``services.credentials.seal``) so that poll and
+    callback bodies can show the plug-out URI again; it cannot be computed from ids.
     ``expires_at`` is the end of the lifespan: an unfetched message is withdrawn then.
     """
 
@@ -79,6 +82,7 @@ class Message(models.Model):
         max_length=10, choices=MessageState.choices, default=MessageState.WAITING
     )
     token_hash = models.CharField(max_length=64, unique=True)
+    token_sealed = models.TextField(blank=True)
     expires_at = models.DateTimeField()
     fetched_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)

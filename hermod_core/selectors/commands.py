@@ -16,7 +16,7 @@ from hermod_core.protocol.results import (
     plugout_uri,
     result_body,
 )
-from hermod_core.services.credentials import message_token
+from hermod_core.services.credentials import MESSAGE_TOKEN, unseal
 
 # Read for every command created (models.commands.InProgressTally): hand-written, since Django
 # spends several times the round trip's CPU compiling the ORM form (README "Performance").
@@ -88,7 +88,9 @@ def command_result(command: Command) -> dict[str, Any]:
                 to=message.to,
                 bid=bid,
                 mid=str(message.id),
-                uri=plugout_uri(box_url(public_url, bid), message_token(message.id)),
+                uri=plugout_uri(
+                    box_url(public_url, bid), unseal(MESSAGE_TOKEN, message.token_sealed)
+                ),
                 location=message_location(public_url, bid, str(message.id)),
                 pid=str(message.profile_id) if message.profile_id else None,
             )

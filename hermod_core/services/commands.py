@@ -39,7 +39,12 @@ from hermod_core.selectors.profiles import (
     profile_active_in_group,
     profiles_of_user,
 )
-from hermod_core.services.credentials import message_token, token_hash
+from hermod_core.services.credentials import (
+    MESSAGE_TOKEN,
+    message_token_generate,
+    seal,
+    token_hash,
+)
 from hermod_core.services.dispatch import enqueue_callbacks
 
 
@@ -257,14 +262,14 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
                 expires_at=now + timedelta(seconds=request.header.timeout),
             ).pk
         )
-        mid = uuid.uuid4()
+        token = message_token_generate()
         message = Message.objects.create(
-            id=mid,
             command=command,
             mailbox_id=box_id,
             profile=target.profile,
             to=target.to,
-            token_hash=token_hash(message_token(mid)),
+            token_hash=token_hash(token),
+            token_sealed=seal(MESSAGE_TOKEN, token),
             expires_at=message_expiry,
             state=MessageState.WITHDRAWN if immediate_delete else MessageState.WAITING,
         )

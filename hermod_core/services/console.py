@@ -32,6 +32,9 @@ from hermod_core.models import (
     Command,
     DeliveryState,
     Group,
+    Mailbox,
+    MailboxKind,
+    Profile,
     TrustedAttestationKey,
 )
 from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
@@ -296,6 +299,27 @@ def trusted_key_add(
         details={"thumbprint": print_, "label": key.label},
     )
     return key
+
+
+@transaction.atomic
+def box_token_revoke(*, actor: ConsoleActor, profile: Profile) -> bool:
+    """Revoke the box token of a profile's permanent box: from the next request on, the device
+    can no longer open its box (the profile stays; provision again to reconnect the device).
+    True if there was a token to revoke."""
+    revoked = (
+        Mailbox.objects.filter(profile=profile, kind=MailboxKind.PERMANENT)
+        .exclude(token_hash="")
+        .update(token_hash="")
+    )
+    if revoked:
+        console_audit(
+            actor,
+            "profile.revoke_box_token",
+            target_type="profile",
+            target_id=str(profile.pk),
+            group=profile.group,
+        )
+    return bool(revoked)
 
 
 @transaction.atomic

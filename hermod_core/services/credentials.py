@@ -1,9 +1,11 @@
 """Secrets the server hands out: API keys, one-time message tokens and box tokens.
 
-Nothing here is stored in the clear. API keys are stored as HMAC-SHA256 digests keyed with
-HERMOD_KEY_HASH_SECRET and compared with ``hmac.compare_digest``. Message and box tokens are
-derived from the same secret and the message or box id, so the database holds only their digests
-while the server can still rebuild a destination's plug-out URI for poll and callback bodies.
+Every secret is random (``secrets``), never computed from a server secret and public ids, so no
+one who learns ``HERMOD_KEY_HASH_SECRET`` can mint a key or a token. The database holds only a
+keyed hash (HMAC-SHA256 with ``HERMOD_KEY_HASH_SECRET``) of each, looked up by that digest and
+compared with ``hmac.compare_digest``. A one-time token is also kept sealed (authenticated
+encryption under a key of its own purpose) so that poll and callback bodies can show its
+plug-out URI again (PROTOCOL.md §4.2): reading it back needs both the database and the secret.
 """
 
 import base64
@@ -12,6 +14,7 @@ import hmac
 import secrets
 import uuid
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
 
@@ -41,16 +44,46 @@ def api_key_matches(key: str, stored_hash: str | None) -> bool:
     return hmac.compare_digest(candidate, stored_hash or _DUMMY_HASH) and bool(stored_hash)
 
 
-def message_token(message_id: uuid.UUID) -> str:
-    """The one-time token of a destination, shaped like the UUIDs real deployments hand out."""
-    return str(uuid.UUID(bytes=_mac("message-token", str(message_id))[:16], version=4))
+def message_token_generate() -> str:
+    """A destination's one-time token: 128 random bits, spelled as a UUID like the tokens of
+    the real product's plug-out URIs (seed 001), but with every bit random (no version bits)."""
+    return str(uuid.UUID(bytes=secrets.token_bytes(16)))
 
 
-def box_token(box_id: uuid.UUID) -> str:
-    """The box token of a permanent box (PROTOCOL.md §6): 256 bits, base64url."""
-    return base64.urlsafe_b64encode(_mac("box-token", str(box_id))).rstrip(b"=").decode("ascii")
+def box_token_generate() -> str:
+    """A permanent box's token (PROTOCOL.md §6): 256 random bits, base64url."""
+    return secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
     """The stored, indexed digest of a message or box token."""
     return _mac("token", token).hex()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented token with a stored digest (empty: revoked)."""
+    return bool(stored_hash) and hmac.compare_digest(token_hash(token), stored_hash)
+
+
+# What seal() keeps for poll and callback bodies: a destination's one-time token.
+MESSAGE_TOKEN = "message-token"  # noqa: S105 (a purpose, not a secret)
+
+
+def _sealer(purpose: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_mac("seal", purpose)))
+
+
+def seal(purpose: str, text: str) -> str:
+    """``text`` encrypted and authenticated under the key of ``purpose``."""
+    return _sealer(purpose).encrypt(text.encode()).decode("ascii")
+
+
+def unseal(purpose: str, sealed: str) -> str:
+    """What ``seal(purpose, …)`` sealed, or "" when it cannot be read (none stored, another
+    purpose, or the secret changed since)."""
+    if not sealed:
+        return ""
+    try:
+        return _sealer(purpose).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        return ""

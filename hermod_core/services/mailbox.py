@@ -32,7 +32,7 @@ from hermod_core.protocol import answers
 from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_requests
 from hermod_core.protocol.results import box_url, fqdn, iso, message_location
 from hermod_core.services.commands import command_transition, profile_delete
-from hermod_core.services.credentials import box_token, token_hash
+from hermod_core.services.credentials import box_token_generate, token_hash, token_matches
 from hermod_core.services.dispatch import enqueue_ca_enrollment
 
 _OPEN = [s.value for s in OPEN_DESTINATIONS]
@@ -86,36 +86,34 @@ class BoxAccess:
         return None
 
 
-def _box_token_opens(bid: uuid.UUID, digest: str) -> bool:
-    """Whether ``digest`` is the token hash of the open permanent box ``bid``.
+def _box_token_opens(bid: uuid.UUID, token: str) -> bool:
+    """Whether ``token`` is the box token of the open permanent box ``bid``.
 
     The most frequent statement of the device API (every list, fetch and answer with a box token),
-    so written by hand: compiling it through the ORM costs several times its round trip. The token
-    is compared as its keyed hash in the lookup, as before.
+    so written by hand: compiling it through the ORM costs several times its round trip. The
+    stored digest is compared in constant time; a revoked token (empty digest) matches nothing.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM hermod_mailbox"
-            " WHERE id = %s AND kind = %s AND closed_at IS NULL AND token_hash = %s",
-            [
-                Mailbox._meta.pk.get_db_prep_value(bid, connection),
-                MailboxKind.PERMANENT.value,
-                digest,
-            ],
+            "SELECT token_hash FROM hermod_mailbox"
+            " WHERE id = %s AND kind = %s AND closed_at IS NULL",
+            [Mailbox._meta.pk.get_db_prep_value(bid, connection), MailboxKind.PERMANENT.value],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return row is not None and token_matches(token, row[0])
 
 
 def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False) -> BoxAccess:
     """The box a token opens (a destination's one-time token or a permanent box's box token)."""
     if not token or len(token) > 200:
         raise BoxNotFound
-    digest = token_hash(token)
     # Box tokens first: provisioned devices polling their box are the most frequent callers.
-    if _box_token_opens(bid, digest):
+    if _box_token_opens(bid, token):
         return BoxAccess(mailbox_id=bid)
+    # A one-time token is found by its keyed digest (unique, indexed): the lookup compares
+    # digests of random tokens, so its timing tells nothing about any token.
     message = (
-        Message.objects.filter(token_hash=digest, mailbox_id=bid)
+        Message.objects.filter(token_hash=token_hash(token), mailbox_id=bid)
         .annotate(live=ExpressionWrapper(live_messages(timezone.now()), BooleanField()))
         .select_related("command", "profile")
         .first()
@@ -128,6 +126,24 @@ def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False)
     if for_answer and message.state == MessageState.ANSWERED:
         return access  # a second answer to its own message gets 409, not 404
     raise BoxNotFound
+
+
+def box_token_rotate(*, bid: uuid.UUID, token: str | None) -> str:
+    """A new box token for the permanent box that ``token`` opens; the old one dies at once.
+
+    Only a box token rotates (a one-time token gets ``BoxNotFound``, as any token that does not
+    open the box). The swap is a conditional UPDATE on the old digest: of two rotations with the
+    same token one wins, the other gets ``BoxNotFound`` (its token is already dead).
+    """
+    if not token or len(token) > 200 or not _box_token_opens(bid, token):
+        raise BoxNotFound
+    new = box_token_generate()
+    swapped = Mailbox.objects.filter(
+        pk=bid, kind=MailboxKind.PERMANENT, closed_at__isnull=True, token_hash=token_hash(token)
+    ).update(token_hash=token_hash(new))
+    if not swapped:
+        raise BoxNotFound
+    return new
 
 
 def _expires(message: Message) -> datetime:
@@ -203,10 +219,10 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
     }
     if command.command_type == CommandType.PROV:
         assert command.assigned_box_id is not None
+        # The box token is not here: only the device whose answer is accepted receives it.
         body["assigned"] = {
             "profileid": str(command.assigned_profile_id),
             "boxurl": box_url(public_url, str(command.assigned_box_id)),
-            "boxtoken": box_token(command.assigned_box_id),
         }
     return body
 
@@ -216,13 +232,16 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AnswerOutcome:
-    """What the device is told: the command's state, or the rule its answer broke (422)."""
+    """What the device is told: the command's state, or the rule its answer broke (422), and
+    for an accepted provisioning the new permanent box's token (shown once, PROTOCOL.md §6)."""
 
     state: str
     rejected: answers.AnswerRejected | None = None
+    boxtoken: str | None = None
 
 
-def _provision(command: Command, envelope: answers.Envelope) -> None:
+def _provision(command: Command, envelope: answers.Envelope) -> str:
+    """Record the provisioned profile, its keys and box; returns the new box token."""
     profile_body = command.body["profile"]
     assert command.assigned_profile_id is not None
     assert command.assigned_box_id is not None
@@ -266,14 +285,13 @@ def _provision(command: Command, envelope: answers.Envelope) -> None:
         desktop_key_protection_level=command.body.get("desktopKeyProtectionLevel") or "",
         created_by_command=command,
     )
+    boxtoken = box_token_generate()
     Mailbox.objects.create(
         id=result.box_id,
         group_id=command.group_id,
         kind=MailboxKind.PERMANENT,
         profile=profile,
-        # The device holds the box token of the `assigned` proposal, also for a box it named
-        # itself (§6.2 rule 6): that token opens whichever box the profile ends up with.
-        token_hash=token_hash(box_token(command.assigned_box_id)),
+        token_hash=token_hash(boxtoken),
     )
     Key.objects.bulk_create(
         Key(
@@ -297,6 +315,7 @@ def _provision(command: Command, envelope: answers.Envelope) -> None:
             ca_state="PENDING", ca_next_attempt_at=timezone.now()
         )
         enqueue_ca_enrollment(command.pk)
+    return boxtoken
 
 
 # Read for every signed answer: hand-written, as _box_token_opens.
@@ -368,12 +387,15 @@ def _certificate(command: Command, message: Message) -> None:
     Certificate.objects.bulk_create(certificates, ignore_conflicts=True)
 
 
-def _apply(command: Command, message: Message, envelope: answers.Envelope) -> None:
-    """Validate a successful answer and record what it establishes (raises AnswerRejected)."""
+def _apply(command: Command, message: Message, envelope: answers.Envelope) -> str | None:
+    """Validate a successful answer and record what it establishes (raises AnswerRejected).
+
+    Returns the new box token of an accepted provisioning, None otherwise.
+    """
     kind = CommandType(command.command_type)
     if kind is CommandType.PROV:
-        _provision(command, envelope)
-    elif kind in (CommandType.AUTH, CommandType.SIGN):
+        return _provision(command, envelope)
+    if kind in (CommandType.AUTH, CommandType.SIGN):
         _sign(command, message, envelope)
     elif kind is CommandType.PING:
         _ping(command, message, envelope)
@@ -383,6 +405,7 @@ def _apply(command: Command, message: Message, envelope: answers.Envelope) -> No
         _certificate(command, message)
     elif kind is CommandType.DELETE and message.profile is not None:
         profile_delete(profile=message.profile)
+    return None
 
 
 def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutcome:
@@ -449,7 +472,7 @@ def _decide(
         return AnswerOutcome(state=State.FAILED.value)
     try:
         with transaction.atomic():
-            _apply(command, message, envelope)
+            boxtoken = _apply(command, message, envelope)
             if not command_transition(
                 command_id=command.pk,
                 to=State.COMPLETED,
@@ -459,7 +482,7 @@ def _decide(
                 raise BoxNotFound
     except answers.AnswerRejected as rejected:
         return _fail(command, envelope, rejected)
-    return AnswerOutcome(state=State.COMPLETED.value)
+    return AnswerOutcome(state=State.COMPLETED.value, boxtoken=boxtoken)
 
 
 def _fail(

@@ -2,9 +2,10 @@
 
 import uuid
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from hermod_core.models import Profile
 from hermod_core.selectors.console import (
@@ -14,7 +15,7 @@ from hermod_core.selectors.console import (
     user_get,
     user_search,
 )
-from hermod_core.services.console import console_command_issue
+from hermod_core.services.console import box_token_revoke, console_command_issue
 from portal.actors import actor_from
 from portal.forms import ProfileCommandForm
 from portal.rendering import PERSON_ERRORS, error_text, or_404, page_or_fragment
@@ -70,3 +71,17 @@ def profile_page(request: HttpRequest, profile_id: uuid.UUID) -> HttpResponse:
         else:
             return redirect("portal:command", command_id=command.pk)
     return _profile_page(request, profile, form, status=400)
+
+
+@require_POST
+@console_view(admin=True)
+def profile_revoke_box_token(request: HttpRequest, profile_id: uuid.UUID) -> HttpResponse:
+    """Revoke the device's box token: it can no longer open its box (audited)."""
+    profile = or_404(profile_get(profile_id))
+    if box_token_revoke(actor=actor_from(request), profile=profile):
+        messages.success(
+            request, "The box token is revoked: the device can no longer open its box."
+        )
+    else:
+        messages.info(request, "The profile's box has no token to revoke.")
+    return redirect("portal:profile", profile_id=profile.pk)

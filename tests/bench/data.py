@@ -80,10 +80,10 @@ WITH boxes AS (
     RETURNING id, profile_id, created_at, finished_at
 ), msg AS (
     INSERT INTO hermod_message (
-        id, command_id, mailbox_id, profile_id, "to", state, token_hash, expires_at, fetched_at,
-        answered_at, created_at)
+        id, command_id, mailbox_id, profile_id, "to", state, token_hash, token_sealed, expires_at,
+        fetched_at, answered_at, created_at)
     SELECT gen_random_uuid(), cmd.id, m.id, cmd.profile_id, cmd.profile_id::text,
-        %(message_state)s, encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'),
+        %(message_state)s, encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'), '',
         cmd.created_at + interval '300 seconds',
         CASE WHEN cmd.finished_at IS NULL THEN NULL ELSE cmd.created_at + interval '1 second' END,
         cmd.finished_at, cmd.created_at

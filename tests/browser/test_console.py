@@ -14,6 +14,7 @@ from hermod_core.emulator.device import Device, parse_target
 from hermod_core.models import Client, Command, Profile
 from hermod_core.services.clients import client_create
 from portal.models import BulkJob
+from tests.matchers import PROVISIONED
 
 pytestmark = pytest.mark.services
 
@@ -82,7 +83,7 @@ def test_provisioning_through_the_form_enrolls_the_device(
     assert page.locator("#plugout-link").get_attribute("href") == uri
 
     outcome = Device(tmp_path / "phone").enroll(uri)
-    assert (outcome.http_status, outcome.body) == (200, {"state": "COMPLETED"})
+    assert (outcome.http_status, outcome.body) == (200, PROVISIONED)
 
     # The page follows by itself (htmx polling), without a reload.
     expect(page.locator("#enroll-phase")).to_have_attribute("data-phase", "COMPLETED")
@@ -142,7 +143,7 @@ def test_an_enrollment_invitation_takes_the_user_to_a_completed_device(
         expect(user.locator("#enroll-qr")).to_have_count(0)
         expect(user.locator("#enroll-phase")).to_have_attribute("data-phase", "FETCHED")
         outcome = device.answer(location, target.token, message)
-        assert (outcome.http_status, outcome.body) == (200, {"state": "COMPLETED"})
+        assert (outcome.http_status, outcome.body) == (200, PROVISIONED)
         expect(user.locator("#enroll-phase")).to_have_text("Welcome to Acme, Dave!")
         screenshot(user, "enroll-completed")
         assert errors == [], errors  # no script error, no CSP violation

@@ -10,6 +10,7 @@ import requests
 from hermod_core.crypto import jwk
 from hermod_core.models import Command, Key, Profile, TrustedAttestationKey
 from tests.e2e.test_commands import _token, key_request, provision
+from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,7 +124,7 @@ def test_an_answer_replayed_to_another_message_is_refused(api_a, device) -> None
     d1, d2 = first["destinations"][0], second["destinations"][0]
     message = device.fetch(d1["location"], _token(d1))
     answered = device.answer(d1["location"], _token(d1), message)
-    assert answered.body == {"state": "COMPLETED"}
+    assert answered.body == PROVISIONED
     replay_body = Command.objects.get(pk=first["commandId"]).answer
     response = requests.post(
         d2["location"],

@@ -13,6 +13,7 @@ from cryptography.x509.oid import AttributeOID
 from hermod_core.emulator.device import Device
 from tests.e2e.conftest import Api, make_client
 from tests.e2e.receiver import Receiver
+from tests.matchers import PROVISIONED
 from tests.scepserver import CHALLENGE
 from tests.seeds import provisioning_command
 from tests.stack import Hermod
@@ -41,7 +42,7 @@ def test_provisioning_gets_certificates_from_the_ca_and_auto_certifies_the_devic
     )
     device = Device(tmp_path / "device")
     outcome = device.enroll(created["destinations"][0]["uri"])
-    assert outcome.body == {"state": "COMPLETED"}
+    assert outcome.body == PROVISIONED
     (callback,) = receiver.wait_for(1, timeout=60)
     body = callback.body
     assert body["state"] == "COMPLETED"
@@ -68,7 +69,7 @@ def test_a_ca_refusal_is_recorded_and_the_provisioning_result_is_kept(
     server = scepserver_factory("rejecting")
     _client, created = provision_with_ca(stack, receiver, "rejecting-ca", server.url)
     outcome = Device(tmp_path / "device").enroll(created["destinations"][0]["uri"])
-    assert outcome.body == {"state": "COMPLETED"}
+    assert outcome.body == PROVISIONED
     (callback,) = receiver.wait_for(1, timeout=60)
     body = callback.body
     assert body["state"] == "COMPLETED"

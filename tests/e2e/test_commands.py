@@ -21,6 +21,7 @@ from hermod_core.models import Certificate, Command, Key, Mailbox, Profile
 from hermod_core.services.expiry import commands_expire
 from tests.e2e.conftest import Api
 from tests.hermod_core.crypto.vectors import SEED_DUMMY_CSR_B64
+from tests.matchers import PROVISIONED
 from tests.seeds import certificate_command, provisioning_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +33,7 @@ def provision(api: Api, device: Any, body: dict[str, Any] | None = None) -> dict
     (destination,) = created["destinations"]
     outcome = device.enroll(destination["uri"])
     assert outcome.http_status == 200, outcome.body
-    assert outcome.body == {"state": "COMPLETED"}
+    assert outcome.body == PROVISIONED
     return api.poll(created["commandId"])
 
 
@@ -306,7 +307,7 @@ def test_a_second_answer_is_409(api_a, device) -> None:
     (destination,) = created["destinations"]
     message = device.fetch(destination["location"], _token(destination))
     first = device.answer(destination["location"], _token(destination), message)
-    assert first.body == {"state": "COMPLETED"}
+    assert first.body == PROVISIONED
     again = device.answer(destination["location"], _token(destination), copy.deepcopy(message))
     assert again.http_status == 409
 

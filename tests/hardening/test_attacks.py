@@ -61,11 +61,11 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.answers import AnswerRejected, validate_provision
 from hermod_core.protocol.commands import ENDPOINTS
-from hermod_core.services.credentials import box_token
 from portal.roles import ADMIN_GROUP
 from tests.hardening.conftest import COMMAND, KEYS, Api, path_of, token_of
 from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64
 from tests.hermod_core.emulator.messages import ProvisionCase, envelope_of, key_request
+from tests.matchers import PROVISIONED
 from tests.seeds import certificate_command, provisioning_command
 
 pytestmark = pytest.mark.django_db
@@ -279,7 +279,7 @@ def test_an_answer_for_one_command_replayed_at_another_with_the_same_nonce_is_re
     second = api_a.create("provision", provisioning_command())
     (d1,), (d2,) = first["destinations"], second["destinations"]
     device = make_device()
-    assert device.enroll(d1["uri"]).body == {"state": "COMPLETED"}
+    assert device.enroll(d1["uri"]).body == PROVISIONED
     replay = _answer_of(first["commandId"])
     replay["responseHeader"]["inReplyTo"] = d2["location"]
     response = _post_answer(client, d2, replay)
@@ -296,7 +296,7 @@ def test_a_signature_replayed_at_another_sign_command_is_refused(
     (§6.3), so the first command's signature cannot complete the second."""
     device = make_device()
     created = api_a.create("provision", provisioning_command())
-    assert device.enroll(created["destinations"][0]["uri"]).body == {"state": "COMPLETED"}
+    assert device.enroll(created["destinations"][0]["uri"]).body == PROVISIONED
     pid = str(Profile.objects.get().pk)
     body = {
         "signCommand": {
@@ -353,7 +353,7 @@ def test_result_data_over_its_limit_is_a_400_that_consumes_nothing(
     response = _post_answer(client, waiting, _answer_with(waiting, _jws_of_size(600 * 1024)))
     assert response.status_code == 400
     assert error_of(response)["field"] == "provResponse.result.data"
-    assert make_device().enroll(waiting["uri"]).body == {"state": "COMPLETED"}
+    assert make_device().enroll(waiting["uri"]).body == PROVISIONED
 
 
 def test_an_answer_over_one_mebibyte_is_a_413_that_consumes_nothing(
@@ -362,7 +362,7 @@ def test_an_answer_over_one_mebibyte_is_a_413_that_consumes_nothing(
     response = _post_answer(client, waiting, _answer_with(waiting, "x" * (1100 * 1024)))
     assert response.status_code == 413
     assert error_of(response)["code"] == "PAYLOAD_TOO_LARGE"
-    assert make_device().enroll(waiting["uri"]).body == {"state": "COMPLETED"}
+    assert make_device().enroll(waiting["uri"]).body == PROVISIONED
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -559,7 +559,7 @@ def test_a_lookalike_user_address_does_not_reach_another_users_device(
     body = provisioning_command()
     body["provCommand"]["userid"] = userid
     created = api_a.create("provision", body)
-    assert make_device().enroll(created["destinations"][0]["uri"]).body == {"state": "COMPLETED"}
+    assert make_device().enroll(created["destinations"][0]["uri"]).body == PROVISIONED
     before = rows()
     response = api_a.command(
         "ping", {"commandHeader": {"to": [f"@{lookalike}"]}, "pingCommand": {}}
@@ -578,9 +578,7 @@ def test_a_lookalike_user_can_be_provisioned_and_stays_a_distinct_user(
         body = provisioning_command()
         body["provCommand"]["userid"] = userid
         created = api_a.create("provision", body)
-        assert make_device(userid).enroll(created["destinations"][0]["uri"]).body == {
-            "state": "COMPLETED"
-        }
+        assert make_device(userid).enroll(created["destinations"][0]["uri"]).body == PROVISIONED
     assert sorted(EndUser.objects.values_list("userid", flat=True)) == ["userA", "user\u0410"]
     for userid in ("userA", "user\u0410"):
         created = api_a.create("ping", {"commandHeader": {"to": [f"@{userid}"]}, "pingCommand": {}})
@@ -595,10 +593,12 @@ def test_a_lookalike_user_can_be_provisioned_and_stays_a_distinct_user(
 def boxes(api_a: Api, make_device) -> dict[str, Any]:
     """A waiting temporary box, a provisioned permanent box, and a used token."""
     used = api_a.create("provision", provisioning_command())["destinations"][0]
-    assert make_device().enroll(used["uri"]).body == {"state": "COMPLETED"}
+    device = make_device()
+    assert device.enroll(used["uri"]).body == PROVISIONED
     waiting = api_a.create("provision", provisioning_command())["destinations"][0]
     permanent = Mailbox.objects.get(kind=MailboxKind.PERMANENT)
-    return {"waiting": waiting, "used": used, "permanent": permanent}
+    boxtoken = device.profiles[0].boxtoken
+    return {"waiting": waiting, "used": used, "permanent": permanent, "boxtoken": boxtoken}
 
 
 def _miss(client: HttpClient, method: str, path: str, token: str) -> Any:
@@ -634,7 +634,7 @@ def test_a_thousand_guessed_boxes_and_tokens_all_get_the_same_404_bytes(
         (path_of(waiting["location"]), token_of(used)),  # used (answered) token
         (f"/hermod/rest/ms/{permanent.pk}", token_of(waiting)),  # another box's token
         (path_of(used["location"]), token_of(used)),  # its own box, after the answer
-        (path_of(waiting["location"]), box_token(permanent.pk)),  # a box token elsewhere
+        (path_of(waiting["location"]), boxes["boxtoken"]),  # a box token elsewhere
     ]:
         response = _miss(client, "GET", path, token)
         answers.add((response.status_code, response.content, response["Content-Type"]))
@@ -786,7 +786,7 @@ OTHER_COMMANDS = {
 def victim(api_a: Api, make_device) -> dict[str, Any]:
     """Client A's provisioned profile (user "userA") and one of A's commands."""
     created = api_a.create("provision", provisioning_command())
-    assert make_device().enroll(created["destinations"][0]["uri"]).body == {"state": "COMPLETED"}
+    assert make_device().enroll(created["destinations"][0]["uri"]).body == PROVISIONED
     pending = api_a.create("ping", {"pingCommand": {"profileid": str(Profile.objects.get().pk)}})
     return {"pid": str(Profile.objects.get().pk), "command": pending}
 

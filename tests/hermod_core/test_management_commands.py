@@ -4,6 +4,7 @@ import io
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -91,3 +92,52 @@ def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) ->
     assert result.stderr.strip().splitlines() == [
         "configuration error: PORT: expected an integer, got 'eighty'"
     ]
+
+
+def _check(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={"HERMOD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("DJANGO_SECRET_KEY", "", "is empty"),
+        ("DJANGO_SECRET_KEY", "s3cret-but-short", "is shorter than 32 bytes"),
+        ("DJANGO_SECRET_KEY", "change-me-to-a-long-random-string", "is a placeholder"),
+        ("HERMOD_KEY_HASH_SECRET", "", "is empty"),
+        ("HERMOD_KEY_HASH_SECRET", "ab" * 20, "has fewer than 8 distinct characters"),
+    ],
+)
+def test_a_guessable_secret_stops_start_up_when_debug_is_off(
+    tmp_path, name: str, value: str, problem: str
+) -> None:
+    result = _check(tmp_path, **{name: value})
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"configuration error: {name}: {problem}")
+    if value:
+        assert value not in line  # the refusal never repeats the secret
+
+
+def test_the_secrets_of_the_example_env_file_are_refused(tmp_path) -> None:
+    example = (Path(__file__).resolve().parents[2] / "docker" / ".env.example").read_text()
+    values = dict(
+        line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
+    )
+    for name in ("DJANGO_SECRET_KEY", "HERMOD_KEY_HASH_SECRET"):
+        result = _check(tmp_path, **{name: values[name]})
+        assert result.returncode == 2, name
+        assert f"configuration error: {name}: " in result.stderr
+
+
+def test_debug_and_unset_secrets_still_start(tmp_path) -> None:
+    assert _check(tmp_path, DJANGO_DEBUG="true", DJANGO_SECRET_KEY="dev").returncode == 0
+    # Unset: a random key is made and kept in var/ (make run on a fresh machine).
+    assert _check(tmp_path).returncode == 0
+    assert len((tmp_path / "secret-key").read_text()) >= 50

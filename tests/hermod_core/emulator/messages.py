@@ -96,7 +96,6 @@ class ProvisionCase:
             "assigned": {
                 "profileid": str(self.profile_id),
                 "boxurl": f"{PUBLIC_URL}/{self.box_id}",
-                "boxtoken": "box-token",
             },
         }
 

@@ -18,6 +18,8 @@ from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64
 from tests.hermod_core.emulator.messages import PUBLIC_URL, FakeMailbox, ProvisionCase
 
 COMPLETED = (200, {"state": "COMPLETED"})
+# The server gives the new box's token in its answer to the accepted provisioning (§6).
+PROVISIONED = (200, {"state": "COMPLETED", "boxtoken": "box-token"})
 
 
 def plugout(box_url: str, token: str) -> str:
@@ -34,7 +36,7 @@ def device(make_device, server) -> Device:
     return make_device(session=server.session())
 
 
-def serve_provisioning(server: FakeMailbox, answer: Any = COMPLETED) -> ProvisionCase:
+def serve_provisioning(server: FakeMailbox, answer: Any = PROVISIONED) -> ProvisionCase:
     """A temporary box holding one provisioning message, as the server shows it."""
     case = ProvisionCase()
     box = case.location.rsplit("/", 1)[0]

@@ -21,6 +21,7 @@ from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import Device
 from hermod_core.models import Certificate, Key, Message, MessageState
 from tests.conftest import Persona
+from tests.matchers import PROVISIONED
 from tests.seeds import certificate_command, provisioning_command
 
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"
@@ -67,7 +68,9 @@ def provisioned(client: Any, client_a: Persona, tmp_path: Path) -> tuple[Device,
         built.body,
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert answered.json() == {"state": "COMPLETED"}
+    assert answered.json() == PROVISIONED
+    assert built.new_profile is not None
+    built.new_profile.boxtoken = answered.json()["boxtoken"]
     device.state.put(built.new_profile)
     profile = device.profiles[0]
     return device, profile.profile_id, profile.boxtoken
@@ -139,7 +142,7 @@ def test_a_one_time_token_reads_its_message_once_per_request(
 
     answer = Device(tmp_path / "phone").build_answer(destination["location"], message.json())
     answered, counted_answer = counted(lambda: post_json(client, path, answer.body, **bearer))
-    assert answered.json() == {"state": "COMPLETED"}
+    assert answered.json() == PROVISIONED
     assert counted_answer.queries == 20
 
     again, counted_again = counted(lambda: post_json(client, path, answer.body, **bearer))
