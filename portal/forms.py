@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 
 from hermod_core.models import Client, CommandState, CommandType
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
+from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
-from portal.actors import client_ip
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
     SUBJECT_FIELDS,
@@ -41,7 +41,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username") or "")
-        ip = client_ip(self.request) if self.request else ""
+        ip = client_address(self.request) if self.request else ""
         remaining = login_lock_remaining(username=username, ip=ip)
         if remaining is not None:
             raise ValidationError(

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 
-from portal.actors import client_ip
+from hermod_core.proxies import client_address
 from portal.forms import ThrottledAuthenticationForm
 from portal.services import console_session_record, login_success_reset
 
@@ -19,7 +19,7 @@ class ConsoleLoginView(auth_views.LoginView):
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         user = form.get_user()
-        ip = client_ip(self.request)
+        ip = client_address(self.request)
         login_success_reset(username=user.get_username(), ip=ip)
         console_session_record(user=user, ip=ip, action="console.login")
         return response
@@ -33,6 +33,6 @@ class ConsoleLogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             console_session_record(
-                user=request.user, ip=client_ip(request), action="console.logout"
+                user=request.user, ip=client_address(request), action="console.logout"
             )
         return super().post(request, *args, **kwargs)
