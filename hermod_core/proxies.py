@@ -9,7 +9,8 @@ scheme behind ``SECURE_PROXY_SSL_HEADER``) is dropped from untrusted peers by
 ``TrustedProxyMiddleware``.
 
 ``client_address`` is the one place that answers "which address is this": the API's failure
-budgets, the mailbox's and the console's sign-in throttle and audit rows all use it.
+budgets, the mailbox's and the console's sign-in throttle and audit rows all use it (budgets
+through ``budget_address``, which counts IPv6 by /64).
 """
 
 import ipaddress
@@ -84,6 +85,17 @@ def client_address(request: HttpRequest) -> str:
     if not trusted:
         return str(parse_address(peer) or peer.strip())
     return forwarded_client(peer, str(request.META.get("HTTP_X_FORWARDED_FOR") or ""), trusted)
+
+
+def budget_address(address: str) -> str:
+    """The key a failure budget or sign-in throttle counts an address under: an IPv4 address
+    itself, an IPv6 address's /64. One IPv6 host usually holds a whole /64 (SLAAC, privacy
+    addresses), so counting single addresses would hand it 2^64 fresh budgets; audit rows keep
+    the full address."""
+    parsed = parse_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
 
 
 class TrustedProxyMiddleware:

@@ -133,7 +133,8 @@ class LoginThrottle(models.Model):
     A pair's ``failures`` are consecutive (a success, or an admin clearing the row, deletes it)
     and ``blocked_until`` is when its next attempt may be checked; an address's ``failures`` count
     since ``window_started_at``. Name (case-folded, as typed: unknown names are throttled like
-    real ones) and address are kept in the clear so that an admin sees who is throttled from
+    real ones) and address (an IPv6 one as its /64, ``hermod_core.proxies.budget_address``) are
+    kept in the clear so that an admin sees who is throttled from
     where; the audit log holds both anyway. In the database rather than the cache so that every
     web worker process sees the same counts.
     """

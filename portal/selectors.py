@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hermod_core.models import Command, CommandState, Message, MessageState
+from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
 from portal.provisioning import congrats_message
@@ -156,7 +157,7 @@ def login_refusal(*, username: str, ip: str) -> LoginRefusal | None:
     now = timezone.now()
     name = LoginThrottle.name_of(username)
     rows = LoginThrottle.objects.filter(
-        ip=ip, username__in=[name, ""] if name else [""], blocked_until__gt=now
+        ip=budget_address(ip), username__in=[name, ""] if name else [""], blocked_until__gt=now
     ).only("username", "blocked_until")
     waits = [(row.blocked_until - now, row.username) for row in rows if row.blocked_until]
     if not waits:

@@ -28,6 +28,7 @@ from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.models import Client
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.proxies import budget_address
 from hermod_core.services.audit import audit_record
 from hermod_core.services.commands import CommandError
 from hermod_core.services.console import (
@@ -410,12 +411,15 @@ def login_failure_record(*, username: str, ip: str) -> timedelta:
     makes the next attempt wait twice as long (``login_failure_delay``); failures are forgotten
     ``LOGIN_FORGET`` after the last one, or at once by a success or an admin. Per address:
     ``LOGIN_MAX_FAILURES_PER_IP`` failures within ``LOGIN_WINDOW``, whatever the names, block the
-    address for ``LOGIN_IP_BLOCK`` (password spraying). Audited as ``console.login_failed``.
+    address for ``LOGIN_IP_BLOCK`` (password spraying). Addresses count as
+    ``hermod_core.proxies.budget_address`` (IPv6 by /64); the audit row keeps the full one.
+    Audited as ``console.login_failed``.
     """
     now = timezone.now()
     first = {"window_started_at": now, "last_failed_at": now}
+    counted = budget_address(ip)
     pair, _ = LoginThrottle.objects.select_for_update().get_or_create(
-        username=LoginThrottle.name_of(username), ip=ip, defaults=first
+        username=LoginThrottle.name_of(username), ip=counted, defaults=first
     )
     if now - pair.last_failed_at > LOGIN_FORGET:
         pair.failures = 0
@@ -426,7 +430,7 @@ def login_failure_record(*, username: str, ip: str) -> timedelta:
     pair.blocked_until = now + wait if wait else None
     pair.save()
     address, _ = LoginThrottle.objects.select_for_update().get_or_create(
-        username="", ip=ip, defaults=first
+        username="", ip=counted, defaults=first
     )
     if now - address.window_started_at > LOGIN_WINDOW:
         address.failures = 0
@@ -498,4 +502,4 @@ def login_success_reset(*, username: str, ip: str) -> None:
     """Forget the failures of this name from this address (not the address's own count)."""
     name = LoginThrottle.name_of(username)
     if name:
-        LoginThrottle.objects.filter(username=name, ip=ip).delete()
+        LoginThrottle.objects.filter(username=name, ip=budget_address(ip)).delete()

@@ -11,7 +11,7 @@ from hermod_core.api import ratelimit
 from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
 from hermod_core.models import Client
 from hermod_core.protocol.api_key import parse_api_key_header
-from hermod_core.proxies import client_address
+from hermod_core.proxies import budget_address, client_address
 from hermod_core.selectors.clients import client_for_authentication
 from hermod_core.services.credentials import api_key_matches
 
@@ -59,7 +59,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             client = client_authenticate(request.META.get("HTTP_X_API_KEY"))
         except ApiError:
-            ratelimit.failed(ratelimit.auth_failures(), client_address(request))
+            ratelimit.failed(ratelimit.auth_failures(), budget_address(client_address(request)))
             raise
         observability.client_id.set(client.client_id)
         ratelimit.hit(ratelimit.per_client(), client.client_id)

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from hermod_core.api import ratelimit, schema
 from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
-from hermod_core.proxies import client_address
+from hermod_core.proxies import budget_address, client_address
 from hermod_core.services.credentials import token_hash
 from hermod_core.services.mailbox import (
     AlreadyAnswered,
@@ -43,7 +43,7 @@ def _not_found(request: Request) -> ApiError:
     address (``hermod_core.proxies.client_address``): token guessing ends in 429 — for the
     guesser's failing requests only, since a valid token never consults that budget.
     """
-    ratelimit.failed(ratelimit.box_misses(), client_address(request))
+    ratelimit.failed(ratelimit.box_misses(), budget_address(client_address(request)))
     return _missing()
 
 

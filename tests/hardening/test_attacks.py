@@ -770,6 +770,17 @@ def test_behind_a_proxy_a_client_chosen_forwarded_entry_does_not_reset_the_budge
     assert other.status_code == 401  # another client behind the same proxy is not affected
 
 
+def test_rotating_ipv6_addresses_within_one_64_does_not_reset_the_budget(
+    client, client_a, auth_budget: int
+) -> None:
+    wrong = _b64(f"{client_a.client.client_id}:{'0' * 64}")
+    for i in range(auth_budget):
+        client.get(POLL, HTTP_X_API_KEY=wrong, REMOTE_ADDR=f"2001:db8:5::{i + 1:x}")
+    assert_rate_limited(client.get(POLL, HTTP_X_API_KEY=wrong, REMOTE_ADDR="2001:db8:5::ffff"))
+    neighbour = client.get(POLL, HTTP_X_API_KEY=wrong, REMOTE_ADDR="2001:db8:6::1")
+    assert neighbour.status_code == 401
+
+
 def test_bad_keys_from_the_victims_address_never_get_its_valid_key_refused(
     client, client_a, auth_budget: int
 ) -> None:

@@ -10,7 +10,7 @@ import yaml
 from django.test import Client as HttpClient
 
 from hermod_core.models import AuditEvent
-from hermod_core.proxies import forwarded_client, parse_address
+from hermod_core.proxies import budget_address, forwarded_client, parse_address
 
 TRUSTED = (
     ipaddress.ip_network("10.0.0.0/24"),
@@ -50,6 +50,19 @@ def test_it_walks_x_forwarded_for_from_the_right_over_trusted_hops(
     peer: str, forwarded: str, expected: str
 ) -> None:
     assert forwarded_client(peer, forwarded, TRUSTED) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "counted"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:5:0:1234:5678:9abc:def0", "2001:db8:5::/64"),
+        ("2001:db8:5::1", "2001:db8:5::/64"),
+        ("", ""),
+    ],
+)
+def test_budgets_count_an_ipv6_address_by_its_64(address: str, counted: str) -> None:
+    assert budget_address(address) == counted
 
 
 def test_it_normalises_the_spellings_of_one_address() -> None:

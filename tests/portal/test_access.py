@@ -288,6 +288,17 @@ def test_failures_for_an_account_from_one_address_never_slow_it_from_another(
     assert not LoginThrottle.objects.filter(ip="198.51.100.20").exists()
 
 
+def test_rotating_ipv6_addresses_within_one_64_does_not_escape_the_wait(admin_user) -> None:
+    for i in range(LOGIN_FREE_FAILURES):
+        _login(HttpClient(), admin_user.username, "wrong", ip=f"2001:db8:5::{i + 1}")
+    response = _login(HttpClient(), admin_user.username, PASSWORD, ip="2001:db8:5::99")
+    assert "Too many failed sign-ins for this account" in response.content.decode()
+    assert AuditEvent.objects.filter(ip="2001:db8:5::3").exists()  # audit: the full address
+    assert (
+        _login(HttpClient(), admin_user.username, PASSWORD, ip="2001:db8:6::1").status_code == 302
+    )
+
+
 def test_a_wait_ends_after_its_time(admin_user) -> None:
     _fail(admin_user.username, LOGIN_FREE_FAILURES + 2)
     LoginThrottle.objects.update(blocked_until="2000-01-01T00:00:00Z")
