@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -144,7 +145,7 @@ class LoginRefusal:
     """Why and for how long a sign-in attempt is refused without looking at its password."""
 
     wait: timedelta
-    scope: str  # "account": this name from this address; "address": every name from it
+    scope: Literal["account", "address"]  # this name from this address, or every name from it
 
 
 def login_refusal(*, username: str, ip: str) -> LoginRefusal | None:
