@@ -5,6 +5,7 @@ one line that says which variable to fix. Secrets may be given as ``<NAME>_FILE`
 content is the value), the convention of Docker and Kubernetes secrets.
 """
 
+import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,6 +119,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def env_networks(name: str, default: tuple[str, ...] = ()) -> tuple[Network, ...]:
+    """Comma-separated IPv4/IPv6 addresses or CIDR networks (``10.0.0.5, 172.30.57.0/24,
+    2001:db8::/64``); a bare address is a network of one. Host bits set under the prefix length
+    (``10.0.0.5/8``) are refused: such a value is more likely a typo than a network."""
+    networks = []
+    for item in env_list(name, list(default)):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as exc:
+            raise EnvError(name, f"expected addresses or CIDR networks: {exc}") from None
+    return tuple(networks)
 
 
 def env_http_url(name: str, default: str) -> str:

@@ -15,6 +15,7 @@ from hermod_core.env import (
     env_http_url,
     env_int,
     env_list,
+    env_networks,
     env_path,
     env_secret,
     env_str,
@@ -87,6 +88,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: no later middleware or view may read a proxy header an untrusted peer wrote.
+    "hermod_core.proxies.TrustedProxyMiddleware",
     "hermod_core.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
@@ -149,7 +152,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HERMOD_MAX_BODY_BYTES
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
-HERMOD_BEHIND_PROXY = env_bool("HERMOD_BEHIND_PROXY", False)
+# Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (hermod_core.proxies);
+# from any other peer both headers are dropped. HERMOD_BEHIND_PROXY trusted them from every peer
+# and is gone: a deployment that still sets it is told what replaced it.
+HERMOD_TRUSTED_PROXIES = env_networks("HERMOD_TRUSTED_PROXIES")
+if env_bool("HERMOD_BEHIND_PROXY", False):
+    raise EnvError(
+        "HERMOD_BEHIND_PROXY",
+        "removed; list the proxy's addresses in HERMOD_TRUSTED_PROXIES instead",
+    )
 HERMOD_TLS = env_bool("HERMOD_TLS", urlsplit(HERMOD_PUBLIC_URL).scheme == "https")
 SESSION_COOKIE_SECURE = HERMOD_TLS
 CSRF_COOKIE_SECURE = HERMOD_TLS
@@ -158,7 +169,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
-if HERMOD_BEHIND_PROXY:
+if HERMOD_TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST framework ---------------------------------------------------------------------------

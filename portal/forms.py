@@ -1,6 +1,8 @@
 """Console forms: they parse and check input; services do the work."""
 
+import math
 import re
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
@@ -9,8 +11,8 @@ from django.core.exceptions import ValidationError
 
 from hermod_core.models import Client, CommandState, CommandType
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
+from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
-from portal.actors import client_ip
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
     SUBJECT_FIELDS,
@@ -18,7 +20,8 @@ from portal.provisioning import (
     KeySpec,
     ProvisionSpec,
 )
-from portal.services import login_failure_record, login_lock_remaining
+from portal.selectors import login_refusal
+from portal.services import login_failure_record, login_refusal_record
 
 _ADMIN_KEY = re.compile(r"[0-9a-f]{48}")
 _PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
@@ -27,27 +30,39 @@ _PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
 # --- sign-in ----------------------------------------------------------------------------------
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form, refusing a user name and address that failed too often.
+def _wait_text(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds > 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
 
-    A locked pair is refused before the password is checked, with the same message whether the
-    account exists or not; every failure is counted and audited.
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, making a name that failed from an address wait before it may try
+    again from there (``portal.services.login_failure_record``).
+
+    An attempt inside its wait is refused before the password is checked, with the same message
+    whether the account exists or not, and audited; every failure is counted and audited. The
+    address is the client's as ``hermod_core.proxies`` sees it, the same as the API's.
     """
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "locked": "Too many failed sign-ins. Try again in %(minutes)d minutes.",
+        "account": "Too many failed sign-ins for this account from your address. "
+        "Try again in %(wait)s.",
+        "address": "Too many failed sign-ins from your address. Try again in %(wait)s.",
     }
 
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username") or "")
-        ip = client_ip(self.request) if self.request else ""
-        remaining = login_lock_remaining(username=username, ip=ip)
-        if remaining is not None:
+        ip = client_address(self.request) if self.request else ""
+        refusal = login_refusal(username=username, ip=ip)
+        if refusal is not None:
+            login_refusal_record(username=username, ip=ip, scope=refusal.scope, wait=refusal.wait)
             raise ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"minutes": max(1, int(remaining.total_seconds() + 59) // 60)},
+                self.error_messages[refusal.scope],
+                code="throttled",
+                params={"wait": _wait_text(refusal.wait)},
             )
         try:
             return super().clean()

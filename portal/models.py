@@ -1,4 +1,4 @@
-"""Console and enrollment-portal concepts: invitations, bulk jobs and the login throttle."""
+"""Console and enrollment-portal concepts: invitations, bulk jobs and the sign-in throttle."""
 
 from django.conf import settings
 from django.db import models
@@ -127,19 +127,35 @@ class BulkJobRow(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed console logins of one key (a user name and IP pair, or an IP alone).
+    """Failed console sign-ins of one account name from one address (``username`` set), or from
+    one address whatever the names tried (``username`` empty): ``portal.services`` decides.
 
-    ``key`` is a SHA-256 digest, so the table holds neither user names nor addresses. Kept in the
-    database rather than the cache so that every web worker process sees the same counts.
+    A pair's ``failures`` are consecutive (a success, or an admin clearing the row, deletes it)
+    and ``blocked_until`` is when its next attempt may be checked; an address's ``failures`` count
+    since ``window_started_at``. Name (case-folded, as typed: unknown names are throttled like
+    real ones) and address (an IPv6 one as its /64, ``hermod_core.proxies.budget_address``) are
+    kept in the clear so that an admin sees who is throttled from
+    where; the audit log holds both anyway. In the database rather than the cache so that every
+    web worker process sees the same counts.
     """
 
-    key = models.CharField(max_length=64, unique=True)
+    username = models.CharField(max_length=150, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField()
+    blocked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "hermod_login_throttle"
+        constraints = [
+            models.UniqueConstraint(fields=["username", "ip"], name="login_throttle_unique"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.key[:12]}… {self.failures} failures"
+        return f"{self.username or '*'} from {self.ip or '?'}: {self.failures} failures"
+
+    @staticmethod
+    def name_of(username: str) -> str:
+        """How a typed account name is stored: case-folded, cut to the field's length."""
+        return username.casefold()[:150]

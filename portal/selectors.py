@@ -1,18 +1,21 @@
-"""Reads of portal concepts: invitations, the live status of an enrollment, bulk jobs."""
+"""Reads of portal concepts: invitations, the live status of an enrollment, bulk jobs, the
+sign-in throttle."""
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hermod_core.models import Command, CommandState, Message, MessageState
+from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
-from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation
+from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
 from portal.provisioning import congrats_message
-from portal.services import invitation_code_hash
+from portal.services import LOGIN_FORGET, LOGIN_FREE_FAILURES, invitation_code_hash
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -132,3 +135,46 @@ def bulk_job_rows(job: BulkJob, *, limit: int = 500) -> list[BulkRowView]:
         )
         for row in BulkJobRow.objects.filter(job=job).order_by("number")[:limit]
     ]
+
+
+# --- sign-in throttle -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginRefusal:
+    """Why and for how long a sign-in attempt is refused without looking at its password."""
+
+    wait: timedelta
+    scope: Literal["account", "address"]  # this name from this address, or every name from it
+
+
+def login_refusal(*, username: str, ip: str) -> LoginRefusal | None:
+    """Whether a sign-in as ``username`` from ``ip`` must wait, without counting anything.
+
+    Only this name from this address, and this address as a whole, are consulted: failures for
+    the same account from another address never slow it here, so nobody can lock a named
+    account from elsewhere.
+    """
+    now = timezone.now()
+    name = LoginThrottle.name_of(username)
+    rows = LoginThrottle.objects.filter(
+        ip=budget_address(ip), username__in=[name, ""] if name else [""], blocked_until__gt=now
+    ).only("username", "blocked_until")
+    waits = [(row.blocked_until - now, row.username) for row in rows if row.blocked_until]
+    if not waits:
+        return None
+    wait, username_of_row = max(waits)
+    return LoginRefusal(wait=wait, scope="account" if username_of_row else "address")
+
+
+def login_throttles_list(*, limit: int = 500) -> list[LoginThrottle]:
+    """What an admin sees as throttled: addresses blocked now, and account names that reached
+    the delays from some address (within the time their failures are remembered)."""
+    now = timezone.now()
+    return list(
+        LoginThrottle.objects.filter(
+            Q(blocked_until__gt=now)
+            | Q(failures__gte=LOGIN_FREE_FAILURES, last_failed_at__gt=now - LOGIN_FORGET)
+            & ~Q(username="")
+        ).order_by("-last_failed_at")[:limit]
+    )

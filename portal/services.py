@@ -1,4 +1,4 @@
-"""Portal-only services: enrollment invitations, bulk provisioning jobs and the login throttle.
+"""Portal-only services: enrollment invitations, bulk provisioning jobs and the sign-in throttle.
 
 Commands themselves are created by ``hermod_core.services.console.console_command_issue`` (the
 API's own path); this module adds what only the portal knows about.
@@ -28,6 +28,7 @@ from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.models import Client
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.proxies import budget_address
 from hermod_core.services.audit import audit_record
 from hermod_core.services.commands import CommandError
 from hermod_core.services.console import (
@@ -49,10 +50,13 @@ MAX_BULK_BYTES = 1024 * 1024
 # A job that made no progress for this long was probably lost with its task; it may be re-run.
 BULK_STALLED_AFTER = timedelta(minutes=2)
 
-LOGIN_MAX_FAILURES = 5  # per user name and address
-LOGIN_MAX_FAILURES_PER_IP = 50  # per address, whatever the user names tried
+# Sign-in throttle: growing delays per (account name, address), a coarse budget per address.
+LOGIN_FREE_FAILURES = 5  # consecutive failures of a name from an address before delays start
+LOGIN_MAX_DELAY = timedelta(minutes=15)
+LOGIN_FORGET = timedelta(hours=24)  # a pair's failures are forgotten this long after the last
+LOGIN_MAX_FAILURES_PER_IP = 50  # per address within LOGIN_WINDOW, whatever the names tried
 LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_LOCK = timedelta(minutes=15)
+LOGIN_IP_BLOCK = timedelta(minutes=15)
 
 
 def _mac(purpose: str, value: str) -> str:
@@ -387,60 +391,98 @@ def bulk_result_csv(*, actor: ConsoleActor, job: BulkJob) -> str:
     return out.getvalue()
 
 
-# --- login throttle ---------------------------------------------------------------------------
+# --- sign-in throttle -------------------------------------------------------------------------
 
 
-def _throttle_keys(username: str, ip: str) -> list[tuple[str, int]]:
-    user_key = hashlib.sha256(f"user:{username.casefold()}\0{ip}".encode()).hexdigest()
-    ip_key = hashlib.sha256(f"ip:{ip}".encode()).hexdigest()
-    return [(user_key, LOGIN_MAX_FAILURES), (ip_key, LOGIN_MAX_FAILURES_PER_IP)]
-
-
-def login_lock_remaining(*, username: str, ip: str) -> timedelta | None:
-    """How long sign-ins for this user name from this address stay refused, or None."""
-    now = timezone.now()
-    keys = [key for key, _ in _throttle_keys(username, ip)]
-    until = (
-        LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    return until - now if until else None
+def login_failure_delay(failures: int) -> timedelta:
+    """The wait after a pair's ``failures``-th consecutive failure: none for the first
+    ``LOGIN_FREE_FAILURES - 1``, then 2, 4, 8 … seconds, capped at ``LOGIN_MAX_DELAY``."""
+    if failures < LOGIN_FREE_FAILURES:
+        return timedelta(0)
+    exponent = min(failures - LOGIN_FREE_FAILURES + 1, 20)
+    return min(timedelta(seconds=2**exponent), LOGIN_MAX_DELAY)
 
 
 @transaction.atomic
-def login_failure_record(*, username: str, ip: str) -> bool:
-    """Count a failed sign-in; True when this failure locked the user name or the address.
+def login_failure_record(*, username: str, ip: str) -> timedelta:
+    """Count a failed sign-in of ``username`` from ``ip``; the wait it starts (zero if none).
 
-    After ``LOGIN_MAX_FAILURES`` failures within ``LOGIN_WINDOW`` for one user name from one
-    address (or ``LOGIN_MAX_FAILURES_PER_IP`` from one address), sign-ins are refused for
-    ``LOGIN_LOCK`` — even with the right password, so guessing gains nothing.
+    Per (name, address): after ``LOGIN_FREE_FAILURES`` consecutive failures each further one
+    makes the next attempt wait twice as long (``login_failure_delay``); failures are forgotten
+    ``LOGIN_FORGET`` after the last one, or at once by a success or an admin. Per address:
+    ``LOGIN_MAX_FAILURES_PER_IP`` failures within ``LOGIN_WINDOW``, whatever the names, block the
+    address for ``LOGIN_IP_BLOCK`` (password spraying). Addresses count as
+    ``hermod_core.proxies.budget_address`` (IPv6 by /64); the audit row keeps the full one.
+    Audited as ``console.login_failed``.
     """
     now = timezone.now()
-    locked = False
-    for key, limit in _throttle_keys(username, ip):
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
-            key=key, defaults={"window_started_at": now}
-        )
-        if now - row.window_started_at > LOGIN_WINDOW:
-            row.failures = 0
-            row.window_started_at = now
-        row.failures += 1
-        if row.failures >= limit:
-            row.locked_until = now + LOGIN_LOCK
-            row.failures = 0
-            row.window_started_at = now
-            locked = True
-        row.save()
+    first = {"window_started_at": now, "last_failed_at": now}
+    counted = budget_address(ip)
+    pair, _ = LoginThrottle.objects.select_for_update().get_or_create(
+        username=LoginThrottle.name_of(username), ip=counted, defaults=first
+    )
+    if now - pair.last_failed_at > LOGIN_FORGET:
+        pair.failures = 0
+        pair.window_started_at = now
+    pair.failures += 1
+    pair.last_failed_at = now
+    wait = login_failure_delay(pair.failures)
+    pair.blocked_until = now + wait if wait else None
+    pair.save()
+    address, _ = LoginThrottle.objects.select_for_update().get_or_create(
+        username="", ip=counted, defaults=first
+    )
+    if now - address.window_started_at > LOGIN_WINDOW:
+        address.failures = 0
+        address.window_started_at = now
+    address.failures += 1
+    address.last_failed_at = now
+    if address.failures >= LOGIN_MAX_FAILURES_PER_IP:
+        address.blocked_until = now + LOGIN_IP_BLOCK
+        address.failures = 0
+        address.window_started_at = now
+        wait = max(wait, LOGIN_IP_BLOCK)
+    address.save()
     audit_record(
         actor="anonymous",
         ip=ip or None,
-        action="console.login_locked" if locked else "console.login_failed",
+        action="console.login_failed",
         target_type="account",
         target_id=username[:100],
+        details={"failures": pair.failures, "wait_seconds": int(wait.total_seconds())},
     )
-    return locked
+    return wait
+
+
+def login_refusal_record(*, username: str, ip: str, scope: str, wait: timedelta) -> None:
+    """Audit an attempt refused while throttled (``console.login_throttled``); its password was
+    not checked and it does not count as a failure."""
+    audit_record(
+        actor="anonymous",
+        ip=ip or None,
+        action="console.login_throttled",
+        target_type="account",
+        target_id=username[:100],
+        details={"scope": scope, "wait_seconds": max(1, int(wait.total_seconds()))},
+    )
+
+
+@transaction.atomic
+def login_throttle_clear(*, actor: ConsoleActor, throttle_id: int) -> LoginThrottle | None:
+    """An admin lifts a throttle (a name from an address, or a whole address); audited as
+    ``console.login_unthrottled``. None if there was no such row (already cleared)."""
+    row = LoginThrottle.objects.select_for_update().filter(pk=throttle_id).first()
+    if row is None:
+        return None
+    row.delete()
+    console_audit(
+        actor,
+        "console.login_unthrottled",
+        target_type="account" if row.username else "address",
+        target_id=(row.username or row.ip)[:100],
+        details={"ip": row.ip, "failures": row.failures},
+    )
+    return row
 
 
 def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> None:
@@ -457,6 +499,7 @@ def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> N
 
 
 def login_success_reset(*, username: str, ip: str) -> None:
-    """Forget the failures of this user name from this address (not the address's own count)."""
-    user_key, _ = _throttle_keys(username, ip)[0]
-    LoginThrottle.objects.filter(key=user_key).exclude(locked_until__gt=timezone.now()).delete()
+    """Forget the failures of this name from this address (not the address's own count)."""
+    name = LoginThrottle.name_of(username)
+    if name:
+        LoginThrottle.objects.filter(username=name, ip=budget_address(ip)).delete()

@@ -13,13 +13,24 @@ from portal.views import (
     provision,
     users,
 )
-from portal.views.auth import ConsoleLoginView, ConsoleLogoutView
+from portal.views.auth import (
+    ConsoleLoginView,
+    ConsoleLogoutView,
+    login_throttle_clear_view,
+    login_throttles,
+)
 
 app_name = "portal"
 
 urlpatterns = [
     path("login/", ConsoleLoginView.as_view(), name="login"),
     path("logout/", ConsoleLogoutView.as_view(), name="logout"),
+    path("sign-ins/throttled", login_throttles, name="login_throttles"),
+    path(
+        "sign-ins/throttled/<int:throttle_id>/clear",
+        login_throttle_clear_view,
+        name="login_throttle_clear",
+    ),
     path("", dashboard.dashboard, name="dashboard"),
     # clients
     path("clients/", clients.client_list, name="client_list"),

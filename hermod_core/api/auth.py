@@ -11,6 +11,7 @@ from hermod_core.api import ratelimit
 from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
 from hermod_core.models import Client
 from hermod_core.protocol.api_key import parse_api_key_header
+from hermod_core.proxies import budget_address, client_address
 from hermod_core.selectors.clients import client_for_authentication
 from hermod_core.services.credentials import api_key_matches
 
@@ -40,16 +41,25 @@ def client_authenticate(header: str | None) -> Client:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """X-Api-Key, with a failure budget per source address (brute force answers 429) and a
-    request budget per client."""
+    """X-Api-Key: a request budget per proven client, a failure budget per client address.
+
+    Authentication comes first (one HMAC and one indexed lookup): a valid key always proceeds,
+    subject only to its own client's request budget. Only a failed attempt counts against the
+    failure budget of its address (``hermod_core.proxies.client_address``), and once that is
+    spent the address's failing attempts get 429 instead of 401 — the same for every claimed
+    client id, so the answer tells nothing about which ids exist.
+
+    The failure budget keys on the address alone, not on (address, claimed client id): the id is
+    chosen freely by the caller, so a per-id key would hand a guesser a fresh budget with every
+    id it invents, while keys are random enough that guessing one client's key is no easier than
+    another's. It cannot hurt a client sharing the address either: a valid key never consults it.
+    """
 
     def authenticate(self, request: Request) -> tuple[Client, None]:
-        address = ratelimit.client_address(request)
-        ratelimit.check(ratelimit.auth_failures(), address)
         try:
             client = client_authenticate(request.META.get("HTTP_X_API_KEY"))
         except ApiError:
-            ratelimit.record(ratelimit.auth_failures(), address)
+            ratelimit.failed(ratelimit.auth_failures(), budget_address(client_address(request)))
             raise
         observability.client_id.set(client.client_id)
         ratelimit.hit(ratelimit.per_client(), client.client_id)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from hermod_core.api import ratelimit, schema
 from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
+from hermod_core.proxies import budget_address, client_address
 from hermod_core.services.credentials import token_hash
 from hermod_core.services.mailbox import (
     AlreadyAnswered,
@@ -32,20 +33,35 @@ _TOKEN = OpenApiParameter(
 )
 
 
-def _not_found(request: Request) -> ApiError:
-    """The same answer for an unknown box, message or token: no oracle (PROTOCOL.md §6).
-
-    Each one counts against the caller's address: token guessing ends in 429.
-    """
-    ratelimit.record(ratelimit.box_misses(), ratelimit.client_address(request))
+def _missing() -> ApiError:
     return ApiError(404, "NOT_FOUND", "No such box or message.")
 
 
-def _uuid(request: Request, value: str) -> uuid.UUID:
+def _not_found(request: Request) -> ApiError:
+    """The same answer for an unknown box or token: no oracle (PROTOCOL.md §6).
+
+    Only requests that opened no box get here, and each counts against the failure budget of its
+    address (``hermod_core.proxies.client_address``): token guessing ends in 429 — for the
+    guesser's failing requests only, since a valid token never consults that budget.
+    """
+    ratelimit.failed(ratelimit.box_misses(), budget_address(client_address(request)))
+    return _missing()
+
+
+def _uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise _not_found(request) from None
+        return None
+
+
+def _mid(value: str) -> uuid.UUID:
+    """A message id under a box the request already opened: an unknown one is a plain 404,
+    counted by the box's own request budget rather than against its address."""
+    mid = _uuid(value)
+    if mid is None:
+        raise _missing()
+    return mid
 
 
 def _token(request: Request) -> str | None:
@@ -57,10 +73,17 @@ def _token(request: Request) -> str | None:
 
 
 def _open(request: Request, bid: str, *, for_answer: bool = False) -> BoxAccess:
-    ratelimit.check(ratelimit.box_misses(), ratelimit.client_address(request))
+    """The box the request's token opens, then its per-token request budget.
+
+    The token is checked first (one indexed lookup): a valid one proceeds whatever others sent
+    from its address; only a request that opens nothing spends the address's failure budget.
+    """
     token = _token(request)
+    box_id = _uuid(bid)
     try:
-        access = mailbox_open(bid=_uuid(request, bid), token=token, for_answer=for_answer)
+        if box_id is None:
+            raise BoxNotFound
+        access = mailbox_open(bid=box_id, token=token, for_answer=for_answer)
     except BoxNotFound:
         raise _not_found(request) from None
     ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
@@ -95,9 +118,9 @@ class MessageView(DeviceView):
     def get(self, request: Request, bid: str, mid: str) -> Response:
         access = _open(request, bid)
         try:
-            return Response(message_fetch(access=access, mid=_uuid(request, mid)))
+            return Response(message_fetch(access=access, mid=_mid(mid)))
         except BoxNotFound:
-            raise _not_found(request) from None
+            raise _missing() from None
 
     @extend_schema(
         operation_id="message_answer",
@@ -115,9 +138,9 @@ class MessageView(DeviceView):
     def post(self, request: Request, bid: str, mid: str) -> Response:
         access = _open(request, bid, for_answer=True)
         try:
-            outcome = answer_accept(access=access, mid=_uuid(request, mid), raw=read_json(request))
+            outcome = answer_accept(access=access, mid=_mid(mid), raw=read_json(request))
         except BoxNotFound:
-            raise _not_found(request) from None
+            raise _missing() from None
         except AlreadyAnswered:
             raise ApiError(409, "ALREADY_ANSWERED", "The message was already answered.") from None
         if outcome.rejected is not None:

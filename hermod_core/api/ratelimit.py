@@ -1,4 +1,6 @@
-"""Fixed-window rate limits (per API key, per box token, per source address for failures).
+"""Fixed-window rate limits: request budgets per API key and per box token (keyed on the
+credential the request proved), failure budgets per client address (``hermod_core.proxies``) for
+requests that proved none.
 
 Counters live in Redis when one is configured (shared by every web process) and otherwise in
 Django's cache (per process: enough for a single-process development server). A limiter that
@@ -15,7 +17,6 @@ from functools import cache
 import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from django.http import HttpRequest
 
 from hermod_core.api.errors import ApiError
 
@@ -55,15 +56,6 @@ def _incr(key: str, expires: int) -> int | None:
         return None
 
 
-def _read(key: str) -> int:
-    client = _redis()
-    try:
-        value = client.get(key) if client is not None else django_cache.get(key)
-    except redis.RedisError:
-        return 0
-    return int(value or 0)
-
-
 def _window() -> tuple[int, int]:
     """The current window number and the seconds until it ends."""
     length = settings.HERMOD_RATE_LIMIT_WINDOW
@@ -90,28 +82,14 @@ def hit(limit: Limit, ident: str) -> None:
         raise rate_limited(remaining)
 
 
-def check(limit: Limit, ident: str) -> None:
-    """429 if the budget is already spent, without counting (for failure budgets)."""
-    if limit.per_window <= 0:
-        return
-    window, remaining = _window()
-    if _read(limit.key(ident, window)) >= limit.per_window:
-        raise rate_limited(remaining)
+def failed(limit: Limit, ident: str) -> None:
+    """Count one failure against a failure budget; 429 once the window's budget is spent.
 
-
-def record(limit: Limit, ident: str) -> None:
-    """Count one failure against a failure budget."""
-    if limit.per_window > 0:
-        _incr(limit.key(ident, _window()[0]), settings.HERMOD_RATE_LIMIT_WINDOW + 1)
-
-
-def client_address(request: HttpRequest) -> str:
-    if settings.HERMOD_BEHIND_PROXY:
-        # The proxy appends the address it saw; everything left of it the client wrote itself.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return str(forwarded).split(",")[-1].strip()
-    return str(request.META.get("REMOTE_ADDR", ""))
+    Called only after a request failed to prove a credential, never before checking one: a
+    caller with a valid key or token is never refused by failures that others caused from its
+    address (or from an address they claimed for it).
+    """
+    hit(limit, ident)
 
 
 def per_client() -> Limit:

@@ -1,14 +1,30 @@
-"""Signing in to the console (throttled, audited)."""
+"""Signing in to the console (throttled, audited), and the throttle as admins see it."""
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
-from portal.actors import client_ip
+from hermod_core.proxies import client_address
+from portal.actors import actor_from
 from portal.forms import ThrottledAuthenticationForm
-from portal.services import console_session_record, login_success_reset
+from portal.roles import console_view
+from portal.selectors import login_throttles_list
+from portal.services import (
+    LOGIN_FREE_FAILURES,
+    LOGIN_IP_BLOCK,
+    LOGIN_MAX_DELAY,
+    LOGIN_MAX_FAILURES_PER_IP,
+    LOGIN_WINDOW,
+    console_session_record,
+    login_success_reset,
+    login_throttle_clear,
+)
 
 
 class ConsoleLoginView(auth_views.LoginView):
@@ -19,7 +35,7 @@ class ConsoleLoginView(auth_views.LoginView):
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         user = form.get_user()
-        ip = client_ip(self.request)
+        ip = client_address(self.request)
         login_success_reset(username=user.get_username(), ip=ip)
         console_session_record(user=user, ip=ip, action="console.login")
         return response
@@ -33,6 +49,33 @@ class ConsoleLogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             console_session_record(
-                user=request.user, ip=client_ip(request), action="console.logout"
+                user=request.user, ip=client_address(request), action="console.logout"
             )
         return super().post(request, *args, **kwargs)
+
+
+@require_GET
+@console_view(admin=True)
+def login_throttles(request: HttpRequest) -> HttpResponse:
+    """Admins: the account names and addresses the sign-in throttle is slowing down."""
+    context = {
+        "throttles": login_throttles_list(),
+        "now": timezone.now(),
+        "free_failures": LOGIN_FREE_FAILURES,
+        "max_delay_minutes": int(LOGIN_MAX_DELAY.total_seconds() // 60),
+        "per_address": LOGIN_MAX_FAILURES_PER_IP,
+        "window_minutes": int(LOGIN_WINDOW.total_seconds() // 60),
+        "block_minutes": int(LOGIN_IP_BLOCK.total_seconds() // 60),
+    }
+    return render(request, "portal/auth/throttles.html", context)
+
+
+@require_POST
+@console_view(admin=True)
+def login_throttle_clear_view(request: HttpRequest, throttle_id: int) -> HttpResponse:
+    """Admins: lift one throttle at once (audited)."""
+    row = login_throttle_clear(actor=actor_from(request), throttle_id=throttle_id)
+    if row is not None:
+        who = f"{row.username} from {row.ip}" if row.username else f"address {row.ip}"
+        messages.success(request, f"Sign-ins for {who} are no longer throttled.")
+    return redirect("portal:login_throttles")

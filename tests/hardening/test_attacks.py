@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
@@ -729,9 +730,9 @@ def test_failed_authentications_from_one_address_end_in_429_with_retry_after(
     for _ in range(auth_budget):
         assert getattr(client, method)(path, **wrong).status_code == 401
     assert_rate_limited(getattr(client, method)(path, **wrong))
-    assert_rate_limited(client.get(POLL, **client_a.headers))  # the right key, same address
-    elsewhere = client.get(POLL, REMOTE_ADDR="192.0.2.77", **client_a.headers)
-    assert elsewhere.status_code == 404  # another address still gets through
+    assert_rate_limited(client.get(POLL, HTTP_X_API_KEY=_b64(f"nobody:{'0' * 64}")))
+    elsewhere = client.get(POLL, REMOTE_ADDR="192.0.2.77", **wrong)
+    assert elsewhere.status_code == 401  # another address has its own budget
 
 
 def test_a_forged_x_forwarded_for_does_not_reset_the_budget(
@@ -743,18 +744,70 @@ def test_a_forged_x_forwarded_for_does_not_reset_the_budget(
     assert_rate_limited(client.get(POLL, HTTP_X_API_KEY=wrong, HTTP_X_FORWARDED_FOR="10.9.9.9"))
 
 
+PROXY = "10.0.0.2"  # the reverse proxy of the tests below, listed in HERMOD_TRUSTED_PROXIES
+
+
+@pytest.fixture
+def behind_a_proxy(settings) -> str:
+    settings.HERMOD_TRUSTED_PROXIES = (ipaddress.ip_network("10.0.0.0/29"),)
+    # How docker/.env.example configured a proxy before issue 10: X-Forwarded-For was then read
+    # from any peer. Ignored now; kept so that these tests show the old code's failure.
+    settings.HERMOD_BEHIND_PROXY = True
+    return PROXY
+
+
 def test_behind_a_proxy_a_client_chosen_forwarded_entry_does_not_reset_the_budget(
-    client, client_a, auth_budget: int, settings
+    client, client_a, auth_budget: int, behind_a_proxy: str
 ) -> None:
     """nginx's `proxy_add_x_forwarded_for` appends the real peer to whatever the client sent:
-    only the last entry (the one the trusted proxy wrote) identifies the client."""
-    settings.HERMOD_BEHIND_PROXY = True
+    only the entry the trusted proxy wrote identifies the client."""
+    wrong = _b64(f"{client_a.client.client_id}:{'0' * 64}")
+    via = {"REMOTE_ADDR": behind_a_proxy, "HTTP_X_API_KEY": wrong}
+    for i in range(auth_budget):
+        client.get(POLL, HTTP_X_FORWARDED_FOR=f"10.0.{i}.1, 203.0.113.7", **via)
+    assert_rate_limited(client.get(POLL, HTTP_X_FORWARDED_FOR="10.1.1.1, 203.0.113.7", **via))
+    other = client.get(POLL, HTTP_X_FORWARDED_FOR="203.0.113.8", **via)
+    assert other.status_code == 401  # another client behind the same proxy is not affected
+
+
+def test_rotating_ipv6_addresses_within_one_64_does_not_reset_the_budget(
+    client, client_a, auth_budget: int
+) -> None:
     wrong = _b64(f"{client_a.client.client_id}:{'0' * 64}")
     for i in range(auth_budget):
-        forwarded = f"10.0.{i}.1, 203.0.113.7"
-        client.get(POLL, HTTP_X_API_KEY=wrong, HTTP_X_FORWARDED_FOR=forwarded)
-    attempt = client.get(POLL, HTTP_X_API_KEY=wrong, HTTP_X_FORWARDED_FOR="10.1.1.1, 203.0.113.7")
-    assert_rate_limited(attempt)
+        client.get(POLL, HTTP_X_API_KEY=wrong, REMOTE_ADDR=f"2001:db8:5::{i + 1:x}")
+    assert_rate_limited(client.get(POLL, HTTP_X_API_KEY=wrong, REMOTE_ADDR="2001:db8:5::ffff"))
+    neighbour = client.get(POLL, HTTP_X_API_KEY=wrong, REMOTE_ADDR="2001:db8:6::1")
+    assert neighbour.status_code == 401
+
+
+def test_bad_keys_from_the_victims_address_never_get_its_valid_key_refused(
+    client, client_a, auth_budget: int
+) -> None:
+    """Issue 10: the failure budget used to be checked before the key, so a stranger sharing the
+    victim's address (a NAT, a proxy) locked the victim out with garbage."""
+    garbage = [_b64(f"nobody:{'0' * 64}"), _b64(f"{client_a.client.client_id}:{'1' * 64}"), "x"]
+    for i in range(auth_budget):
+        assert client.get(POLL, HTTP_X_API_KEY=garbage[i % 3]).status_code == 401
+    for _ in range(3):
+        assert_rate_limited(client.get(POLL, HTTP_X_API_KEY=garbage[0]))
+        assert client.get(POLL, **client_a.headers).status_code == 404  # served, not 429
+
+
+def test_a_forwarded_for_spoofed_by_an_untrusted_peer_never_gets_the_victims_key_refused(
+    client, client_a, auth_budget: int, behind_a_proxy: str
+) -> None:
+    """The stranger connects to the app directly (not through the proxy) and claims the
+    victim's address in X-Forwarded-For: the header is not believed, the stranger's own address
+    spends its budget, and the victim behind the proxy is untouched."""
+    victim = {"REMOTE_ADDR": behind_a_proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    spoof = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    wrong = _b64(f"{client_a.client.client_id}:{'0' * 64}")
+    for _ in range(auth_budget):
+        assert client.get(POLL, HTTP_X_API_KEY=wrong, **spoof).status_code == 401
+    assert_rate_limited(client.get(POLL, HTTP_X_API_KEY=wrong, **spoof))
+    assert client.get(POLL, **victim, **client_a.headers).status_code == 404
+    assert client.get(POLL, HTTP_X_API_KEY=wrong, **victim).status_code == 401
 
 
 def test_token_guessing_from_one_address_ends_in_429(client, settings) -> None:
@@ -766,6 +819,42 @@ def test_token_guessing_from_one_address_ends_in_429(client, settings) -> None:
     assert_rate_limited(
         _miss(client, "POST", f"/hermod/rest/ms/{uuid.uuid4()}/{uuid.uuid4()}", "x")
     )
+
+
+def test_token_guessing_from_the_victims_address_never_gets_its_valid_tokens_refused(
+    client, boxes, settings
+) -> None:
+    """Issue 10: unknown-token garbage from the device's address spends that address's failure
+    budget, but the device's box token and a one-time token still open their boxes, and an
+    unknown message under an opened box is a 404 of that box, not a 429 of the address."""
+    settings.HERMOD_RATE_LIMIT_NOT_FOUND = 5
+    waiting, permanent = boxes["waiting"], boxes["permanent"]
+    box = f"/hermod/rest/ms/{permanent.pk}"
+    for _ in range(5):
+        assert _miss(client, "GET", box, secrets.token_urlsafe(32)).status_code == 404
+    assert_rate_limited(_miss(client, "GET", box, "guess"))
+    bearer = {"Authorization": f"Bearer {box_token(permanent.pk)}"}
+    assert client.get(box, headers=bearer).status_code == 200
+    assert client.get(f"{box}/{uuid.uuid4()}", headers=bearer).status_code == 404
+    location = path_of(waiting["location"])
+    one_time = client.get(location, {"token": token_of(waiting)})
+    assert one_time.status_code == 200, one_time.content
+    assert_rate_limited(_miss(client, "GET", location, "guess"))
+
+
+def test_a_spoofed_forwarded_for_never_gets_a_devices_token_refused(
+    client, boxes, settings, behind_a_proxy: str
+) -> None:
+    settings.HERMOD_RATE_LIMIT_NOT_FOUND = 5
+    permanent = boxes["permanent"]
+    box = f"/hermod/rest/ms/{permanent.pk}"
+    spoof = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    for _ in range(6):
+        client.get(box, {"token": "guess"}, **spoof)
+    assert_rate_limited(client.get(box, {"token": "guess"}, **spoof))
+    device = {"REMOTE_ADDR": behind_a_proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    assert client.get(box, {"token": "guess"}, **device).status_code == 404
+    assert client.get(box, {"token": box_token(permanent.pk)}, **device).status_code == 200
 
 
 # --- 8. another tenant's ids (§1 "nothing crosses groups", §8) ---------------------------------

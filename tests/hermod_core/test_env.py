@@ -7,6 +7,7 @@ from hermod_core.env import (
     env_http_url,
     env_int,
     env_list,
+    env_networks,
     env_str,
 )
 
@@ -112,3 +113,23 @@ def test_it_refuses_a_database_url_it_cannot_use(
     monkeypatch.setenv("DATABASE_URL", value)
     with pytest.raises(EnvError, match=r"^DATABASE_URL: "):
         env_database("DATABASE_URL", "")
+
+
+def test_it_reads_trusted_proxy_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERMOD_TRUSTED_PROXIES", " 172.30.57.1, 10.0.0.0/8,2001:db8::/64 ,")
+    assert [str(n) for n in env_networks("HERMOD_TRUSTED_PROXIES")] == [
+        "172.30.57.1/32",
+        "10.0.0.0/8",
+        "2001:db8::/64",
+    ]
+    monkeypatch.delenv("HERMOD_TRUSTED_PROXIES")
+    assert env_networks("HERMOD_TRUSTED_PROXIES") == ()
+
+
+@pytest.mark.parametrize("value", ["proxy.local", "10.0.0.1/8", "10.0.0.0/33", "::1/129"])
+def test_it_refuses_a_trusted_proxy_that_is_no_network(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HERMOD_TRUSTED_PROXIES", f"10.0.0.2, {value}")
+    with pytest.raises(EnvError, match=r"^HERMOD_TRUSTED_PROXIES: "):
+        env_networks("HERMOD_TRUSTED_PROXIES")

@@ -1,6 +1,8 @@
 """Who may see and do what in the console: sign-in, roles, CSRF and security headers."""
 
+import ipaddress
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.test import Client as HttpClient
@@ -9,7 +11,11 @@ from django.urls import reverse
 from hermod_core.models import AuditEvent, Client
 from portal.middleware import CONTENT_SECURITY_POLICY
 from portal.models import LoginThrottle
-from portal.services import LOGIN_MAX_FAILURES
+from portal.services import (
+    LOGIN_FREE_FAILURES,
+    LOGIN_MAX_DELAY,
+    login_failure_delay,
+)
 from tests.portal.conftest import PASSWORD
 
 PID = uuid.uuid4()
@@ -57,6 +63,8 @@ CONSOLE_URLS = [
     ("portal:bulk_result", {"job_id": 1}, "get"),
     ("portal:bulk_requeue", {"job_id": 1}, "post"),
     ("portal:audit", {}, "get"),
+    ("portal:login_throttles", {}, "get"),
+    ("portal:login_throttle_clear", {"throttle_id": 1}, "post"),
 ]
 
 ADMIN_ONLY = [
@@ -71,6 +79,7 @@ ADMIN_ONLY = [
     ("portal:group_ca_save", {"name": "smartid"}),
     ("portal:group_ca_ra", {"name": "smartid"}),
     ("portal:group_ca_test", {"name": "smartid"}),
+    ("portal:login_throttle_clear", {"throttle_id": 1}),
 ]
 
 
@@ -194,52 +203,147 @@ def test_a_wrong_password_is_refused_and_audited(admin_user) -> None:
     assert AuditEvent.objects.filter(action="console.login_failed", ip="10.0.0.1").count() == 1
 
 
-def test_repeated_failures_lock_the_name_even_for_the_right_password(admin_user) -> None:
+def _fail(username: str, times: int, ip: str = "10.0.0.1", *, wait_out: bool = False) -> None:
+    """``times`` failed sign-ins; with ``wait_out`` each after the previous one's wait ended."""
+    for _ in range(times):
+        if wait_out:
+            LoginThrottle.objects.update(blocked_until=None)
+        _login(HttpClient(), username, "wrong", ip=ip)
+
+
+def _wait_of(username: str, ip: str = "10.0.0.1") -> float:
+    row = LoginThrottle.objects.get(username=username, ip=ip)
+    return (row.blocked_until - row.last_failed_at).total_seconds() if row.blocked_until else 0
+
+
+def test_repeated_failures_make_the_name_wait_even_for_the_right_password(admin_user) -> None:
     http = HttpClient()
-    for _ in range(LOGIN_MAX_FAILURES):
-        _login(http, admin_user.username, "wrong")
-    assert AuditEvent.objects.filter(action="console.login_locked").count() == 1
+    _fail(admin_user.username, LOGIN_FREE_FAILURES)
     response = _login(http, admin_user.username, PASSWORD)
     assert response.status_code == 200
-    assert "Too many failed sign-ins" in response.content.decode()
+    assert (
+        "Too many failed sign-ins for this account from your address" in response.content.decode()
+    )
+    assert "Try again in 2 seconds" in response.content.decode()
     assert "_auth_user_id" not in http.session
 
 
-def test_a_lock_is_per_name_and_address(admin_user, operator_user) -> None:
-    for _ in range(LOGIN_MAX_FAILURES):
-        _login(HttpClient(), admin_user.username, "wrong")
-    assert _login(HttpClient(), admin_user.username, PASSWORD, ip="10.0.0.2").status_code == 302
-    assert _login(HttpClient(), operator_user.username, PASSWORD).status_code == 302
+def test_delays_grow_with_each_further_failure_up_to_the_cap(admin_user) -> None:
+    _fail(admin_user.username, LOGIN_FREE_FAILURES - 1)
+    assert _wait_of(admin_user.username) == 0
+    waits = []
+    for _ in range(12):
+        _fail(admin_user.username, 1, wait_out=True)
+        waits.append(_wait_of(admin_user.username))
+    assert waits[:4] == [2, 4, 8, 16]
+    assert waits == sorted(waits)
+    assert waits[-1] == LOGIN_MAX_DELAY.total_seconds()
+    assert [login_failure_delay(n) for n in (1, LOGIN_FREE_FAILURES, 1000)] == [
+        timedelta(0),
+        timedelta(seconds=2),
+        LOGIN_MAX_DELAY,
+    ]
 
 
-def test_a_lock_ends_after_its_time(admin_user) -> None:
-    for _ in range(LOGIN_MAX_FAILURES):
-        _login(HttpClient(), admin_user.username, "wrong")
-    LoginThrottle.objects.update(locked_until="2000-01-01T00:00:00Z")
+def test_an_attempt_inside_its_wait_is_refused_unchecked_uncounted_and_audited(
+    admin_user,
+) -> None:
+    _fail(admin_user.username, LOGIN_FREE_FAILURES)
+    before = LoginThrottle.objects.get(username=admin_user.username).failures
+    for password in ("wrong", PASSWORD):
+        response = _login(HttpClient(), admin_user.username, password)
+        assert "Too many failed sign-ins" in response.content.decode()
+    assert LoginThrottle.objects.get(username=admin_user.username).failures == before
+    refused = AuditEvent.objects.filter(action="console.login_throttled", ip="10.0.0.1")
+    assert refused.count() == 2
+    assert refused.first().target_id == admin_user.username
+    assert AuditEvent.objects.filter(action="console.login_failed").count() == LOGIN_FREE_FAILURES
+
+
+def test_failures_for_an_account_from_one_address_never_slow_it_from_another(
+    admin_user, settings
+) -> None:
+    """Issue 10: behind a reverse proxy every sign-in came from the proxy's address, so anybody
+    could lock a named account for everyone. Now the address is the client's (through trusted
+    proxies only) and failures from X never slow the same account from Y."""
+    settings.HERMOD_TRUSTED_PROXIES = (ipaddress.ip_network("10.9.0.1/32"),)
+    proxy = {"REMOTE_ADDR": "10.9.0.1"}
+    for _ in range(LOGIN_FREE_FAILURES + 3):
+        HttpClient().post(
+            reverse("portal:login"),
+            {"username": admin_user.username, "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="203.0.113.66",
+            **proxy,
+        )
+    from_y = HttpClient().post(
+        reverse("portal:login"),
+        {"username": admin_user.username, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.20",
+        **proxy,
+    )
+    assert from_y.status_code == 302
+    # A stranger connecting directly and claiming Y's address spends its own budget, not Y's.
+    for _ in range(LOGIN_FREE_FAILURES + 3):
+        _login(HttpClient(), admin_user.username, "wrong", ip="203.0.113.67")
+    assert not LoginThrottle.objects.filter(ip="198.51.100.20").exists()
+
+
+def test_rotating_ipv6_addresses_within_one_64_does_not_escape_the_wait(admin_user) -> None:
+    for i in range(LOGIN_FREE_FAILURES):
+        _login(HttpClient(), admin_user.username, "wrong", ip=f"2001:db8:5::{i + 1}")
+    response = _login(HttpClient(), admin_user.username, PASSWORD, ip="2001:db8:5::99")
+    assert "Too many failed sign-ins for this account" in response.content.decode()
+    assert AuditEvent.objects.filter(ip="2001:db8:5::3").exists()  # audit: the full address
+    assert (
+        _login(HttpClient(), admin_user.username, PASSWORD, ip="2001:db8:6::1").status_code == 302
+    )
+
+
+def test_a_wait_ends_after_its_time(admin_user) -> None:
+    _fail(admin_user.username, LOGIN_FREE_FAILURES + 2)
+    LoginThrottle.objects.update(blocked_until="2000-01-01T00:00:00Z")
     assert _login(HttpClient(), admin_user.username, PASSWORD).status_code == 302
 
 
 def test_a_success_forgets_earlier_failures(admin_user) -> None:
-    for _ in range(LOGIN_MAX_FAILURES - 1):
-        _login(HttpClient(), admin_user.username, "wrong")
+    _fail(admin_user.username, LOGIN_FREE_FAILURES - 1)
     assert _login(HttpClient(), admin_user.username, PASSWORD).status_code == 302
-    for _ in range(LOGIN_MAX_FAILURES - 1):
-        _login(HttpClient(), admin_user.username, "wrong")
+    _fail(admin_user.username, LOGIN_FREE_FAILURES - 1)
     assert _login(HttpClient(), admin_user.username, PASSWORD).status_code == 302
 
 
 def test_unknown_names_are_throttled_like_real_ones(db: None) -> None:
-    for _ in range(LOGIN_MAX_FAILURES):
-        _login(HttpClient(), "ghost", "wrong")
+    _fail("ghost", LOGIN_FREE_FAILURES)
     response = _login(HttpClient(), "ghost", "wrong")
-    assert "Too many failed sign-ins" in response.content.decode()
+    assert "Too many failed sign-ins for this account" in response.content.decode()
 
 
-def test_the_throttle_stores_no_names_or_addresses(admin_user) -> None:
-    _login(HttpClient(), admin_user.username, "wrong")
-    for row in LoginThrottle.objects.all():
-        assert admin_user.username not in row.key
-        assert "10.0.0.1" not in row.key
+def test_an_address_spraying_many_names_is_refused_for_every_name(admin_user, monkeypatch) -> None:
+    monkeypatch.setattr("portal.services.LOGIN_MAX_FAILURES_PER_IP", 4)
+    for name in ("ann", "bob", "cy", "dee"):
+        _login(HttpClient(), name, "wrong", ip="203.0.113.5")
+    refused = _login(HttpClient(), admin_user.username, PASSWORD, ip="203.0.113.5")
+    assert "Too many failed sign-ins from your address" in refused.content.decode()
+    assert _login(HttpClient(), admin_user.username, PASSWORD, ip="10.0.0.3").status_code == 302
+
+
+def test_an_admin_sees_the_throttled_account_and_clears_it_audited(
+    admin, admin_user, operator, operator_user
+) -> None:
+    _fail(operator_user.username, LOGIN_FREE_FAILURES, ip="203.0.113.44")
+    page = admin.get(reverse("portal:login_throttles")).content.decode()
+    assert operator_user.username in page
+    assert "203.0.113.44" in page
+    assert operator.get(reverse("portal:login_throttles")).status_code == 403
+    row = LoginThrottle.objects.get(username=operator_user.username)
+    response = admin.post(reverse("portal:login_throttle_clear", args=[row.pk]))
+    assert response.status_code == 302
+    assert not LoginThrottle.objects.filter(pk=row.pk).exists()
+    event = AuditEvent.objects.get(action="console.login_unthrottled")
+    assert (event.actor_user, event.target_id) == (admin_user, operator_user.username)
+    assert event.details["ip"] == "203.0.113.44"
+    again = _login(HttpClient(), operator_user.username, PASSWORD, ip="203.0.113.44")
+    assert again.status_code == 302
 
 
 def test_signing_out_is_audited_and_leads_to_the_login_page(admin, admin_user) -> None:
