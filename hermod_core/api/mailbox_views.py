@@ -163,10 +163,11 @@ class BoxTokenView(DeviceView):
         tags=["mailbox"],
     )
     def post(self, request: Request, bid: str) -> Response:
-        ratelimit.check(ratelimit.box_misses(), ratelimit.client_address(request))
-        token = _token(request)
+        box = _uuid(bid)
         try:
-            boxtoken = box_token_rotate(bid=_uuid(request, bid), token=token)
+            if box is None:
+                raise BoxNotFound
+            boxtoken = box_token_rotate(bid=box, token=_token(request))
         except BoxNotFound:
             raise _not_found(request) from None
         return Response({"boxtoken": boxtoken})

@@ -833,7 +833,7 @@ def test_token_guessing_from_the_victims_address_never_gets_its_valid_tokens_ref
     for _ in range(5):
         assert _miss(client, "GET", box, secrets.token_urlsafe(32)).status_code == 404
     assert_rate_limited(_miss(client, "GET", box, "guess"))
-    bearer = {"Authorization": f"Bearer {box_token(permanent.pk)}"}
+    bearer = {"Authorization": f"Bearer {boxes['boxtoken']}"}
     assert client.get(box, headers=bearer).status_code == 200
     assert client.get(f"{box}/{uuid.uuid4()}", headers=bearer).status_code == 404
     location = path_of(waiting["location"])
@@ -854,7 +854,7 @@ def test_a_spoofed_forwarded_for_never_gets_a_devices_token_refused(
     assert_rate_limited(client.get(box, {"token": "guess"}, **spoof))
     device = {"REMOTE_ADDR": behind_a_proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
     assert client.get(box, {"token": "guess"}, **device).status_code == 404
-    assert client.get(box, {"token": box_token(permanent.pk)}, **device).status_code == 200
+    assert client.get(box, {"token": boxes["boxtoken"]}, **device).status_code == 200
 
 
 # --- 8. another tenant's ids (§1 "nothing crosses groups", §8) ---------------------------------
