@@ -136,6 +136,19 @@ def subjects_equal(a: ParsedCsr | x509.Name, b: ParsedCsr | x509.Name) -> bool:
     return key_a == key_b
 
 
+def csr_challenge_password(parsed: ParsedCsr) -> str | None:
+    """The request's challengePassword attribute (RFC 2985 §5.4.1) as text, or None."""
+    try:
+        value = parsed.request.attributes.get_attribute_for_oid(
+            AttributeOID.CHALLENGE_PASSWORD
+        ).value
+    except x509.AttributeNotFound:
+        return None
+    except _DECODE_ERRORS:
+        return None
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def default_hash(key: PrivateKey | PublicKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
     """SHA-256, except SHA-384 for P-384 and SHA-512 for P-521 (hash strength ≈ curve strength)."""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):

@@ -1,4 +1,5 @@
-"""Secrets the server hands out: API keys, one-time message tokens and box tokens.
+"""Secrets the server hands out: API keys, one-time message tokens, box tokens, one-time SCEP
+challenges and CA verifier credentials.
 
 Nothing here is stored in the clear. API keys are stored as HMAC-SHA256 digests keyed with
 HERMOD_KEY_HASH_SECRET and compared with ``hmac.compare_digest``. Message and box tokens are
@@ -54,3 +55,30 @@ def box_token(box_id: uuid.UUID) -> str:
 def token_hash(token: str) -> str:
     """The stored, indexed digest of a message or box token."""
     return _mac("token", token).hex()
+
+
+def ca_challenge_generate() -> str:
+    """A one-time SCEP challenge: 160 random bits as 40 lowercase hex characters.
+
+    Hex, because challengePassword is a DirectoryString that every CA reads as plain ASCII.
+    Random, not derived: nothing on the server can recompute it.
+    """
+    return secrets.token_hex(20)
+
+
+def ca_challenge_hash(challenge: str) -> str:
+    """The stored, indexed digest of a one-time challenge."""
+    return _mac("ca-challenge", challenge).hex()
+
+
+CA_VERIFIER_PREFIX = "hcv_"
+
+
+def ca_verifier_generate() -> str:
+    """A CA verifier credential: ``hcv_`` and 256 random bits, base64url (shown once)."""
+    return CA_VERIFIER_PREFIX + secrets.token_urlsafe(32)
+
+
+def ca_verifier_hash(credential: str) -> str:
+    """The stored, indexed digest of a CA verifier credential."""
+    return _mac("ca-verifier", credential).hex()
