@@ -98,6 +98,28 @@ def answer(client: Any, provisioning: Provisioning, tmp_path: Path) -> StoredPro
     return built.new_profile
 
 
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings_in(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    return []
+
+
+def assert_no_secret(value: Any, secret: str) -> None:
+    """``secret`` appears nowhere in ``value``: not as text, not inside any base64 member (a
+    template is base64 DER, so the plain text of its challenge never shows in the JSON)."""
+    for text in strings_in(value):
+        assert secret not in text
+        try:
+            decoded = base64.b64decode(text, validate=True)
+        except ValueError:
+            continue
+        assert secret.encode() not in decoded, text[:40]
+
+
 def template_challenge(certreq_b64: str) -> str:
     csr = parse_csr_b64(certreq_b64).request
     value = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD).value

@@ -21,6 +21,7 @@ from hermod_core.services.credentials import ca_challenge_hash
 from tests.conftest import Persona
 from tests.hermod_core.ca_fixtures import (
     STATIC_PASSWORD,
+    assert_no_secret,
     ca_for,
     provision,
     template_challenge,
@@ -39,8 +40,8 @@ def test_a_provisioning_message_carries_no_ca_secret_and_one_challenge_per_templ
     provisioning = provision(client, client_a, two_key_provisioning())
 
     stored = Command.objects.get(pk=provisioning.command_id)
-    assert STATIC_PASSWORD not in json.dumps(provisioning.message)
-    assert STATIC_PASSWORD not in json.dumps(stored.body)
+    assert_no_secret(provisioning.message, STATIC_PASSWORD)
+    assert_no_secret(stored.body, STATIC_PASSWORD)
     challenges = {keyid: template_challenge(t) for keyid, t in provisioning.templates().items()}
     assert set(challenges) == {"signer", "authenticator"}
     assert len(set(challenges.values())) == 2
