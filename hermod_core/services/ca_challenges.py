@@ -93,7 +93,7 @@ class ChallengeRequestError(Exception):
         self.field = field
 
 
-def ca_templates_with_challenges(
+def ca_challenges_mint(
     *, group_id: int, body: dict[str, Any]
 ) -> tuple[dict[str, Any], list[MintedChallenge]]:
     """A provisioning body whose CSR templates carry what the group's CA needs, and the one-time

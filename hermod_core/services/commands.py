@@ -38,8 +38,8 @@ from hermod_core.selectors.profiles import (
 )
 from hermod_core.services.ca_challenges import (
     MintedChallenge,
+    ca_challenges_mint,
     ca_challenges_record,
-    ca_templates_with_challenges,
 )
 from hermod_core.services.credentials import message_token, token_hash
 from hermod_core.services.dispatch import enqueue_callbacks
@@ -214,7 +214,7 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     minted: list[MintedChallenge] = []
     if request.command_type is CommandType.PROV:
         # One-time SCEP challenges in the CSR templates, never the CA's own password (§10).
-        body, minted = ca_templates_with_challenges(group_id=client.group_id, body=body)
+        body, minted = ca_challenges_mint(group_id=client.group_id, body=body)
     if request.command_type is CommandType.CERT:
         _check_certificates(request, _certificate_profile(request, targets))
     now = timezone.now()
