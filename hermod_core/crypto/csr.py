@@ -248,12 +248,16 @@ def make_dummy_csr(
     return _sign(builder, signing_key, None)
 
 
-def template_with_challenge(template_b64: str, challenge_password: str) -> str:
+def template_with_challenge(
+    template_b64: str, challenge_password: str, *, key: PrivateKey | None = None
+) -> str:
     """A template (base64 DER) with the same subject plus a SCEP challengePassword attribute.
 
     The server cannot re-sign the client's template (its throw-away key is gone), so it builds a
-    new one: same subject, fresh throw-away key. The device copies the attribute when re-keying.
+    new one: same subject, a throw-away key (fresh unless ``key`` is given: the templates of one
+    command may share one, which saves an RSA key generation per template). The device copies
+    the attribute when re-keying.
     """
     subject = parse_csr_b64(template_b64).subject
-    der = make_dummy_csr(subject, challenge_password=challenge_password)
+    der = make_dummy_csr(subject, challenge_password=challenge_password, key=key)
     return base64.b64encode(der).decode("ascii")

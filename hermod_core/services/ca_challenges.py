@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import transaction
 from django.utils import timezone
 
@@ -109,13 +110,15 @@ def ca_challenges_mint(
         return body, []
     body = copy.deepcopy(body)
     minted = []
+    # One throw-away key signs all of this command's templates (it is discarded, never a secret).
+    throw_away = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     for request in body["profile"]["keygenrequests"]:
         if ca.challenge_mode == ChallengeMode.STATIC:
             challenge = ca.challenge_password
         else:
             challenge = ca_challenge_generate()
             minted.append(MintedChallenge(str(request["keyid"]), ca_challenge_hash(challenge)))
-        request["certreq"] = template_with_challenge(request["certreq"], challenge)
+        request["certreq"] = template_with_challenge(request["certreq"], challenge, key=throw_away)
     return body, minted
 
 
