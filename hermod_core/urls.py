@@ -18,9 +18,11 @@ urlpatterns = [
     path(f"{prefix}/", include((api_urls.util_urlpatterns, "util"))),
     path(f"{prefix}/command/", include((api_urls.command_urlpatterns, "command"))),
     path(f"{prefix}/ms/", include((api_urls.mailbox_urlpatterns, "ms"))),
+    path(f"{prefix}/ca/", include((api_urls.ca_urlpatterns, "ca"))),
     # The layout of the containerised and hosted deployments (PROTOCOL.md §2).
     path("command/", include((api_urls.command_urlpatterns, "command-alias"))),
     path("ms/", include((api_urls.mailbox_urlpatterns, "ms-alias"))),
+    path("ca/", include((api_urls.ca_urlpatterns, "ca-alias"))),
     path("hermod/v3/api-docs", SpectacularAPIView.as_view(), name="schema"),
     path("hermod/swagger-ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
     path("healthz", healthz, name="healthz"),

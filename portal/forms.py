@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from hermod_core.models import Client, CommandState, CommandType
+from hermod_core.models import ChallengeMode, Client, CommandState, CommandType
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
@@ -156,8 +156,17 @@ class CaSettingsForm(forms.Form):
     auto_certify = forms.BooleanField(
         label="Auto-certify (send the certificates to the device)", required=False
     )
+    challenge_mode = forms.ChoiceField(
+        label="Challenge in CSR templates",
+        choices=ChallengeMode.choices,
+        initial=ChallengeMode.ONE_TIME,
+        required=False,
+        help_text="one-time: each template gets its own challenge, which the CA checks with "
+        "Hermod (hermod-scep-verify or the verify endpoint). static sends the CA's password to "
+        "every device: anyone who opens a QR code learns it.",
+    )
     challenge_password = forms.CharField(
-        label="New challenge password", max_length=200, required=False
+        label="New static challenge password", max_length=200, required=False
     )
     clear_challenge_password = forms.BooleanField(label="Remove challenge password", required=False)
     ra_key_pem = forms.CharField(
@@ -181,6 +190,7 @@ class CaSettingsForm(forms.Form):
             "enabled": data["enabled"],
             "auto_certify": data["auto_certify"],
             "challenge_password": password,
+            "challenge_mode": data["challenge_mode"] or None,  # absent: keep the stored mode
             "ra_key_pem": data["ra_key_pem"] or None,
             "ra_certificate_pem": data["ra_certificate_pem"] or None,
         }

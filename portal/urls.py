@@ -58,6 +58,7 @@ urlpatterns = [
     ),
     path("groups/<str:name>/ca", groups.group_ca_save, name="group_ca_save"),
     path("groups/<str:name>/ca/ra", groups.group_ca_ra, name="group_ca_ra"),
+    path("groups/<str:name>/ca/verifier", groups.group_ca_verifier, name="group_ca_verifier"),
     path("groups/<str:name>/ca/test", groups.group_ca_test, name="group_ca_test"),
     # users and profiles
     path("users/", users.users, name="users"),

@@ -2,14 +2,19 @@
 
 A fresh CA per flavour and session (`scepserver ca -init`), the server on a free port with
 `-allowrenew 0`, reached on 127.0.0.1 only (2.1.0 binds every interface), stopped by pid.
+`verifying_scepserver` starts one that checks challenges with Hermod through
+`-csrverifierexec hermod-scep-verify`, as an operator would.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +24,8 @@ from tests.services import free_port, port_open, service_missing
 
 SCEPSERVER = "/usr/bin/scepserver"
 CHALLENGE = "s3cret-challenge"
+# The console script `pip install -e .` puts beside this interpreter ([project.scripts]).
+VERIFIER = Path(sys.executable).parent / "hermod-scep-verify"
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,9 @@ class RealScepServer:
     log: Path
 
 
-def start_scepserver(workdir: Path, extra_args: list[str]) -> RealScepServer:
+def start_scepserver(
+    workdir: Path, extra_args: list[str], env: dict[str, str] | None = None
+) -> RealScepServer:
     depot = workdir / "depot"
     subprocess.run(
         [SCEPSERVER, "ca", "-init", "-keySize", "2048", "-years", "1", "-depot", str(depot)],
@@ -45,6 +54,7 @@ def start_scepserver(workdir: Path, extra_args: list[str]) -> RealScepServer:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=workdir,
+            env=env,
         )
     deadline = time.monotonic() + 15
     while not port_open("127.0.0.1", port):
@@ -81,10 +91,41 @@ def scepserver_factory(
 
     yield get
     for server in started.values():
-        # Stop exactly the process we started, by its PID.
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+        stop_scepserver(server)
+
+
+def stop_scepserver(server: RealScepServer) -> None:
+    # Stop exactly the process we started, by its PID.
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@contextmanager
+def verifying_scepserver(
+    workdir: Path, *, verify_url: str, credential: str
+) -> Iterator[RealScepServer]:
+    """A scepserver that asks Hermod about every CSR: `-csrverifierexec hermod-scep-verify`,
+    configured through the environment, the credential from a `_FILE` (as a Docker secret)."""
+    if shutil.which(SCEPSERVER) is None:
+        service_missing("scepserver not installed")
+    if not VERIFIER.exists():
+        pytest.fail(f"{VERIFIER} is missing: run `pip install -e .` to install the console script")
+    workdir.mkdir(parents=True, exist_ok=True)
+    secret = workdir / "verifier-credential"
+    secret.write_text(credential + "\n")
+    secret.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMOD_CA_")}
+    env |= {
+        "HERMOD_CA_VERIFY_URL": verify_url,
+        "HERMOD_CA_VERIFIER_CREDENTIAL_FILE": str(secret),
+        "HERMOD_CA_VERIFY_TIMEOUT": "20",
+    }
+    server = start_scepserver(workdir, ["-csrverifierexec", str(VERIFIER)], env)
+    try:
+        yield server
+    finally:
+        stop_scepserver(server)

@@ -9,11 +9,12 @@ from rest_framework.request import Request
 from hermod_core import observability
 from hermod_core.api import ratelimit
 from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
-from hermod_core.models import Client
+from hermod_core.models import CaSettings, Client
 from hermod_core.protocol.api_key import parse_api_key_header
 from hermod_core.proxies import budget_address, client_address
+from hermod_core.selectors.ca import ca_settings_for_verifier
 from hermod_core.selectors.clients import client_for_authentication
-from hermod_core.services.credentials import api_key_matches
+from hermod_core.services.credentials import api_key_matches, ca_verifier_hash
 
 
 def unauthorized() -> ApiError:
@@ -72,3 +73,43 @@ class ApiKeyAuthentication(BaseAuthentication):
 class IsClient(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, Client)
+
+
+CA_VERIFIER_UNAUTHORIZED_MESSAGE = "A valid CA verifier credential is required."
+
+
+def ca_verifier_authenticate(header: str | None) -> CaSettings:
+    """The CA whose verifier credential ``Authorization: Bearer <credential>`` carries, or 401.
+
+    The lookup is by the credential's keyed digest (a 256-bit random secret: an index lookup on
+    its HMAC tells an attacker nothing), and every failure gets the same body.
+    """
+    scheme, _, credential = (header or "").partition(" ")
+    credential = credential.strip()
+    ca = None
+    if scheme.lower() == "bearer" and 0 < len(credential) <= 200:
+        ca = ca_settings_for_verifier(ca_verifier_hash(credential))
+    if ca is None:
+        raise ApiError(401, "UNAUTHORIZED", CA_VERIFIER_UNAUTHORIZED_MESSAGE)
+    return ca
+
+
+class CaVerifierAuthentication(BaseAuthentication):
+    """A group CA's verifier credential, with the same failure budget per address as X-Api-Key
+    (only failed attempts count; a valid credential always proceeds)."""
+
+    def authenticate(self, request: Request) -> tuple[CaSettings, None]:
+        try:
+            ca = ca_verifier_authenticate(request.META.get("HTTP_AUTHORIZATION"))
+        except ApiError:
+            ratelimit.failed(ratelimit.auth_failures(), budget_address(client_address(request)))
+            raise
+        return ca, None
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class IsCaVerifier(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, CaSettings)

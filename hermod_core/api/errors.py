@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.ca_challenges import ChallengeRefused, ChallengeRequestError
 from hermod_core.services.commands import CommandError
 
 
@@ -49,6 +50,7 @@ def error_response(
 
 
 UNAUTHORIZED_MESSAGE = "A valid X-Api-Key header is required."
+CHALLENGE_REFUSED_MESSAGE = "The challenge does not allow this enrolment."
 
 _DRF_CODES = {
     exceptions.ParseError: ("INVALID_JSON", "The request body is not valid JSON."),
@@ -71,6 +73,11 @@ def _domain_error(exc: Exception) -> ApiError | None:
         return ApiError(400, exc.code, exc.message, field=exc.field)
     if isinstance(exc, CommandError):
         return ApiError(exc.status, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, ChallengeRequestError):
+        return ApiError(400, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, ChallengeRefused):
+        # One answer for unknown, foreign, used, expired or mismatched: no oracle (§10).
+        return ApiError(403, "CHALLENGE_REFUSED", CHALLENGE_REFUSED_MESSAGE)
     return None
 
 

@@ -14,7 +14,9 @@ logger = logging.getLogger("hermod.api")
 
 def is_api_path(path: str) -> bool:
     prefix = f"/{settings.HERMOD_API_PREFIX}/"
-    return path.startswith((prefix, "/command/", "/ms/", "/hermod/", "/healthz", "/metrics"))
+    return path.startswith(
+        (prefix, "/command/", "/ms/", "/ca/", "/hermod/", "/healthz", "/metrics")
+    )
 
 
 class ApiErrorMiddleware:

@@ -1,4 +1,5 @@
-"""drf-spectacular extensions: how the X-Api-Key authentication appears in the OpenAPI document."""
+"""drf-spectacular extensions: how the X-Api-Key and CA verifier authentications appear in the
+OpenAPI document."""
 
 from typing import Any
 
@@ -15,4 +16,16 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-c
             "in": "header",
             "name": "X-Api-Key",
             "description": "base64(<client-id>:<key>) (PROTOCOL.md §3)",
+        }
+
+
+class CaVerifierScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "hermod_core.api.auth.CaVerifierAuthentication"
+    name = "CaVerifier"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A group CA's verifier credential (PROTOCOL.md §10)",
         }

@@ -1236,6 +1236,88 @@ BOX_TOKEN_RESPONSES = {
 }
 
 
+# --- the CA's challenge check (PROTOCOL.md §10) -------------------------------------------------
+
+CA_VERIFY_DESCRIPTION = (
+    "Called by a group's SCEP CA (directly, or through the `hermod-scep-verify` executable given "
+    "to micromdm's `scepserver -csrverifierexec`) before it issues a certificate for a CSR that "
+    "carries a one-time challenge from a Hermod CSR template. Authenticated with the group's CA "
+    "verifier credential (`Authorization: Bearer <credential>`, shown once when generated with "
+    "`manage.py hermod_ca verifier <group>` or in the console). Send the CSR as the CA received "
+    "it (`csr`, base64 DER; preferred) or only its `challenge`. Accepted only while the "
+    "challenge's provisioning is COMPLETED and its CA step is running, for a challenge of the "
+    "credential's group, and, with a CSR, only for the public key and subject the device proved "
+    "in its accepted answer. The first acceptance consumes the challenge; the same key may be "
+    "verified again (a retried enrolment), nothing else. A challenge checked without a CSR is "
+    "used up by that check. Also served as `/ca/challenge/verify`."
+)
+COMPONENTS["ChallengeVerdict"] = _enum("Always ACCEPTED (a refusal is an error).", ["ACCEPTED"])
+CA_VERIFY_REQUEST = _doc(
+    "ChallengeVerification",
+    _obj(
+        "The CSR the CA received, or the challenge alone (at least one).",
+        {
+            "csr": _str(
+                "The CSR (base64 DER PKCS#10, as the CA received it); its challengePassword "
+                "is the challenge.",
+                maxLength=65536,
+            ),
+            "challenge": _str(
+                "The challenge alone, for a CA that cannot pass the CSR; with `csr` it must "
+                "equal the CSR's challengePassword.",
+                maxLength=255,
+            ),
+        },
+    )
+    | {"anyOf": [{"required": ["csr"]}, {"required": ["challenge"]}]},
+)
+CA_VERIFY_EXAMPLE = {"csr": SEED_DUMMY_CSR_B64}
+CA_VERIFY_RESPONSES = {
+    200: OpenApiResponse(
+        _doc(
+            "ChallengeAccepted",
+            _obj(
+                "The CA may issue: the challenge is consumed by (bound to) this request's key.",
+                {
+                    "state": _ref("ChallengeVerdict"),
+                    "commandId": _str("The provisioning command.", pattern="^[0-9]+$"),
+                    "keyid": _str("The key request the template belonged to."),
+                },
+                required=["state", "commandId", "keyid"],
+            ),
+        ),
+        description="Accepted: the CA may issue the certificate.",
+        examples=[
+            OpenApiExample(
+                "Accepted",
+                value={"state": "ACCEPTED", "commandId": str(_COMMAND_ID), "keyid": "signer"},
+            )
+        ],
+    ),
+    400: _error(
+        f"{_NOT_JSON} Also: a csr that does not parse, is not self-signed, carries no "
+        "challengePassword, or carries another challenge than `challenge`.",
+        "CSR_WITHOUT_CHALLENGE",
+        "The csr carries no challengePassword.",
+        "csr",
+    ),
+    401: _error(
+        "The verifier credential is missing or wrong.",
+        "UNAUTHORIZED",
+        "A valid CA verifier credential is required.",
+    ),
+    403: _error(
+        "Refused, whatever the reason (unknown, another group's, used by another key, command "
+        "not at its CA step, past its deadline, another subject): do not issue.",
+        "CHALLENGE_REFUSED",
+        "The challenge does not allow this enrolment.",
+    ),
+    413: _TOO_LARGE,
+    429: _RATE_LIMITED,
+    **_SERVER_ERRORS,
+}
+
+
 # --- document-wide -----------------------------------------------------------------------------
 
 _PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
@@ -1244,9 +1326,9 @@ _PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
 def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:
     """drf-spectacular PREPROCESSING_HOOKS entry: document each view once, under the prefix.
 
-    The unprefixed ``/command/...`` and ``/ms/...`` routes (PROTOCOL.md §2) serve the same views;
-    listed twice they would double every operation and clash on operationId. The operations'
-    descriptions mention the alias instead.
+    The unprefixed ``/command/...``, ``/ms/...`` and ``/ca/...`` routes (PROTOCOL.md §2) serve
+    the same views; listed twice they would double every operation and clash on operationId.
+    The operations' descriptions mention the alias instead.
     """
     if not _PREFIX:
         return endpoints

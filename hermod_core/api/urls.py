@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, path
 
+from hermod_core.api.ca_views import ChallengeVerifyView
 from hermod_core.api.command_views import COMMAND_VIEWS, CancelView, PollView
 from hermod_core.api.mailbox_views import BoxTokenView, BoxView, MessageView
 from hermod_core.api.util_views import GenerateClientView
@@ -24,4 +25,8 @@ mailbox_urlpatterns: list[URLPattern] = [
     path("<str:bid>", BoxView.as_view(), name="box"),
     path("<str:bid>/token", BoxTokenView.as_view(), name="box-token"),
     path("<str:bid>/<str:mid>", MessageView.as_view(), name="message"),
+]
+
+ca_urlpatterns: list[URLPattern] = [
+    path("challenge/verify", ChallengeVerifyView.as_view(), name="challenge_verify"),
 ]

@@ -136,6 +136,19 @@ def subjects_equal(a: ParsedCsr | x509.Name, b: ParsedCsr | x509.Name) -> bool:
     return key_a == key_b
 
 
+def csr_challenge_password(parsed: ParsedCsr) -> str | None:
+    """The request's challengePassword attribute (RFC 2985 §5.4.1) as text, or None."""
+    try:
+        value = parsed.request.attributes.get_attribute_for_oid(
+            AttributeOID.CHALLENGE_PASSWORD
+        ).value
+    except x509.AttributeNotFound:
+        return None
+    except _DECODE_ERRORS:
+        return None
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def default_hash(key: PrivateKey | PublicKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
     """SHA-256, except SHA-384 for P-384 and SHA-512 for P-521 (hash strength ≈ curve strength)."""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
@@ -235,12 +248,16 @@ def make_dummy_csr(
     return _sign(builder, signing_key, None)
 
 
-def template_with_challenge(template_b64: str, challenge_password: str) -> str:
+def template_with_challenge(
+    template_b64: str, challenge_password: str, *, key: PrivateKey | None = None
+) -> str:
     """A template (base64 DER) with the same subject plus a SCEP challengePassword attribute.
 
     The server cannot re-sign the client's template (its throw-away key is gone), so it builds a
-    new one: same subject, fresh throw-away key. The device copies the attribute when re-keying.
+    new one: same subject, a throw-away key (fresh unless ``key`` is given: the templates of one
+    command may share one, which saves an RSA key generation per template). The device copies
+    the attribute when re-keying.
     """
     subject = parse_csr_b64(template_b64).subject
-    der = make_dummy_csr(subject, challenge_password=challenge_password)
+    der = make_dummy_csr(subject, challenge_password=challenge_password, key=key)
     return base64.b64encode(der).decode("ascii")

@@ -1,16 +1,25 @@
 from hermod_core.models.audit import AuditEvent
+from hermod_core.models.ca import CaChallenge
 from hermod_core.models.callbacks import CallbackAttempt, CallbackDelivery, DeliveryState
-from hermod_core.models.clients import CaSettings, Client, Group, TrustedAttestationKey
+from hermod_core.models.clients import (
+    CaSettings,
+    ChallengeMode,
+    Client,
+    Group,
+    TrustedAttestationKey,
+)
 from hermod_core.models.commands import Command, CommandState, CommandType, InProgressTally
 from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
 from hermod_core.models.profiles import Certificate, EndUser, Key, KeyUsage, Profile, ProfileState
 
 __all__ = [
     "AuditEvent",
+    "CaChallenge",
     "CaSettings",
     "CallbackAttempt",
     "CallbackDelivery",
     "Certificate",
+    "ChallengeMode",
     "Client",
     "Command",
     "CommandState",

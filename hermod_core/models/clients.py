@@ -82,13 +82,33 @@ class TrustedAttestationKey(models.Model):
         return self.label or self.thumbprint
 
 
+class ChallengeMode(models.TextChoices):
+    """What the CSR templates of a group's provisionings carry for its SCEP CA (PROTOCOL.md §10)."""
+
+    NONE = "none", "none (the CA needs no challenge)"
+    ONE_TIME = "one-time", "one-time (a fresh challenge per template, checked by Hermod)"
+    STATIC = "static", "static (the CA's password in every template: insecure)"
+
+
 class CaSettings(models.Model):
-    """The SCEP certificate authority of a group (PROTOCOL.md §10)."""
+    """The SCEP certificate authority of a group (PROTOCOL.md §10).
+
+    ``challenge_mode`` decides what a template carries: nothing, a one-time challenge the CA
+    checks with Hermod (``CaChallenge``), or — an explicit, warned opt-in — the static
+    ``challenge_password``, which then reaches every device. The CA authenticates to the verify
+    endpoint with the verifier credential, of which only the keyed hash is stored
+    (``verifier_hash``); the credential is shown once, when generated.
+    """
 
     group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="ca_settings")
     enabled = models.BooleanField(default=True)
     scep_url = models.CharField(max_length=500, validators=[validate_http_url])
+    challenge_mode = models.CharField(
+        max_length=10, choices=ChallengeMode.choices, default=ChallengeMode.ONE_TIME
+    )
     challenge_password = models.CharField(max_length=200, blank=True)
+    verifier_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    verifier_created_at = models.DateTimeField(null=True, blank=True)
     ra_certificate_pem = models.TextField(blank=True)
     ra_key_pem = models.TextField(blank=True)
     auto_certify = models.BooleanField(default=False)
@@ -99,3 +119,15 @@ class CaSettings(models.Model):
 
     def __str__(self) -> str:
         return f"CA of {self.group_id}: {self.scep_url}"
+
+    def clean(self) -> None:
+        if self.challenge_mode == ChallengeMode.STATIC and not self.challenge_password:
+            raise ValidationError(
+                {"challenge_mode": "The static mode needs a challenge password."},
+                code="static_without_password",
+            )
+
+    @property
+    def sends_static_password(self) -> bool:
+        """Whether templates carry the CA's own password (the warned opt-in)."""
+        return self.challenge_mode == ChallengeMode.STATIC and bool(self.challenge_password)

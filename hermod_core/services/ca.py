@@ -30,6 +30,7 @@ from hermod_core.scep import (
     make_ra_identity,
 )
 from hermod_core.services.audit import audit_record
+from hermod_core.services.ca_challenges import CA_STEP_GRACE
 from hermod_core.services.commands import callback_release, command_create
 from hermod_core.services.dispatch import enqueue_ca_enrollment
 
@@ -38,8 +39,9 @@ logger = logging.getLogger("hermod.ca")
 PENDING = "PENDING"
 DONE = "DONE"
 FAILED = "FAILED"
-# A CA task not finished this long after the command's deadline is given up (lost or stuck).
-GIVE_UP_AFTER = timedelta(minutes=10)
+# A CA task not finished this long after the command's deadline is given up (lost or stuck);
+# the command's one-time challenges die at the same moment.
+GIVE_UP_AFTER = CA_STEP_GRACE
 # How long a claimed CA step is held; PENDING polling ends at the command's deadline.
 CA_LEASE = timedelta(minutes=30)
 LOST_AFTER = timedelta(seconds=30)
@@ -57,6 +59,7 @@ def ca_settings_set(
     auto_certify: bool,
     enabled: bool = True,
     challenge_password: str | None = None,
+    challenge_mode: str | None = None,
     ra_key_pem: str | None = None,
     ra_certificate_pem: str | None = None,
     actor: str,
@@ -64,7 +67,9 @@ def ca_settings_set(
     """Create or change a group's SCEP CA (PROTOCOL.md §10).
 
     ``None`` keeps the stored challenge password, RA key or certificate (secrets are never shown
-    back). When an RA identity is present the key and certificate must parse and belong together
+    back), and the stored challenge mode (``one-time`` for a new CA: the static password reaches
+    devices only when ``static`` is chosen explicitly, and a static mode needs a password). When
+    an RA identity is present the key and certificate must parse and belong together
     (``CaConfigurationError`` otherwise), so a saved CA is one the workers can use. The audit row
     says which secrets changed, never their values.
     """
@@ -74,6 +79,8 @@ def ca_settings_set(
     row.scep_url = scep_url.strip()
     row.auto_certify = auto_certify
     row.enabled = enabled
+    if challenge_mode is not None:
+        row.challenge_mode = challenge_mode
     changed = []
     for field, value in (
         ("challenge_password", challenge_password),
@@ -100,6 +107,7 @@ def ca_settings_set(
             "scep_url": row.scep_url,
             "enabled": enabled,
             "auto_certify": auto_certify,
+            "challenge_mode": row.challenge_mode,
             "changed_secrets": changed,
         },
     )
@@ -139,7 +147,11 @@ def scep_config(settings_row: CaSettings) -> ScepConfig:
             url=settings_row.scep_url,
             ra_key=ra_key,
             ra_cert=ra_cert,
-            challenge_password=settings_row.challenge_password or None,
+            # Only a static password is known to the server in advance: the client checks that
+            # the CSR carries one (it cannot add it: the device signed the CSR).
+            challenge_password=settings_row.challenge_password
+            if settings_row.sends_static_password
+            else None,
         )
     except ScepError as exc:
         raise CaConfigurationError(str(exc)) from None

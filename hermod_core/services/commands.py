@@ -1,7 +1,6 @@
 """Creating, ending and cancelling commands (PROTOCOL.md §4, §7, §8)."""
 
 import base64
-import copy
 import random
 import secrets
 import uuid
@@ -15,12 +14,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
-from hermod_core.crypto.csr import template_with_challenge
 from hermod_core.crypto.jwk import public_key_from_jwk, public_keys_equal
 from hermod_core.lifecycle import State, command_sources, destination_end_state, destination_sources
 from hermod_core.models import (
     CallbackDelivery,
-    CaSettings,
     Client,
     Command,
     DeliveryState,
@@ -38,6 +35,11 @@ from hermod_core.selectors.profiles import (
     ProfileBox,
     profile_active_in_group,
     profiles_of_user,
+)
+from hermod_core.services.ca_challenges import (
+    MintedChallenge,
+    ca_challenges_mint,
+    ca_challenges_record,
 )
 from hermod_core.services.credentials import (
     MESSAGE_TOKEN,
@@ -165,17 +167,6 @@ def _with_challenge(request: CommandRequest) -> dict[str, Any]:
     return body
 
 
-def _with_ca_challenge(client: Client, body: dict[str, Any]) -> dict[str, Any]:
-    """Put the group CA's challenge password into every CSR template (PROTOCOL.md §10)."""
-    ca = CaSettings.objects.filter(group_id=client.group_id, enabled=True).first()
-    if ca is None or not ca.challenge_password:
-        return body
-    body = copy.deepcopy(body)
-    for request in body["profile"]["keygenrequests"]:
-        request["certreq"] = template_with_challenge(request["certreq"], ca.challenge_password)
-    return body
-
-
 # Adds to one of the client's tally slots (models.commands.InProgressTally), creating it first.
 _TALLY = (
     "INSERT INTO hermod_in_progress_tally (client_id, slot, count) VALUES (%s, %s, %s) "
@@ -225,8 +216,10 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     _check_capacity(client)
     targets = _resolve(client, request)
     body = _with_challenge(request)
+    minted: list[MintedChallenge] = []
     if request.command_type is CommandType.PROV:
-        body = _with_ca_challenge(client, body)
+        # One-time SCEP challenges in the CSR templates, never the CA's own password (§10).
+        body, minted = ca_challenges_mint(group_id=client.group_id, body=body)
     if request.command_type is CommandType.CERT:
         _check_certificates(request, _certificate_profile(request, targets))
     now = timezone.now()
@@ -251,6 +244,7 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
         assigned_profile_id=uuid.uuid4() if is_prov else None,
         assigned_box_id=uuid.uuid4() if is_prov else None,
     )
+    ca_challenges_record(command=command, minted=minted)
     immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
     message_expiry = now + timedelta(seconds=request.header.lifespan)
     messages = []

@@ -48,6 +48,7 @@ from hermod_core.services.ca import (
     ca_settings_set,
     ra_identity_pem,
 )
+from hermod_core.services.ca_challenges import ca_verifier_rotate
 from hermod_core.services.callbacks import callback_resend
 from hermod_core.services.clients import (
     ClientError,
@@ -348,6 +349,7 @@ def ca_settings_save(
     challenge_password: str | None,
     ra_key_pem: str | None,
     ra_certificate_pem: str | None,
+    challenge_mode: str | None = None,
 ) -> CaSettings:
     """Create or change a group's SCEP CA from the console (``ca_settings_set``)."""
     try:
@@ -358,12 +360,21 @@ def ca_settings_save(
                 enabled=enabled,
                 auto_certify=auto_certify,
                 challenge_password=challenge_password,
+                challenge_mode=challenge_mode,
                 ra_key_pem=ra_key_pem,
                 ra_certificate_pem=ra_certificate_pem,
                 actor=actor.name,
             )
     except CaConfigurationError as exc:
         raise ConsoleError(str(exc)) from None
+
+
+def ca_verifier_generate(*, actor: ConsoleActor, group: Group) -> str:
+    """A new verifier credential for the group's CA (``ca_verifier_rotate``), shown once."""
+    if not CaSettings.objects.filter(group=group).exists():
+        raise ConsoleError("Save the CA's SCEP URL first.")
+    with _attributed(actor):
+        return ca_verifier_rotate(group=group, actor=actor.name)
 
 
 @transaction.atomic

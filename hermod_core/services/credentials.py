@@ -1,4 +1,5 @@
-"""Secrets the server hands out: API keys, one-time message tokens and box tokens.
+"""Secrets the server hands out: API keys, one-time message tokens, box tokens, one-time SCEP
+challenges and CA verifier credentials.
 
 Every secret is random (``secrets``), never computed from a server secret and public ids, so no
 one who learns ``HERMOD_KEY_HASH_SECRET`` can mint a key or a token. The database holds only a
@@ -87,3 +88,30 @@ def unseal(purpose: str, sealed: str) -> str:
         return _sealer(purpose).decrypt(sealed.encode()).decode()
     except InvalidToken:
         return ""
+
+
+def ca_challenge_generate() -> str:
+    """A one-time SCEP challenge: 160 random bits as 40 lowercase hex characters.
+
+    Hex, because challengePassword is a DirectoryString that every CA reads as plain ASCII.
+    Random, not derived: nothing on the server can recompute it.
+    """
+    return secrets.token_hex(20)
+
+
+def ca_challenge_hash(challenge: str) -> str:
+    """The stored, indexed digest of a one-time challenge."""
+    return _mac("ca-challenge", challenge).hex()
+
+
+CA_VERIFIER_PREFIX = "hcv_"
+
+
+def ca_verifier_generate() -> str:
+    """A CA verifier credential: ``hcv_`` and 256 random bits, base64url (shown once)."""
+    return CA_VERIFIER_PREFIX + secrets.token_urlsafe(32)
+
+
+def ca_verifier_hash(credential: str) -> str:
+    """The stored, indexed digest of a CA verifier credential."""
+    return _mac("ca-verifier", credential).hex()

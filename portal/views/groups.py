@@ -8,18 +8,20 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.models import Group
+from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_detail, group_get, group_list
 from hermod_core.services.console import (
     ConsoleError,
     ca_ra_identity_generate,
     ca_settings_save,
     ca_test_connection,
+    ca_verifier_generate,
     trusted_key_add,
     trusted_key_remove,
 )
 from portal.actors import actor_from
 from portal.forms import CaSettingsForm, RaIdentityForm, TrustedKeyForm
-from portal.rendering import or_404
+from portal.rendering import no_store, or_404
 from portal.roles import console_view
 
 
@@ -29,17 +31,31 @@ def groups(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/groups/list.html", {"groups": group_list()})
 
 
-def _detail(request: HttpRequest, group: Group, *, status: int = 200, **forms: Any) -> HttpResponse:
+def _detail(
+    request: HttpRequest,
+    group: Group,
+    *,
+    status: int = 200,
+    verifier_credential: str = "",
+    **forms: Any,
+) -> HttpResponse:
     detail = group_detail(group)
     ca = detail["ca"]
     initial = (
-        {"scep_url": ca.scep_url, "enabled": ca.enabled, "auto_certify": ca.auto_certify}
+        {
+            "scep_url": ca.scep_url,
+            "enabled": ca.enabled,
+            "auto_certify": ca.auto_certify,
+            "challenge_mode": ca.challenge_mode,
+        }
         if ca
         else {"enabled": True}
     )
     context = {
         "group": group,
         **detail,
+        "ca_warnings": ca_challenge_warnings(ca) if ca else [],
+        "verifier_credential": verifier_credential,
         "key_form": forms.get("key_form") or TrustedKeyForm(),
         "ca_form": forms.get("ca_form") or CaSettingsForm(initial=initial),
         "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
@@ -115,6 +131,19 @@ def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
     else:
         messages.success(request, "A new RA identity was generated; register its certificate.")
     return redirect("portal:group", name=group.name)
+
+
+@require_POST
+@console_view(admin=True)
+def group_ca_verifier(request: HttpRequest, name: str) -> HttpResponse:
+    """A new verifier credential, shown on this one (uncached) page and never again."""
+    group = or_404(group_get(name))
+    try:
+        credential = ca_verifier_generate(actor=actor_from(request), group=group)
+    except ConsoleError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:group", name=group.name)
+    return no_store(_detail(request, group, verifier_credential=credential))
 
 
 @require_POST

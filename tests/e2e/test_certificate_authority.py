@@ -1,7 +1,10 @@
 """Certificates from a real SCEP CA after provisioning (PROTOCOL.md §10): micromdm's scepserver,
-real Celery workers, the reference device."""
+real Celery workers, the reference device. The CA checks each template's one-time challenge with
+Hermod through `-csrverifierexec hermod-scep-verify`; the CA's own password never leaves Hermod."""
 
 import base64
+import json
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +17,7 @@ from hermod_core.emulator.device import Device
 from tests.e2e.conftest import Api, make_client
 from tests.e2e.receiver import Receiver
 from tests.matchers import PROVISIONED
-from tests.scepserver import CHALLENGE
+from tests.scepserver import verifying_scepserver
 from tests.seeds import provisioning_command
 from tests.stack import Hermod
 
@@ -34,12 +37,27 @@ def provision_with_ca(
 
 
 def test_provisioning_gets_certificates_from_the_ca_and_auto_certifies_the_device(
-    stack, scepserver_factory, receiver, tmp_path
+    stack, receiver, tmp_path
 ) -> None:
-    server = scepserver_factory("challenge")
-    client, created = provision_with_ca(
-        stack, receiver, "with-ca", server.url, "--challenge", CHALLENGE, "--auto-certify"
-    )
+    client = make_client(stack, receiver, group="with-ca")
+    out = stack.manage(
+        "hermod_ca", "set", "with-ca", "--url", "http://127.0.0.1:9/scep", "--generate-ra",
+        "Hermod RA", "--challenge", "the-CA-secret", "--generate-verifier",
+    )  # fmt: skip
+    credential = re.search(r"^verifier: (\S+)$", out, re.M).group(1)  # type: ignore[union-attr]
+    verify_url = f"{stack.url}/hermod/rest/ca/challenge/verify"
+    with verifying_scepserver(
+        tmp_path / "ca", verify_url=verify_url, credential=credential
+    ) as server:
+        stack.manage("hermod_ca", "set", "with-ca", "--url", server.url, "--generate-ra",
+                     "Hermod RA", "--auto-certify")  # fmt: skip
+        created = client.create("provision", provisioning_command())
+        _enroll_and_check_certificates(client, created, receiver, tmp_path)
+
+
+def _enroll_and_check_certificates(
+    client: Api, created: dict[str, Any], receiver: Receiver, tmp_path: Any
+) -> None:
     device = Device(tmp_path / "device")
     outcome = device.enroll(created["destinations"][0]["uri"])
     assert outcome.body == PROVISIONED
@@ -79,16 +97,34 @@ def test_a_ca_refusal_is_recorded_and_the_provisioning_result_is_kept(
     assert "certificates" not in body
 
 
-def test_the_template_sent_to_the_device_carries_the_challenge(stack, receiver) -> None:
-    client, created = provision_with_ca(
-        stack, receiver, "challenge-only", "http://127.0.0.1:9/scep", "--challenge", "pa55"
-    )
+def _template(client: Api, created: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The message as the device (or anyone with the QR code) fetches it, and its challenge."""
     destination = created["destinations"][0]
     token = parse_qs(urlsplit(destination["uri"]).query)["token"][0]
     message = client.session.get(
         destination["location"], headers={"Authorization": f"Bearer {token}"}
     ).json()
-
     template = message["provCommand"]["profile"]["keygenrequests"][0]["certreq"]
     csr = x509.load_der_x509_csr(base64.b64decode(template))
-    assert csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD).value == b"pa55"
+    value = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD).value
+    return message, value.decode() if isinstance(value, bytes) else str(value)
+
+
+def test_the_template_sent_to_the_device_carries_a_one_time_challenge_not_the_cas_password(
+    stack, receiver
+) -> None:
+    client, created = provision_with_ca(
+        stack, receiver, "challenge-only", "http://127.0.0.1:9/scep", "--challenge", "pa55"
+    )
+    message, challenge = _template(client, created)
+    assert "pa55" not in json.dumps(message)
+    assert re.fullmatch(r"[0-9a-f]{40}", challenge)
+
+
+def test_the_static_password_reaches_the_template_only_when_chosen(stack, receiver) -> None:
+    client, created = provision_with_ca(
+        stack, receiver, "static-opt-in", "http://127.0.0.1:9/scep", "--challenge", "pa55",
+        "--challenge-mode", "static",
+    )  # fmt: skip
+    _, challenge = _template(client, created)
+    assert challenge == "pa55"

@@ -1,14 +1,18 @@
 """Groups in the console: trusted attestation keys and SCEP CA settings."""
 
 import json
+import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
+from django.utils.html import escape
 
 from hermod_core.crypto.jwk import jwk_from_public_key, thumbprint
 from hermod_core.models import AuditEvent, CaSettings, TrustedAttestationKey
+from hermod_core.selectors.ca import NO_VERIFIER_WARNING, STATIC_CHALLENGE_WARNING
 from hermod_core.services.ca import ra_identity_pem
+from hermod_core.services.credentials import ca_verifier_hash
 from tests.hermod_core.scep import factories
 from tests.hermod_core.scep.fake_ca import serve_fake_ca
 
@@ -176,3 +180,52 @@ def test_a_ca_that_does_not_answer_is_reported_not_raised(admin, client_a):
 
 def test_an_unknown_group_is_404(admin, db):
     assert admin.get(reverse("portal:group", args=["nope"])).status_code == 404
+
+
+def test_the_static_challenge_mode_is_chosen_explicitly_and_warned_about(admin, client_a):
+    url = reverse("portal:group_ca_save", args=["smartid"])
+    settings = {"scep_url": "http://ca.example.com/scep", "enabled": "on"}
+    admin.post(url, {**settings, "challenge_password": "hunter2"})
+    ca = CaSettings.objects.get()
+    assert ca.challenge_mode == "one-time"
+    page = admin.get(reverse("portal:group", args=["smartid"])).content.decode()
+    assert escape(STATIC_CHALLENGE_WARNING) not in page
+    assert escape(NO_VERIFIER_WARNING) in page
+
+    admin.post(url, {**settings, "challenge_mode": "static"})
+    ca.refresh_from_db()
+    assert ca.challenge_mode == "static"
+    page = admin.get(reverse("portal:group", args=["smartid"])).content.decode()
+    assert escape(STATIC_CHALLENGE_WARNING) in page
+    assert "hunter2" not in page
+
+
+def test_a_static_mode_without_a_password_is_refused(admin, client_a):
+    url = reverse("portal:group_ca_save", args=["smartid"])
+    response = admin.post(
+        url, {"scep_url": "http://ca.example.com/scep", "challenge_mode": "static"}
+    )
+    assert response.status_code == 400
+    assert "static mode needs a challenge password" in response.content.decode()
+
+
+def test_the_verifier_credential_is_shown_once_and_only_its_hash_kept(admin, client_a):
+    admin.post(
+        reverse("portal:group_ca_save", args=["smartid"]),
+        {"scep_url": "http://ca.example.com/scep", "enabled": "on"},
+    )
+    response = admin.post(reverse("portal:group_ca_verifier", args=["smartid"]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    credential = re.search(r'id="ca-verifier">(hcv_[^<]+)<', response.content.decode()).group(1)
+    ca = CaSettings.objects.get()
+    assert ca.verifier_hash == ca_verifier_hash(credential)
+    page = admin.get(reverse("portal:group", args=["smartid"])).content.decode()
+    assert credential not in page
+    assert escape(NO_VERIFIER_WARNING) not in page
+    assert AuditEvent.objects.filter(action="group.ca_verifier").count() == 1
+
+
+def test_an_operator_cannot_generate_a_verifier_credential(operator, client_a):
+    response = operator.post(reverse("portal:group_ca_verifier", args=["smartid"]))
+    assert response.status_code == 403

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
-# Every endpoint of PROTOCOL.md §2, once, under the prefix.
+# Every endpoint of PROTOCOL.md §2 and the CA's challenge check (§10), once, under the prefix.
 OPERATIONS = {
     *((f"/command/{name}", "post") for name in ENDPOINTS),
     ("/command/poll/{command_id}", "get"),
@@ -38,6 +38,7 @@ OPERATIONS = {
     ("/ms/{bid}/{mid}", "get"),
     ("/ms/{bid}/{mid}", "post"),
     ("/ms/{bid}/token", "post"),
+    ("/ca/challenge/verify", "post"),
 }
 # The POSTs that carry a request body (cancel and box-token rotation carry none).
 BODY_OPERATIONS = {
@@ -156,7 +157,12 @@ def test_the_hidden_aliases_are_still_served(client: Any) -> None:
 def test_every_operation_has_its_schemas(document: dict[str, Any], path: str, method: str) -> None:
     op = operation(document, path, method)
     if (path, method) in BODY_OPERATIONS:
-        assert op["requestBody"]["required"] is True
+        # The CA's check takes `csr` or `challenge` (anyOf): no single member is required, so
+        # drf-spectacular does not mark its body required; the server refuses an empty one.
+        if path == "/ca/challenge/verify":
+            assert "required" not in op["requestBody"]
+        else:
+            assert op["requestBody"]["required"] is True
         assert "$ref" in op["requestBody"]["content"]["application/json"]["schema"]
     else:
         assert "requestBody" not in op
@@ -181,7 +187,9 @@ def test_the_error_body_is_one_named_component(document: dict[str, Any]) -> None
     assert set(error["properties"]["error"]["properties"]) == {"code", "message", "field"}
 
 
-def test_only_the_command_api_needs_the_api_key(document: dict[str, Any]) -> None:
+def test_only_the_command_api_needs_the_api_key_and_the_ca_check_its_verifier(
+    document: dict[str, Any],
+) -> None:
     assert document["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey",
         "in": "header",
@@ -190,7 +198,14 @@ def test_only_the_command_api_needs_the_api_key(document: dict[str, Any]) -> Non
     }
     for path, method in OPERATIONS:
         security = operation(document, path, method).get("security", [])
-        assert security == ([{"ApiKey": []}] if path.startswith("/command/") else []), path
+        expected = (
+            [{"ApiKey": []}]
+            if path.startswith("/command/")
+            else [{"CaVerifier": []}]
+            if path.startswith("/ca/")
+            else []
+        )
+        assert security == expected, path
 
 
 def test_every_enum_is_a_named_component(document: dict[str, Any]) -> None:
