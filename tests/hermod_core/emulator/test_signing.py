@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -83,14 +84,18 @@ def candidates(profile: StoredProfile, filter_: dict[str, Any] | None) -> tuple[
 
 
 def verify(answer_body: dict[str, Any], profile: StoredProfile, format_: str, filter_) -> str:
+    """The server's check of the answer to a command created a minute ago; the keyid used."""
     key = "signResponse" if "signResponse" in answer_body else "authResponse"
+    now = datetime.now(UTC)
     return validate_signature(
         envelope_of(answer_body, key),
         command_id=COMMAND_ID,
         tbs=TBS,
         format_=format_,
         candidates=candidates(profile, filter_),
-    )
+        created_at=now - timedelta(minutes=1),
+        now=now,
+    ).keyid
 
 
 @pytest.fixture
@@ -176,6 +181,8 @@ def test_a_message_for_no_stored_profile_is_refused_with_code_2(device) -> None:
         ("tampered_payload", "pkcs7", "SIGNATURE_CMS_BAD_SIGNATURE"),
         ("wrong_key", "pkcs7", "SIGNATURE_CMS_WRONG_KEY"),
         ("wrong_tbs", "pkcs7", "SIGNATURE_CMS_CONTENT_MISMATCH"),
+        ("no_signed_attributes", "pkcs7", "SIGNED_ATTRIBUTES_MISSING"),
+        ("stale_signing_time", "pkcs7", "SIGNING_TIME_OUT_OF_RANGE"),
     ],
 )
 @pytest.mark.parametrize("key", ["RSA", "EC-256"])
