@@ -3,14 +3,15 @@
 `format: jws` → compact JWS `{"alg", "kid"}` over `{"tbs": [b64url(sha256(item))…],
 "nonce": "<commandId>"}`. `format: pkcs7` → base64 DER CMS SignedData (detached) over the
 concatenated tbs data, with signed attributes carrying the current signingTime (the server
-requires it within the command's life), with the key's installed certificate, or a self-signed
-one made on the fly (the server trusts the profile key, never the certificate, §6.3).
+requires it within the command's life; `SigningClock` keeps two signatures apart), with the
+key's installed certificate, or a self-signed one made on the fly (the server trusts the
+profile key, never the certificate, §6.3).
 """
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 from cryptography import x509
@@ -116,7 +117,8 @@ def _pkcs7_answer(
             certificate,
             hash_alg=default_hash(signer),
             signed_attributes=not faults.no_signed_attributes,
-            signing_time=datetime.now(UTC) - _STALE if faults.stale_signing_time else None,
+            signing_time=context.signing_clock.next()
+            - (_STALE if faults.stale_signing_time else timedelta(0)),
         )
     )
     if faults.tampered_payload:

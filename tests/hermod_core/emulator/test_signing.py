@@ -203,3 +203,20 @@ def test_a_declining_device_answers_code_1(make_device) -> None:
     device.state.put(profile)
     location, msg = message(profile, params("jws"), "AUTH")
     assert device.build_answer(location, msg).body["authResponse"] == {"code": 1}
+
+
+def test_pkcs7_answers_carry_a_current_signing_time_and_never_repeat_a_signature(device) -> None:
+    """Two commands with the same tbs, answered at once with the (deterministic) RSA key: the
+    device's clock moves the second signingTime on, so the server does not see a replay."""
+    profile = provision(device)
+    key = profile.keys["signer"].private_key().public_key()
+    before = datetime.now(UTC).replace(microsecond=0)
+    verified = []
+    for _ in range(3):
+        location, msg = message(profile, params("pkcs7", FILTERS["RSA"]))
+        data = device.build_answer(location, msg).body["signResponse"]["result"]["data"]
+        verified.append(verify_signed_data(data, expected_key=key, content=b"".join(TBS)))
+    times = [v.signing_time for v in verified]
+    assert all(t is not None and before <= t for t in times)
+    assert times == sorted(set(times))
+    assert len({v.signature for v in verified}) == 3
