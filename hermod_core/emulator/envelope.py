@@ -50,7 +50,9 @@ class SigningClock:
     A signingTime counts whole seconds (UTCTime) and an RSA PKCS#1 v1.5 signature is
     deterministic, so two signatures of the same tbs within one second would be the same bytes,
     which the server refuses as a replay (PROTOCOL.md §6.3). A real app asks its user to confirm
-    each signature; the reference device answers a whole box at once, so it counts on.
+    each signature; the reference device answers a whole box at once, so it counts on. (Signing
+    more than once a second for minutes on end would run it past the server's five-minute skew
+    allowance: no test or benchmark signs CMS at that rate with one device.)
     """
 
     def __init__(self) -> None:
