@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 # asn1crypto ships no type information; the project config ignores that, a bare mypy does not.
@@ -66,6 +67,8 @@ class VerifiedCms:
     """A SignedData that verified: `content` is what `expected_key` signed.
 
     `signer_certificate` is the certificate that named the signer and certifies that key.
+    `signing_time` is the signed signingTime attribute (RFC 5652 §11.3), None without one;
+    `signature` the SignerInfo's signature value as sent (DER Ecdsa-Sig-Value for ECDSA).
     """
 
     content: bytes
@@ -73,6 +76,8 @@ class VerifiedCms:
     signer_certificate: x509.Certificate
     digest_algorithm: str
     has_signed_attributes: bool
+    signing_time: datetime | None
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class _Decoded:
     signed_attributes: tuple[bytes, ...]  # candidate encodings the signature may cover
     attribute_content_type: str | None
     message_digest: bytes | None
+    signing_time: datetime | None
     signer_certificates: tuple[bytes, ...]  # DER of every certificate matching the sid
 
 
@@ -99,7 +105,8 @@ def _single_value(attributes: asn1_cms.CMSAttributes, name: str) -> asn1_core.As
     matches = [attribute for attribute in attributes if attribute["type"].native == name]
     if not matches:
         return None
-    # RFC 5652 §5.3: contentType and messageDigest are single-valued and appear once.
+    # RFC 5652 §5.3, §11.3: contentType, messageDigest and signingTime are single-valued and
+    # appear once.
     if len(matches) != 1 or len(matches[0]["values"]) != 1:
         raise _error(ErrorCode.CMS_INVALID, f"The {name} attribute must appear once.")
     value: asn1_core.Asn1Value = matches[0]["values"][0]
@@ -183,6 +190,7 @@ def _decode(der: bytes) -> _Decoded:
     encodings: tuple[bytes, ...] = ()
     attribute_content_type: str | None = None
     message_digest: bytes | None = None
+    signing_time: datetime | None = None
     if not isinstance(attributes, asn1_core.Void):
         encodings = _signed_attribute_encodings(attributes)
         content_type_value = _single_value(attributes, "content_type")
@@ -191,6 +199,14 @@ def _decode(der: bytes) -> _Decoded:
             raise _error(ErrorCode.CMS_INVALID, "Signed attributes lack contentType/messageDigest.")
         attribute_content_type = content_type_value.dotted
         message_digest = bytes(digest_value)
+        time_value = _single_value(attributes, "signing_time")
+        if time_value is not None:
+            # UTCTime or GeneralizedTime; asn1crypto gives an aware datetime, or an
+            # extended_datetime for year 0, which no device signs.
+            native = time_value.native
+            if not isinstance(native, datetime) or native.tzinfo is None:
+                raise _error(ErrorCode.CMS_INVALID, "The signingTime attribute is not a time.")
+            signing_time = native
 
     return _Decoded(
         attached_content=attached,
@@ -202,6 +218,7 @@ def _decode(der: bytes) -> _Decoded:
         signed_attributes=encodings,
         attribute_content_type=attribute_content_type,
         message_digest=message_digest,
+        signing_time=signing_time,
         signer_certificates=_matching_certificates(signed_data, signer["sid"]),
     )
 
@@ -300,7 +317,44 @@ def verify_signed_data(
         signer_certificate=certificate,
         digest_algorithm=decoded.digest_algorithm,
         has_signed_attributes=bool(decoded.signed_attributes),
+        signing_time=decoded.signing_time,
+        signature=decoded.signature,
     )
+
+
+def _with_signing_time(
+    der: bytes,
+    private_key: PrivateKey,
+    algorithm: hashes.SHA256 | hashes.SHA384 | hashes.SHA512,
+    rsa_padding: padding.AsymmetricPadding | None,
+    signing_time: datetime,
+) -> bytes:
+    """`der` with its signingTime attribute set to `signing_time` and its SignerInfo re-signed
+    (cryptography's builder always signs the current time)."""
+    info = asn1_cms.ContentInfo.load(der)
+    signer = info["content"]["signer_infos"][0]
+    # RFC 5652 §11.3: UTCTime for 1950–2049, GeneralizedTime otherwise.
+    time_name = "utc_time" if 1950 <= signing_time.year <= 2049 else "generalized_time"
+    attributes = asn1_cms.CMSAttributes(
+        [
+            {
+                "type": "signing_time",
+                "values": [asn1_cms.Time(name=time_name, value=signing_time)],
+            }
+            if attribute["type"].native == "signing_time"
+            else attribute
+            for attribute in signer["signed_attrs"]
+        ]
+    )
+    signed = b"\x31" + attributes.dump()[1:]  # as a SET OF, RFC 5652 §5.4
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        signature = private_key.sign(signed, rsa_padding or padding.PKCS1v15(), algorithm)
+    else:
+        signature = private_key.sign(signed, ec.ECDSA(algorithm))
+    signer["signed_attrs"] = attributes
+    signer["signature"] = signature
+    result: bytes = info.dump(force=True)
+    return result
 
 
 def sign_data(
@@ -311,11 +365,16 @@ def sign_data(
     detached: bool = True,
     hash_alg: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None = None,
     rsa_pss: bool = False,
+    signed_attributes: bool = True,
+    signing_time: datetime | None = None,
 ) -> bytes:
-    """DER SignedData of `content` by `private_key` with signed attributes (reference device).
+    """DER SignedData of `content` by `private_key` (reference device).
 
+    With signed attributes (the default, and what the server requires, PROTOCOL.md §6.3):
+    contentType, signingTime (now, or `signing_time`), messageDigest and SMIMECapabilities.
     Built with cryptography's PKCS7SignatureBuilder, in binary mode so the content is signed
-    byte for byte (no MIME line-ending canonicalisation).
+    byte for byte (no MIME line-ending canonicalisation). `signed_attributes=False` signs the
+    content itself (a device fault the server refuses).
     """
     algorithm = hash_alg or hashes.SHA256()
     rsa_padding = (
@@ -324,9 +383,14 @@ def sign_data(
     options = [pkcs7.PKCS7Options.Binary]
     if detached:
         options.append(pkcs7.PKCS7Options.DetachedSignature)
-    return (
+    if not signed_attributes:
+        options.append(pkcs7.PKCS7Options.NoAttributes)
+    der = (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(content)
         .add_signer(certificate, private_key, algorithm, rsa_padding=rsa_padding)
         .sign(serialization.Encoding.DER, options)
     )
+    if signed_attributes and signing_time is not None:
+        return _with_signing_time(der, private_key, algorithm, rsa_padding, signing_time)
+    return der

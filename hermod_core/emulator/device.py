@@ -21,7 +21,7 @@ import requests
 
 from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.emulator.answers import build_answer
-from hermod_core.emulator.envelope import MESSAGE_KEYS, Answer, AnswerContext
+from hermod_core.emulator.envelope import MESSAGE_KEYS, Answer, AnswerContext, SigningClock
 from hermod_core.emulator.faults import Faults
 from hermod_core.emulator.http import DeviceError, MailboxClient
 from hermod_core.emulator.keys import KeyFactory, generate_key
@@ -173,6 +173,7 @@ class Device:
         self.faults = faults
         self.decline = decline
         self.quirky_jwk = quirky_jwk
+        self.signing_clock = SigningClock()
         self.deviceinfo: dict[str, str] = dict(deviceinfo or default_deviceinfo())
 
     @property
@@ -214,6 +215,7 @@ class Device:
             faults=self.faults,
             quirky_jwk=self.quirky_jwk,
             new_key=self.key_factory,
+            signing_clock=self.signing_clock,
         )
 
     def build_answer(self, location: str, message: dict[str, Any]) -> Answer:

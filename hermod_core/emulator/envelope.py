@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from hermod_core.crypto.digests import b64decode_strict
@@ -43,6 +44,28 @@ class Refusal(Exception):
         self.reason = reason
 
 
+class SigningClock:
+    """The signingTime of the device's CMS signatures: now, but always after the previous one.
+
+    A signingTime counts whole seconds (UTCTime) and an RSA PKCS#1 v1.5 signature is
+    deterministic, so two signatures of the same tbs within one second would be the same bytes,
+    which the server refuses as a replay (PROTOCOL.md §6.3). A real app asks its user to confirm
+    each signature; the reference device answers a whole box at once, so it counts on. (Signing
+    more than once a second for minutes on end would run it past the server's five-minute skew
+    allowance: no test or benchmark signs CMS at that rate with one device.)
+    """
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+
+    def next(self) -> datetime:
+        now = datetime.now(UTC).replace(microsecond=0)
+        if self._last is not None and now <= self._last:
+            now = self._last + timedelta(seconds=1)
+        self._last = now
+        return now
+
+
 @dataclass(frozen=True)
 class AnswerContext:
     """Everything an answer may depend on besides the message itself."""
@@ -56,6 +79,7 @@ class AnswerContext:
     faults: Faults
     quirky_jwk: bool
     new_key: KeyFactory
+    signing_clock: SigningClock = field(default_factory=SigningClock)
 
     @property
     def header(self) -> dict[str, Any]:

@@ -29,6 +29,8 @@ class Faults:
     wrong_inreplyto: bool = False
     wrong_tbs: bool = False
     csr_key_mismatch: bool = False
+    no_signed_attributes: bool = False
+    stale_signing_time: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> Faults:
@@ -102,5 +104,13 @@ FAULT_HELP: Final[dict[str, tuple[str, str]]] = {
     "csr-key-mismatch": (
         "re-keys the CSR with another key than the signed JWK's",
         "CSR_KEY_MISMATCH",
+    ),
+    "no-signed-attributes": (
+        "signs the tbs data itself, without signed attributes (auth/sign pkcs7)",
+        "SIGNED_ATTRIBUTES_MISSING",
+    ),
+    "stale-signing-time": (
+        "signs with a signingTime an hour in the past (auth/sign pkcs7)",
+        "SIGNING_TIME_OUT_OF_RANGE",
     ),
 }

@@ -2,13 +2,16 @@
 
 `format: jws` → compact JWS `{"alg", "kid"}` over `{"tbs": [b64url(sha256(item))…],
 "nonce": "<commandId>"}`. `format: pkcs7` → base64 DER CMS SignedData (detached) over the
-concatenated tbs data, with the key's installed certificate, or a self-signed one made on the fly
-(the server trusts the profile key, never the certificate, §6.3).
+concatenated tbs data, with signed attributes carrying the current signingTime (the server
+requires it within the command's life; `SigningClock` keeps two signatures apart), with the
+key's installed certificate, or a self-signed one made on the fly (the server trusts the
+profile key, never the certificate, §6.3).
 """
 
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from typing import Any, Final
 
 from cryptography import x509
@@ -37,6 +40,8 @@ from hermod_core.emulator.state import StoredKey, StoredProfile
 # `params.filter.param` -> the stored key's attribute it compares (PROTOCOL.md §5.3).
 _FILTER_ATTRIBUTES: Final = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}
 _OTHER_DATA: Final = b"not what the server asked to sign"
+# The `stale-signing-time` fault: well beyond the server's clock-skew allowance.
+_STALE: Final = timedelta(hours=1)
 
 
 def select_key(profile: StoredProfile, filter_: object, command_type: str) -> StoredKey | None:
@@ -105,7 +110,17 @@ def _pkcs7_answer(
         content = _OTHER_DATA + content
     signer = context.new_key(stored.keytype, stored.keylength) if faults.wrong_key else key
     certificate = _certificate_for(profile, stored, signer)
-    der = bytearray(sign_data(content, signer, certificate, hash_alg=default_hash(signer)))
+    der = bytearray(
+        sign_data(
+            content,
+            signer,
+            certificate,
+            hash_alg=default_hash(signer),
+            signed_attributes=not faults.no_signed_attributes,
+            signing_time=context.signing_clock.next()
+            - (_STALE if faults.stale_signing_time else timedelta(0)),
+        )
+    )
     if faults.tampered_payload:
         # The SignerInfo comes last and its signature is its last field: this flips a bit of
         # the signature value itself.

@@ -10,9 +10,18 @@ from hermod_core.models.clients import (
 )
 from hermod_core.models.commands import Command, CommandState, CommandType, InProgressTally
 from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
-from hermod_core.models.profiles import Certificate, EndUser, Key, KeyUsage, Profile, ProfileState
+from hermod_core.models.profiles import (
+    AcceptedSignature,
+    Certificate,
+    EndUser,
+    Key,
+    KeyUsage,
+    Profile,
+    ProfileState,
+)
 
 __all__ = [
+    "AcceptedSignature",
     "AuditEvent",
     "CaChallenge",
     "CaSettings",

@@ -128,3 +128,31 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class AcceptedSignature(models.Model):
+    """A signature value the server accepted in a profile's auth/sign answer (PROTOCOL.md §6.3).
+
+    A signature completes one command, never another: ``sha256`` is the value's replay
+    fingerprint (``crypto.signatures``, canonical, so a re-encoded or ECDSA-mirrored copy has the
+    same one), and the unique constraint is the replay check itself — it is written in the
+    transaction that completes the command, and a second insert of it fails
+    (``services.mailbox``), also when two answers race.
+    """
+
+    # The unique constraint's index leads with profile_id: no separate index for the foreign key.
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_accepted_signature"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "sha256"], name="accepted_signature_unique_per_profile"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.sha256

@@ -9,15 +9,17 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from hermod_core.crypto import jwk as jwks
 from hermod_core.crypto import jws
-from hermod_core.crypto.cms import verify_signed_data
+from hermod_core.crypto.cms import VerifiedCms, verify_signed_data
 from hermod_core.crypto.csr import parse_csr_b64, verify_csr_signature
 from hermod_core.crypto.digests import b64url_sha256
 from hermod_core.crypto.errors import CryptoError
+from hermod_core.crypto.signatures import signature_fingerprint
 from hermod_core.protocol.commands import KeyRequest
 from hermod_core.protocol.errors import ProtocolError, invalid, missing
 
@@ -29,6 +31,9 @@ DEVICE_CODES = {
 }
 MAX_DATA_CHARS = 512 * 1024
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){1,4096}")
+# How far a PKCS#7 signingTime may lie before the command's creation or after the answer's
+# arrival: the device's clock is not the server's.
+SIGNING_TIME_SKEW: Final = timedelta(minutes=5)
 
 
 class AnswerRejected(Exception):
@@ -305,6 +310,57 @@ class SigningKey:
     jwk: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """An auth/sign answer that verified: the key that signed it, and the replay fingerprint of
+    its signature value (``crypto.signatures``), which the caller records for the profile and
+    refuses to accept a second time (``SIGNATURE_REPLAYED``)."""
+
+    keyid: str
+    fingerprint: str
+
+
+def _check_signing_time(verified: VerifiedCms, *, created_at: datetime, now: datetime) -> None:
+    """A CMS signs the content, not the command: its signed signingTime must lie within the
+    command's life (from its creation to now, each widened by ``SIGNING_TIME_SKEW``)."""
+    if not verified.has_signed_attributes:
+        raise _reject(
+            "SIGNED_ATTRIBUTES_MISSING",
+            "The PKCS#7 signature has no signed attributes (signingTime is required).",
+        )
+    if verified.signing_time is None:
+        raise _reject("SIGNING_TIME_MISSING", "The PKCS#7 signed attributes lack signingTime.")
+    if verified.signing_time < created_at - SIGNING_TIME_SKEW:
+        raise _reject(
+            "SIGNING_TIME_OUT_OF_RANGE", "The PKCS#7 signingTime is before the command was created."
+        )
+    if verified.signing_time > now + SIGNING_TIME_SKEW:
+        raise _reject("SIGNING_TIME_OUT_OF_RANGE", "The PKCS#7 signingTime is in the future.")
+
+
+def _validate_pkcs7(
+    data: str,
+    content: bytes,
+    candidates: tuple[SigningKey, ...],
+    *,
+    created_at: datetime,
+    now: datetime,
+) -> VerifiedSignature:
+    for candidate in candidates:
+        try:
+            key = jwks.public_key_from_jwk(candidate.jwk)
+            verified = verify_signed_data(data, expected_key=key, content=content)
+        except CryptoError as exc:
+            last = exc
+            continue
+        _check_signing_time(verified, created_at=created_at, now=now)
+        return VerifiedSignature(
+            keyid=candidate.keyid,
+            fingerprint=signature_fingerprint(key, verified.signature, ecdsa_encoding="der"),
+        )
+    raise _reject(f"SIGNATURE_{last.code}", f"PKCS#7 signature: {last}")
+
+
 def validate_signature(
     envelope: Envelope,
     *,
@@ -312,33 +368,34 @@ def validate_signature(
     tbs: tuple[bytes, ...],
     format_: str,
     candidates: tuple[SigningKey, ...],
-) -> str:
-    """Verify an auth/sign answer against the keys the filter selected; returns the keyid used."""
+    created_at: datetime,
+    now: datetime,
+) -> VerifiedSignature:
+    """Verify an auth/sign answer against the keys the filter selected (PROTOCOL.md §6.3).
+
+    Binding to the command: a JWS payload names the command (``nonce`` = commandId); a CMS
+    signs only the content, so it must carry a signed signingTime within the command's life
+    (``created_at`` and ``now``, aware datetimes). Neither binds a repeated command with the same
+    tbs against a replay of the earlier answer's signature: that is the caller's check on the
+    returned fingerprint.
+    """
     if not candidates:
         raise _reject("NO_MATCHING_KEY", "The profile has no key the filter selects.")
     data = _jws_data(envelope)
     if format_ == "pkcs7":
-        content = b"".join(tbs)
-        for candidate in candidates:
-            try:
-                verify_signed_data(
-                    data, expected_key=jwks.public_key_from_jwk(candidate.jwk), content=content
-                )
-                return candidate.keyid
-            except CryptoError as exc:
-                last = exc
-        raise _reject(f"SIGNATURE_{last.code}", f"PKCS#7 signature: {last}")
+        return _validate_pkcs7(data, b"".join(tbs), candidates, created_at=created_at, now=now)
     try:
         parsed = jws.parse_compact(data)
     except CryptoError as exc:
         raise _reject(f"SIGNATURE_{exc.code}", f"JWS signature: {exc}") from None
     kid = parsed.header.get("kid")
     chosen = [c for c in candidates if c.keyid == kid] or list(candidates)
-    verified = None
+    verified: tuple[SigningKey, jwks.PublicKey] | None = None
     for candidate in chosen:
         try:
-            jws.verify(parsed, jwks.public_key_from_jwk(candidate.jwk))
-            verified = candidate
+            key = jwks.public_key_from_jwk(candidate.jwk)
+            jws.verify(parsed, key)
+            verified = (candidate, key)
             break
         except CryptoError as exc:
             last = exc
@@ -352,7 +409,11 @@ def validate_signature(
         raise _reject("NONCE_MISMATCH", "The signature's nonce is not this command's id.")
     if payload.get("tbs") != [b64url_sha256(item) for item in tbs]:
         raise _reject("TBS_DIGEST_MISMATCH", "The signed digests are not those of the tbs items.")
-    return verified.keyid
+    signer, key = verified
+    return VerifiedSignature(
+        keyid=signer.keyid,
+        fingerprint=signature_fingerprint(key, parsed.signature, ecdsa_encoding="raw"),
+    )
 
 
 # --- ping, startpinreset (§6.3) -------------------------------------------------------------------

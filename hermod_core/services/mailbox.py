@@ -15,6 +15,7 @@ from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.digests import b64decode_strict
 from hermod_core.lifecycle import OPEN_DESTINATIONS, State
 from hermod_core.models import (
+    AcceptedSignature,
     CaSettings,
     Certificate,
     Command,
@@ -342,13 +343,35 @@ def _sign(command: Command, message: Message, envelope: answers.Envelope) -> Non
     tbs = tuple(
         b64decode_strict(item["data"]) for item in params.get("tbs") or [] if isinstance(item, dict)
     )
-    answers.validate_signature(
+    verified = answers.validate_signature(
         envelope,
         command_id=command.pk,
         tbs=tbs,
         format_=params.get("format") or "jws",
         candidates=_signing_candidates(command, message.profile),
+        created_at=command.created_at,
+        now=timezone.now(),
     )
+    _record_signature(message.profile, verified.fingerprint)
+
+
+def _record_signature(profile: Profile, fingerprint: str) -> None:
+    """Remember a signature value accepted for the profile; refuse one accepted before (§6.3).
+
+    Race-free without a look-up: the unique constraint decides. Of two answers carrying the same
+    signature, the second INSERT waits for the first's transaction and fails once it commits
+    (or succeeds if it rolled back). The savepoint turns exactly that IntegrityError into
+    SIGNATURE_REPLAYED here, so the command ends FAILED like after any rejection, and keeps it
+    apart from the IntegrityError ``answer_accept`` maps to PROFILE_ID_TAKEN. The row belongs to
+    the transaction that completes the command: if the completion loses, it is rolled back too.
+    """
+    try:
+        with transaction.atomic():
+            AcceptedSignature.objects.create(profile=profile, sha256=fingerprint)
+    except IntegrityError:
+        raise answers.AnswerRejected(
+            "SIGNATURE_REPLAYED", "This signature was already accepted for an earlier command."
+        ) from None
 
 
 def _ping(command: Command, message: Message, envelope: answers.Envelope) -> None:
@@ -442,7 +465,9 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
                 raise BoxNotFound
             return _decide(command, message, envelope, location)
     except IntegrityError:
-        # A device-reported profile id or box id taken by a concurrent provisioning.
+        # A device-reported profile id or box id taken by a concurrent provisioning. (A replayed
+        # signature's IntegrityError never gets here: _record_signature handles it in its
+        # savepoint.)
         return _reject_answer(
             command,
             envelope,

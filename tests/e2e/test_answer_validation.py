@@ -87,6 +87,8 @@ SIGNATURE_FAULTS = [
     ("pkcs7", "tampered_payload", "SIGNATURE_CMS_BAD_SIGNATURE"),
     ("pkcs7", "wrong_key", "SIGNATURE_CMS_WRONG_KEY"),
     ("pkcs7", "wrong_tbs", "SIGNATURE_CMS_CONTENT_MISMATCH"),
+    ("pkcs7", "no_signed_attributes", "SIGNED_ATTRIBUTES_MISSING"),
+    ("pkcs7", "stale_signing_time", "SIGNING_TIME_OUT_OF_RANGE"),
 ]
 
 

@@ -29,14 +29,20 @@ import os
 import secrets
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import cms as asn1_cms
 from asn1crypto import csr as asn1_csr
 from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group as AuthGroup
 from django.contrib.auth.models import User
@@ -48,6 +54,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hermod_core.crypto import jws
 from hermod_core.crypto.digests import b64url_decode, b64url_encode
 from hermod_core.crypto.jwk import jwk_from_public_key, thumbprint
+from hermod_core.crypto.testca import make_self_signed_ca
 from hermod_core.emulator.device import Device
 from hermod_core.models import (
     AuditEvent,
@@ -64,6 +71,7 @@ from hermod_core.protocol.answers import AnswerRejected, validate_provision
 from hermod_core.protocol.commands import ENDPOINTS
 from portal.roles import ADMIN_GROUP
 from tests.hardening.conftest import COMMAND, KEYS, Api, path_of, token_of
+from tests.hermod_core.crypto.cms_builder import CmsSpec, build_cms
 from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64
 from tests.hermod_core.emulator.messages import ProvisionCase, envelope_of, key_request
 from tests.matchers import PROVISIONED
@@ -75,6 +83,8 @@ pytestmark = pytest.mark.django_db
 ATTACKER_KEY = ec.generate_private_key(ec.SECP256R1())
 ATTACKER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 NOT_FOUND = b'{"error":{"code":"NOT_FOUND","message":"No such box or message."}}'
+# The order n of P-256: (r, s) and (r, n - s) are both valid ECDSA signatures of the same bytes.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 UNAUTHORIZED = (
     b'{"error":{"code":"UNAUTHORIZED","message":"A valid X-Api-Key header is required."}}'
 )
@@ -317,6 +327,145 @@ def test_a_signature_replayed_at_another_sign_command_is_refused(
     assert response.status_code == 422
     assert error_of(response)["code"] == "NONCE_MISMATCH"
     assert api_a.poll(second["commandId"]).json()["state"] == "FAILED"
+
+
+def _sign_body(profile_id: str, format_: str, text: bytes = b"Pay 100 EUR") -> dict[str, Any]:
+    return {
+        "signCommand": {
+            "profileid": profile_id,
+            "params": {"tbs": [{"data": base64.b64encode(text).decode()}], "format": format_},
+        }
+    }
+
+
+def _provisioned(api_a: Api, make_device: Any, keytype: str = "RSA") -> Device:
+    """A device provisioned with one SIG key ("signer") of `keytype`."""
+    body = provisioning_command()
+    if keytype == "EC":
+        body["provCommand"]["profile"]["keygenrequests"] = [key_request("signer", "EC", 256)]
+    device: Device = make_device()
+    created = api_a.create("provision", body)
+    assert device.enroll(created["destinations"][0]["uri"]).body == {"state": "COMPLETED"}
+    return device
+
+
+def _answered(device: Device, destination: dict[str, Any]) -> None:
+    (profile,) = device.profiles
+    message = device.fetch(destination["location"], profile.boxtoken)
+    outcome = device.answer(destination["location"], profile.boxtoken, message)
+    assert outcome.body == {"state": "COMPLETED"}
+
+
+def _with_mirrored_ecdsa_s(cms_b64: str) -> str:
+    """The same CMS with its ECDSA signature (r, s) replaced by (r, n - s): just as valid for the
+    same signed bytes (ECDSA is malleable), yet other signature bytes."""
+    info = asn1_cms.ContentInfo.load(base64.b64decode(cms_b64))
+    signer = info["content"]["signer_infos"][0]
+    r, s = decode_dss_signature(bytes(signer["signature"]))
+    signer["signature"] = encode_dss_signature(r, P256_ORDER - s)
+    return base64.b64encode(info.dump(force=True)).decode()
+
+
+@pytest.mark.parametrize(
+    ("keytype", "mirror"), [("RSA", False), ("EC", False), ("EC", True)], ids=["RSA", "EC", "EC-s"]
+)
+def test_a_pkcs7_signature_replayed_at_another_sign_command_is_refused(
+    client, api_a: Api, make_device, keytype: str, mirror: bool
+) -> None:
+    """Same profile, same text to sign, inReplyTo rewritten. A CMS signs the text, not the command,
+    and its signingTime lies within the second command's life too: what tells the two apart is
+    that the server already accepted this signature value for the profile (§6.3). An ECDSA
+    signature mirrored to (r, n - s) is the same signature."""
+    device = _provisioned(api_a, make_device, keytype)
+    body = _sign_body(device.profiles[0].profile_id, "pkcs7")
+    first = api_a.create("sign", body)
+    second = api_a.create("sign", body)
+    _answered(device, first["destinations"][0])
+    replay = _answer_of(first["commandId"])
+    replay["responseHeader"]["inReplyTo"] = second["destinations"][0]["location"]
+    if mirror:
+        result = replay["signResponse"]["result"]
+        result["data"] = _with_mirrored_ecdsa_s(result["data"])
+        assert result["data"] != _answer_of(first["commandId"])["signResponse"]["result"]["data"]
+    response = _post_answer(client, second["destinations"][0], replay)
+    assert response.status_code == 422, response.content
+    assert error_of(response)["code"] == "SIGNATURE_REPLAYED"
+    polled = api_a.poll(second["commandId"]).json()
+    assert polled["state"] == "FAILED"
+    assert polled["failure"]["code"] == "SIGNATURE_REPLAYED"
+    assert api_a.poll(first["commandId"]).json()["state"] == "COMPLETED"
+
+
+def _cms_attributes(text: bytes, signing_time: Any) -> list[dict[str, Any]] | None:
+    if signing_time == "none":
+        return None
+    attributes: list[dict[str, Any]] = [
+        {"type": "content_type", "values": ["data"]},
+        {"type": "message_digest", "values": [hashlib.sha256(text).digest()]},
+    ]
+    if signing_time != "absent":
+        attributes.append(
+            {
+                "type": "signing_time",
+                "values": [asn1_cms.Time(name="utc_time", value=signing_time)],
+            }
+        )
+    return attributes
+
+
+@pytest.mark.parametrize(
+    ("when", "code"),
+    [
+        ("none", "SIGNED_ATTRIBUTES_MISSING"),
+        ("absent", "SIGNING_TIME_MISSING"),
+        ("an hour before the command", "SIGNING_TIME_OUT_OF_RANGE"),
+        ("an hour from now", "SIGNING_TIME_OUT_OF_RANGE"),
+    ],
+)
+def test_a_pkcs7_signature_not_bound_to_the_commands_life_is_refused(
+    client, api_a: Api, make_device, when: str, code: str
+) -> None:
+    """A genuine signature by the profile key over the right text, but made at another time (an
+    answer intercepted on its way to an earlier command, or prepared for a later one), or without
+    signed attributes, which leaves nothing in it but the text: not an answer to this command."""
+    device = _provisioned(api_a, make_device)
+    text = b"Pay 100 EUR"
+    created = api_a.create("sign", _sign_body(device.profiles[0].profile_id, "pkcs7", text))
+    (destination,) = created["destinations"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    signing_time = {
+        "an hour before the command": now - timedelta(hours=1),
+        "an hour from now": now + timedelta(hours=1),
+    }.get(when, when)
+    key = device.profiles[0].keys["signer"].private_key()
+    _, certificate = make_self_signed_ca("hermod-device signer", key=key, days=1)
+    attributes = _cms_attributes(text, signing_time)
+    der = build_cms(
+        CmsSpec(
+            content=text,
+            key=key,
+            certificate=certificate,
+            detached=True,
+            signed_attributes=attributes is not None,
+            attributes_override=attributes,
+        )
+    )
+    answer = {
+        "responseHeader": {"inReplyTo": destination["location"], "status": 200},
+        "signResponse": {
+            "code": 0,
+            "result": {"contenttype": "pkcs7", "data": base64.b64encode(der).decode()},
+        },
+    }
+    response = client.post(
+        path_of(destination["location"]),
+        json.dumps(answer),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {device.profiles[0].boxtoken}",
+    )
+    assert response.status_code == 422, response.content
+    assert error_of(response)["code"] == code
+    assert api_a.poll(created["commandId"]).json()["state"] == "FAILED"
 
 
 # --- 3. sizes and nesting (§11) ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -422,19 +423,22 @@ def signature_data(draw: st.DrawFn) -> tuple[str, Any]:
 def test_signature_validation_raises_nothing_but_answer_rejected(case: tuple[str, Any]) -> None:
     format_, data = case
     candidates = (SigningKey(keyid="signer", jwk=jwk_from_public_key(EC_KEY.public_key())),)
-    keyid, rejected = attempt(
+    now = datetime.now(UTC)
+    verified, rejected = attempt(
         validate_signature,
         envelope(data),
         command_id=COMMAND_ID,
         tbs=TBS,
         format_=format_,
         candidates=candidates,
+        created_at=now,
+        now=now,
     )
     if rejected is not None:
         assert isinstance(rejected, AnswerRejected)
         assert UPPER_SNAKE.fullmatch(rejected.code), rejected.code
         return
-    assert keyid == "signer"
+    assert verified.keyid == "signer"
 
 
 json_results = st.one_of(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from asn1crypto import algos, cms
@@ -44,6 +45,7 @@ class CmsSpec:
     extra_certificates: list[x509.Certificate] = field(default_factory=list)
     signers: int = 1
     message_digest_of: bytes | None = None  # sign a digest of other bytes than the content
+    signing_time: datetime | None = None  # a signingTime attribute (UTCTime) with the defaults
 
 
 def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -65,12 +67,18 @@ def _attributes(spec: CmsSpec) -> cms.CMSAttributes:
     if spec.attributes_override is not None:
         return cms.CMSAttributes(spec.attributes_override)
     digested = spec.content if spec.message_digest_of is None else spec.message_digest_of
-    return cms.CMSAttributes(
-        [
-            {"type": "content_type", "values": ["data"]},
-            {"type": "message_digest", "values": [hashlib.new(spec.digest, digested).digest()]},
-        ]
-    )
+    attributes: list[dict[str, Any]] = [
+        {"type": "content_type", "values": ["data"]},
+        {"type": "message_digest", "values": [hashlib.new(spec.digest, digested).digest()]},
+    ]
+    if spec.signing_time is not None:
+        attributes.append({"type": "signing_time", "values": [utc_time(spec.signing_time)]})
+    return cms.CMSAttributes(attributes)
+
+
+def utc_time(value: datetime) -> cms.Time:
+    """A signingTime value as RFC 5652 §11.3 encodes 1950–2049: UTCTime."""
+    return cms.Time(name="utc_time", value=value)
 
 
 def build_cms(spec: CmsSpec) -> bytes:

@@ -3,12 +3,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import textwrap
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hermod_core.crypto import testca
 from hermod_core.crypto.cms import MAX_CMS_BYTES, sign_data, verify_signed_data
@@ -16,7 +17,7 @@ from hermod_core.crypto.csr import make_dummy_csr
 from hermod_core.crypto.errors import ErrorCode
 from hermod_core.crypto.jwk import PrivateKey, public_keys_equal
 
-from .cms_builder import CmsSpec, build_cms, pss_parameters, to_ber
+from .cms_builder import CmsSpec, build_cms, pss_parameters, to_ber, utc_time
 from .helpers import raises_code
 
 # PROTOCOL.md §6.3: the device signs the decoded tbs data.
@@ -382,6 +383,126 @@ def test_it_rejects_a_content_type_attribute_that_differs(
     )
     with raises_code(ErrorCode.CMS_INVALID):
         verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+
+
+# --- signingTime (RFC 5652 §11.3) and the signature value: what binds an answer (§6.3) -------
+
+SIGNED_AT = datetime(2026, 11, 29, 12, 30, 5, tzinfo=UTC)
+
+
+def test_the_builders_signature_carries_the_current_signing_time(
+    p256: ec.EllipticCurvePrivateKey, p256_cert: x509.Certificate
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    verified = verify_signed_data(
+        sign_data(TBS, p256, p256_cert), expected_key=p256.public_key(), content=TBS
+    )
+    assert verified.signing_time is not None
+    assert before <= verified.signing_time <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("fixture", ["rsa2048", "p256"])
+@pytest.mark.parametrize(
+    "signing_time", [SIGNED_AT, datetime(2051, 1, 2, 3, 4, 5, tzinfo=UTC)], ids=["utc", "gen"]
+)
+def test_sign_data_signs_the_signing_time_it_is_given(
+    fixture: str, signing_time: datetime, request: pytest.FixtureRequest
+) -> None:
+    key: PrivateKey = request.getfixturevalue(fixture)
+    certificate = request.getfixturevalue("rsa_cert" if fixture == "rsa2048" else "p256_cert")
+    der = sign_data(TBS, key, certificate, signing_time=signing_time, detached=False)
+    verified = verify_signed_data(der, expected_key=key.public_key(), content=TBS)
+    assert verified.signing_time == signing_time
+    assert verified.content == TBS
+
+
+def test_sign_data_without_signed_attributes_signs_the_content_itself(
+    rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
+) -> None:
+    der = sign_data(TBS, rsa2048, rsa_cert, signed_attributes=False)
+    verified = verify_signed_data(der, expected_key=rsa2048.public_key(), content=TBS)
+    assert not verified.has_signed_attributes
+    assert verified.signing_time is None
+    rsa2048.public_key().verify(verified.signature, TBS, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_it_returns_the_signed_signing_time_and_the_signature_value(
+    p256: ec.EllipticCurvePrivateKey, p256_cert: x509.Certificate
+) -> None:
+    spec = CmsSpec(TBS, p256, p256_cert, signed_attributes=True, signing_time=SIGNED_AT)
+    der = build_cms(spec)
+    verified = verify_signed_data(der, expected_key=p256.public_key(), content=TBS)
+    assert verified.signing_time == SIGNED_AT
+    signer = asn1_cms.ContentInfo.load(der)["content"]["signer_infos"][0]
+    assert verified.signature == bytes(signer["signature"])
+
+
+def test_signed_attributes_without_signing_time_have_none(
+    p256: ec.EllipticCurvePrivateKey, p256_cert: x509.Certificate
+) -> None:
+    spec = CmsSpec(TBS, p256, p256_cert, signed_attributes=True)
+    verified = verify_signed_data(build_cms(spec), expected_key=p256.public_key(), content=TBS)
+    assert verified.has_signed_attributes
+    assert verified.signing_time is None
+
+
+@pytest.mark.parametrize(
+    "signing_time",
+    [
+        {"type": "signing_time", "values": [utc_time(SIGNED_AT), utc_time(SIGNED_AT)]},
+        {"type": "signing_time", "values": []},
+    ],
+    ids=["two values", "no value"],
+)
+def test_it_rejects_a_signing_time_without_exactly_one_value(
+    signing_time: dict[str, object], rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
+) -> None:
+    spec = CmsSpec(
+        TBS,
+        rsa2048,
+        rsa_cert,
+        signed_attributes=True,
+        attributes_override=[
+            {"type": "content_type", "values": ["data"]},
+            {"type": "message_digest", "values": [hashlib.sha256(TBS).digest()]},
+            signing_time,
+        ],
+    )
+    with raises_code(ErrorCode.CMS_INVALID):
+        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+
+
+def test_it_rejects_two_signing_time_attributes(
+    rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
+) -> None:
+    """Which of two times would count? Neither: RFC 5652 §11.3 allows one attribute."""
+    spec = CmsSpec(
+        TBS,
+        rsa2048,
+        rsa_cert,
+        signed_attributes=True,
+        attributes_override=[
+            {"type": "content_type", "values": ["data"]},
+            {"type": "message_digest", "values": [hashlib.sha256(TBS).digest()]},
+            {"type": "signing_time", "values": [utc_time(SIGNED_AT)]},
+            {"type": "signing_time", "values": [utc_time(SIGNED_AT + timedelta(days=1))]},
+        ],
+    )
+    with raises_code(ErrorCode.CMS_INVALID):
+        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+
+
+def test_it_rejects_a_signing_time_that_is_not_a_time(
+    rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
+) -> None:
+    spec = CmsSpec(TBS, rsa2048, rsa_cert, signed_attributes=True, signing_time=SIGNED_AT)
+    der = build_cms(spec)
+    encoded = b"\x17\x0d" + SIGNED_AT.strftime("%y%m%d%H%M%SZ").encode()
+    assert der.count(encoded) == 1
+    # Same length, not a time: the signature is over other bytes now, but the time is read first.
+    broken = der.replace(encoded, b"\x17\x0d" + b"not-a-time-Z!")
+    with raises_code(ErrorCode.CMS_INVALID):
+        verify_signed_data(broken, expected_key=rsa2048.public_key(), content=TBS)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -83,14 +84,18 @@ def candidates(profile: StoredProfile, filter_: dict[str, Any] | None) -> tuple[
 
 
 def verify(answer_body: dict[str, Any], profile: StoredProfile, format_: str, filter_) -> str:
+    """The server's check of the answer to a command created a minute ago; the keyid used."""
     key = "signResponse" if "signResponse" in answer_body else "authResponse"
+    now = datetime.now(UTC)
     return validate_signature(
         envelope_of(answer_body, key),
         command_id=COMMAND_ID,
         tbs=TBS,
         format_=format_,
         candidates=candidates(profile, filter_),
-    )
+        created_at=now - timedelta(minutes=1),
+        now=now,
+    ).keyid
 
 
 @pytest.fixture
@@ -176,6 +181,8 @@ def test_a_message_for_no_stored_profile_is_refused_with_code_2(device) -> None:
         ("tampered_payload", "pkcs7", "SIGNATURE_CMS_BAD_SIGNATURE"),
         ("wrong_key", "pkcs7", "SIGNATURE_CMS_WRONG_KEY"),
         ("wrong_tbs", "pkcs7", "SIGNATURE_CMS_CONTENT_MISMATCH"),
+        ("no_signed_attributes", "pkcs7", "SIGNED_ATTRIBUTES_MISSING"),
+        ("stale_signing_time", "pkcs7", "SIGNING_TIME_OUT_OF_RANGE"),
     ],
 )
 @pytest.mark.parametrize("key", ["RSA", "EC-256"])
@@ -196,3 +203,20 @@ def test_a_declining_device_answers_code_1(make_device) -> None:
     device.state.put(profile)
     location, msg = message(profile, params("jws"), "AUTH")
     assert device.build_answer(location, msg).body["authResponse"] == {"code": 1}
+
+
+def test_pkcs7_answers_carry_a_current_signing_time_and_never_repeat_a_signature(device) -> None:
+    """Two commands with the same tbs, answered at once with the (deterministic) RSA key: the
+    device's clock moves the second signingTime on, so the server does not see a replay."""
+    profile = provision(device)
+    key = profile.keys["signer"].private_key().public_key()
+    before = datetime.now(UTC).replace(microsecond=0)
+    verified = []
+    for _ in range(3):
+        location, msg = message(profile, params("pkcs7", FILTERS["RSA"]))
+        data = device.build_answer(location, msg).body["signResponse"]["result"]["data"]
+        verified.append(verify_signed_data(data, expected_key=key, content=b"".join(TBS)))
+    times = [v.signing_time for v in verified]
+    assert all(t is not None and before <= t for t in times)
+    assert times == sorted(set(times))
+    assert len({v.signature for v in verified}) == 3

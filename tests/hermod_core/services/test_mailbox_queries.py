@@ -105,10 +105,11 @@ def test_a_box_token_lists_fetches_and_answers_an_authentication_in_few_queries(
     answer = device.build_answer(location, message.json()).body
     answered, counted_answer = counted(lambda: post_json(client, path, answer, **bearer))
     assert answered.json() == {"state": "COMPLETED"}
-    # box token, message + command + profile, the claim, the candidate keys; then the transition:
-    # command, withdrawals, the callback release (delivery with command and client, the
-    # command's messages, one update of body and state) and the client's in-progress tally.
-    assert counted_answer.queries == 11
+    # box token, message + command + profile, the claim, the candidate keys, the accepted
+    # signature's row; then the transition: command, withdrawals, the callback release (delivery
+    # with command and client, the command's messages, one update of body and state) and the
+    # client's in-progress tally.
+    assert counted_answer.queries == 12
 
 
 def test_an_empty_box_is_listed_in_two_queries(

@@ -1,0 +1,69 @@
+"""Replay fingerprints of verified signature values (PROTOCOL.md §6.3: one signature, one answer).
+
+A signature the server accepted once must not complete a second command; the server remembers a
+fingerprint of every accepted signature value. The fingerprint is the SHA-256 of the value in a
+canonical form, so that another encoding of the *same* signature is the same fingerprint:
+
+- ECDSA: `(r, s)` and `(r, n - s)` verify for the same bytes (ECDSA is malleable), so `s` is
+  taken as `min(s, n - s)`; `r` and `s` are written as fixed-length big-endian integers, which
+  also makes a CMS's DER Ecdsa-Sig-Value and a JWS's raw `r || s` of one signature equal.
+- RSA (PKCS#1 v1.5 and PSS): the value is an integer below the modulus, sent in exactly the
+  modulus' length (`cryptography` refuses any other length), so it is its own canonical form.
+
+Only for signatures that verified with `key`: a value that does not parse raises `CryptoError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final, Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from hermod_core.crypto.errors import CryptoError, ErrorCode
+from hermod_core.crypto.jwk import PublicKey
+
+# The group orders n of the supported curves (SEC 2 v2 §2.4.2, §2.5.1, §2.6.1).
+_ORDERS: Final[dict[str, int]] = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+    "secp521r1": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA"
+        "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+
+
+def _ecdsa_values(signature: bytes, encoding: Literal["der", "raw"], size: int) -> tuple[int, int]:
+    if encoding == "der":
+        try:
+            return decode_dss_signature(signature)
+        except ValueError:
+            raise CryptoError(ErrorCode.CMS_INVALID, "The ECDSA signature is not DER.") from None
+    if len(signature) != 2 * size:
+        raise CryptoError(ErrorCode.JWS_MALFORMED, "The ECDSA signature has the wrong length.")
+    return int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+
+
+def signature_fingerprint(
+    key: PublicKey, signature: bytes, *, ecdsa_encoding: Literal["der", "raw"]
+) -> str:
+    """Hex SHA-256 of the canonical form of `signature`, a signature by `key` that verified.
+
+    `ecdsa_encoding` says how an ECDSA value is written: `der` (CMS) or `raw` (JWS `r || s`).
+    """
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return hashlib.sha256(signature).hexdigest()
+    order = _ORDERS.get(key.curve.name)
+    if order is None:
+        raise CryptoError(ErrorCode.KEY_UNSUPPORTED, "Only P-256/384/521 curves.")
+    size = (key.curve.key_size + 7) // 8
+    r, s = _ecdsa_values(signature, ecdsa_encoding, size)
+    canonical = r.to_bytes(size, "big") + min(s, order - s).to_bytes(size, "big")
+    return hashlib.sha256(canonical).hexdigest()
