@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hermod_core", "0003_command_ca_pending"),
+        ("hermod_core", "0005_scep_one_time_challenge"),
     ]
 
     operations = [
