@@ -30,12 +30,17 @@ class ClientConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ClientEntry:
+    """One client of a configuration file. ``None`` is a member the file does not mention: an
+    import keeps the stored value (an export never writes the signing secret, and a hand-written
+    file may leave out what it does not change); ``""`` is a member given empty. ``key`` is ``""``
+    when absent: a key is never cleared."""
+
     client_id: str
     key: str
-    group: str
-    callback_url: str
-    callback_basic_auth: str
-    callback_signing_secret: str
+    group: str | None
+    callback_url: str | None
+    callback_basic_auth: str | None
+    callback_signing_secret: str | None
 
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_[]:")
@@ -72,30 +77,34 @@ def _lists(node: Any) -> Iterator[list[Any]]:
             yield from _lists(item)
 
 
-def _field(raw: dict[str, Any], name: str, position: str) -> str:
+def _field(raw: dict[str, Any], name: str, position: str) -> str | None:
+    """The member in either spelling; ``None`` when the entry does not mention it (an empty
+    ``callback-url:`` mentions it: ``""``)."""
     for spelling in FIELDS[name]:
-        if spelling in raw and raw[spelling] is not None:
+        if spelling in raw:
             value = raw[spelling]
+            if value is None:
+                return ""
             if not isinstance(value, str | int):
                 raise ClientConfigError(f"{position}: {spelling} must be a string")
             return str(value).strip()
-    return ""
+    return None
 
 
 def _entry(raw: Any, position: str) -> ClientEntry:
     if not isinstance(raw, dict):
         raise ClientConfigError(f"{position}: expected a mapping with client-id")
     entry = ClientEntry(
-        client_id=_field(raw, "client_id", position),
-        key=_field(raw, "key", position),
-        group=_field(raw, "group", position) or DEFAULT_GROUP,
+        client_id=_field(raw, "client_id", position) or "",
+        key=_field(raw, "key", position) or "",
+        group=_field(raw, "group", position) or None,
         callback_url=_field(raw, "callback_url", position),
         callback_basic_auth=_field(raw, "callback_basic_auth", position),
         callback_signing_secret=_field(raw, "callback_signing_secret", position),
     )
     if not entry.client_id or len(entry.client_id) > 100 or ":" in entry.client_id:
         raise ClientConfigError(f"{position}: client-id is missing or invalid")
-    if len(entry.group) > 100:
+    if entry.group is not None and len(entry.group) > 100:
         raise ClientConfigError(f"{position}: group is longer than 100 characters")
     if entry.callback_url and not is_http_url(entry.callback_url):
         raise ClientConfigError(f"{position}: callback-url is not an http(s) URL")
@@ -131,7 +140,7 @@ def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
     lines = [f"- client-id: {scalar(entry.client_id)}"]
     if with_key and entry.key:
         lines.append(f"  key: {scalar(entry.key)}")
-    lines.append(f"  group: {scalar(entry.group)}")
+    lines.append(f"  group: {scalar(entry.group or DEFAULT_GROUP)}")
     if entry.callback_basic_auth:
         lines.append(f"  callback-basic-auth: {scalar(entry.callback_basic_auth)}")
     if entry.callback_url:

@@ -71,6 +71,46 @@ def test_import_then_export_round_trips_without_keys(tmp_path) -> None:
     assert "callback-basic-auth: primeuser:primeuserpw" in exported
 
 
+def _every_client_field() -> list[dict[str, object]]:
+    return list(Client.objects.order_by("client_id").values())
+
+
+def test_export_then_import_changes_no_client(tmp_path) -> None:
+    run("hermod_client", "create", "idm", "--group", "smartid", "--callback-url",
+        "https://idm.example.com/ws/hermod", "--callback-basic-auth", "user:p@ss: word",
+        "--callback-signing-secret", "sign-me-0123456789")  # fmt: skip
+    run("hermod_client", "create", "da", "--group", "smartid", "--callback-signing-secret", "s2")
+    run("hermod_client", "create", "yes", "--group", "123")
+    run("hermod_client", "create", "plain")
+    run("hermod_client", "disable", "plain")
+    before = _every_client_field()
+    (tmp_path / "clients.yml").write_text(run("export_clients"))
+    assert "updated 4" in run("import_clients", str(tmp_path / "clients.yml"))
+    assert _every_client_field() == before
+
+
+def test_an_entry_keeps_what_it_does_not_mention_and_changes_what_it_does(tmp_path) -> None:
+    run("hermod_client", "create", "idm", "--group", "smartid", "--callback-url",
+        "https://idm.example.com/ws/hermod", "--callback-basic-auth", "user:pw",
+        "--callback-signing-secret", "sign-me")  # fmt: skip
+    (tmp_path / "one.yml").write_text(
+        "allowed-clients:\n  - client-id: idm\n    callback-url: https://new.example.com/cb\n"
+    )
+    run("import_clients", str(tmp_path / "one.yml"))
+    client = Client.objects.select_related("group").get(client_id="idm")
+    assert client.callback_url == "https://new.example.com/cb"
+    assert (client.group.name, client.callback_basic_auth) == ("smartid", "user:pw")
+    assert client.callback_signing_secret == "sign-me"
+    (tmp_path / "clear.yml").write_text(
+        "allowed-clients:\n  - client-id: idm\n    callback-basic-auth: ''\n"
+        "    callback-signing-secret: ''\n  - client-id: fresh\n"
+    )
+    run("import_clients", str(tmp_path / "clear.yml"))
+    client.refresh_from_db()
+    assert (client.callback_basic_auth, client.callback_signing_secret) == ("", "")
+    assert Client.objects.get(client_id="fresh").group.name == "default"
+
+
 def test_import_reports_a_bad_file_without_a_traceback(tmp_path) -> None:
     (tmp_path / "bad.yml").write_text("allowed-clients:\n  - key: k\n")
     with pytest.raises(CommandError, match="client-id is missing"):

@@ -56,10 +56,10 @@ def test_it_reads_the_kebab_case_spelling() -> None:
         group="smartid",
         callback_url="https://idm-host.example.com/ws/hermod",
         callback_basic_auth="username:password",
-        callback_signing_secret="",
+        callback_signing_secret=None,
     )
     assert da.client_id == "da"
-    assert da.callback_basic_auth == ""
+    assert da.callback_basic_auth is None  # not mentioned: an import keeps the stored value
 
 
 def test_it_reads_the_camel_case_spelling() -> None:
@@ -70,9 +70,17 @@ def test_it_reads_the_camel_case_spelling() -> None:
     assert entry.callback_basic_auth == "primeuser:primeuserpw"
 
 
-def test_it_reads_a_top_level_list_and_defaults_the_group() -> None:
+def test_it_reads_a_top_level_list_and_leaves_an_unmentioned_group_to_the_import() -> None:
     (entry,) = parse_client_config("allowed-clients:\n  - client-id: solo\n    key: k\n")
-    assert entry.group == "default"
+    assert entry.group is None
+
+
+def test_a_member_given_empty_is_not_a_member_left_out() -> None:
+    (entry,) = parse_client_config(
+        "allowed-clients:\n  - client-id: solo\n    callback-url:\n    callback-basic-auth: ''\n"
+    )
+    assert (entry.callback_url, entry.callback_basic_auth) == ("", "")
+    assert entry.callback_signing_secret is None
 
 
 @pytest.mark.parametrize(
