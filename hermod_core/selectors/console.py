@@ -30,6 +30,7 @@ from hermod_core.models import (
     Message,
     Profile,
 )
+from hermod_core.protocol.commands import admin_keys_masked
 
 STATES = [state.value for state in CommandState]
 TYPES = [kind.value for kind in CommandType]
@@ -185,6 +186,7 @@ class CommandTimeline:
     delivery: CallbackDelivery | None
     attempts: list[CallbackAttempt]
     events: list[TimelineEvent] = field(default_factory=list)
+    body: Any = None  # the command body as sent, admin keys masked
 
 
 def command_timeline(command: Command) -> CommandTimeline:
@@ -227,7 +229,12 @@ def command_timeline(command: Command) -> CommandTimeline:
         )
     events.sort(key=lambda e: (e.at is None, e.at or command.created_at))
     return CommandTimeline(
-        command=command, messages=messages, delivery=delivery, attempts=attempts, events=events
+        command=command,
+        messages=messages,
+        delivery=delivery,
+        attempts=attempts,
+        events=events,
+        body=admin_keys_masked(command.body),
     )
 
 
