@@ -232,7 +232,10 @@ if HERMOD_LOG_FORMAT not in {"plain", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "hermod_core.observability.ContextFilter"}},
+    "filters": {
+        "context": {"()": "hermod_core.observability.ContextFilter"},
+        "redact": {"()": "hermod_core.access_log.RedactingFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(client_id)s "
@@ -244,7 +247,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": HERMOD_LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},
