@@ -39,6 +39,13 @@ def env_str(name: str, default: str) -> str:
     return default if value is None else value.strip()
 
 
+def env_str_or_none(name: str) -> str | None:
+    """The value, or None when the variable (and ``<NAME>_FILE``) is not set at all: for a
+    setting where "set but empty" and "not set" mean different things."""
+    value = _raw(name)
+    return None if value is None else value.strip()
+
+
 def env_int(
     name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:

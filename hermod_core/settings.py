@@ -17,6 +17,7 @@ from hermod_core.env import (
     env_list,
     env_path,
     env_str,
+    env_str_or_none,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,6 +31,17 @@ def _default_secret_key() -> str:
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _default_metrics_token() -> str:
+    """A random /metrics token kept in var/ (read it from there for the scraper): a server
+    started without HERMOD_METRICS_TOKEN, such as ``make run``, never serves /metrics openly."""
+    path = VAR_DIR / "metrics-token"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
 
@@ -61,8 +73,16 @@ HERMOD_RATE_LIMIT_CLIENT = env_int("HERMOD_RATE_LIMIT_CLIENT", 60_000, minimum=0
 HERMOD_RATE_LIMIT_BOX = env_int("HERMOD_RATE_LIMIT_BOX", 600, minimum=0)
 HERMOD_RATE_LIMIT_AUTH_FAILURES = env_int("HERMOD_RATE_LIMIT_AUTH_FAILURES", 20, minimum=0)
 HERMOD_RATE_LIMIT_NOT_FOUND = env_int("HERMOD_RATE_LIMIT_NOT_FOUND", 60, minimum=0)
-# Bearer token for /metrics (empty: open, e.g. behind a private scrape network).
-HERMOD_METRICS_TOKEN = env_str("HERMOD_METRICS_TOKEN", "")
+# Bearer token for /metrics. Not set: a random one kept in var/metrics-token. Set but empty:
+# /metrics is open, which only DJANGO_DEBUG allows (anyone could read the server's activity).
+_metrics_token = env_str_or_none("HERMOD_METRICS_TOKEN")
+if _metrics_token == "" and not DEBUG:
+    raise EnvError(
+        "HERMOD_METRICS_TOKEN",
+        "must not be empty unless DJANGO_DEBUG is on (/metrics would be open to anyone); "
+        "set a token, or unset it to use the one kept in HERMOD_VAR_DIR/metrics-token",
+    )
+HERMOD_METRICS_TOKEN = _default_metrics_token() if _metrics_token is None else _metrics_token
 HERMOD_SWEEP_INTERVAL = env_int("HERMOD_SWEEP_INTERVAL", 2, minimum=1, maximum=60)
 HERMOD_SWEEP_BATCH = env_int("HERMOD_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
 

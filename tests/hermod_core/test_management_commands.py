@@ -131,3 +131,48 @@ def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) ->
     assert result.stderr.strip().splitlines() == [
         "configuration error: PORT: expected an integer, got 'eighty'"
     ]
+
+
+def _start(tmp_path, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv],
+        env={"HERMOD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_an_empty_metrics_token_stops_start_up_unless_debug_is_on(tmp_path) -> None:
+    refused = _start(tmp_path, ["manage.py", "check"], HERMOD_METRICS_TOKEN="")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("configuration error: HERMOD_METRICS_TOKEN: must not be empty")
+    debug = _start(tmp_path, ["manage.py", "check"], HERMOD_METRICS_TOKEN="", DJANGO_DEBUG="true")
+    assert debug.returncode == 0, debug.stderr
+
+
+def test_without_a_metrics_token_one_is_kept_in_var_as_make_run_needs(tmp_path) -> None:
+    first = _start(tmp_path, ["manage.py", "check"])
+    assert first.returncode == 0, first.stderr
+    token_file = tmp_path / "metrics-token"
+    token = token_file.read_text(encoding="utf-8")
+    assert len(token) >= 40
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert _start(tmp_path, ["manage.py", "check"]).returncode == 0
+    assert token_file.read_text(encoding="utf-8") == token
+
+
+def test_gunicorn_refuses_an_empty_metrics_token_with_one_line(tmp_path) -> None:
+    refused = _start(
+        tmp_path,
+        ["-m", "gunicorn", "hermod_core.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"],
+        HERMOD_METRICS_TOKEN="",
+    )
+    assert refused.returncode != 0
+    lines = refused.stderr.splitlines()
+    assert [line for line in lines if "HERMOD_METRICS_TOKEN" in line] == [
+        next(line for line in lines if line.startswith("configuration error: HERMOD_METRICS"))
+    ]
+    assert "Traceback" not in refused.stderr
