@@ -46,6 +46,8 @@ BULK_TASK = "hermod.portal.bulk_provision"
 INVITATION_CODE_BYTES = 24  # 192 random bits, base64url: 32 characters
 MAX_BULK_ROWS = 5000
 MAX_BULK_BYTES = 1024 * 1024
+# A user id and a few subject attributes: a longer line is not a bulk upload.
+MAX_BULK_LINE_CHARS = 2048
 # A job that made no progress for this long was probably lost with its task; it may be re-run.
 BULK_STALLED_AFTER = timedelta(minutes=2)
 
@@ -148,6 +150,9 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BulkUploadError("The file is not UTF-8 text.") from None
+    for number, physical in enumerate(text.splitlines(), start=1):
+        if len(physical) > MAX_BULK_LINE_CHARS:
+            raise BulkUploadError(f"Line {number} is longer than {MAX_BULK_LINE_CHARS} characters.")
     reader = csv.reader(io.StringIO(text))
     try:
         header = [cell.strip() for cell in next(reader)]
@@ -168,6 +173,11 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
         for line, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
+            if sum(len(cell) for cell in cells) > MAX_BULK_LINE_CHARS:
+                # A quoted value may span lines: the record as a whole is bounded too.
+                raise BulkUploadError(
+                    f"Line {line}: the record is longer than {MAX_BULK_LINE_CHARS} characters."
+                )
             if len(cells) != len(columns):
                 raise BulkUploadError(f"Line {line}: expected {len(columns)} values.")
             row = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}

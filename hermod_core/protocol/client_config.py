@@ -24,8 +24,49 @@ FIELDS = {
 DEFAULT_GROUP = "default"
 
 
+# Bounds that keep the work for any file small: a configuration file is a few kilobytes, a few
+# levels deep, and has no reason to use YAML aliases (which can expand a short file into an
+# exponential number of nodes, the "billion laughs").
+MAX_CONFIG_CHARS = 1024 * 1024
+MAX_CONFIG_DEPTH = 20
+# libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 class ClientConfigError(ValueError):
     """The file is not a usable client configuration; the message says where."""
+
+
+def _where(event: yaml.Event) -> str:
+    mark = event.start_mark
+    return f"line {mark.line + 1}: " if mark is not None else ""
+
+
+def _load(text: str) -> Any:
+    """The YAML document, after a pass over its parser events refused aliases (``*name``) and
+    collections nested deeper than ``MAX_CONFIG_DEPTH``: the parser is a state machine (no
+    recursion) and stops at the first offending event, so no node is built or expanded for a
+    bomb, and building the checked document is linear in its size."""
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ClientConfigError(f"the file is larger than {MAX_CONFIG_CHARS // 1024} KiB")
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=_SAFE_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                raise ClientConfigError(f"{_where(event)}YAML aliases (*name) are not allowed")
+            if isinstance(event, _OPENS):
+                depth += 1
+                if depth > MAX_CONFIG_DEPTH:
+                    raise ClientConfigError(
+                        f"{_where(event)}nested deeper than {MAX_CONFIG_DEPTH} levels"
+                    )
+            elif isinstance(event, _CLOSES):
+                depth -= 1
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise ClientConfigError(f"not valid YAML ({exc.__class__.__name__})") from None
 
 
 @dataclass(frozen=True)
@@ -115,10 +156,7 @@ def _entry(raw: Any, position: str) -> ClientEntry:
 
 def parse_client_config(text: str) -> list[ClientEntry]:
     """Every client entry of a Hermod configuration file, in file order."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ClientConfigError(f"not valid YAML ({exc.__class__.__name__})") from None
+    document = _load(text)
     entries: list[ClientEntry] = []
     seen: set[str] = set()
     for clients in _lists(document):

@@ -117,6 +117,15 @@ def test_import_reports_a_bad_file_without_a_traceback(tmp_path) -> None:
         run("import_clients", str(tmp_path / "bad.yml"))
     with pytest.raises(CommandError, match="cannot read"):
         run("import_clients", str(tmp_path / "missing.yml"))
+    (tmp_path / "binary.yml").write_bytes(b"allowed-clients: [\xff]\n")
+    with pytest.raises(CommandError, match="is not UTF-8 text"):
+        run("import_clients", str(tmp_path / "binary.yml"))
+    (tmp_path / "deep.yml").write_text("allowed-clients: " + "[" * 200_000)
+    with pytest.raises(CommandError, match="nested deeper than 20 levels"):
+        run("import_clients", str(tmp_path / "deep.yml"))
+    (tmp_path / "huge.yml").write_text("allowed-clients: []\n" + "#" * 3 * 1024 * 1024)
+    with pytest.raises(CommandError, match="larger than 1024 KiB"):
+        run("import_clients", str(tmp_path / "huge.yml"))
 
 
 def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) -> None:

@@ -58,6 +58,12 @@ def _upload(http, client, data: bytes = CSV, **overrides):
         (b"userid,CN\nann\n", "Line 2: expected 2 values"),
         (b"userid\n\n", "lists no users"),
         (b"userid\n\xff\n", "not UTF-8"),
+        (b"userid\n" + b"a" * 3000 + b"\n", "Line 2 is longer than 2048 characters"),
+        (b'userid,CN\nann,"' + b"x\n" * 1100 + b'"\n', "Line 2: the record is longer than"),
+        (
+            b"userid\n" + b"".join(b"u%d\n" % i for i in range(5001)),
+            "At most 5000 users per upload",
+        ),
     ],
 )
 def test_unusable_uploads_are_explained(data, message):

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import yaml
 
@@ -131,3 +133,39 @@ def test_it_quotes_values_that_yaml_would_misread() -> None:
     entry = ClientEntry("123", "", "yes", "", "", "")
     (back,) = parse_client_config(render_client_config([entry]))
     assert (back.client_id, back.group) == ("123", "yes")
+
+
+BOMB = """
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+allowed-clients: [{client-id: a}]
+hermod: *f
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (BOMB, "line 3: YAML aliases"),
+        ("x: &c {client-id: a}\nallowed-clients: [*c]\n", "line 2: YAML aliases"),
+        ("allowed-clients: " + "[" * 100_000, "line 1: nested deeper than 20 levels"),
+        ("".join("  " * i + "a:\n" for i in range(100)), "line 21: nested deeper than 20 levels"),
+        ("allowed-clients: []\n# " + "x" * 1024 * 1024, "larger than 1024 KiB"),
+    ],
+)
+def test_aliases_deep_nesting_and_huge_files_are_refused_quickly(text: str, problem: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ClientConfigError, match=problem):
+        parse_client_config(text)
+    assert time.monotonic() - started < 1
+
+
+def test_anchors_without_aliases_and_twenty_levels_are_fine() -> None:
+    # 17 mappings, the one holding allowed-clients, its list and the entry: 20 levels.
+    nested = "".join("  " * i + "a:\n" for i in range(17))
+    text = nested + "  " * 17 + "allowed-clients:\n" + "  " * 17 + "  - {client-id: &x deep}\n"
+    assert [e.client_id for e in parse_client_config(text)] == ["deep"]
