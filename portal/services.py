@@ -11,7 +11,7 @@ import hmac
 import io
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -369,8 +369,11 @@ def bulk_job_run(*, job_id: int) -> str:
     for number, row in enumerate(job.input_rows, start=1):
         if number not in done:
             _bulk_row(job, number, row, spec, actor, template_key)
+    # The smart-card admin keys were needed for the commands only: a finished job forgets them.
     BulkJob.objects.filter(pk=job_id, state=BulkJobState.RUNNING).update(
-        state=BulkJobState.DONE, finished_at=timezone.now()
+        state=BulkJobState.DONE,
+        finished_at=timezone.now(),
+        options=replace(spec, adminkey="", oldadminkey="").to_json(),
     )
     job.refresh_from_db(fields=["processed", "succeeded", "failed"])
     logger.info("bulk job %s done: %d processed, %d failed", job_id, job.processed, job.failed)

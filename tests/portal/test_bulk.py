@@ -144,6 +144,19 @@ def test_the_result_file_has_working_links_and_its_download_is_audited(
     assert AuditEvent.objects.filter(action="bulk.download", actor_user=operator_user).exists()
 
 
+def test_a_finished_job_no_longer_stores_the_smart_card_admin_keys(operator, client_a, sent):
+    key, old = "a1" * 24, "b2" * 24
+    _upload(operator, client_a.client, CSV, smartcardid="card-1", adminkey=key, oldadminkey=old)
+    job = BulkJob.objects.get()
+    assert (job.options["adminkey"], job.options["oldadminkey"]) == (key, old)
+    assert bulk_job_run(job_id=job.pk) == BulkJobState.DONE
+    job.refresh_from_db()
+    assert (job.options["adminkey"], job.options["oldadminkey"]) == ("", "")
+    assert job.options["smartcardid"] == "card-1"
+    # The device of each command still gets them, while its command is in progress.
+    assert {c.body["vscinfo"]["adminkey"] for c in Command.objects.all()} == {key}
+
+
 def test_a_failing_row_is_recorded_and_the_others_go_on(operator, client_a, sent):
     job = _job(operator, client_a.client, b"userid,C\nann,SE\nben,Sweden\ncid,\n")
     bulk_job_run(job_id=job.pk)
