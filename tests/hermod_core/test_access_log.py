@@ -2,6 +2,7 @@
 enrollment code: the pure redaction, gunicorn's atoms, Django's request log, and real access
 lines of gunicorn started as ``manage.py serve`` starts it."""
 
+import json
 import logging
 import os
 import socket
@@ -16,6 +17,7 @@ import requests
 
 from hermod_core.access_log import REDACTED, RedactingFilter, redact, redact_atoms
 from hermod_core.management.commands.serve import gunicorn_argv
+from hermod_core.observability import JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Zm9vYmFyLXNlY3JldC10b2tlbg"
@@ -79,6 +81,20 @@ def test_djangos_request_log_is_redacted() -> None:
     )
     assert RedactingFilter().filter(record)
     assert record.getMessage() == f"Not Found: /enroll/{REDACTED}"
+
+
+def test_json_logs_redact_the_request_django_attaches(rf) -> None:
+    request = rf.get(f"/enroll/{CODE}/status", {"token": TOKEN})
+    record = logging.makeLogRecord(
+        {"name": "django.request", "msg": "Not Found: %s", "args": (request.path,)}
+    )
+    record.request = request
+    record.status_code = 404
+    entry = json.loads(JsonFormatter().format(record))
+    assert TOKEN not in json.dumps(entry)
+    assert CODE not in json.dumps(entry)
+    assert entry["status_code"] == 404
+    assert REDACTED in entry["request"]
 
 
 def _free_port() -> int:
