@@ -85,6 +85,13 @@ def env_secret(name: str, default: Callable[[], str], *, strict: bool) -> str:
     return value or default()
 
 
+def env_str_or_none(name: str) -> str | None:
+    """The value, or None when the variable (and ``<NAME>_FILE``) is not set at all: for a
+    setting where "set but empty" and "not set" mean different things."""
+    value = _raw(name)
+    return None if value is None else value.strip()
+
+
 def env_int(
     name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
 
+from hermod_core.access_log import redact
+
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 client_id: ContextVar[str | None] = ContextVar("client_id", default=None)
 command_id: ContextVar[str | None] = ContextVar("command_id", default=None)
@@ -33,16 +35,22 @@ class ContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Text is redacted (``access_log.redact``): Django attaches the
+    request to its records, whose text form carries the full path with its query string."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and value is not None and not key.startswith("_"):
-                entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
+                if isinstance(value, int | float | bool):
+                    entry[key] = value
+                else:
+                    entry[key] = redact(str(value))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -19,6 +19,8 @@ from hermod_core.env import (
     env_path,
     env_secret,
     env_str,
+    env_str_or_none,
+    secret_weakness,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,19 +28,23 @@ VAR_DIR = Path(env_str("HERMOD_VAR_DIR", str(BASE_DIR / "var")))
 VERSION = "0.1.0"
 
 
-def _default_secret_key() -> str:
-    """A random key kept in var/ so that sessions survive a restart of a development server."""
-    path = VAR_DIR / "secret-key"
+def _kept_in_var(name: str, nbytes: int) -> str:
+    """A random secret kept in ``var/<name>`` (mode 0600), made on first use: the development
+    default of a secret that is not set, so that ``make run`` needs no configuration and the value
+    survives a restart (sessions stay valid; a scraper can read the metrics token there)."""
+    path = VAR_DIR / name
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        path.write_text(secrets.token_urlsafe(nbytes), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # Unset: a random key kept in var/ (make run). Set: with DEBUG off it must be a real secret.
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY", _default_secret_key, strict=not DEBUG)
+SECRET_KEY = env_secret(
+    "DJANGO_SECRET_KEY", lambda: _kept_in_var("secret-key", 50), strict=not DEBUG
+)
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
@@ -66,8 +72,20 @@ HERMOD_RATE_LIMIT_CLIENT = env_int("HERMOD_RATE_LIMIT_CLIENT", 60_000, minimum=0
 HERMOD_RATE_LIMIT_BOX = env_int("HERMOD_RATE_LIMIT_BOX", 600, minimum=0)
 HERMOD_RATE_LIMIT_AUTH_FAILURES = env_int("HERMOD_RATE_LIMIT_AUTH_FAILURES", 20, minimum=0)
 HERMOD_RATE_LIMIT_NOT_FOUND = env_int("HERMOD_RATE_LIMIT_NOT_FOUND", 60, minimum=0)
-# Bearer token for /metrics (empty: open, e.g. behind a private scrape network).
-HERMOD_METRICS_TOKEN = env_str("HERMOD_METRICS_TOKEN", "")
+# Bearer token for /metrics. Not set: a random one kept in var/metrics-token. Set but empty:
+# /metrics is open, which only DJANGO_DEBUG allows (anyone could read the server's activity).
+_metrics_token = env_str_or_none("HERMOD_METRICS_TOKEN")
+if _metrics_token == "" and not DEBUG:
+    raise EnvError(
+        "HERMOD_METRICS_TOKEN",
+        "must not be empty unless DJANGO_DEBUG is on (/metrics would be open to anyone); "
+        "set a token, or unset it to use the one kept in HERMOD_VAR_DIR/metrics-token",
+    )
+if _metrics_token and not DEBUG and (_weakness := secret_weakness(_metrics_token)):
+    raise EnvError("HERMOD_METRICS_TOKEN", _weakness)
+HERMOD_METRICS_TOKEN = (
+    _kept_in_var("metrics-token", 32) if _metrics_token is None else _metrics_token
+)
 HERMOD_SWEEP_INTERVAL = env_int("HERMOD_SWEEP_INTERVAL", 2, minimum=1, maximum=60)
 HERMOD_SWEEP_BATCH = env_int("HERMOD_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
 
@@ -247,7 +265,10 @@ if HERMOD_LOG_FORMAT not in {"plain", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "hermod_core.observability.ContextFilter"}},
+    "filters": {
+        "context": {"()": "hermod_core.observability.ContextFilter"},
+        "redact": {"()": "hermod_core.access_log.RedactingFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(client_id)s "
@@ -259,7 +280,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": HERMOD_LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},

@@ -11,7 +11,7 @@ import hmac
 import io
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -47,6 +47,8 @@ BULK_TASK = "hermod.portal.bulk_provision"
 INVITATION_CODE_BYTES = 24  # 192 random bits, base64url: 32 characters
 MAX_BULK_ROWS = 5000
 MAX_BULK_BYTES = 1024 * 1024
+# A user id and a few subject attributes: a longer line is not a bulk upload.
+MAX_BULK_LINE_CHARS = 2048
 # A job that made no progress for this long was probably lost with its task; it may be re-run.
 BULK_STALLED_AFTER = timedelta(minutes=2)
 
@@ -152,6 +154,9 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BulkUploadError("The file is not UTF-8 text.") from None
+    for number, physical in enumerate(text.splitlines(), start=1):
+        if len(physical) > MAX_BULK_LINE_CHARS:
+            raise BulkUploadError(f"Line {number} is longer than {MAX_BULK_LINE_CHARS} characters.")
     reader = csv.reader(io.StringIO(text))
     try:
         header = [cell.strip() for cell in next(reader)]
@@ -172,6 +177,11 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
         for line, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
+            if sum(len(cell) for cell in cells) > MAX_BULK_LINE_CHARS:
+                # A quoted value may span lines: the record as a whole is bounded too.
+                raise BulkUploadError(
+                    f"Line {line}: the record is longer than {MAX_BULK_LINE_CHARS} characters."
+                )
             if len(cells) != len(columns):
                 raise BulkUploadError(f"Line {line}: expected {len(columns)} values.")
             row = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}
@@ -363,8 +373,11 @@ def bulk_job_run(*, job_id: int) -> str:
     for number, row in enumerate(job.input_rows, start=1):
         if number not in done:
             _bulk_row(job, number, row, spec, actor, template_key)
+    # The smart-card admin keys were needed for the commands only: a finished job forgets them.
     BulkJob.objects.filter(pk=job_id, state=BulkJobState.RUNNING).update(
-        state=BulkJobState.DONE, finished_at=timezone.now()
+        state=BulkJobState.DONE,
+        finished_at=timezone.now(),
+        options=replace(spec, adminkey="", oldadminkey="").to_json(),
     )
     job.refresh_from_db(fields=["processed", "succeeded", "failed"])
     logger.info("bulk job %s done: %d processed, %d failed", job_id, job.processed, job.failed)

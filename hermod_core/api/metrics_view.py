@@ -1,5 +1,5 @@
 """``GET /metrics`` in the Prometheus text format (commands, validation failures, callbacks,
-queue depth). Protected by a bearer token when HERMOD_METRICS_TOKEN is set."""
+queue depth), behind the bearer token HERMOD_METRICS_TOKEN."""
 
 import hmac
 import logging
@@ -8,6 +8,7 @@ from pathlib import Path
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from hermod_core.api.errors import error_response
 from hermod_core.selectors import metrics
@@ -34,35 +35,64 @@ def _queue_depth() -> int | None:
 
 
 def render_metrics() -> str:
+    """Every family in the Prometheus text format; each query is bounded (selectors.metrics)."""
     lines: list[str] = []
+    window = int(metrics.WINDOW.total_seconds())
 
     def family(name: str, kind: str, help_text: str) -> None:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
 
-    family("hermod_commands", "gauge", "Commands by type and state.")
-    for command_type, state, n in metrics.commands_by_type_and_state():
-        lines.append(f'hermod_commands{{type="{command_type}",state="{state}"}} {n}')
-    family("hermod_answer_failures", "gauge", "Failed commands by the rule their answer broke.")
-    for rule, n in metrics.validation_failures_by_rule():
-        lines.append(f'hermod_answer_failures{{rule="{_label(rule)}"}} {n}')
-    family("hermod_callbacks", "gauge", "Callback deliveries by state.")
-    for state, n in metrics.callbacks_by_state():
-        lines.append(f'hermod_callbacks{{state="{state}"}} {n}')
-    attempts = metrics.callback_attempts()
-    family("hermod_callback_attempts_total", "counter", "Callback delivery attempts.")
-    ok = int(attempts["ok"] or 0)  # type: ignore[call-overload]
-    count = int(attempts["count"] or 0)  # type: ignore[call-overload]
-    lines.append(f'hermod_callback_attempts_total{{outcome="ok"}} {ok}')
-    lines.append(f'hermod_callback_attempts_total{{outcome="error"}} {count - ok}')
-    family("hermod_callback_attempt_seconds", "histogram", "Duration of callback attempts.")
+    family("hermod_metrics_window_seconds", "gauge", "The window of the *_recent families.")
+    lines.append(f"hermod_metrics_window_seconds {window}")
+    family("hermod_commands_in_progress", "gauge", "Commands in progress, by client.")
+    for client_id, n in metrics.commands_in_progress_by_client():
+        lines.append(f'hermod_commands_in_progress{{client="{_label(client_id)}"}} {n}')
+    recent = metrics.commands_recent(now=timezone.now())
+    family(
+        "hermod_commands_recent",
+        "gauge",
+        f"Commands created in the last {window} s, by type and their state now.",
+    )
+    for command_type, state, n in recent.by_type_and_state:
+        lines.append(f'hermod_commands_recent{{type="{command_type}",state="{state}"}} {n}')
+    family(
+        "hermod_answer_failures_recent",
+        "gauge",
+        f"Failed commands created in the last {window} s, by the rule their answer broke.",
+    )
+    for rule, n in recent.failures_by_rule:
+        lines.append(f'hermod_answer_failures_recent{{rule="{_label(rule)}"}} {n}')
+    family(
+        "hermod_callbacks_recent",
+        "gauge",
+        f"Callback deliveries of the commands created in the last {window} s, by state.",
+    )
+    for state, n in metrics.callbacks_recent(since=recent.since):
+        lines.append(f'hermod_callbacks_recent{{state="{state}"}} {n}')
+    attempts = metrics.callback_attempts_recent()
+    sample = metrics.ATTEMPT_SAMPLE
+    family(
+        "hermod_callback_attempts_recent",
+        "gauge",
+        f"The latest {sample} callback delivery attempts, by outcome.",
+    )
+    ok, count = attempts["ok"], attempts["count"]
+    lines.append(f'hermod_callback_attempts_recent{{outcome="ok"}} {ok}')
+    lines.append(f'hermod_callback_attempts_recent{{outcome="error"}} {count - ok}')
+    family(
+        "hermod_callback_attempt_seconds_recent",
+        "gauge",
+        f"Duration of the latest {sample} callback attempts (cumulative buckets).",
+    )
     for bucket in metrics.LATENCY_BUCKETS_MS:
         value = attempts[f"le_{bucket}"]
-        lines.append(f'hermod_callback_attempt_seconds_bucket{{le="{bucket / 1000}"}} {value}')
-    lines.append(f'hermod_callback_attempt_seconds_bucket{{le="+Inf"}} {count}')
-    total_ms = int(attempts["sum_ms"] or 0)  # type: ignore[call-overload]
-    lines.append(f"hermod_callback_attempt_seconds_sum {total_ms / 1000}")
-    lines.append(f"hermod_callback_attempt_seconds_count {count}")
+        lines.append(
+            f'hermod_callback_attempt_seconds_recent_bucket{{le="{bucket / 1000}"}} {value}'
+        )
+    lines.append(f'hermod_callback_attempt_seconds_recent_bucket{{le="+Inf"}} {count}')
+    lines.append(f"hermod_callback_attempt_seconds_recent_sum {attempts['sum_ms'] / 1000}")
+    lines.append(f"hermod_callback_attempt_seconds_recent_count {count}")
     depth = _queue_depth()
     if depth is not None:
         family("hermod_queue_depth", "gauge", "Tasks waiting in the broker queue.")
@@ -71,9 +101,11 @@ def render_metrics() -> str:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics`` with ``Authorization: Bearer <HERMOD_METRICS_TOKEN>``. The settings refuse
+    to start without a token unless DJANGO_DEBUG is on; only then is an empty token open."""
     token = settings.HERMOD_METRICS_TOKEN
-    if token:
+    if token or not settings.DEBUG:
         given = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
             return error_response(401, "UNAUTHORIZED", "A valid metrics token is required.")
     return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4")

@@ -508,7 +508,10 @@ COMPONENTS: dict[str, Schema] = {
             ),
             "deviceinfo": {
                 "type": "object",
-                "description": "What the device reported (operatingsystem, name, model …).",
+                "description": "What the device reported (operatingsystem, name, model …): "
+                "at most 32 members, keys of at most 64 characters, string values of at most "
+                "1024 (numbers and booleans in their JSON spelling); other shapes answer 422 "
+                "DEVICEINFO_INVALID.",
                 "additionalProperties": True,
             },
         },

@@ -6,7 +6,9 @@ FAILED with that reason and changes nothing else.
 """
 
 import json
+import math
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -108,6 +110,58 @@ def _jws_data(envelope: Envelope) -> str:
     if not isinstance(data, str) or not data:
         raise _reject("RESULT_MISSING", "The answer carries no result data.")
     return data
+
+
+# Bounds of device-reported information (deviceinfo, profileinfo entries): flat maps of short
+# strings, so that what a device says about itself is small to store and safe to show (decided).
+MAX_INFO_MEMBERS = 32
+MAX_INFO_KEY_CHARS = 64
+MAX_INFO_VALUE_CHARS = 1024
+MAX_PROFILEINFO_ENTRIES = 64
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def _info_value(value: Any) -> str | None:
+    """A member's value as text: strings as they are; JSON numbers and booleans in their JSON
+    spelling (apps written in other languages send ``"activated": 1700000000`` or ``true``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return json.dumps(value)
+    return None
+
+
+def info_map(value: Any, what: str, code: str) -> dict[str, str]:
+    """A flat map of device information: at most ``MAX_INFO_MEMBERS`` members, keys of 1 to
+    ``MAX_INFO_KEY_CHARS`` visible characters, values text of at most ``MAX_INFO_VALUE_CHARS``
+    characters without control characters. Returns it with every value as a string."""
+    if not isinstance(value, dict):
+        raise _reject(code, f"{what} must be an object.")
+    if len(value) > MAX_INFO_MEMBERS:
+        raise _reject(code, f"{what} has more than {MAX_INFO_MEMBERS} members.")
+    clean: dict[str, str] = {}
+    for key, member in value.items():
+        if (
+            not isinstance(key, str)
+            or not 1 <= len(key) <= MAX_INFO_KEY_CHARS
+            or any(unicodedata.category(ch) in _INVISIBLE or ch.isspace() for ch in key)
+        ):
+            raise _reject(
+                code, f"{what} keys must be 1 to {MAX_INFO_KEY_CHARS} visible characters."
+            )
+        text = _info_value(member)
+        if text is None:
+            raise _reject(code, f"{what}.{key} must be a string.")
+        if len(text) > MAX_INFO_VALUE_CHARS:
+            raise _reject(code, f"{what}.{key} is longer than {MAX_INFO_VALUE_CHARS} characters.")
+        if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in text):
+            raise _reject(code, f"{what}.{key} must not contain control characters.")
+        clean[key] = text
+    return clean
 
 
 def _json_data(envelope: Envelope) -> dict[str, Any]:
@@ -291,7 +345,9 @@ def validate_provision(envelope: Envelope, expected: ProvisionExpectation) -> Pr
     profile_id, box_id, own = _reported_ids(profile, expected)
     device_info = payload.get("deviceinfo")
     return ProvisionResult(
-        device_info=device_info if isinstance(device_info, dict) else {},
+        device_info={}
+        if device_info is None
+        else info_map(device_info, "deviceinfo", "DEVICEINFO_INVALID"),
         attestation_jwk=attestation_jwk if isinstance(attestation_jwk, dict) else {},
         attestation_thumbprint=thumb,
         profile_id=profile_id,
@@ -419,16 +475,37 @@ def validate_signature(
 # --- ping, startpinreset (§6.3) -------------------------------------------------------------------
 
 
-def validate_ping(envelope: Envelope) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PingResult:
+    """A validated ping answer: the device's information, when it reported it."""
+
+    device_info: dict[str, str] | None
+    profile_info: list[dict[str, str]] | None
+
+
+def validate_ping(envelope: Envelope) -> PingResult:
+    """``{"deviceinfo": {...}, "profileinfo": [{...}, ...]}`` (§6.3), both optional, both flat
+    maps of bounded strings (``info_map``); profileinfo has at most ``MAX_PROFILEINFO_ENTRIES``."""
     data = _json_data(envelope)
-    if "deviceinfo" in data and not isinstance(data["deviceinfo"], dict):
-        raise _reject("RESULT_MALFORMED", "deviceinfo must be an object.")
+    device_info = data.get("deviceinfo")
     profileinfo = data.get("profileinfo")
-    if profileinfo is not None and not (
-        isinstance(profileinfo, list) and all(isinstance(p, dict) for p in profileinfo)
-    ):
-        raise _reject("RESULT_MALFORMED", "profileinfo must be a list of objects.")
-    return data
+    profile_info = None
+    if profileinfo is not None:
+        if not isinstance(profileinfo, list) or len(profileinfo) > MAX_PROFILEINFO_ENTRIES:
+            raise _reject(
+                "PROFILEINFO_INVALID",
+                f"profileinfo must be a list of at most {MAX_PROFILEINFO_ENTRIES} objects.",
+            )
+        profile_info = [
+            info_map(entry, f"profileinfo[{index}]", "PROFILEINFO_INVALID")
+            for index, entry in enumerate(profileinfo)
+        ]
+    return PingResult(
+        device_info=None
+        if device_info is None
+        else info_map(device_info, "deviceinfo", "DEVICEINFO_INVALID"),
+        profile_info=profile_info,
+    )
 
 
 def validate_spin(envelope: Envelope) -> dict[str, Any]:

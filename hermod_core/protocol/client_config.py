@@ -24,18 +24,64 @@ FIELDS = {
 DEFAULT_GROUP = "default"
 
 
+# Bounds that keep the work for any file small: a configuration file is a few kilobytes, a few
+# levels deep, and has no reason to use YAML aliases (which can expand a short file into an
+# exponential number of nodes, the "billion laughs").
+MAX_CONFIG_CHARS = 1024 * 1024
+MAX_CONFIG_DEPTH = 20
+# libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 class ClientConfigError(ValueError):
     """The file is not a usable client configuration; the message says where."""
 
 
+def _where(event: yaml.Event) -> str:
+    mark = event.start_mark
+    return f"line {mark.line + 1}: " if mark is not None else ""
+
+
+def _load(text: str) -> Any:
+    """The YAML document, after a pass over its parser events refused aliases (``*name``) and
+    collections nested deeper than ``MAX_CONFIG_DEPTH``: the parser is a state machine (no
+    recursion) and stops at the first offending event, so no node is built or expanded for a
+    bomb, and building the checked document is linear in its size."""
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ClientConfigError(f"the file is larger than {MAX_CONFIG_CHARS // 1024} KiB")
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=_SAFE_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                raise ClientConfigError(f"{_where(event)}YAML aliases (*name) are not allowed")
+            if isinstance(event, _OPENS):
+                depth += 1
+                if depth > MAX_CONFIG_DEPTH:
+                    raise ClientConfigError(
+                        f"{_where(event)}nested deeper than {MAX_CONFIG_DEPTH} levels"
+                    )
+            elif isinstance(event, _CLOSES):
+                depth -= 1
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise ClientConfigError(f"not valid YAML ({exc.__class__.__name__})") from None
+
+
 @dataclass(frozen=True)
 class ClientEntry:
+    """One client of a configuration file. ``None`` is a member the file does not mention: an
+    import keeps the stored value (an export never writes the signing secret, and a hand-written
+    file may leave out what it does not change); ``""`` is a member given empty. ``key`` is ``""``
+    when absent: a key is never cleared."""
+
     client_id: str
     key: str
-    group: str
-    callback_url: str
-    callback_basic_auth: str
-    callback_signing_secret: str
+    group: str | None
+    callback_url: str | None
+    callback_basic_auth: str | None
+    callback_signing_secret: str | None
 
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_[]:")
@@ -72,30 +118,34 @@ def _lists(node: Any) -> Iterator[list[Any]]:
             yield from _lists(item)
 
 
-def _field(raw: dict[str, Any], name: str, position: str) -> str:
+def _field(raw: dict[str, Any], name: str, position: str) -> str | None:
+    """The member in either spelling; ``None`` when the entry does not mention it (an empty
+    ``callback-url:`` mentions it: ``""``)."""
     for spelling in FIELDS[name]:
-        if spelling in raw and raw[spelling] is not None:
+        if spelling in raw:
             value = raw[spelling]
+            if value is None:
+                return ""
             if not isinstance(value, str | int):
                 raise ClientConfigError(f"{position}: {spelling} must be a string")
             return str(value).strip()
-    return ""
+    return None
 
 
 def _entry(raw: Any, position: str) -> ClientEntry:
     if not isinstance(raw, dict):
         raise ClientConfigError(f"{position}: expected a mapping with client-id")
     entry = ClientEntry(
-        client_id=_field(raw, "client_id", position),
-        key=_field(raw, "key", position),
-        group=_field(raw, "group", position) or DEFAULT_GROUP,
+        client_id=_field(raw, "client_id", position) or "",
+        key=_field(raw, "key", position) or "",
+        group=_field(raw, "group", position) or None,
         callback_url=_field(raw, "callback_url", position),
         callback_basic_auth=_field(raw, "callback_basic_auth", position),
         callback_signing_secret=_field(raw, "callback_signing_secret", position),
     )
     if not entry.client_id or len(entry.client_id) > 100 or ":" in entry.client_id:
         raise ClientConfigError(f"{position}: client-id is missing or invalid")
-    if len(entry.group) > 100:
+    if entry.group is not None and len(entry.group) > 100:
         raise ClientConfigError(f"{position}: group is longer than 100 characters")
     if entry.callback_url and not is_http_url(entry.callback_url):
         raise ClientConfigError(f"{position}: callback-url is not an http(s) URL")
@@ -106,10 +156,7 @@ def _entry(raw: Any, position: str) -> ClientEntry:
 
 def parse_client_config(text: str) -> list[ClientEntry]:
     """Every client entry of a Hermod configuration file, in file order."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ClientConfigError(f"not valid YAML ({exc.__class__.__name__})") from None
+    document = _load(text)
     entries: list[ClientEntry] = []
     seen: set[str] = set()
     for clients in _lists(document):
@@ -131,7 +178,7 @@ def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
     lines = [f"- client-id: {scalar(entry.client_id)}"]
     if with_key and entry.key:
         lines.append(f"  key: {scalar(entry.key)}")
-    lines.append(f"  group: {scalar(entry.group)}")
+    lines.append(f"  group: {scalar(entry.group or DEFAULT_GROUP)}")
     if entry.callback_basic_auth:
         lines.append(f"  callback-basic-auth: {scalar(entry.callback_basic_auth)}")
     if entry.callback_url:

@@ -475,3 +475,45 @@ def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
         smartcard_id=details.get("smartcard_id"),
         confirmed=details.get("confirmed", True),
     )
+
+
+# --- smart-card admin keys (§5.1, §5.4) -------------------------------------------------------
+
+ADMIN_KEY_MASK = "********"
+_VSCINFO_ADMIN_KEYS = ("adminkey", "oldadminkey")
+
+
+def _admin_keys_replaced(body: dict[str, Any], mask: str | None) -> dict[str, Any] | None:
+    """A copy of ``body`` with its admin keys masked (or removed, ``mask=None``); None when it
+    carries none. Any command body, any shape: unknown members are kept as sent (§4.1)."""
+    changed = dict(body)
+    vscinfo = body.get("vscinfo")
+    found = False
+    if isinstance(vscinfo, dict) and any(k in vscinfo for k in _VSCINFO_ADMIN_KEYS):
+        changed["vscinfo"] = {
+            k: (mask if k in _VSCINFO_ADMIN_KEYS else v)
+            for k, v in vscinfo.items()
+            if mask is not None or k not in _VSCINFO_ADMIN_KEYS
+        }
+        found = True
+    if "newadminkey" in body:
+        if mask is None:
+            del changed["newadminkey"]
+        else:
+            changed["newadminkey"] = mask
+        found = True
+    return changed if found else None
+
+
+def admin_keys_masked(body: Any) -> Any:
+    """The body to show a person: ``vscinfo.adminkey``, ``vscinfo.oldadminkey`` and
+    ``newadminkey`` replaced by a mask. They are secrets of the smart card; only the device,
+    while the command is in progress, needs them."""
+    if not isinstance(body, dict):
+        return body
+    return _admin_keys_replaced(body, ADMIN_KEY_MASK) or body
+
+
+def admin_keys_removed(body: Any) -> dict[str, Any] | None:
+    """The body to keep once the command is final (no admin keys), or None if it had none."""
+    return _admin_keys_replaced(body, None) if isinstance(body, dict) else None

@@ -4,6 +4,7 @@ Every list here is built with a fixed number of queries (``select_related`` /
 ``prefetch_related``), whatever the number of rows; the console's tests hold them to it.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -29,6 +30,7 @@ from hermod_core.models import (
     Message,
     Profile,
 )
+from hermod_core.protocol.commands import admin_keys_masked
 
 STATES = [state.value for state in CommandState]
 TYPES = [kind.value for kind in CommandType]
@@ -184,6 +186,7 @@ class CommandTimeline:
     delivery: CallbackDelivery | None
     attempts: list[CallbackAttempt]
     events: list[TimelineEvent] = field(default_factory=list)
+    body: Any = None  # the command body as sent, admin keys masked
 
 
 def command_timeline(command: Command) -> CommandTimeline:
@@ -226,7 +229,12 @@ def command_timeline(command: Command) -> CommandTimeline:
         )
     events.sort(key=lambda e: (e.at is None, e.at or command.created_at))
     return CommandTimeline(
-        command=command, messages=messages, delivery=delivery, attempts=attempts, events=events
+        command=command,
+        messages=messages,
+        delivery=delivery,
+        attempts=attempts,
+        events=events,
+        body=admin_keys_masked(command.body),
     )
 
 
@@ -291,6 +299,41 @@ def profile_get(profile_id: Any) -> Profile | None:
         .filter(pk=profile_id)
         .first()
     )
+
+
+_ROW_CHARS = 1024
+
+
+def _row_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _ROW_CHARS else text[:_ROW_CHARS] + "…"
+
+
+def profile_device_rows(profile: Profile) -> list[tuple[str, str]]:
+    """The profile's device information as (label, text) rows.
+
+    Built here, not in the template: the stored JSON came from a device (or from an older version
+    that accepted any shape), and a template lookup such as ``device_info.items`` on a device that
+    reported a member named ``items`` would fail the page. Any shape gives rows of bounded text.
+    """
+    info = profile.device_info
+    if isinstance(info, dict):
+        return [(_row_text(name), _row_text(value)) for name, value in info.items()]
+    if info in (None, "", []):
+        return []
+    return [("device info", _row_text(info))]
+
+
+def profile_extension_rows(profile: Profile) -> list[tuple[str, str]]:
+    """The desktop extensions the profile was provisioned with, as (key, data) rows."""
+    extensions = profile.desktop_extensions
+    rows = []
+    for extension in extensions if isinstance(extensions, list) else []:
+        if isinstance(extension, dict):
+            rows.append((_row_text(extension.get("key", "")), _row_text(extension.get("data", ""))))
+        else:
+            rows.append(("desktop extension", _row_text(extension)))
+    return rows
 
 
 def profile_commands(profile: Profile, *, limit: int = 50) -> list[Command]:

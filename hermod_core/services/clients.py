@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from hermod_core.models import Client, Group
 from hermod_core.protocol.api_key import build_api_key_header
-from hermod_core.protocol.client_config import ClientEntry
+from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry
 from hermod_core.services.audit import audit_record
 from hermod_core.services.credentials import api_key_generate, api_key_hash
 
@@ -124,22 +124,29 @@ def clients_import(*, entries: list[ClientEntry], actor: str) -> ImportResult:
     """Create or update one client per entry, keyed by client id; all or nothing.
 
     A key in the file replaces the stored key (it is hashed on the way in); an entry without a key
-    keeps the stored one.
+    keeps the stored one. Likewise every member an entry does not mention (``None``: the signing
+    secret, which exports leave out, the basic auth, the URL, the group) keeps its stored value,
+    so an export imported again changes no client. A new client without a group joins
+    ``default``.
     """
     created: list[str] = []
     updated: list[str] = []
     for entry in entries:
-        group = group_get_or_create(name=entry.group, actor=actor)
         client = Client.objects.select_for_update().filter(client_id=entry.client_id).first()
         if client is None:
             client = Client(client_id=entry.client_id)
+            client.group = group_get_or_create(name=entry.group or DEFAULT_GROUP, actor=actor)
             created.append(entry.client_id)
         else:
             updated.append(entry.client_id)
-        client.group = group
-        client.callback_url = entry.callback_url
-        client.callback_basic_auth = entry.callback_basic_auth
-        client.callback_signing_secret = entry.callback_signing_secret
+            if entry.group is not None:
+                client.group = group_get_or_create(name=entry.group, actor=actor)
+        if entry.callback_url is not None:
+            client.callback_url = entry.callback_url
+        if entry.callback_basic_auth is not None:
+            client.callback_basic_auth = entry.callback_basic_auth
+        if entry.callback_signing_secret is not None:
+            client.callback_signing_secret = entry.callback_signing_secret
         if entry.key:
             new_hash = api_key_hash(entry.key)
             if new_hash != client.key_hash:
@@ -157,12 +164,13 @@ def clients_import(*, entries: list[ClientEntry], actor: str) -> ImportResult:
 
 
 def client_entry(client: Client, *, key: str = "") -> ClientEntry:
-    """The configuration-file view of a client (the key only when it was just issued)."""
+    """The configuration-file view of a client (the key only when it was just issued; the
+    signing secret never: ``None``, which an import of the file reads as "keep")."""
     return ClientEntry(
         client_id=client.client_id,
         key=key,
         group=client.group.name,
         callback_url=client.callback_url,
         callback_basic_auth=client.callback_basic_auth,
-        callback_signing_secret="",
+        callback_signing_secret=None,
     )

@@ -375,9 +375,9 @@ def _record_signature(profile: Profile, fingerprint: str) -> None:
 
 
 def _ping(command: Command, message: Message, envelope: answers.Envelope) -> None:
-    data = answers.validate_ping(envelope)
-    if message.profile is not None and isinstance(data.get("deviceinfo"), dict):
-        Profile.objects.filter(pk=message.profile.pk).update(device_info=data["deviceinfo"])
+    result = answers.validate_ping(envelope)
+    if message.profile is not None and result.device_info is not None:
+        Profile.objects.filter(pk=message.profile.pk).update(device_info=result.device_info)
 
 
 def _certificate(command: Command, message: Message) -> None:

@@ -11,6 +11,8 @@ from hermod_core.models import Profile
 from hermod_core.selectors.console import (
     clients_enabled,
     profile_commands,
+    profile_device_rows,
+    profile_extension_rows,
     profile_get,
     user_get,
     user_search,
@@ -44,7 +46,13 @@ def user_page(request: HttpRequest, group: str, userid: str) -> HttpResponse:
 def _profile_page(
     request: HttpRequest, profile: Profile, form: ProfileCommandForm, *, status: int = 200
 ) -> HttpResponse:
-    context = {"profile": profile, "commands": profile_commands(profile), "form": form}
+    context = {
+        "profile": profile,
+        "device_rows": profile_device_rows(profile),
+        "extension_rows": profile_extension_rows(profile),
+        "commands": profile_commands(profile),
+        "form": form,
+    }
     return render(request, "portal/users/profile.html", context, status=status)
 
 

@@ -37,6 +37,7 @@ from hermod_core.models import CallbackDelivery, Command, EndUser, Mailbox, Mess
 from hermod_core.protocol.answers import (
     AnswerRejected,
     Envelope,
+    PingResult,
     ProvisionExpectation,
     SigningKey,
     parse_envelope,
@@ -460,10 +461,15 @@ def test_ping_and_pin_reset_validation_raise_nothing_but_answer_rejected(data: A
     for validate in (validate_ping, validate_spin):
         result, rejected = attempt(validate, envelope(data))
         if rejected is None:
-            assert isinstance(result, dict)
+            assert isinstance(result, PingResult | dict)
         else:
             assert isinstance(rejected, AnswerRejected)
-            assert rejected.code in {"RESULT_MALFORMED", "SPIN_NONCE_INVALID"}
+            assert rejected.code in {
+                "RESULT_MALFORMED",
+                "SPIN_NONCE_INVALID",
+                "DEVICEINFO_INVALID",
+                "PROFILEINFO_INVALID",
+            }
 
 
 # --- the X-Api-Key header (§3) and plug-out URIs (§1) -------------------------------------------

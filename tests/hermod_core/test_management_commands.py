@@ -72,12 +72,61 @@ def test_import_then_export_round_trips_without_keys(tmp_path) -> None:
     assert "callback-basic-auth: primeuser:primeuserpw" in exported
 
 
+def _every_client_field() -> list[dict[str, object]]:
+    return list(Client.objects.order_by("client_id").values())
+
+
+def test_export_then_import_changes_no_client(tmp_path) -> None:
+    run("hermod_client", "create", "idm", "--group", "smartid", "--callback-url",
+        "https://idm.example.com/ws/hermod", "--callback-basic-auth", "user:p@ss: word",
+        "--callback-signing-secret", "sign-me-0123456789")  # fmt: skip
+    run("hermod_client", "create", "da", "--group", "smartid", "--callback-signing-secret", "s2")
+    run("hermod_client", "create", "yes", "--group", "123")
+    run("hermod_client", "create", "plain")
+    run("hermod_client", "disable", "plain")
+    before = _every_client_field()
+    (tmp_path / "clients.yml").write_text(run("export_clients"))
+    assert "updated 4" in run("import_clients", str(tmp_path / "clients.yml"))
+    assert _every_client_field() == before
+
+
+def test_an_entry_keeps_what_it_does_not_mention_and_changes_what_it_does(tmp_path) -> None:
+    run("hermod_client", "create", "idm", "--group", "smartid", "--callback-url",
+        "https://idm.example.com/ws/hermod", "--callback-basic-auth", "user:pw",
+        "--callback-signing-secret", "sign-me")  # fmt: skip
+    (tmp_path / "one.yml").write_text(
+        "allowed-clients:\n  - client-id: idm\n    callback-url: https://new.example.com/cb\n"
+    )
+    run("import_clients", str(tmp_path / "one.yml"))
+    client = Client.objects.select_related("group").get(client_id="idm")
+    assert client.callback_url == "https://new.example.com/cb"
+    assert (client.group.name, client.callback_basic_auth) == ("smartid", "user:pw")
+    assert client.callback_signing_secret == "sign-me"
+    (tmp_path / "clear.yml").write_text(
+        "allowed-clients:\n  - client-id: idm\n    callback-basic-auth: ''\n"
+        "    callback-signing-secret: ''\n  - client-id: fresh\n"
+    )
+    run("import_clients", str(tmp_path / "clear.yml"))
+    client.refresh_from_db()
+    assert (client.callback_basic_auth, client.callback_signing_secret) == ("", "")
+    assert Client.objects.get(client_id="fresh").group.name == "default"
+
+
 def test_import_reports_a_bad_file_without_a_traceback(tmp_path) -> None:
     (tmp_path / "bad.yml").write_text("allowed-clients:\n  - key: k\n")
     with pytest.raises(CommandError, match="client-id is missing"):
         run("import_clients", str(tmp_path / "bad.yml"))
     with pytest.raises(CommandError, match="cannot read"):
         run("import_clients", str(tmp_path / "missing.yml"))
+    (tmp_path / "binary.yml").write_bytes(b"allowed-clients: [\xff]\n")
+    with pytest.raises(CommandError, match="is not UTF-8 text"):
+        run("import_clients", str(tmp_path / "binary.yml"))
+    (tmp_path / "deep.yml").write_text("allowed-clients: " + "[" * 200_000)
+    with pytest.raises(CommandError, match="nested deeper than 20 levels"):
+        run("import_clients", str(tmp_path / "deep.yml"))
+    (tmp_path / "huge.yml").write_text("allowed-clients: []\n" + "#" * 3 * 1024 * 1024)
+    with pytest.raises(CommandError, match="larger than 1024 KiB"):
+        run("import_clients", str(tmp_path / "huge.yml"))
 
 
 def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) -> None:
@@ -94,14 +143,53 @@ def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path) ->
     ]
 
 
-def _check(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+def _start(tmp_path, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, *argv],
         env={"HERMOD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
         check=False,
+        timeout=120,
     )
+
+
+def test_an_empty_metrics_token_stops_start_up_unless_debug_is_on(tmp_path) -> None:
+    refused = _start(tmp_path, ["manage.py", "check"], HERMOD_METRICS_TOKEN="")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("configuration error: HERMOD_METRICS_TOKEN: must not be empty")
+    debug = _start(tmp_path, ["manage.py", "check"], HERMOD_METRICS_TOKEN="", DJANGO_DEBUG="true")
+    assert debug.returncode == 0, debug.stderr
+
+
+def test_without_a_metrics_token_one_is_kept_in_var_as_make_run_needs(tmp_path) -> None:
+    first = _start(tmp_path, ["manage.py", "check"])
+    assert first.returncode == 0, first.stderr
+    token_file = tmp_path / "metrics-token"
+    token = token_file.read_text(encoding="utf-8")
+    assert len(token) >= 40
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert _start(tmp_path, ["manage.py", "check"]).returncode == 0
+    assert token_file.read_text(encoding="utf-8") == token
+
+
+def test_gunicorn_refuses_an_empty_metrics_token_with_one_line(tmp_path) -> None:
+    refused = _start(
+        tmp_path,
+        ["-m", "gunicorn", "hermod_core.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"],
+        HERMOD_METRICS_TOKEN="",
+    )
+    assert refused.returncode != 0
+    lines = refused.stderr.splitlines()
+    assert [line for line in lines if "HERMOD_METRICS_TOKEN" in line] == [
+        next(line for line in lines if line.startswith("configuration error: HERMOD_METRICS"))
+    ]
+    assert "Traceback" not in refused.stderr
+
+
+def _check(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    return _start(tmp_path, ["manage.py", "check"], **env)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +218,7 @@ def test_the_secrets_of_the_example_env_file_are_refused(tmp_path) -> None:
     values = dict(
         line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
     )
-    for name in ("DJANGO_SECRET_KEY", "HERMOD_KEY_HASH_SECRET"):
+    for name in ("DJANGO_SECRET_KEY", "HERMOD_KEY_HASH_SECRET", "HERMOD_METRICS_TOKEN"):
         result = _check(tmp_path, **{name: values[name]})
         assert result.returncode == 2, name
         assert f"configuration error: {name}: " in result.stderr

@@ -58,6 +58,12 @@ def _upload(http, client, data: bytes = CSV, **overrides):
         (b"userid,CN\nann\n", "Line 2: expected 2 values"),
         (b"userid\n\n", "lists no users"),
         (b"userid\n\xff\n", "not UTF-8"),
+        (b"userid\n" + b"a" * 3000 + b"\n", "Line 2 is longer than 2048 characters"),
+        (b'userid,CN\nann,"' + b"x\n" * 1100 + b'"\n', "Line 2: the record is longer than"),
+        (
+            b"userid\n" + b"".join(b"u%d\n" % i for i in range(5001)),
+            "At most 5000 users per upload",
+        ),
     ],
 )
 def test_unusable_uploads_are_explained(data, message):
@@ -136,6 +142,19 @@ def test_the_result_file_has_working_links_and_its_download_is_audited(
     assert "<svg" in enroll.content.decode()
     assert link not in str(BulkJobRow.objects.values_list("link_sealed", flat=True)[0])
     assert AuditEvent.objects.filter(action="bulk.download", actor_user=operator_user).exists()
+
+
+def test_a_finished_job_no_longer_stores_the_smart_card_admin_keys(operator, client_a, sent):
+    key, old = "a1" * 24, "b2" * 24
+    _upload(operator, client_a.client, CSV, smartcardid="card-1", adminkey=key, oldadminkey=old)
+    job = BulkJob.objects.get()
+    assert (job.options["adminkey"], job.options["oldadminkey"]) == (key, old)
+    assert bulk_job_run(job_id=job.pk) == BulkJobState.DONE
+    job.refresh_from_db()
+    assert (job.options["adminkey"], job.options["oldadminkey"]) == ("", "")
+    assert job.options["smartcardid"] == "card-1"
+    # The device of each command still gets them, while its command is in progress.
+    assert {c.body["vscinfo"]["adminkey"] for c in Command.objects.all()} == {key}
 
 
 def test_a_failing_row_is_recorded_and_the_others_go_on(operator, client_a, sent):

@@ -194,6 +194,15 @@ def test_an_unusable_configuration_file_is_refused_whole(admin) -> None:
     assert not Client.objects.exists()
 
 
+def test_a_yaml_bomb_is_refused_with_a_reason(admin) -> None:
+    bomb = "a: &a [x, x, x]\nb: &b [*a, *a, *a]\nallowed-clients: [{client-id: a, group: *b}]\n"
+    upload = SimpleUploadedFile("bomb.yml", bomb.encode())
+    response = admin.post(reverse("portal:clients_import"), {"file": upload})
+    assert response.status_code == 400
+    assert "YAML aliases (*name) are not allowed" in response.content.decode()
+    assert not Client.objects.exists()
+
+
 def test_exporting_gives_the_same_format_without_keys(admin, client_a, client_b) -> None:
     response = admin.get(reverse("portal:clients_export"))
     assert response["Content-Disposition"].startswith("attachment")

@@ -142,3 +142,17 @@ def test_cancelling_a_command(operator, operator_user, client_a):
 def test_an_unknown_command_is_404(operator, db):
     assert operator.get(reverse("portal:command", args=[999])).status_code == 404
     assert operator.get(reverse("portal:command_live", args=[999])).status_code == 404
+
+
+def test_the_command_page_shows_smart_card_admin_keys_masked(operator, client_a):
+    key, old = "a1" * 24, "b2" * 24
+    body = provisioning_command()
+    body["provCommand"]["vscinfo"] = {"smartcardid": "card-1", "adminkey": key, "oldadminkey": old}
+    command = command_create(
+        client=client_a.client, request=parse_command_request("provision", body)
+    )
+    page = operator.get(reverse("portal:command", args=[command.pk])).content.decode()
+    assert "card-1" in page
+    assert key not in page
+    assert old not in page
+    assert "&quot;adminkey&quot;: &quot;********&quot;" in page

@@ -1,5 +1,6 @@
 """Users and profiles: search, the profile page, and ping/delete issued from it."""
 
+import pytest
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, Command, Message, Profile, ProfileState
@@ -127,3 +128,38 @@ def test_an_unknown_profile_is_404(operator, db):
         ).status_code
         == 404
     )
+
+
+STORED_DEVICE_INFO = {
+    "a member named items": {"items": "x"},
+    "members named like dict methods": {"keys": "k", "values": ["v"], "get": {"a": 1}},
+    "nested values from an older version": {"name": {"items": [1, 2]}, "model": None},
+    "a list from an older version": ["Pixel", {"items": "x"}],
+    "a string from an older version": "Pixel",
+    "a huge value from an older version": {"name": "P" * 100_000},
+}
+
+
+@pytest.mark.parametrize("device_info", STORED_DEVICE_INFO.values(), ids=STORED_DEVICE_INFO.keys())
+def test_the_profile_and_user_pages_render_whatever_device_info_is_stored(
+    operator, client_a, device_info
+):
+    profile = make_profile(client_a.client, "bob")
+    Profile.objects.filter(pk=profile.pk).update(
+        device_info=device_info,
+        desktop_extensions=[{"key": "items", "data": {"items": "x"}}, "junk", {"items": 1}],
+    )
+    response = operator.get(reverse("portal:profile", args=[profile.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "no device information" not in page
+    assert len(page) < 60_000  # values are shown cut to a bounded length
+    assert operator.get(reverse("portal:user", args=["smartid", "bob"])).status_code == 200
+
+
+def test_a_member_named_items_is_shown_as_a_row(operator, client_a):
+    profile = make_profile(client_a.client, "bob")
+    Profile.objects.filter(pk=profile.pk).update(device_info={"items": "x", "name": "Pixel"})
+    response = operator.get(reverse("portal:profile", args=[profile.pk]))
+    assert ("items", "x") in response.context["device_rows"]
+    assert "<dt>items</dt><dd>x</dd>" in response.content.decode()

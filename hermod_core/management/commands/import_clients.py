@@ -6,7 +6,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
+from hermod_core.protocol.client_config import (
+    MAX_CONFIG_CHARS,
+    ClientConfigError,
+    parse_client_config,
+)
 from hermod_core.services.clients import ClientError, clients_import
 
 
@@ -19,9 +23,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         try:
-            text = path.read_text(encoding="utf-8")
+            # At most one character past the limit is read: parse_client_config refuses it.
+            with path.open(encoding="utf-8-sig") as file:
+                text = file.read(MAX_CONFIG_CHARS + 1)
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{path} is not UTF-8 text") from None
         try:
             result = clients_import(entries=parse_client_config(text), actor="cli")
         except (ClientConfigError, ClientError) as exc:

@@ -10,6 +10,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def gunicorn_argv(python: str, bind: str, workers: int) -> list[str]:
+    """The web server as ``serve`` starts it, access lines redacted (``gunicorn_conf``)."""
+    config = "python:hermod_core.gunicorn_conf"
+    return [python, "-m", "gunicorn", "hermod_core.wsgi", "--config", config, "--bind", bind,
+            "--workers", str(workers)]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Serve the API, console and /healthz with gunicorn, beside a Celery worker and beat."
 
@@ -24,8 +31,7 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "celery_app", "worker", "--loglevel", "INFO",
                        "--concurrency", "2"],
             "beat": [python, "-m", "celery", "-A", "celery_app", "beat", "--loglevel", "INFO"],
-            "web": [python, "-m", "gunicorn", "hermod_core.wsgi", "--bind", bind, "--workers",
-                    str(options["workers"]), "--access-logfile", "-"],
+            "web": gunicorn_argv(python, bind, options["workers"]),
         }  # fmt: skip
         children = {name: subprocess.Popen(argv) for name, argv in commands.items()}  # noqa: S603
         self.stdout.write(f"Hermod on http://{bind}/ (console /console/, health /healthz)")

@@ -37,8 +37,9 @@ def test_ping_reports_device_and_profile_info(device, flag) -> None:
     result = answer.body["pingResponse"]["result"]
     assert result["contenttype"] == "json"
     data = validate_ping(parse_envelope(answer.body, "pingResponse"))
-    assert data["deviceinfo"] == device.deviceinfo
-    (info,) = data["profileinfo"]
+    assert data.device_info == device.deviceinfo
+    assert data.profile_info is not None
+    (info,) = data.profile_info
     profile = device.profiles[0]
     assert info == {
         "guid": profile.guid,

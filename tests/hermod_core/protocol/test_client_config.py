@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import yaml
 
@@ -56,10 +58,10 @@ def test_it_reads_the_kebab_case_spelling() -> None:
         group="smartid",
         callback_url="https://idm-host.example.com/ws/hermod",
         callback_basic_auth="username:password",
-        callback_signing_secret="",
+        callback_signing_secret=None,
     )
     assert da.client_id == "da"
-    assert da.callback_basic_auth == ""
+    assert da.callback_basic_auth is None  # not mentioned: an import keeps the stored value
 
 
 def test_it_reads_the_camel_case_spelling() -> None:
@@ -70,9 +72,17 @@ def test_it_reads_the_camel_case_spelling() -> None:
     assert entry.callback_basic_auth == "primeuser:primeuserpw"
 
 
-def test_it_reads_a_top_level_list_and_defaults_the_group() -> None:
+def test_it_reads_a_top_level_list_and_leaves_an_unmentioned_group_to_the_import() -> None:
     (entry,) = parse_client_config("allowed-clients:\n  - client-id: solo\n    key: k\n")
-    assert entry.group == "default"
+    assert entry.group is None
+
+
+def test_a_member_given_empty_is_not_a_member_left_out() -> None:
+    (entry,) = parse_client_config(
+        "allowed-clients:\n  - client-id: solo\n    callback-url:\n    callback-basic-auth: ''\n"
+    )
+    assert (entry.callback_url, entry.callback_basic_auth) == ("", "")
+    assert entry.callback_signing_secret is None
 
 
 @pytest.mark.parametrize(
@@ -123,3 +133,39 @@ def test_it_quotes_values_that_yaml_would_misread() -> None:
     entry = ClientEntry("123", "", "yes", "", "", "")
     (back,) = parse_client_config(render_client_config([entry]))
     assert (back.client_id, back.group) == ("123", "yes")
+
+
+BOMB = """
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+allowed-clients: [{client-id: a}]
+hermod: *f
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (BOMB, "line 3: YAML aliases"),
+        ("x: &c {client-id: a}\nallowed-clients: [*c]\n", "line 2: YAML aliases"),
+        ("allowed-clients: " + "[" * 100_000, "line 1: nested deeper than 20 levels"),
+        ("".join("  " * i + "a:\n" for i in range(100)), "line 21: nested deeper than 20 levels"),
+        ("allowed-clients: []\n# " + "x" * 1024 * 1024, "larger than 1024 KiB"),
+    ],
+)
+def test_aliases_deep_nesting_and_huge_files_are_refused_quickly(text: str, problem: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ClientConfigError, match=problem):
+        parse_client_config(text)
+    assert time.monotonic() - started < 1
+
+
+def test_anchors_without_aliases_and_twenty_levels_are_fine() -> None:
+    # 17 mappings, the one holding allowed-clients, its list and the entry: 20 levels.
+    nested = "".join("  " * i + "a:\n" for i in range(17))
+    text = nested + "  " * 17 + "allowed-clients:\n" + "  " * 17 + "  - {client-id: &x deep}\n"
+    assert [e.client_id for e in parse_client_config(text)] == ["deep"]
