@@ -235,12 +235,18 @@ class Device:
             body=result.body,
         )
         if outcome.completed:
-            self._remember(built, context.profile, result.body)
+            self.remember(built, result.body, context.profile)
         return outcome
 
-    def _remember(
-        self, answer: Answer, profile: StoredProfile | None, server_body: dict[str, Any]
+    def remember(
+        self,
+        answer: Answer,
+        server_body: dict[str, Any],
+        profile: StoredProfile | None = None,
     ) -> None:
+        """Keep what a COMPLETED answer established (new profile with the box token from the
+        server's `server_body`, certificates, PIN-reset nonce, admin key, deletion); for callers
+        that post `build_answer`'s answer themselves."""
         if answer.new_profile is not None:
             # The server gives the box token only in its answer to the accepted provisioning.
             boxtoken = server_body.get("boxtoken")

@@ -15,6 +15,7 @@ import requests
 
 from hermod_core.emulator.device import Device
 from tests.e2e.conftest import Api, make_client
+from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.services
@@ -42,7 +43,7 @@ def test_a_signature_and_its_replay_racing_complete_exactly_one_command(
     client = make_client(stack, receiver)
     device = Device(tmp_path / "phone")
     created = client.create("provision", provisioning_command())
-    assert device.enroll(created["destinations"][0]["uri"]).body == {"state": "COMPLETED"}
+    assert device.enroll(created["destinations"][0]["uri"]).body == PROVISIONED
     (profile,) = device.profiles
     with ThreadPoolExecutor(max_workers=2) as pool:
         for _ in range(ROUNDS):

@@ -345,7 +345,7 @@ def _provisioned(api_a: Api, make_device: Any, keytype: str = "RSA") -> Device:
         body["provCommand"]["profile"]["keygenrequests"] = [key_request("signer", "EC", 256)]
     device: Device = make_device()
     created = api_a.create("provision", body)
-    assert device.enroll(created["destinations"][0]["uri"]).body == {"state": "COMPLETED"}
+    assert device.enroll(created["destinations"][0]["uri"]).body == PROVISIONED
     return device
 
 

@@ -16,6 +16,7 @@ from hermod_core.models import CallbackDelivery, Command
 from hermod_core.services.commands import command_transition
 from hermod_core.services.expiry import commands_expire
 from tests.conftest import Persona
+from tests.matchers import PROVISIONED
 from tests.portal.helpers import make_profile
 from tests.seeds import provisioning_command
 
@@ -138,5 +139,5 @@ def test_a_completed_provisioning_no_longer_stores_its_admin_keys(
         answer,
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert answered.json() == {"state": "COMPLETED"}
+    assert answered.json() == PROVISIONED
     assert stored_body(created["commandId"])["vscinfo"] == {"smartcardid": "card-1"}

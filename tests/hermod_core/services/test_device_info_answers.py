@@ -12,6 +12,7 @@ from django.conf import settings
 from hermod_core.emulator.device import Device
 from hermod_core.models import Command, Profile
 from tests.conftest import Persona
+from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"
@@ -35,7 +36,7 @@ def enroll(client: Any, persona: Persona, device: Device) -> tuple[dict[str, Any
     built = device.build_answer(destination["location"], message)
     answered = post_json(client, path, built.body, **bearer)
     if answered.status_code == 200:
-        device.state.put(built.new_profile)
+        device.remember(built, answered.json())
     return created, answered
 
 
@@ -57,7 +58,7 @@ def test_a_ping_answer_with_a_nested_deviceinfo_is_refused_and_nothing_is_stored
 ) -> None:
     device = Device(tmp_path / "phone")
     _, answered = enroll(client, client_a, device)
-    assert answered.json() == {"state": "COMPLETED"}
+    assert answered.json() == PROVISIONED
     profile = device.profiles[0]
     stored = Profile.objects.get(pk=profile.profile_id).device_info
     created = post_json(

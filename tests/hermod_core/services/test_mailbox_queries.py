@@ -69,9 +69,7 @@ def provisioned(client: Any, client_a: Persona, tmp_path: Path) -> tuple[Device,
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert answered.json() == PROVISIONED
-    assert built.new_profile is not None
-    built.new_profile.boxtoken = answered.json()["boxtoken"]
-    device.state.put(built.new_profile)
+    device.remember(built, answered.json())
     profile = device.profiles[0]
     return device, profile.profile_id, profile.boxtoken
 

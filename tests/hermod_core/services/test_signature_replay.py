@@ -17,6 +17,7 @@ from hermod_core.emulator.device import Device
 from hermod_core.models import AcceptedSignature, Command, Key, Profile
 from hermod_core.services import mailbox
 from tests.conftest import Persona
+from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db
@@ -43,9 +44,8 @@ class Phone:
         ).json()
         built = self.device.build_answer(destination["location"], message)
         answered = self.post(destination["location"], built.body, token)
-        assert answered.json() == {"state": "COMPLETED"}
-        assert built.new_profile is not None
-        self.device.state.put(built.new_profile)
+        assert answered.json() == PROVISIONED
+        self.device.remember(built, answered.json())
         self.profile = self.device.profiles[0]
 
     def command(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
