@@ -172,7 +172,9 @@ def signed_in(response: requests.Response) -> bool:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hermod]:
     """PostgreSQL, Redis, gunicorn, a Celery worker and beat, with this module's small budgets."""
     folder = tmp_path_factory.mktemp("attacker-stack")
-    with hermod_stack(folder, workers=1, env=STACK_ENV) as (hermod, _pg, _redis):
+    # gunicorn with the production settings file, as the image and `manage.py serve` start it.
+    web_args = ("--config", "python:hermod_core.gunicorn_conf")
+    with hermod_stack(folder, workers=1, env=STACK_ENV, web_args=web_args) as (hermod, _pg, _r):
         yield hermod
 
 
@@ -425,6 +427,27 @@ def test_a_stranger_burning_the_failure_budgets_of_the_victims_address_gets_429_
 
 def _ping(profile: StoredProfile) -> dict[str, Any]:
     return {"pingCommand": {"profileid": profile.profile_id}}
+
+
+@pytest.mark.parametrize(
+    "scheme_header",
+    [("X-Forwarded-Proto", "https"), ("X-Forwarded-Ssl", "on"), ("X-Forwarded-Protocol", "ssl")],
+)
+def test_a_scheme_header_from_an_untrusted_peer_does_not_make_plain_http_secure(
+    stack: Hermod, scheme_header: tuple[str, str]
+) -> None:
+    """No proxy is trusted, so a scheme header is the client's own word. Believed, it makes a
+    plain-HTTP request HTTPS to Django (``request.is_secure()``: absolute URLs say https, CSRF
+    demands a Referer); gunicorn believed it from loopback peers by default (its
+    ``forwarded_allow_ips``), behind the back of ``TrustedProxyMiddleware``."""
+    name, value = scheme_header
+    claimed = requests.Session()
+    claimed.headers[name] = value
+    attempt = sign_in(stack, claimed, f"nobody-{name}", "wrong")
+    # The form was judged as on plain HTTP (no "Referer checking failed" 403 of HTTPS) …
+    assert _wrong_password(attempt), (attempt.status_code, attempt.text[:300])
+    # … exactly as without the header.
+    assert _wrong_password(sign_in(stack, requests.Session(), f"nobody-{name}", "wrong"))
 
 
 # --- 4. console sign-in throttling ---------------------------------------------------------------
