@@ -549,3 +549,48 @@ def test_a_signed_answer_replayed_at_a_twin_command_is_refused_and_that_command_
     )
     assert completed["state"] == "COMPLETED"
     assert (failed["state"], failed["failure"]["code"]) == ("FAILED", code)
+
+
+DIVERTED_PKCS7 = (
+    "Known gap (reported, issue 10): a PKCS#7 answer carries nothing of its command but a "
+    "signingTime, so one withheld from its own command and posted at a twin (same profile, same "
+    "tbs, created within the same minutes) is a signature never accepted before, and completes "
+    "the twin; docs/security.md says a signed answer completes only its own command."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer_format", "code"),
+    [
+        pytest.param(
+            "pkcs7",
+            "SIGNATURE_REPLAYED",
+            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=DIVERTED_PKCS7),
+        ),
+        ("jws", "NONCE_MISMATCH"),
+    ],
+)
+def test_a_signed_answer_diverted_from_its_command_to_a_twin_does_not_complete_the_twin(
+    stack: Hermod, api: Api, tmp_path: Path, answer_format: str, code: str
+) -> None:
+    """The attacker holds the box token and sits on the device's path: the answer to the first
+    command is withheld and posted at the second instead, before the server ever saw it."""
+    device = provisioned(api, tmp_path / "phone")
+    (profile,) = device.profiles
+    tbs = [{"key": "tbs", "data": base64.b64encode(b"Pay 100 EUR to Mallory").decode()}]
+    body = {"signCommand": {"profileid": profile.profile_id,
+                            "params": {"tbs": tbs, "format": answer_format}}}  # fmt: skip
+    first, second = api.create("sign", body), api.create("sign", copy.deepcopy(body))
+    (to_first,), (to_second,) = first["destinations"], second["destinations"]
+    message = device.fetch(to_first["location"], profile.boxtoken)
+    withheld = device.build_answer(to_first["location"], message).body
+
+    diverted = copy.deepcopy(withheld)
+    diverted["responseHeader"]["inReplyTo"] = to_second["location"]
+    posted = PHONE.post(to_second["location"], json=diverted, headers=bearer(profile.boxtoken))
+    assert posted.status_code == 422, posted.text
+    assert error_code(posted) == code
+    assert api.poll(second["commandId"])["state"] == "FAILED"
+    # Delivered to its own command, the same answer completes it.
+    own = PHONE.post(to_first["location"], json=withheld, headers=bearer(profile.boxtoken))
+    assert (own.status_code, own.json()) == (200, {"state": "COMPLETED"})
