@@ -93,6 +93,8 @@ def command_result(command: Command) -> dict[str, Any]:
                 ),
                 location=message_location(public_url, bid, str(message.id)),
                 pid=str(message.profile_id) if message.profile_id else None,
+                state=message.state,
+                fetched_at=message.fetched_at,
             )
         )
     profile = None
@@ -134,6 +136,7 @@ def command_result(command: Command) -> dict[str, Any]:
             profile=profile,
             certificates=certificates,
             failure=failure,
+            signature=command.signature,
             extra=extra,
         )
     )
