@@ -85,8 +85,8 @@ DEFAULT_RAW_MECHANISM: Final = "CKM_SHA256_RSA_PKCS"
 def verify_raw_rsa(key: PublicKey, signature: bytes, content: bytes, mechanism: str) -> None:
     """Return only if `signature` is an RSASSA-PKCS1-v1_5 signature (RFC 8017 §8.2) by the RSA
     `key` over `content`, hashed as `mechanism` says (`RAW_RSA_MECHANISMS`); else `CryptoError`
-    (`KEY_UNSUPPORTED` for a non-RSA key or an unknown mechanism, `JWS_BAD_SIGNATURE` when it
-    does not verify — the code of every "signature does not verify" of a bare value)."""
+    (`KEY_UNSUPPORTED` for a non-RSA key or an unknown mechanism, `RAW_BAD_SIGNATURE` when it
+    does not verify)."""
     hash_type = RAW_RSA_MECHANISMS.get(mechanism)
     if hash_type is None:
         raise CryptoError(ErrorCode.KEY_UNSUPPORTED, f"The mechanism {mechanism} is not supported.")
@@ -96,5 +96,5 @@ def verify_raw_rsa(key: PublicKey, signature: bytes, content: bytes, mechanism: 
         key.verify(signature, content, padding.PKCS1v15(), hash_type())
     except (InvalidSignature, ValueError):
         raise CryptoError(
-            ErrorCode.JWS_BAD_SIGNATURE, "The raw signature does not verify."
+            ErrorCode.RAW_BAD_SIGNATURE, "The raw signature does not verify."
         ) from None
