@@ -331,6 +331,7 @@ def command_transition(
     failure_reason: str = "",
     answer: dict[str, Any] | None = None,
     profile_id: uuid.UUID | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> bool:
     """Move one command to a final state; True if this call made the change."""
     return (
@@ -341,6 +342,7 @@ def command_transition(
             failure_reason=failure_reason,
             answer=answer,
             profile_id=profile_id,
+            signature=signature,
         )
         == 1
     )
@@ -355,6 +357,7 @@ def commands_transition(
     failure_reason: str = "",
     answer: dict[str, Any] | None = None,
     profile_id: uuid.UUID | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> int:
     """Move commands to a final state; returns how many this call changed. The only code that
     changes a command's state.
@@ -379,6 +382,8 @@ def commands_transition(
         changes["answer"] = answer
     if profile_id is not None:
         changes["profile_id"] = profile_id
+    if signature is not None:
+        changes["signature"] = signature
     sources = [s.value for s in command_sources(to)]
     won = Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)
     if won == 0:

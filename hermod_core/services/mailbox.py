@@ -365,9 +365,8 @@ def _sign(command: Command, message: Message, envelope: answers.Envelope) -> Non
         mechanism=str(params.get("mechanism") or DEFAULT_RAW_MECHANISM),
     )
     _record_signature(profile=message.profile, fingerprint=verified.fingerprint)
-    Command.objects.filter(pk=command.pk).update(
-        signature={"verification": verified.verification, "format": format_}
-    )
+    # Written by the completing transition's UPDATE (_decide), like a provisioning's profile id.
+    command.signature = {"verification": verified.verification, "format": format_}
 
 
 def _signer_summary(certificate: x509.Certificate, chain: ChainResult) -> dict[str, Any]:
@@ -426,7 +425,7 @@ def _sign_profileless(
         }
         command.profile_id = profile.pk
     _record_signature(profile=profile, signer=result.signer, fingerprint=result.fingerprint)
-    Command.objects.filter(pk=command.pk).update(signature=record)
+    command.signature = record
 
 
 def _record_signature(
@@ -583,6 +582,7 @@ def _decide(
                 to=State.COMPLETED,
                 answer=envelope.raw,
                 profile_id=command.profile_id,
+                signature=command.signature,
             ):
                 raise BoxNotFound
     except answers.AnswerRejected as rejected:
