@@ -5,11 +5,14 @@ each destination in sync, poll and callback bodies. Every request body is the do
 
 import base64
 import copy
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 
 from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
@@ -411,3 +414,43 @@ def test_each_destination_shows_its_progress_in_sync_poll_and_callback_bodies(
     assert [d["state"] for pid, d in final.items() if pid != owner["pid"]] == ["WITHDRAWN"]
     # Existing members keep their order; the progress members come last.
     assert list(first)[:6] == ["to", "bid", "uri", "pid", "mid", "location"]
+
+
+def _post(location: str, token: str, answer: dict[str, Any], start: threading.Barrier) -> Any:
+    start.wait(timeout=10)
+    return requests.post(
+        location, json=answer, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def test_a_profileless_signature_and_its_replay_racing_complete_exactly_one_command(
+    stack, receiver, tmp_path: Path
+) -> None:
+    """Two web processes, the same PKCS#7 posted to two @tmp commands at the same moment: the
+    unique constraint on (signer key, fingerprint) lets exactly one complete."""
+    client = make_client(stack, receiver, group=f"race-{time.time_ns()}")
+    desktop = Device(tmp_path / "desktop")
+    provisioned(make_client(stack, receiver, group=f"elsewhere-{time.time_ns()}"), desktop)
+    body = {
+        "commandHeader": {"to": ["@tmp"]},
+        "signCommand": {"params": {"tbs": _unique_tbs("Pay"), "format": "pkcs7"}},
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(4):
+            first, second = client.create("sign", body), client.create("sign", body)
+            (one,), (two,) = first["destinations"], second["destinations"]
+            tokens = [d["uri"].rsplit("token=", 1)[1] for d in (one, two)]
+            answer = desktop.build_answer(
+                one["location"], desktop.fetch(one["location"], tokens[0])
+            ).body
+            replay = copy.deepcopy(answer)
+            replay["responseHeader"]["inReplyTo"] = two["location"]
+            start = threading.Barrier(2)
+            futures = [
+                pool.submit(_post, one["location"], tokens[0], answer, start),
+                pool.submit(_post, two["location"], tokens[1], replay, start),
+            ]
+            responses = [future.result() for future in futures]
+            assert sorted(r.status_code for r in responses) == [200, 422]
+            (refused,) = [r for r in responses if r.status_code == 422]
+            assert refused.json()["error"]["code"] == "SIGNATURE_REPLAYED"
