@@ -6,7 +6,11 @@ PKCS#1 signature, or a placeholder XML Signature.
 concatenated tbs data, with signed attributes carrying the current signingTime (the server
 requires it within the command's life; `SigningClock` keeps two signatures apart), with the
 key's installed certificate, or a self-signed one made on the fly (the server trusts the
-profile key, never the certificate, §6.3).
+profile key, never the certificate, §6.3). `format: raw` (or `pkcs1`) → base64 RSASSA-PKCS1-v1_5
+over the concatenated tbs data, hashed per `mechanism`. `format: xmldsig` → a placeholder XML
+Signature the server passes through unverified. A message without profile (`@tmp` without
+`profileid`, docs/signing.md) is signed by the first stored profile with a matching key, with its
+certificate in the CMS or the JWS `x5c` header.
 """
 
 from __future__ import annotations

@@ -76,8 +76,6 @@ PROTECTION_LEVELS = ("NONE", "CONSENT", "PASSWORD", "BIOMETRICS")
 SPIN_OPERATIONS = ("pinreset", "adminkeychange", "pinchange", "pukchange")
 # `format` of auth/sign (§5.3), matched without regard to case; `pkcs1` is another name of `raw`.
 SIGN_FORMATS = ("jws", "pkcs7", "xmldsig", "raw", "pkcs1")
-# Formats whose answer the server verifies; an xmldsig answer is recorded NOT_VERIFIED_BY_SERVER.
-VERIFIED_FORMATS = ("jws", "pkcs7", "raw")
 # Commands a `smartcardid` addresses when `profileid` is absent (seed 000, decided for delete).
 SMARTCARD_TYPES = frozenset(
     {CommandType.CERT, CommandType.SPIN, CommandType.EPIN, CommandType.DELETE}

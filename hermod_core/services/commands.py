@@ -364,7 +364,9 @@ def commands_transition(
 
     A conditional UPDATE (``WHERE state IN <allowed sources>``): of two racing callers — an answer
     and the expiry sweep, two workers — exactly one updates a row and wins; the other sees 0 rows
-    and does nothing, so a final state never changes and the callback is written once. The
+    and does nothing, so a final state never changes and the callback is written once. The same
+    UPDATE writes what the ending brings (the answer, a provisioned profile's id, an accepted
+    signature's record), so they appear only with the final state. The
     winners, in the same transaction, end their still-open destinations, freeze their callback
     bodies and forget their smart-card admin keys. The expiry sweep passes a whole batch: a few
     statements instead of a few per command.
