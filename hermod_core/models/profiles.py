@@ -96,6 +96,8 @@ class Key(models.Model):
     class Meta:
         db_table = "hermod_key"
         ordering = ["id"]
+        # The signer of a profile-less answer is matched to its profile by key thumbprint.
+        indexes = [models.Index(fields=["thumbprint"], name="key_by_thumbprint")]
         constraints = [
             models.UniqueConstraint(fields=["profile", "keyid"], name="key_unique_per_profile")
         ]
