@@ -148,6 +148,15 @@ class TrustedKeyForm(forms.Form):
     )
 
 
+class TrustedSignerCaForm(forms.Form):
+    label = forms.CharField(label="Label", max_length=200, required=False)
+    certificate = forms.CharField(
+        label="CA certificate (PEM or base64 DER)",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=70000,
+    )
+
+
 class CaSettingsForm(forms.Form):
     """A group's CA; blank secrets keep the stored ones (they are never shown back)."""
 

@@ -5,12 +5,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from hermod_core.models import Command, CommandState, Message, MessageState
+from hermod_core.models import Command, CommandState, MessageState
 from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
@@ -69,6 +70,7 @@ class EnrollmentStatus:
     expires_at: datetime
     congrats: str
     failure: str
+    fetched_at: datetime | None = None  # when the app opened the link (the result's fetchedAt)
 
     @property
     def is_final(self) -> bool:
@@ -80,27 +82,33 @@ class EnrollmentStatus:
 
 
 def enrollment_status(command: Command, *, now: datetime | None = None) -> EnrollmentStatus:
-    """The phase of a provisioning command's (single, ``@tmp``) destination, its plug-out URI
-    (from the command's result body, as a client would see it) and the closing message."""
+    """The phase of a provisioning command's (single, ``@tmp``) destination, read from the
+    destination's progress in its result body (``state``, ``fetchedAt``: what a client's page
+    polls too), with its plug-out URI and the closing message."""
     now = now or timezone.now()
     phase = _FINAL_PHASES.get(CommandState(command.state))
-    message: Message | None = None
+    destination: dict[str, Any] | None = None
     if phase is None:
-        message = command.messages.order_by("created_at").first()
-        if command.expires_at <= now or message is None:
+        # One read of the messages for the result body and the lifespan checks below.
+        prefetch_related_objects([command], "messages")
+        destinations = command_result(command)["destinations"]
+        destination = destinations[0] if destinations else None
+        state = destination["state"] if destination else None
+        if command.expires_at <= now or destination is None:
             phase = Phase.EXPIRED
-        elif message.state == MessageState.FETCHED:
+        elif state == MessageState.FETCHED:
             phase = Phase.FETCHED
-        elif message.state == MessageState.WAITING and message.expires_at > now:
+        elif state == MessageState.WAITING and command.messages.all()[0].expires_at > now:
             phase = Phase.WAITING
         else:
             phase = Phase.EXPIRED
     uri = ""
-    if phase in {Phase.WAITING, Phase.FETCHED}:
-        uri = command_result(command)["destinations"][0]["uri"]
+    if phase in {Phase.WAITING, Phase.FETCHED} and destination is not None:
+        uri = destination["uri"]
     expires_at = command.expires_at
-    if phase is Phase.WAITING and message is not None:
-        expires_at = min(expires_at, message.expires_at)
+    if phase is Phase.WAITING:
+        expires_at = min(expires_at, command.messages.all()[0].expires_at)
+    fetched_at = destination.get("fetchedAt") if destination else None
     return EnrollmentStatus(
         command=command,
         phase=phase,
@@ -108,6 +116,7 @@ def enrollment_status(command: Command, *, now: datetime | None = None) -> Enrol
         expires_at=expires_at,
         congrats=congrats_message(command.body) if phase is Phase.COMPLETED else "",
         failure=command.failure_reason if phase is Phase.FAILED else "",
+        fetched_at=parse_datetime(fetched_at) if fetched_at else None,
     )
 
 

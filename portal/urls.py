@@ -56,6 +56,12 @@ urlpatterns = [
         groups.group_key_remove,
         name="group_key_remove",
     ),
+    path("groups/<str:name>/signer-cas", groups.group_signer_ca_add, name="group_signer_ca_add"),
+    path(
+        "groups/<str:name>/signer-cas/<int:ca_id>/remove",
+        groups.group_signer_ca_remove,
+        name="group_signer_ca_remove",
+    ),
     path("groups/<str:name>/ca", groups.group_ca_save, name="group_ca_save"),
     path("groups/<str:name>/ca/ra", groups.group_ca_ra, name="group_ca_ra"),
     path("groups/<str:name>/ca/verifier", groups.group_ca_verifier, name="group_ca_verifier"),

@@ -13,6 +13,7 @@ Examples are built with the same pure functions the server renders its bodies wi
 
 import copy
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -146,9 +147,15 @@ _MECHANISMS = [*MECHANISMS["RSA"], *MECHANISMS["EC"]]
 _KEY_LENGTHS = sorted({n for sizes in KEY_SIZES.values() for n in sizes})
 _PROFILE_ID = _uuid(
     "The profile the command is for. Required unless `commandHeader.to` names the box "
-    "(a profile id or `@<userid>`)."
+    "(a profile id or `@<userid>`), a `smartcardid` names it (certificate, startpinreset, "
+    "endpinreset, delete), or the command is a sign, authenticate or startpinreset sent to "
+    "`@tmp` for whichever desktop app opens the link."
 )
-_SMARTCARD_ID = _str("Desktop: the virtual smart card (profile) in the desktop app.")
+_SMARTCARD_ID = _str(
+    "Desktop: the virtual smart card (profile) in the desktop app. Without `profileid` it "
+    "addresses the group's active profile provisioned with this smart-card id (its newest, if "
+    "there are several); none answers 404 SMARTCARD_NOT_FOUND naming this field."
+)
 
 # --- components --------------------------------------------------------------------------------
 
@@ -173,7 +180,25 @@ COMPONENTS: dict[str, Schema] = {
         "The key that signs the provisioning answer: the app's attestation key.", ["ATTESTATION"]
     ),
     "ResponseFormat": _enum("The format of the provisioning answer.", ["jws"]),
-    "SignFormat": _enum("jws: a compact JWS; pkcs7: base64 DER CMS SignedData.", SIGN_FORMATS),
+    "SignFormat": _enum(
+        "Matched without regard to case. jws: a compact JWS (verified); pkcs7: base64 DER CMS "
+        "SignedData (verified); raw (also pkcs1): base64 RSASSA-PKCS1-v1_5 signature over the "
+        "concatenated tbs data, hashed per `mechanism` (CKM_SHA256_RSA_PKCS default, "
+        "CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS; verified; needs a profile); xmldsig: base64 "
+        "XML Signature document, passed through and recorded NOT_VERIFIED_BY_SERVER.",
+        [*SIGN_FORMATS, *(f.upper() for f in SIGN_FORMATS)],
+    ),
+    "DestinationState": _enum(
+        "A destination's progress (PROTOCOL.md §7): WAITING (not opened yet), FETCHED (the app "
+        "has the message), ANSWERED, WITHDRAWN (another destination answered, the command "
+        "ended, or its lifespan passed unopened), EXPIRED.",
+        ["WAITING", "FETCHED", "ANSWERED", "WITHDRAWN", "EXPIRED"],
+    ),
+    "Verification": _enum(
+        "What the server established of an accepted auth/sign answer: VERIFIED (signature and "
+        "binding to the command checked), NOT_VERIFIED_BY_SERVER (xmldsig: passed through).",
+        ["VERIFIED", "NOT_VERIFIED_BY_SERVER"],
+    ),
     "FilterOp": _enum("The comparison.", ["eq"]),
     "FilterParam": _enum("The key attribute compared.", FILTER_PARAMS),
     "ContentEncoding": _enum("How `data` is encoded.", ["base64"]),
@@ -440,6 +465,12 @@ COMPONENTS: dict[str, Schema] = {
             "pid": _uuid("The profile, for a profile's box."),
             "mid": _uuid("The message."),
             "location": _str("The message URL: <public-url>/<bid>/<mid>.", format="uri"),
+            "state": _ref("DestinationState"),
+            "fetchedAt": _str(
+                "When the app fetched the message; null until then.",
+                format="date-time",
+                nullable=True,
+            ),
         },
         required=["to", "bid", "uri", "mid", "location"],
     ),
@@ -464,7 +495,7 @@ COMPONENTS: dict[str, Schema] = {
             "result": _obj(
                 "What the device produced; absent for cert, delete and epin.",
                 {
-                    "contenttype": _str("jws, pkcs7 or json."),
+                    "contenttype": _str("jws, pkcs7, raw, xmldsig or json."),
                     "data": {
                         "description": "A compact JWS, base64 CMS, or JSON (text or object) for "
                         "ping and startpinreset (PROTOCOL.md §6.1, §6.3)."
@@ -485,7 +516,9 @@ COMPONENTS: dict[str, Schema] = {
         required=["code", "message"],
     ),
     "ProfileSummary": _obj(
-        "The profile a completed provisioning created.",
+        "The profile a completed provisioning created (all members), or the known profile "
+        "whose key signed the answer to a profile-less `@tmp` sign/authenticate (`id`, "
+        "`userid`, `name`, `servername`).",
         {
             "id": _uuid("The profile id."),
             "userid": _str("Its user."),
@@ -515,7 +548,26 @@ COMPONENTS: dict[str, Schema] = {
                 "additionalProperties": True,
             },
         },
-        required=["id", "userid", "keys"],
+        required=["id", "userid"],
+    ),
+    "Signer": _obj(
+        "The signer of the answer to a profile-less `@tmp` sign/authenticate: the certificate "
+        "the answer carried (PKCS#7 signer certificate, JWS `x5c[0]`), whose key verified it.",
+        {
+            "certificate": _str("Base64 DER X.509.", format="byte"),
+            "subject": _str("Its subject."),
+            "issuer": _str("Its issuer."),
+            "serialNumber": _str("Its serial number, decimal."),
+            "sha256": _str("Hex SHA-256 of the DER."),
+            "verified": {
+                "type": "boolean",
+                "description": "true: it chains to one of the group's trusted signer CAs. "
+                "false: the group trusts none, so nobody vouches for it (a group that trusts "
+                "some refuses a signer outside them: SIGNER_NOT_TRUSTED).",
+            },
+            "reason": _str('Why it is not verified: "unverified signer".'),
+        },
+        required=["certificate", "subject", "issuer", "verified"],
     ),
     "CertificateSummary": _obj(
         "A certificate the server obtained from the group's CA (PROTOCOL.md §10).",
@@ -823,11 +875,24 @@ ANSWER_EXAMPLE: dict[str, Any] = {
 }
 
 
-def _destination(endpoint: Endpoint) -> DestinationView:
-    if endpoint.command_type is CommandType.PROV:
+_DESTINATION_STATES = {
+    State.IN_PROGRESS: "WAITING",
+    State.COMPLETED: "ANSWERED",
+    State.FAILED: "ANSWERED",
+    State.EXPIRED: "EXPIRED",
+    State.CANCELLED: "WITHDRAWN",
+}
+_FETCHED_AT = datetime(2025, 6, 2, 10, 0, 12, tzinfo=UTC)
+
+
+def _destination(
+    endpoint: Endpoint, state: State = State.IN_PROGRESS, *, tmp: bool = False
+) -> DestinationView:
+    if endpoint.command_type is CommandType.PROV or tmp:
         to, bid, mid, pid = TMP, _TMP_BOX, _TMP_MID, None
     else:
         to, bid, mid, pid = "@userA", _BOX, _MID, _PROFILE
+    fetched = state in (State.COMPLETED, State.FAILED)
     return DestinationView(
         to=to,
         bid=bid,
@@ -835,10 +900,12 @@ def _destination(endpoint: Endpoint) -> DestinationView:
         uri=plugout_uri(box_url(_PUBLIC_URL, bid), _TOKEN),
         location=message_location(_PUBLIC_URL, bid, mid),
         pid=pid,
+        state=_DESTINATION_STATES[state],
+        fetched_at=_FETCHED_AT if fetched else None,
     )
 
 
-def _result(endpoint: Endpoint, state: State, **view: Any) -> dict[str, Any]:
+def _result(endpoint: Endpoint, state: State, *, tmp: bool = False, **view: Any) -> dict[str, Any]:
     return result_body(
         ResultView(
             command_id=_COMMAND_ID,
@@ -846,7 +913,7 @@ def _result(endpoint: Endpoint, state: State, **view: Any) -> dict[str, Any]:
             command_type=endpoint.command_type.value,
             state=state.value,
             fqdn=_FQDN,
-            destinations=(_destination(endpoint),),
+            destinations=(_destination(endpoint, state, tmp=tmp),),
             answer_key=endpoint.answer_key,
             **view,
         )
@@ -887,6 +954,69 @@ _RESULT_EXAMPLES = [
                     "model": "Pixel 8",
                 },
             },
+        ),
+    ),
+    OpenApiExample(
+        "Signed from a desktop app through @tmp, without profile",
+        value=_result(
+            _SIGN,
+            State.COMPLETED,
+            tmp=True,
+            answer={
+                "responseHeader": {"inReplyTo": _TMP_LOCATION, "status": 200},
+                "signResponse": {
+                    "code": 0,
+                    "result": {"contenttype": "pkcs7", "data": "<base64 DER CMS SignedData>"},
+                },
+            },
+            signature={
+                "verification": "VERIFIED",
+                "signer": {
+                    "certificate": SEED_CERTIFICATE_B64,
+                    "subject": "CN=Anders Wallbom,OU=Personal Mobile,O=Nexus Group AB,L=Sto,C=SE",
+                    "issuer": "CN=hermod-testapp,OU=Personal Mobile,O=Nexus,C=SE",
+                    "serialNumber": "1523534036258",
+                    "sha256": "<hex SHA-256 of the certificate>",
+                    "verified": False,
+                    "reason": "unverified signer",
+                },
+                "profile": {
+                    "id": _PROFILE,
+                    "userid": "userA",
+                    "name": "TestProfile",
+                    "servername": "nexus-cod1",
+                },
+            },
+        ),
+    ),
+    OpenApiExample(
+        "Raw PKCS#1 signature",
+        value=_result(
+            _SIGN,
+            State.COMPLETED,
+            answer={
+                "responseHeader": {"inReplyTo": message_location(_PUBLIC_URL, _BOX, _MID)},
+                "signResponse": {
+                    "code": 0,
+                    "result": {"contenttype": "raw", "data": "<base64 RSASSA-PKCS1-v1_5>"},
+                },
+            },
+            signature={"verification": "VERIFIED", "format": "raw"},
+        ),
+    ),
+    OpenApiExample(
+        "XML signature, not verified by the server",
+        value=_result(
+            _SIGN,
+            State.COMPLETED,
+            answer={
+                "responseHeader": {"inReplyTo": message_location(_PUBLIC_URL, _BOX, _MID)},
+                "signResponse": {
+                    "code": 0,
+                    "result": {"contenttype": "xmldsig", "data": "<base64 XML Signature>"},
+                },
+            },
+            signature={"verification": "NOT_VERIFIED_BY_SERVER", "format": "xmldsig"},
         ),
     ),
     OpenApiExample(
@@ -1033,7 +1163,15 @@ _RESULT = _doc(
             "state": _ref("CommandState"),
             "fqdn": _str("The host name of the server's public URL."),
             "failure": _use("Failure", "Why the command ended FAILED, EXPIRED or CANCELLED."),
-            "profile": _use("ProfileSummary", "After a completed provisioning."),
+            "profile": _use(
+                "ProfileSummary",
+                "After a completed provisioning; after a profile-less `@tmp` sign/authenticate "
+                "whose signing key is an active key of a profile of the group.",
+            ),
+            "verification": _use(
+                "Verification", "Auth/sign, once an answer was accepted: how far it was checked."
+            ),
+            "signer": _use("Signer", "Auth/sign sent to `@tmp` without a profile, once answered."),
             "certificates": _list(
                 "Certificates the group's CA issued for the new keys.", _ref("CertificateSummary")
             ),
@@ -1053,8 +1191,8 @@ COMMAND_RESPONSES = {
     ),
     401: _UNAUTHORIZED,
     404: _error(
-        "An address in `commandHeader.to` (or the `profileid`) resolves to no box; nothing is "
-        "stored.",
+        "An address in `commandHeader.to` (or the `profileid`, or the `smartcardid`: "
+        "SMARTCARD_NOT_FOUND) resolves to no box; nothing is stored.",
         "ADDRESS_NOT_FOUND",
         "@userA has no active profile.",
         "commandHeader.to[0]",

@@ -3,7 +3,12 @@
 PROTOCOL.md §6.3: base64 DER SignedData over the decoded tbs data, signed by the profile key the
 command's filter selected, carrying that key's certificate. Trust comes from the caller's
 `expected_key` (the profile key), never from the certificate: the certificate only has to name
-the signer and certify that same key; its chain and dates are not checked.
+the signer and certify that same key; its chain and dates are not checked here.
+
+An answer to a profile-less `@tmp` command has no profile key to expect: `expected_key=None`
+verifies against the key of the signer certificate the CMS itself carries, which then proves
+only that the holder of that certificate's key signed; who that is, is the caller's decision
+(`crypto.chains`, a known profile key).
 
 Verification is two-phase: `_decode` turns the untrusted ASN.1 into plain values (asn1crypto
 parses lazily, so any malformation surfaces there as `CMS_INVALID`), then `verify_signed_data`
@@ -68,7 +73,9 @@ class VerifiedCms:
 
     `signer_certificate` is the certificate that named the signer and certifies that key.
     `signing_time` is the signed signingTime attribute (RFC 5652 §11.3), None without one;
-    `signature` the SignerInfo's signature value as sent (DER Ecdsa-Sig-Value for ECDSA).
+    `signature` the SignerInfo's signature value as sent (DER Ecdsa-Sig-Value for ECDSA);
+    `signer_key` the key that verified; `other_certificates` the CMS's other certificates (a
+    chain's intermediates, untrusted).
     """
 
     content: bytes
@@ -78,6 +85,8 @@ class VerifiedCms:
     has_signed_attributes: bool
     signing_time: datetime | None
     signature: bytes
+    signer_key: PublicKey
+    other_certificates: tuple[x509.Certificate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class _Decoded:
     message_digest: bytes | None
     signing_time: datetime | None
     signer_certificates: tuple[bytes, ...]  # DER of every certificate matching the sid
+    all_certificates: tuple[bytes, ...]  # DER of every certificate in the CMS
 
 
 def _error(code: ErrorCode, message: str) -> CmsError:
@@ -220,18 +230,46 @@ def _decode(der: bytes) -> _Decoded:
         message_digest=message_digest,
         signing_time=signing_time,
         signer_certificates=_matching_certificates(signed_data, signer["sid"]),
+        all_certificates=tuple(
+            choice.chosen.dump()
+            for choice in signed_data["certificates"]
+            if choice.name == "certificate"
+        ),
     )
 
 
-def _signer_certificate(decoded: _Decoded, expected_key: PublicKey) -> x509.Certificate:
+def _signer_certificate(
+    decoded: _Decoded, expected_key: PublicKey | None
+) -> tuple[x509.Certificate, PublicKey]:
+    """The certificate naming the signer that certifies `expected_key` (or, without one, the
+    first readable one) and the key to verify with."""
     for der in decoded.signer_certificates:
         try:
             certificate = parse_certificate_der(der)
         except CryptoError:
             continue  # a certificate we cannot read certifies nothing
+        if expected_key is None:
+            return certificate.certificate, certificate.public_key
         if public_keys_equal(certificate.public_key, expected_key):
-            return certificate.certificate
+            return certificate.certificate, expected_key
+    if expected_key is None:
+        raise _error(
+            ErrorCode.CMS_SIGNER_NOT_FOUND, "The CMS carries no readable signer certificate."
+        )
     raise _error(ErrorCode.CMS_WRONG_KEY, "The CMS is not signed with the expected key.")
+
+
+def _others(decoded: _Decoded, signer: x509.Certificate) -> tuple[x509.Certificate, ...]:
+    signer_der = signer.public_bytes(serialization.Encoding.DER)
+    others = []
+    for der in decoded.all_certificates:
+        if der == signer_der:
+            continue
+        try:
+            others.append(parse_certificate_der(der).certificate)
+        except CryptoError:
+            continue  # an unreadable extra certificate is no link of any chain
+    return tuple(others)
 
 
 def _signature_verifies(decoded: _Decoded, key: PublicKey, candidates: Sequence[bytes]) -> bool:
@@ -259,9 +297,12 @@ def _signature_verifies(decoded: _Decoded, key: PublicKey, candidates: Sequence[
 
 
 def verify_signed_data(
-    data: str | bytes, *, expected_key: PublicKey, content: bytes | None
+    data: str | bytes, *, expected_key: PublicKey | None, content: bytes | None
 ) -> VerifiedCms:
     """Return the verified content if `data` is a SignedData by `expected_key`; else `CmsError`.
+
+    `expected_key=None`: by the key of the signer certificate the CMS carries (see the module
+    docstring for what that proves).
 
     `data` is base64 DER (whitespace tolerated), PEM, or DER bytes. `content` is the content the
     caller expects: required when the signature is detached, and compared to the attached
@@ -269,7 +310,7 @@ def verify_signed_data(
     `CMS_WRONG_KEY`, `CMS_CONTENT_MISMATCH` (attached content or messageDigest differs),
     `CMS_BAD_SIGNATURE`.
     """
-    key = require_supported_public_key(expected_key)
+    wanted = None if expected_key is None else require_supported_public_key(expected_key)
     if isinstance(data, bytes):
         der = data
     else:
@@ -297,7 +338,7 @@ def verify_signed_data(
             raise _error(ErrorCode.CMS_CONTENT_MISMATCH, "The signed content is not the expected.")
         signed_content = decoded.attached_content
 
-    certificate = _signer_certificate(decoded, key)
+    certificate, key = _signer_certificate(decoded, wanted)
 
     if decoded.signed_attributes:
         if decoded.attribute_content_type != decoded.content_type:
@@ -319,6 +360,8 @@ def verify_signed_data(
         has_signed_attributes=bool(decoded.signed_attributes),
         signing_time=decoded.signing_time,
         signature=decoded.signature,
+        signer_key=key,
+        other_certificates=_others(decoded, certificate),
     )
 
 

@@ -11,6 +11,8 @@ canonical form, so that another encoding of the *same* signature is the same fin
   modulus' length (`cryptography` refuses any other length), so it is its own canonical form.
 
 Only for signatures that verified with `key`: a value that does not parse raises `CryptoError`.
+
+`verify_raw_rsa` checks the raw PKCS#1 v1.5 signatures of `format: raw` (PROTOCOL.md §5.3).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import hashlib
 from typing import Final, Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from hermod_core.crypto.errors import CryptoError, ErrorCode
@@ -67,3 +71,30 @@ def signature_fingerprint(
     r, s = _ecdsa_values(signature, ecdsa_encoding, size)
     canonical = r.to_bytes(size, "big") + min(s, order - s).to_bytes(size, "big")
     return hashlib.sha256(canonical).hexdigest()
+
+
+# PKCS#11 mechanisms of a raw RSA signature (`format: raw`, PROTOCOL.md §5.3) -> its hash.
+RAW_RSA_MECHANISMS: Final[dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
+    "CKM_SHA256_RSA_PKCS": hashes.SHA256,
+    "CKM_SHA384_RSA_PKCS": hashes.SHA384,
+    "CKM_SHA512_RSA_PKCS": hashes.SHA512,
+}
+DEFAULT_RAW_MECHANISM: Final = "CKM_SHA256_RSA_PKCS"
+
+
+def verify_raw_rsa(key: PublicKey, signature: bytes, content: bytes, mechanism: str) -> None:
+    """Return only if `signature` is an RSASSA-PKCS1-v1_5 signature (RFC 8017 §8.2) by the RSA
+    `key` over `content`, hashed as `mechanism` says (`RAW_RSA_MECHANISMS`); else `CryptoError`
+    (`KEY_UNSUPPORTED` for a non-RSA key or an unknown mechanism, `RAW_BAD_SIGNATURE` when it
+    does not verify)."""
+    hash_type = RAW_RSA_MECHANISMS.get(mechanism)
+    if hash_type is None:
+        raise CryptoError(ErrorCode.KEY_UNSUPPORTED, f"The mechanism {mechanism} is not supported.")
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise CryptoError(ErrorCode.KEY_UNSUPPORTED, "A raw PKCS#1 signature needs an RSA key.")
+    try:
+        key.verify(signature, content, padding.PKCS1v15(), hash_type())
+    except (InvalidSignature, ValueError):
+        raise CryptoError(
+            ErrorCode.RAW_BAD_SIGNATURE, "The raw signature does not verify."
+        ) from None

@@ -7,6 +7,7 @@ from hermod_core.models.clients import (
     Client,
     Group,
     TrustedAttestationKey,
+    TrustedSignerCa,
 )
 from hermod_core.models.commands import Command, CommandState, CommandType, InProgressTally
 from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
@@ -46,4 +47,5 @@ __all__ = [
     "Profile",
     "ProfileState",
     "TrustedAttestationKey",
+    "TrustedSignerCa",
 ]

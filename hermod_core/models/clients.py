@@ -82,6 +82,36 @@ class TrustedAttestationKey(models.Model):
         return self.label or self.thumbprint
 
 
+class TrustedSignerCa(models.Model):
+    """A CA certificate a group trusts for the signers of profile-less answers (PROTOCOL.md §6.3).
+
+    An auth/sign command sent to ``@tmp`` without a profile is answered by whichever desktop app
+    opens it, with the signer's certificate in the answer. When the group has at least one of
+    these, that certificate must chain to one of them (else the answer is refused); without any,
+    the answer completes with ``signer.verified: false`` ("unverified signer").
+    """
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="trusted_signer_cas")
+    label = models.CharField(max_length=200, blank=True)
+    der_b64 = models.TextField()
+    subject = models.CharField(max_length=1000)
+    sha256 = models.CharField(max_length=64)
+    not_after = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "hermod_trusted_signer_ca"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "sha256"], name="trusted_signer_ca_unique_per_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.subject
+
+
 class ChallengeMode(models.TextChoices):
     """What the CSR templates of a group's provisionings carry for its SCEP CA (PROTOCOL.md §10)."""
 

@@ -61,6 +61,9 @@ class Command(models.Model):
     # Provisioning: the profile id and permanent box the server proposes (PROTOCOL.md §6).
     assigned_profile_id = models.UUIDField(null=True, blank=True)
     assigned_box_id = models.UUIDField(null=True, blank=True)
+    # Auth/sign: what the server established about the accepted signature (``verification``,
+    # and for a profile-less ``@tmp`` command the ``signer`` and the matched ``profile``).
+    signature = models.JSONField(null=True, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_reason = models.TextField(blank=True)
     # Certificate authority follow-up of a completed provisioning (PROTOCOL.md §10).

@@ -62,7 +62,11 @@ class Profile(models.Model):
     class Meta:
         db_table = "hermod_profile"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["group", "user", "state"], name="profile_by_user")]
+        indexes = [
+            models.Index(fields=["group", "user", "state"], name="profile_by_user"),
+            # A smart-card id addresses its profile when profileid is absent (PROTOCOL.md §5.2).
+            models.Index(fields=["group", "smartcard_id"], name="profile_by_smartcard"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -92,6 +96,8 @@ class Key(models.Model):
     class Meta:
         db_table = "hermod_key"
         ordering = ["id"]
+        # The signer of a profile-less answer is matched to its profile by key thumbprint.
+        indexes = [models.Index(fields=["thumbprint"], name="key_by_thumbprint")]
         constraints = [
             models.UniqueConstraint(fields=["profile", "keyid"], name="key_unique_per_profile")
         ]
@@ -131,17 +137,26 @@ class Certificate(models.Model):
 
 
 class AcceptedSignature(models.Model):
-    """A signature value the server accepted in a profile's auth/sign answer (PROTOCOL.md §6.3).
+    """A signature value the server accepted in an auth/sign answer (PROTOCOL.md §6.3).
 
     A signature completes one command, never another: ``sha256`` is the value's replay
     fingerprint (``crypto.signatures``, canonical, so a re-encoded or ECDSA-mirrored copy has the
-    same one), and the unique constraint is the replay check itself — it is written in the
+    same one), and the unique constraints are the replay check itself — a row is written in the
     transaction that completes the command, and a second insert of it fails
     (``services.mailbox``), also when two answers race.
+
+    Keyed by ``profile`` when the signer is a known profile (the command's, or the profile whose
+    key signed an answer to a profile-less ``@tmp`` command); a profile-less answer also writes a
+    row keyed by ``signer``, the RFC 7638 thumbprint of the signing public key (never of the
+    certificate: anyone can wrap someone else's key in another certificate), so a replay is
+    refused whichever certificate it comes with.
     """
 
     # The unique constraint's index leads with profile_id: no separate index for the foreign key.
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    signer = models.CharField(max_length=64, blank=True)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -151,7 +166,12 @@ class AcceptedSignature(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "sha256"], name="accepted_signature_unique_per_profile"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["signer", "sha256"],
+                condition=models.Q(profile__isnull=True),
+                name="accepted_signature_unique_per_signer",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ A broken rule raises ``AnswerRejected`` with a code naming the rule; the caller 
 FAILED with that reason and changes nothing else.
 """
 
+import hashlib
 import json
 import math
 import re
@@ -15,13 +16,20 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from cryptography import x509
+
 from hermod_core.crypto import jwk as jwks
 from hermod_core.crypto import jws
+from hermod_core.crypto.certs import parse_certificate_b64
 from hermod_core.crypto.cms import VerifiedCms, verify_signed_data
 from hermod_core.crypto.csr import parse_csr_b64, verify_csr_signature
-from hermod_core.crypto.digests import b64url_sha256
+from hermod_core.crypto.digests import b64decode_strict, b64url_sha256
 from hermod_core.crypto.errors import CryptoError
-from hermod_core.crypto.signatures import signature_fingerprint
+from hermod_core.crypto.signatures import (
+    DEFAULT_RAW_MECHANISM,
+    signature_fingerprint,
+    verify_raw_rsa,
+)
 from hermod_core.protocol.commands import KeyRequest
 from hermod_core.protocol.errors import ProtocolError, invalid, missing
 
@@ -36,6 +44,8 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){1,4096}")
 # How far a PKCS#7 signingTime may lie before the command's creation or after the answer's
 # arrival: the device's clock is not the server's.
 SIGNING_TIME_SKEW: Final = timedelta(minutes=5)
+# A signer certificate and its intermediates in a JWS x5c header.
+MAX_CHAIN_CERTIFICATES: Final = 8
 
 
 class AnswerRejected(Exception):
@@ -366,14 +376,23 @@ class SigningKey:
     jwk: dict[str, Any]
 
 
+# What the result body says of an accepted auth/sign answer (decided): verified by the server,
+# or accepted without the server being able to verify it (xmldsig).
+VERIFIED: Final = "VERIFIED"
+NOT_VERIFIED_BY_SERVER: Final = "NOT_VERIFIED_BY_SERVER"
+
+
 @dataclass(frozen=True)
 class VerifiedSignature:
-    """An auth/sign answer that verified: the key that signed it, and the replay fingerprint of
-    its signature value (``crypto.signatures``), which the caller records for the profile and
-    refuses to accept a second time (``SIGNATURE_REPLAYED``)."""
+    """An accepted auth/sign answer: the key that signed it, and the replay fingerprint of its
+    signature value (``crypto.signatures``), which the caller records for the profile and refuses
+    to accept a second time (``SIGNATURE_REPLAYED``). ``verification`` is ``VERIFIED``, or
+    ``NOT_VERIFIED_BY_SERVER`` for a format the server cannot verify (xmldsig; ``keyid`` is then
+    empty and the fingerprint is the SHA-256 of the answer's data)."""
 
     keyid: str
     fingerprint: str
+    verification: str = VERIFIED
 
 
 def _check_signing_time(verified: VerifiedCms, *, created_at: datetime, now: datetime) -> None:
@@ -417,6 +436,55 @@ def _validate_pkcs7(
     raise _reject(f"SIGNATURE_{last.code}", f"PKCS#7 signature: {last}")
 
 
+def _unverified(data: str) -> VerifiedSignature:
+    """An xmldsig answer: passed through, never claimed verified (decided). Its replay
+    fingerprint is the SHA-256 of the data as sent, so the very same document is not accepted
+    twice; it proves nothing else."""
+    return VerifiedSignature(
+        keyid="",
+        fingerprint=hashlib.sha256(data.encode("utf-8")).hexdigest(),
+        verification=NOT_VERIFIED_BY_SERVER,
+    )
+
+
+def _signature_bytes(data: str, what: str) -> bytes:
+    try:
+        return b64decode_strict(data)
+    except CryptoError:
+        raise _reject("SIGNATURE_BASE64_INVALID", f"The {what} is not base64.") from None
+
+
+def _validate_raw(
+    data: str, content: bytes, candidates: tuple[SigningKey, ...], mechanism: str
+) -> VerifiedSignature:
+    """A raw PKCS#1 v1.5 signature over the tbs data (§5.3, decided). It carries nothing of the
+    command; only the replay check keeps it from completing a second command."""
+    signature = _signature_bytes(data, "raw signature")
+    for candidate in candidates:
+        try:
+            key = jwks.public_key_from_jwk(candidate.jwk)
+            verify_raw_rsa(key, signature, content, mechanism)
+        except CryptoError as exc:
+            last = exc
+            continue
+        return VerifiedSignature(
+            keyid=candidate.keyid,
+            fingerprint=signature_fingerprint(key, signature, ecdsa_encoding="der"),
+        )
+    raise _reject(f"SIGNATURE_{last.code}", f"Raw signature: {last}")
+
+
+def _check_jws_binding(parsed: jws.ParsedJws, command_id: int, tbs: tuple[bytes, ...]) -> None:
+    try:
+        payload = jws.payload_json(parsed)
+    except CryptoError as exc:
+        raise _reject(f"SIGNATURE_{exc.code}", f"JWS payload: {exc}") from None
+    if str(payload.get("nonce")) != str(command_id):
+        raise _reject("NONCE_MISMATCH", "The signature's nonce is not this command's id.")
+    if payload.get("tbs") != [b64url_sha256(item) for item in tbs]:
+        raise _reject("TBS_DIGEST_MISMATCH", "The signed digests are not those of the tbs items.")
+
+
 def validate_signature(
     envelope: Envelope,
     *,
@@ -426,6 +494,7 @@ def validate_signature(
     candidates: tuple[SigningKey, ...],
     created_at: datetime,
     now: datetime,
+    mechanism: str = DEFAULT_RAW_MECHANISM,
 ) -> VerifiedSignature:
     """Verify an auth/sign answer against the keys the filter selected (PROTOCOL.md §6.3).
 
@@ -433,11 +502,16 @@ def validate_signature(
     signs only the content, so it must carry a signed signingTime within the command's life
     (``created_at`` and ``now``, aware datetimes). Neither binds a repeated command with the same
     tbs against a replay of the earlier answer's signature: that is the caller's check on the
-    returned fingerprint.
+    returned fingerprint. ``raw`` (PKCS#1 v1.5 over the tbs data, hashed per ``mechanism``)
+    is bound by that check alone; ``xmldsig`` is accepted unverified (``NOT_VERIFIED_BY_SERVER``).
     """
     if not candidates:
         raise _reject("NO_MATCHING_KEY", "The profile has no key the filter selects.")
     data = _jws_data(envelope)
+    if format_ == "xmldsig":
+        return _unverified(data)
+    if format_ == "raw":
+        return _validate_raw(data, b"".join(tbs), candidates, mechanism)
     if format_ == "pkcs7":
         return _validate_pkcs7(data, b"".join(tbs), candidates, created_at=created_at, now=now)
     try:
@@ -457,17 +531,102 @@ def validate_signature(
             last = exc
     if verified is None:
         raise _reject(f"SIGNATURE_{last.code}", f"JWS signature: {last}")
-    try:
-        payload = jws.payload_json(parsed)
-    except CryptoError as exc:
-        raise _reject(f"SIGNATURE_{exc.code}", f"JWS payload: {exc}") from None
-    if str(payload.get("nonce")) != str(command_id):
-        raise _reject("NONCE_MISMATCH", "The signature's nonce is not this command's id.")
-    if payload.get("tbs") != [b64url_sha256(item) for item in tbs]:
-        raise _reject("TBS_DIGEST_MISMATCH", "The signed digests are not those of the tbs items.")
+    _check_jws_binding(parsed, command_id, tbs)
     signer, key = verified
     return VerifiedSignature(
         keyid=signer.keyid,
+        fingerprint=signature_fingerprint(key, parsed.signature, ecdsa_encoding="raw"),
+    )
+
+
+# --- profile-less auth/sign (@tmp without profileid) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignerSignature:
+    """An accepted answer to a profile-less ``@tmp`` auth/sign command.
+
+    ``certificate`` is the signer certificate the answer carried (None for xmldsig, which the
+    server does not read) and ``intermediates`` the other certificates it carried (untrusted);
+    ``signer`` the RFC 7638 thumbprint of the key that verified (empty for xmldsig), with which
+    the caller finds a known profile and keys the replay record; ``fingerprint`` and
+    ``verification`` as in ``VerifiedSignature``.
+    """
+
+    certificate: x509.Certificate | None
+    intermediates: tuple[x509.Certificate, ...]
+    signer: str
+    fingerprint: str
+    verification: str = VERIFIED
+
+
+def _x5c(parsed: jws.ParsedJws) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+    """The signer certificate and the rest of the JWS header's ``x5c`` (RFC 7515 §4.1.6: standard
+    base64 DER, the signer's first)."""
+    chain = parsed.header.get("x5c")
+    if not isinstance(chain, list) or not chain or len(chain) > MAX_CHAIN_CERTIFICATES:
+        raise _reject(
+            "SIGNER_CERTIFICATE_MISSING",
+            "A JWS answer to a command without profile must carry its certificate in x5c.",
+        )
+    certificates = []
+    for item in chain:
+        try:
+            certificates.append(parse_certificate_b64(item if isinstance(item, str) else ""))
+        except CryptoError:
+            raise _reject(
+                "SIGNER_CERTIFICATE_INVALID", "An x5c entry is not a certificate."
+            ) from None
+    return certificates[0].certificate, tuple(c.certificate for c in certificates[1:])
+
+
+def validate_profileless_signature(
+    envelope: Envelope,
+    *,
+    command_id: int,
+    tbs: tuple[bytes, ...],
+    format_: str,
+    created_at: datetime,
+    now: datetime,
+) -> SignerSignature:
+    """Verify an answer to an auth/sign command sent to ``@tmp`` without a profile: against the
+    certificate it carries (PKCS#7: the SignedData's signer certificate; JWS: the ``x5c`` header),
+    bound to the command like a profile's answer (JWS nonce, PKCS#7 signingTime). That proves the
+    holder of the certificate's key signed; whether the certificate is trusted, and whose key it
+    is, the caller decides. ``raw`` never gets here (refused when the command is created)."""
+    data = _jws_data(envelope)
+    if format_ == "xmldsig":
+        unverified = _unverified(data)
+        return SignerSignature(None, (), "", unverified.fingerprint, NOT_VERIFIED_BY_SERVER)
+    if format_ == "pkcs7":
+        try:
+            cms = verify_signed_data(data, expected_key=None, content=b"".join(tbs))
+        except CryptoError as exc:
+            raise _reject(f"SIGNATURE_{exc.code}", f"PKCS#7 signature: {exc}") from None
+        _check_signing_time(cms, created_at=created_at, now=now)
+        return SignerSignature(
+            certificate=cms.signer_certificate,
+            intermediates=cms.other_certificates,
+            signer=jwks.thumbprint(cms.signer_key),
+            fingerprint=signature_fingerprint(cms.signer_key, cms.signature, ecdsa_encoding="der"),
+        )
+    if format_ != "jws":
+        raise _reject("FORMAT_NOT_SUPPORTED", f"The format {format_} needs a profile.")
+    try:
+        parsed = jws.parse_compact(data)
+    except CryptoError as exc:
+        raise _reject(f"SIGNATURE_{exc.code}", f"JWS signature: {exc}") from None
+    certificate, intermediates = _x5c(parsed)
+    try:
+        key = jwks.require_supported_public_key(certificate.public_key())
+        jws.verify(parsed, key)
+    except CryptoError as exc:
+        raise _reject(f"SIGNATURE_{exc.code}", f"JWS signature: {exc}") from None
+    _check_jws_binding(parsed, command_id, tbs)
+    return SignerSignature(
+        certificate=certificate,
+        intermediates=intermediates,
+        signer=jwks.thumbprint(key),
         fingerprint=signature_fingerprint(key, parsed.signature, ecdsa_encoding="raw"),
     )
 

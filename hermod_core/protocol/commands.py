@@ -14,6 +14,7 @@ from typing import Any
 from hermod_core.crypto.certs import parse_certificate_b64
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.crypto.errors import CryptoError
+from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM, RAW_RSA_MECHANISMS
 from hermod_core.protocol import fields as f
 from hermod_core.protocol.errors import ProtocolError, invalid, missing
 
@@ -73,7 +74,15 @@ STORAGES = ("APP", "OS", "TPM", "YUBI")
 KEYSTATES = ("ACTIVE", "INACTIVE")
 PROTECTION_LEVELS = ("NONE", "CONSENT", "PASSWORD", "BIOMETRICS")
 SPIN_OPERATIONS = ("pinreset", "adminkeychange", "pinchange", "pukchange")
-SIGN_FORMATS = ("jws", "pkcs7")
+# `format` of auth/sign (§5.3), matched without regard to case; `pkcs1` is another name of `raw`.
+SIGN_FORMATS = ("jws", "pkcs7", "xmldsig", "raw", "pkcs1")
+# Commands a `smartcardid` addresses when `profileid` is absent (seed 000, decided for delete).
+SMARTCARD_TYPES = frozenset(
+    {CommandType.CERT, CommandType.SPIN, CommandType.EPIN, CommandType.DELETE}
+)
+# Commands a web page may send to `@tmp` without knowing the profile: whichever app opens the
+# plug-out link answers (decided).
+PROFILELESS_TMP_TYPES = frozenset({CommandType.AUTH, CommandType.SIGN, CommandType.SPIN})
 FILTER_PARAMS = ("key.type", "key.usage", "key.id")
 BOOLEAN_EXTENSIONS = (
     "singleprofile",
@@ -137,6 +146,8 @@ class CommandRequest:
     key_requests: tuple[KeyRequest, ...] = ()
     certificates: tuple[CertificateItem, ...] = ()
     smartcard_id: str | None = None
+    smartcard_field: str | None = None  # the dotted path of smartcard_id, for errors
+    sign_format: str | None = None  # auth/sign: the canonical format (sign_format())
     confirmed: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -350,7 +361,7 @@ def _cert(body: dict[str, Any], path: str) -> dict[str, Any]:
             ) from None
         assert keyid is not None
         certificates.append(CertificateItem(keyid=keyid, der=certificate.der))
-    f.text(body, "smartcardid", f"{path}.smartcardid", required=False)
+    smartcard_id = f.text(body, "smartcardid", f"{path}.smartcardid", required=False)
     f.choice(
         body,
         "desktopKeyProtectionLevel",
@@ -358,7 +369,19 @@ def _cert(body: dict[str, Any], path: str) -> dict[str, Any]:
         PROTECTION_LEVELS,
         default=None,
     )
-    return {"certificates": tuple(certificates)}
+    return {
+        "certificates": tuple(certificates),
+        "smartcard_id": smartcard_id,
+        "smartcard_field": f"{path}.smartcardid",
+    }
+
+
+def sign_format(params: Any) -> str:
+    """The canonical (lowercase) ``format`` of auth/sign ``params``: ``jws`` by default,
+    ``pkcs1`` spelled ``raw``. For a body that passed ``parse_command_request``."""
+    value = params.get("format") if isinstance(params, dict) else None
+    canonical = str(value or "jws").lower()
+    return "raw" if canonical == "pkcs1" else canonical
 
 
 def _sign(body: dict[str, Any], path: str, *, tbs_required: bool) -> dict[str, Any]:
@@ -383,9 +406,21 @@ def _sign(body: dict[str, Any], path: str, *, tbs_required: bool) -> dict[str, A
         f.choice(filter_, "op", f"{path}.params.filter.op", ["eq"], default=None)
         f.choice(filter_, "param", f"{path}.params.filter.param", FILTER_PARAMS, default=None)
         f.text(filter_, "value", f"{path}.params.filter.value", required=False, max_length=100)
-    f.choice(params, "format", f"{path}.params.format", SIGN_FORMATS, default=None)
-    f.text(params, "mechanism", f"{path}.params.mechanism", required=False, max_length=100)
-    return {}
+    format_ = params.get("format")
+    if format_ is not None and (
+        not isinstance(format_, str) or format_.lower() not in SIGN_FORMATS
+    ):
+        raise invalid(f"{path}.params.format", f"must be one of {', '.join(SIGN_FORMATS)}")
+    mechanism = f.text(
+        params, "mechanism", f"{path}.params.mechanism", required=False, max_length=100
+    )
+    canonical = sign_format(params)
+    if canonical == "raw" and (mechanism or DEFAULT_RAW_MECHANISM) not in RAW_RSA_MECHANISMS:
+        raise invalid(
+            f"{path}.params.mechanism",
+            f"must be one of {', '.join(RAW_RSA_MECHANISMS)} for a raw signature",
+        )
+    return {"sign_format": canonical}
 
 
 def _ping(body: dict[str, Any], path: str) -> dict[str, Any]:
@@ -399,13 +434,17 @@ def _delete(body: dict[str, Any], path: str) -> dict[str, Any]:
     return {
         "confirmed": f.flag(body, "confirmed", f"{path}.confirmed", default=True),
         "smartcard_id": smartcard_id,
+        "smartcard_field": f"{path}.vscinfo.smartcardid",
     }
 
 
 def _spin(body: dict[str, Any], path: str) -> dict[str, Any]:
     f.choice(body, "operation", f"{path}.operation", SPIN_OPERATIONS, default=None)
     f.obj(body, "driver", f"{path}.driver", required=False)
-    return {"smartcard_id": f.text(body, "smartcardid", f"{path}.smartcardid", required=False)}
+    return {
+        "smartcard_id": f.text(body, "smartcardid", f"{path}.smartcardid", required=False),
+        "smartcard_field": f"{path}.smartcardid",
+    }
 
 
 def _epin(body: dict[str, Any], path: str) -> dict[str, Any]:
@@ -415,7 +454,10 @@ def _epin(body: dict[str, Any], path: str) -> dict[str, Any]:
     if not isinstance(nonce, str) or not _HEX.fullmatch(nonce):
         raise invalid(f"{path}.encryptednonce", "must be hex")
     f.admin_key(body, "newadminkey", f"{path}.newadminkey")
-    return {"smartcard_id": f.text(body, "smartcardid", f"{path}.smartcardid", required=False)}
+    return {
+        "smartcard_id": f.text(body, "smartcardid", f"{path}.smartcardid", required=False),
+        "smartcard_field": f"{path}.smartcardid",
+    }
 
 
 _BODY_RULES = {
@@ -451,17 +493,27 @@ def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
     header = _header(raw, endpoint)
     details = _BODY_RULES[endpoint.command_type](body, endpoint.body_key)
     pid = f.profile_id(body, "profileid", f"{endpoint.body_key}.profileid")
-    is_prov = endpoint.command_type is CommandType.PROV
-    if not is_prov and not header.to_given and pid is None:
+    kind = endpoint.command_type
+    is_prov = kind is CommandType.PROV
+    # A smart-card id addresses its profile when profileid is absent (§5.2, §5.4; seed 000).
+    by_card = pid is None and kind in SMARTCARD_TYPES and bool(details.get("smartcard_id"))
+    if not is_prov and not header.to_given and pid is None and not by_card:
         # Without `to`, the command goes to the profile its body names (PROTOCOL.md §4.1); a
         # delete may instead name a user in `to` and leave profileid out (§5.4).
-        is_delete = endpoint.command_type is CommandType.DELETE
+        is_delete = kind is CommandType.DELETE
         raise missing("commandHeader.to" if is_delete else f"{endpoint.body_key}.profileid")
-    if not is_prov and pid is None and any(a.is_tmp for a in header.to):
+    profileless_tmp = pid is None and not by_card and any(a.is_tmp for a in header.to)
+    if not is_prov and profileless_tmp and kind not in PROFILELESS_TMP_TYPES:
         raise ProtocolError(
             "MISSING_FIELD",
             f"{endpoint.body_key}.profileid is required when commandHeader.to has @tmp.",
             f"{endpoint.body_key}.profileid",
+        )
+    if profileless_tmp and details.get("sign_format") == "raw":
+        # Nothing in a raw PKCS#1 value names its signer: without a profile it verifies nothing.
+        raise invalid(
+            f"{endpoint.body_key}.params.format",
+            "cannot be raw for @tmp without a profileid (a raw signature names no signer)",
         )
     return CommandRequest(
         endpoint=endpoint,
@@ -473,6 +525,8 @@ def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
         key_requests=details.get("key_requests", ()),
         certificates=details.get("certificates", ()),
         smartcard_id=details.get("smartcard_id"),
+        smartcard_field=details.get("smartcard_field"),
+        sign_format=details.get("sign_format"),
         confirmed=details.get("confirmed", True),
     )
 

@@ -32,15 +32,22 @@ def iso(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class DestinationView:
+    """One destination of a result body. ``state`` and ``fetched_at`` are its progress
+    (PROTOCOL.md §7: WAITING, FETCHED, ANSWERED, WITHDRAWN, EXPIRED), like BankID's hintCode for
+    a page that polls: the app has opened the link, or not yet."""
+
     to: str
     bid: str
     mid: str | None
     uri: str | None
     location: str | None
     pid: str | None
+    state: str | None = None
+    fetched_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
-        # Member order as in the product documentation's examples.
+        # Member order as in the product documentation's examples; the progress members (not in
+        # the documentation) come last, so existing readers see what they always saw first.
         body: dict[str, Any] = {"to": self.to, "bid": self.bid}
         if self.uri:
             body["uri"] = self.uri
@@ -50,6 +57,9 @@ class DestinationView:
             body["mid"] = self.mid
         if self.location:
             body["location"] = self.location
+        if self.state:
+            body["state"] = self.state
+            body["fetchedAt"] = iso(self.fetched_at) if self.fetched_at else None
         return body
 
 
@@ -68,6 +78,8 @@ class ResultView:
     profile: dict[str, Any] | None = None
     certificates: list[dict[str, Any]] | None = None
     failure: dict[str, str] | None = None
+    # Auth/sign, once answered: what the server established of the signature (decided).
+    signature: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,5 +108,13 @@ def result_body(view: ResultView) -> dict[str, Any]:
         body["profile"] = view.profile
     if view.certificates:
         body["certificates"] = view.certificates
+    if view.signature is not None:
+        # VERIFIED or NOT_VERIFIED_BY_SERVER; a profile-less @tmp answer also names its signer
+        # certificate and, when its key is a known profile's, that profile.
+        body["verification"] = view.signature.get("verification")
+        if "signer" in view.signature:
+            body["signer"] = view.signature["signer"]
+        if "profile" in view.signature and view.profile is None:
+            body["profile"] = view.signature["profile"]
     body.update(view.extra)
     return body

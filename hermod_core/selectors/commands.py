@@ -1,11 +1,12 @@
 """Scoped reads of commands: a client sees only the commands it created."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
-from hermod_core.models import Certificate, Client, Command, Profile
+from hermod_core.models import Certificate, Client, Command, Message, Profile
 from hermod_core.protocol.commands import BY_TYPE, CommandType
 from hermod_core.protocol.results import (
     DestinationView,
@@ -76,25 +77,40 @@ def certificate_summaries(certificates: list[Certificate]) -> list[dict[str, Any
     ]
 
 
-def command_result(command: Command) -> dict[str, Any]:
-    """The result body of PROTOCOL.md §8 for a command, as it is now."""
+def destination_views(
+    command: Command, *, messages: Iterable[Message] | None = None, with_uri: bool = True
+) -> list[DestinationView]:
+    """The command's destinations (its ``messages``, when the caller has read them) as its
+    result body shows them, with their progress (state, fetchedAt). ``with_uri=False`` leaves
+    the plug-out URI (and its token) out: the console's view of the same destinations."""
     public_url = settings.HERMOD_PUBLIC_URL
-    endpoint = BY_TYPE[CommandType(command.command_type)]
     destinations = []
-    for message in command.messages.all():
+    for message in command.messages.all() if messages is None else messages:
         bid = str(message.mailbox_id)
+        uri = None
+        if with_uri:
+            token = unseal(MESSAGE_TOKEN, message.token_sealed)
+            uri = plugout_uri(box_url(public_url, bid), token)
         destinations.append(
             DestinationView(
                 to=message.to,
                 bid=bid,
                 mid=str(message.id),
-                uri=plugout_uri(
-                    box_url(public_url, bid), unseal(MESSAGE_TOKEN, message.token_sealed)
-                ),
+                uri=uri,
                 location=message_location(public_url, bid, str(message.id)),
                 pid=str(message.profile_id) if message.profile_id else None,
+                state=message.state,
+                fetched_at=message.fetched_at,
             )
         )
+    return destinations
+
+
+def command_result(command: Command) -> dict[str, Any]:
+    """The result body of PROTOCOL.md §8 for a command, as it is now."""
+    public_url = settings.HERMOD_PUBLIC_URL
+    endpoint = BY_TYPE[CommandType(command.command_type)]
+    destinations = destination_views(command)
     profile = None
     certificates = None
     completed_prov = command.command_type == CommandType.PROV and command.state == "COMPLETED"
@@ -134,6 +150,7 @@ def command_result(command: Command) -> dict[str, Any]:
             profile=profile,
             certificates=certificates,
             failure=failure,
+            signature=command.signature,
             extra=extra,
         )
     )

@@ -31,6 +31,8 @@ from hermod_core.models import (
     Profile,
 )
 from hermod_core.protocol.commands import admin_keys_masked
+from hermod_core.protocol.results import DestinationView
+from hermod_core.selectors.commands import destination_views
 
 STATES = [state.value for state in CommandState]
 TYPES = [kind.value for kind in CommandType]
@@ -187,6 +189,8 @@ class CommandTimeline:
     attempts: list[CallbackAttempt]
     events: list[TimelineEvent] = field(default_factory=list)
     body: Any = None  # the command body as sent, admin keys masked
+    # The destinations with their progress, as the result body shows them (without tokens).
+    destinations: list[DestinationView] = field(default_factory=list)
 
 
 def command_timeline(command: Command) -> CommandTimeline:
@@ -235,6 +239,7 @@ def command_timeline(command: Command) -> CommandTimeline:
         attempts=attempts,
         events=events,
         body=admin_keys_masked(command.body),
+        destinations=destination_views(command, messages=messages, with_uri=False),
     )
 
 
@@ -257,6 +262,7 @@ def group_detail(group: Group) -> dict[str, Any]:
     return {
         "clients": list(group.clients.order_by("client_id")),
         "trusted_keys": list(group.trusted_keys.order_by("created_at")),
+        "signer_cas": list(group.trusted_signer_cas.order_by("created_at")),
         "ca": CaSettings.objects.filter(group=group).first(),
     }
 

@@ -5,7 +5,7 @@ import random
 import secrets
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from hermod_core.models import (
     ProfileState,
 )
 from hermod_core.protocol.commands import (
+    SMARTCARD_TYPES,
     Address,
     CommandRequest,
     CommandType,
@@ -39,6 +40,7 @@ from hermod_core.selectors.commands import command_result, commands_in_progress
 from hermod_core.selectors.profiles import (
     ProfileBox,
     profile_active_in_group,
+    profile_of_smartcard,
     profiles_of_user,
 )
 from hermod_core.services.ca_challenges import (
@@ -80,6 +82,27 @@ def _profile_in_group(client: Client, profile_id: uuid.UUID, field: str) -> Prof
             404, "PROFILE_NOT_FOUND", f"No profile {profile_id} in this group.", field
         )
     return found
+
+
+def _with_smartcard_profile(client: Client, request: CommandRequest) -> CommandRequest:
+    """A request that names its profile only by ``smartcardid`` (certificate, startpinreset,
+    endpinreset, delete), with that card's profile as its ``profile_id``; 404 naming the field
+    when the group has no active profile of that card (PROTOCOL.md §5.2, §5.4)."""
+    if (
+        request.profile_id is not None
+        or not request.smartcard_id
+        or request.command_type not in SMARTCARD_TYPES
+    ):
+        return request
+    found = profile_of_smartcard(group_id=client.group_id, smartcard_id=request.smartcard_id)
+    if found is None:
+        raise CommandError(
+            404,
+            "SMARTCARD_NOT_FOUND",
+            f"No profile of smart card {request.smartcard_id!r} in this group.",
+            request.smartcard_field,
+        )
+    return replace(request, profile_id=found[0].pk)
 
 
 def _resolve(client: Client, request: CommandRequest) -> list[_Target]:
@@ -219,6 +242,7 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     ``confirmed: "false"`` ends at once: the profile and its box are deleted, nothing is sent.
     """
     _check_capacity(client)
+    request = _with_smartcard_profile(client, request)
     targets = _resolve(client, request)
     body = _with_challenge(request)
     minted: list[MintedChallenge] = []
@@ -307,6 +331,7 @@ def command_transition(
     failure_reason: str = "",
     answer: dict[str, Any] | None = None,
     profile_id: uuid.UUID | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> bool:
     """Move one command to a final state; True if this call made the change."""
     return (
@@ -317,6 +342,7 @@ def command_transition(
             failure_reason=failure_reason,
             answer=answer,
             profile_id=profile_id,
+            signature=signature,
         )
         == 1
     )
@@ -331,13 +357,16 @@ def commands_transition(
     failure_reason: str = "",
     answer: dict[str, Any] | None = None,
     profile_id: uuid.UUID | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> int:
     """Move commands to a final state; returns how many this call changed. The only code that
     changes a command's state.
 
     A conditional UPDATE (``WHERE state IN <allowed sources>``): of two racing callers — an answer
     and the expiry sweep, two workers — exactly one updates a row and wins; the other sees 0 rows
-    and does nothing, so a final state never changes and the callback is written once. The
+    and does nothing, so a final state never changes and the callback is written once. The same
+    UPDATE writes what the ending brings (the answer, a provisioned profile's id, an accepted
+    signature's record), so they appear only with the final state. The
     winners, in the same transaction, end their still-open destinations, freeze their callback
     bodies and forget their smart-card admin keys. The expiry sweep passes a whole batch: a few
     statements instead of a few per command.
@@ -355,6 +384,8 @@ def commands_transition(
         changes["answer"] = answer
     if profile_id is not None:
         changes["profile_id"] = profile_id
+    if signature is not None:
+        changes["signature"] = signature
     sources = [s.value for s in command_sources(to)]
     won = Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)
     if won == 0:

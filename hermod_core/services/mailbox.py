@@ -1,18 +1,23 @@
 """The device side (PROTOCOL.md §6): opening a box with a token, fetching and answering messages."""
 
+import base64
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
+from hermod_core.crypto.chains import ChainResult, verify_signer_chain
 from hermod_core.crypto.digests import b64decode_strict
+from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM
 from hermod_core.lifecycle import OPEN_DESTINATIONS, State
 from hermod_core.models import (
     AcceptedSignature,
@@ -30,8 +35,9 @@ from hermod_core.models import (
     TrustedAttestationKey,
 )
 from hermod_core.protocol import answers
-from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_requests
+from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_requests, sign_format
 from hermod_core.protocol.results import box_url, fqdn, iso, message_location
+from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_of_group
 from hermod_core.services.commands import command_transition, profile_delete
 from hermod_core.services.credentials import box_token_generate, token_hash, token_matches
 from hermod_core.services.dispatch import enqueue_ca_enrollment
@@ -337,37 +343,110 @@ def _signing_candidates(command: Command, profile: Profile) -> tuple[answers.Sig
 
 
 def _sign(command: Command, message: Message, envelope: answers.Envelope) -> None:
-    if message.profile is None:
-        raise answers.AnswerRejected("NO_PROFILE", "The message was not sent to a profile.")
+    """Verify an auth/sign answer, refuse a replayed signature, and record what was established
+    (``Command.signature``: the result body's ``verification``, ``signer``, ``profile``)."""
     params = command.body.get("params") or {}
     tbs = tuple(
         b64decode_strict(item["data"]) for item in params.get("tbs") or [] if isinstance(item, dict)
     )
+    format_ = sign_format(params)
+    if message.profile is None:
+        # A profile-less @tmp command: whichever app opened the plug-out link answered.
+        _sign_profileless(command, envelope, tbs, format_)
+        return
     verified = answers.validate_signature(
         envelope,
         command_id=command.pk,
         tbs=tbs,
-        format_=params.get("format") or "jws",
+        format_=format_,
         candidates=_signing_candidates(command, message.profile),
         created_at=command.created_at,
         now=timezone.now(),
+        mechanism=str(params.get("mechanism") or DEFAULT_RAW_MECHANISM),
     )
-    _record_signature(message.profile, verified.fingerprint)
+    _record_signature(profile=message.profile, fingerprint=verified.fingerprint)
+    # Written by the completing transition's UPDATE (_decide), like a provisioning's profile id.
+    command.signature = {"verification": verified.verification, "format": format_}
 
 
-def _record_signature(profile: Profile, fingerprint: str) -> None:
-    """Remember a signature value accepted for the profile; refuse one accepted before (§6.3).
+def _signer_summary(certificate: x509.Certificate, chain: ChainResult) -> dict[str, Any]:
+    parsed = parse_certificate_der(certificate.public_bytes(serialization.Encoding.DER))
+    summary: dict[str, Any] = {
+        "certificate": base64.b64encode(parsed.der).decode("ascii"),
+        "subject": parsed.subject,
+        "issuer": parsed.issuer,
+        "serialNumber": str(parsed.serial_number),
+        "sha256": parsed.sha256_fingerprint,
+        "verified": chain.verified,
+    }
+    if not chain.verified:
+        summary["reason"] = chain.reason
+    return summary
 
-    Race-free without a look-up: the unique constraint decides. Of two answers carrying the same
+
+def _sign_profileless(
+    command: Command, envelope: answers.Envelope, tbs: tuple[bytes, ...], format_: str
+) -> None:
+    """The answer to a profile-less ``@tmp`` auth/sign command (PROTOCOL.md §6.3, decided).
+
+    Verified against the certificate it carries and bound to the command like any answer. When
+    the group trusts signer CAs the certificate must chain to one of them (else
+    SIGNER_NOT_TRUSTED); without any, the result says ``"verified": false, "reason": "unverified
+    signer"``. A signing key that is an active key of one of the group's profiles names that
+    profile. The replay record is keyed by the signing key's thumbprint (and by the matched
+    profile too, so a profile's signature is refused here as it is on its own commands).
+    """
+    now = timezone.now()
+    result = answers.validate_profileless_signature(
+        envelope,
+        command_id=command.pk,
+        tbs=tbs,
+        format_=format_,
+        created_at=command.created_at,
+        now=now,
+    )
+    record: dict[str, Any] = {"verification": result.verification, "format": format_}
+    profile = None
+    if result.certificate is not None:
+        trusted = signer_cas_of_group(group_id=command.group_id)
+        chain = verify_signer_chain(result.certificate, result.intermediates, trusted, at=now)
+        if trusted and not chain.verified:
+            raise answers.AnswerRejected(
+                "SIGNER_NOT_TRUSTED", f"The signer is not trusted: {chain.reason}."
+            )
+        record["signer"] = _signer_summary(result.certificate, chain)
+        profile = profile_with_active_key(group_id=command.group_id, thumbprint=result.signer)
+    if profile is not None:
+        record["profile"] = {
+            "id": str(profile.pk),
+            "userid": profile.user.userid,
+            "name": profile.name,
+            "servername": profile.servername,
+        }
+        command.profile_id = profile.pk
+    _record_signature(profile=profile, signer=result.signer, fingerprint=result.fingerprint)
+    command.signature = record
+
+
+def _record_signature(
+    *, profile: Profile | None, fingerprint: str, signer: str | None = None
+) -> None:
+    """Remember a signature value accepted for the profile (and, for a profile-less answer, for
+    its ``signer`` key); refuse one accepted before (§6.3).
+
+    Race-free without a look-up: the unique constraints decide. Of two answers carrying the same
     signature, the second INSERT waits for the first's transaction and fails once it commits
     (or succeeds if it rolled back). The savepoint turns exactly that IntegrityError into
     SIGNATURE_REPLAYED here, so the command ends FAILED like after any rejection, and keeps it
-    apart from the IntegrityError ``answer_accept`` maps to PROFILE_ID_TAKEN. The row belongs to
-    the transaction that completes the command: if the completion loses, it is rolled back too.
+    apart from the IntegrityError ``answer_accept`` maps to PROFILE_ID_TAKEN. The rows belong to
+    the transaction that completes the command: if the completion loses, they are rolled back too.
     """
     try:
         with transaction.atomic():
-            AcceptedSignature.objects.create(profile=profile, sha256=fingerprint)
+            if signer is not None:
+                AcceptedSignature.objects.create(profile=None, signer=signer, sha256=fingerprint)
+            if profile is not None:
+                AcceptedSignature.objects.create(profile=profile, sha256=fingerprint)
     except IntegrityError:
         raise answers.AnswerRejected(
             "SIGNATURE_REPLAYED", "This signature was already accepted for an earlier command."
@@ -503,6 +582,7 @@ def _decide(
                 to=State.COMPLETED,
                 answer=envelope.raw,
                 profile_id=command.profile_id,
+                signature=command.signature,
             ):
                 raise BoxNotFound
     except answers.AnswerRejected as rejected:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from hermod_core.models import Group
 from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_detail, group_get, group_list
+from hermod_core.services.audit import acting_as
 from hermod_core.services.console import (
     ConsoleError,
     ca_ra_identity_generate,
@@ -19,8 +20,9 @@ from hermod_core.services.console import (
     trusted_key_add,
     trusted_key_remove,
 )
+from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
 from portal.actors import actor_from
-from portal.forms import CaSettingsForm, RaIdentityForm, TrustedKeyForm
+from portal.forms import CaSettingsForm, RaIdentityForm, TrustedKeyForm, TrustedSignerCaForm
 from portal.rendering import no_store, or_404
 from portal.roles import console_view
 
@@ -57,6 +59,7 @@ def _detail(
         "ca_warnings": ca_challenge_warnings(ca) if ca else [],
         "verifier_credential": verifier_credential,
         "key_form": forms.get("key_form") or TrustedKeyForm(),
+        "signer_ca_form": forms.get("signer_ca_form") or TrustedSignerCaForm(),
         "ca_form": forms.get("ca_form") or CaSettingsForm(initial=initial),
         "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
     }
@@ -99,6 +102,43 @@ def group_key_remove(request: HttpRequest, name: str, key_id: int) -> HttpRespon
         raise Http404
     trusted_key_remove(actor=actor_from(request), key=key)
     messages.success(request, f"Key {key.thumbprint} is no longer trusted.")
+    return redirect("portal:group", name=group.name)
+
+
+@require_POST
+@console_view(admin=True)
+def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
+    group = or_404(group_get(name))
+    form = TrustedSignerCaForm(request.POST)
+    if form.is_valid():
+        actor = actor_from(request)
+        try:
+            with acting_as(actor.user, actor.ip):
+                ca = signer_ca_add(
+                    group=group,
+                    certificate_text=form.cleaned_data["certificate"],
+                    label=form.cleaned_data["label"],
+                    actor=actor.name,
+                )
+        except SignerCaError as exc:
+            form.add_error("certificate", str(exc))
+        else:
+            messages.success(request, f"Signer CA {ca.subject} is now trusted.")
+            return redirect("portal:group", name=group.name)
+    return _detail(request, group, status=400, signer_ca_form=form)
+
+
+@require_POST
+@console_view(admin=True)
+def group_signer_ca_remove(request: HttpRequest, name: str, ca_id: int) -> HttpResponse:
+    group = or_404(group_get(name))
+    ca = group.trusted_signer_cas.filter(pk=ca_id).first()
+    if ca is None:
+        raise Http404
+    actor = actor_from(request)
+    with acting_as(actor.user, actor.ip):
+        signer_ca_remove(ca=ca, actor=actor.name)
+    messages.success(request, f"Signer CA {ca.subject} is no longer trusted.")
     return redirect("portal:group", name=group.name)
 
 

@@ -12,11 +12,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from hermod_core.crypto.cms import verify_signed_data
+from hermod_core.crypto.jwk import thumbprint
 from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import Device, Faults
 from hermod_core.emulator.signing import select_key
 from hermod_core.emulator.state import StoredProfile
-from hermod_core.protocol.answers import AnswerRejected, SigningKey, validate_signature
+from hermod_core.protocol.answers import (
+    AnswerRejected,
+    SigningKey,
+    validate_profileless_signature,
+    validate_signature,
+)
 from tests.hermod_core.emulator.messages import FQDN, ProvisionCase, envelope_of, key_request
 
 TBS = (b"Transfer 500 to account 1234", b"\x00\x01\x02\x03")
@@ -220,3 +226,45 @@ def test_pkcs7_answers_carry_a_current_signing_time_and_never_repeat_a_signature
     assert all(t is not None and before <= t for t in times)
     assert times == sorted(set(times))
     assert len({v.signature for v in verified}) == 3
+
+
+def test_a_raw_answer_verifies_with_the_rsa_key_and_an_ec_key_refuses_with_code_3(device) -> None:
+    profile = provision(device)
+    location, msg = message(profile, params("RAW", FILTERS["RSA"]))
+    answer = device.build_answer(location, msg).body
+    assert answer["signResponse"]["result"]["contenttype"] == "raw"
+    assert verify(answer, profile, "raw", FILTERS["RSA"]) == "signer"
+    location, msg = message(profile, params("raw", FILTERS["EC-256"]))
+    assert device.build_answer(location, msg).body["signResponse"] == {"code": 3}
+
+
+def test_an_xmldsig_answer_is_a_base64_xml_signature_document(device) -> None:
+    profile = provision(device)
+    location, msg = message(profile, params("XMLDSIG"))
+    result = device.build_answer(location, msg).body["signResponse"]["result"]
+    assert result["contenttype"] == "xmldsig"
+    assert base64.b64decode(result["data"]).startswith(b"<ds:Signature ")
+
+
+@pytest.mark.parametrize("format_", ["jws", "pkcs7"])
+def test_a_message_without_profile_is_signed_by_a_stored_profile_with_its_certificate(
+    device, format_
+) -> None:
+    profile = provision(device)
+    _, msg = message(profile, params(format_, FILTERS["RSA"]))
+    del msg["signCommand"]["profileid"]
+    tmp_location = f"https://{FQDN}/hermod/rest/ms/{uuid.uuid4()}/{uuid.uuid4()}"
+    msg["messageHeader"]["location"] = tmp_location
+    answer = device.build_answer(tmp_location, msg).body["signResponse"]
+    assert answer["code"] == 0
+    now = datetime.now(UTC)
+    signed = validate_profileless_signature(
+        envelope_of({"responseHeader": {"inReplyTo": tmp_location}, "signResponse": answer},
+                    "signResponse"),
+        command_id=COMMAND_ID,
+        tbs=TBS,
+        format_=format_,
+        created_at=now - timedelta(minutes=1),
+        now=now,
+    )  # fmt: skip
+    assert signed.signer == thumbprint(profile.keys["signer"].private_key().public_key())
