@@ -63,6 +63,10 @@ HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
 HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maximum=300)
 HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
+# Content providers (PROTOCOL.md §13): attempts per command and the first retry delay (doubled
+# after each failure); timeout and TLS trust are the callbacks'.
+HERMOD_CONTENT_ATTEMPTS = env_int("HERMOD_CONTENT_ATTEMPTS", 3, minimum=1, maximum=20)
+HERMOD_CONTENT_RETRY_DELAY = env_int("HERMOD_CONTENT_RETRY_DELAY", 2, minimum=1, maximum=300)
 HERMOD_MAX_BODY_BYTES = env_int("HERMOD_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 HERMOD_MAX_IN_PROGRESS = env_int("HERMOD_MAX_IN_PROGRESS", 10_000, minimum=1)
 # Rate limits (0 disables one): per API key and per box token per window, and per source

@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         help="list the stored profiles (no private keys)",
         description="Print one JSON line per stored profile: ids, box, user, keys with their "
-        "type and whether a certificate is installed, desktop fields.",
+        "type and whether a certificate is installed, desktop fields, the card images of the "
+        "provisioning (visualData) and the images shown with the latest requests (shown), each "
+        "as key, content type, size and SHA-256.",
     )
 
     answer = _subcommand(
@@ -277,6 +279,8 @@ def _show(device: Device) -> int:
                 ],
                 "vscinfo": profile.vscinfo,
                 "desktopExtensions": profile.desktop_extensions,
+                "visualData": profile.visual_data,
+                "shown": profile.shown,
             }
         )
     return EXIT_OK

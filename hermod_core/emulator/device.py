@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 PLUGOUT_SCHEME: Final = "com.nexusgroup.plugout"
 DEFAULT_DEVICE_NAME: Final = "hermod-device"
+_SHOWN_KEPT: Final = 20  # images of the latest requests a profile remembers
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,10 @@ class Device:
             self.state.remove(profile.profile_id)
             return
         profile.certificates.update(answer.certificates)
+        if answer.shown:
+            location = str(answer.body.get("responseHeader", {}).get("inReplyTo", ""))
+            shown = [{**image, "location": location} for image in answer.shown]
+            profile.shown = [*profile.shown, *shown][-_SHOWN_KEPT:]
         if answer.spin_nonce is not None:
             profile.spin_nonce = answer.spin_nonce
         if answer.new_admin_key is not None:

@@ -15,6 +15,12 @@ from hermod_core.crypto.certs import parse_certificate_b64
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.protocol import fields as f
+from hermod_core.protocol.content import (
+    ContentRef,
+    check_content_id,
+    content_refs,
+    is_content_id_item,
+)
 from hermod_core.protocol.errors import ProtocolError, invalid, missing
 
 
@@ -138,6 +144,7 @@ class CommandRequest:
     certificates: tuple[CertificateItem, ...] = ()
     smartcard_id: str | None = None
     confirmed: bool = True
+    content: tuple[ContentRef, ...] = ()  # placeholders for the content provider (§13)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -371,11 +378,15 @@ def _sign(body: dict[str, Any], path: str, *, tbs_required: bool) -> dict[str, A
             item_path = f"{path}.params.{list_name}[{i}]"
             if not isinstance(item, dict):
                 raise invalid(item_path, "must be an object")
+            if list_name == "tbs" and item.get("data") is None:
+                raise missing(f"{item_path}.data")
+            if is_content_id_item(item):
+                # A placeholder the content provider resolves (§13): its data is an id.
+                check_content_id(item.get("data"), f"{item_path}.data")
+                continue
             f.choice(
                 item, "content_encoding", f"{item_path}.content_encoding", ["base64"], default=None
             )
-            if list_name == "tbs" and item.get("data") is None:
-                raise missing(f"{item_path}.data")
             if item.get("data") is not None:
                 f.base64_bytes(item["data"], f"{item_path}.data")
     filter_ = f.obj(params, "filter", f"{path}.params.filter", required=False)
@@ -474,6 +485,7 @@ def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
         certificates=details.get("certificates", ()),
         smartcard_id=details.get("smartcard_id"),
         confirmed=details.get("confirmed", True),
+        content=content_refs(endpoint.command_type.value, body, endpoint.body_key),
     )
 
 

@@ -53,9 +53,17 @@ def client_create(
     callback_url: str = "",
     callback_basic_auth: str = "",
     callback_signing_secret: str = "",
+    callback_attempts: int | None = None,
+    callback_retry_delay: int | None = None,
+    content_provider_url: str = "",
+    content_provider_basic_auth: str = "",
     actor: str,
 ) -> IssuedKey:
-    """Create a client with a new random key; the key is returned once and stored hashed."""
+    """Create a client with a new random key; the key is returned once and stored hashed.
+
+    ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
+    callback retry policy; ``content_provider_url`` resolves its content ids (PROTOCOL.md §13).
+    """
     if Client.objects.filter(client_id=client_id).exists():
         raise ClientError(f"client {client_id!r} already exists")
     group = group_get_or_create(name=group_name, actor=actor)
@@ -67,6 +75,10 @@ def client_create(
         callback_url=callback_url,
         callback_basic_auth=callback_basic_auth,
         callback_signing_secret=callback_signing_secret,
+        callback_attempts=callback_attempts,
+        callback_retry_delay=callback_retry_delay,
+        content_provider_url=content_provider_url,
+        content_provider_basic_auth=content_provider_basic_auth,
         key_rotated_at=timezone.now(),
     )
     _validate(client)
@@ -77,9 +89,50 @@ def client_create(
         target_type="client",
         target_id=client_id,
         group=group,
-        details={"callback_url": callback_url},
+        details={"callback_url": callback_url, "content_provider_url": content_provider_url},
     )
     return IssuedKey(client=client, key=key)
+
+
+# Settings ``client_settings_update`` may change; secrets are audited by name only.
+CLIENT_SETTINGS = (
+    "callback_url",
+    "callback_basic_auth",
+    "callback_signing_secret",
+    "callback_attempts",
+    "callback_retry_delay",
+    "content_provider_url",
+    "content_provider_basic_auth",
+)
+_SECRET_SETTINGS = frozenset(
+    {"callback_basic_auth", "callback_signing_secret", "content_provider_basic_auth"}
+)
+
+
+@transaction.atomic
+def client_settings_update(*, client: Client, changes: dict[str, object], actor: str) -> Client:
+    """Change some of a client's callback and content-provider settings (names of
+    ``CLIENT_SETTINGS``); validated as a whole (``ClientError``), audited without secret values.
+    """
+    unknown = set(changes) - set(CLIENT_SETTINGS)
+    if unknown:
+        raise ClientError(f"unknown client settings: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(client, name, value)
+    _validate(client)
+    client.save(update_fields=list(changes))
+    audit_record(
+        actor=actor,
+        action="client.update_settings",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={
+            name: ("changed" if name in _SECRET_SETTINGS else value)
+            for name, value in changes.items()
+        },
+    )
+    return client
 
 
 @transaction.atomic
