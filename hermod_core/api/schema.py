@@ -1329,7 +1329,8 @@ _PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
 def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:
     """drf-spectacular PREPROCESSING_HOOKS entry: document each view once, under the prefix.
 
-    The unprefixed ``/command/...``, ``/ms/...`` and ``/ca/...`` routes (PROTOCOL.md §2) serve
+    The unprefixed ``/command/...``, ``/ms/...``, ``/ca/...`` and ``/util/...`` routes
+    (PROTOCOL.md §2) serve
     the same views; listed twice they would double every operation and clash on operationId.
     The operations' descriptions mention the alias instead.
     """

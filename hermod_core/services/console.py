@@ -37,7 +37,7 @@ from hermod_core.models import (
     Profile,
     TrustedAttestationKey,
 )
-from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
+from hermod_core.protocol.client_config import ClientConfigError, read_client_config
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.protocol.results import iso
 from hermod_core.scep import ScepError
@@ -155,9 +155,9 @@ def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: 
 def console_clients_import(*, actor: ConsoleActor, text: str) -> ImportResult:
     """Import a Hermod configuration file: every entry or none (``ConsoleError`` says why)."""
     try:
-        entries = parse_client_config(text)
+        config = read_client_config(text)
         with _attributed(actor):
-            return clients_import(entries=entries, actor=actor.name)
+            return clients_import(entries=config.entries, notes=config.notes, actor=actor.name)
     except (ClientConfigError, ClientError) as exc:
         raise ConsoleError(str(exc)) from None
 

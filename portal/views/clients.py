@@ -167,6 +167,8 @@ def clients_import(request: HttpRequest) -> HttpResponse:
                 request,
                 f"Imported: {len(result.created)} created, {len(result.updated)} updated.",
             )
+            for note in result.notes:
+                messages.warning(request, f"From the file: {note}")
             return redirect("portal:client_list")
     return render(request, "portal/clients/list.html", _list_context(import_form=form), status=400)
 
