@@ -4,6 +4,7 @@ With nothing configured the server runs on embedded defaults: SQLite in ``var/``
 filesystem transport as the broker, so ``make run`` needs no other server.
 """
 
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -90,6 +91,18 @@ if _metrics_token and not DEBUG and (_weakness := secret_weakness(_metrics_token
 HERMOD_METRICS_TOKEN = (
     _kept_in_var("metrics-token", 32) if _metrics_token is None else _metrics_token
 )
+# URL scheme of the same-device link to the mobile app (result bodies' ``appLink``): ``personal``
+# for the standard app, the app's own scheme for a branded one.
+HERMOD_APP_LINK_SCHEME = env_str("HERMOD_APP_LINK_SCHEME", "personal").lower()
+if not re.fullmatch(
+    r"[a-z][a-z0-9+.-]{0,62}", HERMOD_APP_LINK_SCHEME
+) or HERMOD_APP_LINK_SCHEME in {
+    "http",
+    "https",
+}:
+    raise EnvError(
+        "HERMOD_APP_LINK_SCHEME", "must be a URL scheme such as personal (letters, digits, +.-)"
+    )
 HERMOD_SWEEP_INTERVAL = env_int("HERMOD_SWEEP_INTERVAL", 2, minimum=1, maximum=60)
 HERMOD_SWEEP_BATCH = env_int("HERMOD_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
 

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hermod_core.models import Command, CommandState, Message, MessageState
+from hermod_core.protocol.results import app_link
 from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
@@ -69,6 +72,9 @@ class EnrollmentStatus:
     expires_at: datetime
     congrats: str
     failure: str
+    # The same-device link for a user on the phone itself (PROTOCOL.md: result bodies' appLink),
+    # titled and returning to ``redirect``; only while the plug-out URI is shown.
+    app_link: str = ""
 
     @property
     def is_final(self) -> bool:
@@ -79,9 +85,13 @@ class EnrollmentStatus:
         return self.phase is Phase.WAITING
 
 
-def enrollment_status(command: Command, *, now: datetime | None = None) -> EnrollmentStatus:
+def enrollment_status(
+    command: Command, *, now: datetime | None = None, redirect: str = ""
+) -> EnrollmentStatus:
     """The phase of a provisioning command's (single, ``@tmp``) destination, its plug-out URI
-    (from the command's result body, as a client would see it) and the closing message."""
+    and same-device app link (from the command's result body, as a client would see them; the
+    link titled with the profile's server name and returning to ``redirect``) and the closing
+    message."""
     now = now or timezone.now()
     phase = _FINAL_PHASES.get(CommandState(command.state))
     message: Message | None = None
@@ -95,9 +105,19 @@ def enrollment_status(command: Command, *, now: datetime | None = None) -> Enrol
             phase = Phase.WAITING
         else:
             phase = Phase.EXPIRED
-    uri = ""
+    uri = link = ""
     if phase in {Phase.WAITING, Phase.FETCHED}:
-        uri = command_result(command)["destinations"][0]["uri"]
+        destination = command_result(command)["destinations"][0]
+        uri = destination["uri"]
+        token = parse_qs(urlsplit(uri).query)["token"][0]
+        profile = command.body.get("profile") or {}
+        link = app_link(
+            settings.HERMOD_APP_LINK_SCHEME,
+            destination["location"],
+            token,
+            title=str(profile.get("servername") or profile.get("name") or ""),
+            redirect=redirect,
+        )
     expires_at = command.expires_at
     if phase is Phase.WAITING and message is not None:
         expires_at = min(expires_at, message.expires_at)
@@ -108,6 +128,7 @@ def enrollment_status(command: Command, *, now: datetime | None = None) -> Enrol
         expires_at=expires_at,
         congrats=congrats_message(command.body) if phase is Phase.COMPLETED else "",
         failure=command.failure_reason if phase is Phase.FAILED else "",
+        app_link=link,
     )
 
 

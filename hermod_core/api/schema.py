@@ -43,8 +43,10 @@ from hermod_core.protocol.commands import (
     Endpoint,
 )
 from hermod_core.protocol.results import (
+    APP_LINK_SCHEME,
     DestinationView,
     ResultView,
+    app_link,
     box_url,
     message_location,
     plugout_uri,
@@ -437,6 +439,12 @@ COMPONENTS: dict[str, Schema] = {
                 "Plug-out URI with this destination's one-time token: what a page links to or "
                 "renders as a QR code."
             ),
+            "appLink": _str(
+                "Same-device link for a user on the phone itself: `personal://<public-url without "
+                "https://>/<bid>/<mid>?title=&redirect=&token=<token>` (the scheme is "
+                "HERMOD_APP_LINK_SCHEME for branded apps). Fill `title` (form-encoded, shown by "
+                "the app while it works) and `redirect` (percent-encoded URL the app returns to)."
+            ),
             "pid": _uuid("The profile, for a profile's box."),
             "mid": _uuid("The message."),
             "location": _str("The message URL: <public-url>/<bid>/<mid>.", format="uri"),
@@ -828,13 +836,15 @@ def _destination(endpoint: Endpoint) -> DestinationView:
         to, bid, mid, pid = TMP, _TMP_BOX, _TMP_MID, None
     else:
         to, bid, mid, pid = "@userA", _BOX, _MID, _PROFILE
+    location = message_location(_PUBLIC_URL, bid, mid)
     return DestinationView(
         to=to,
         bid=bid,
         mid=mid,
         uri=plugout_uri(box_url(_PUBLIC_URL, bid), _TOKEN),
-        location=message_location(_PUBLIC_URL, bid, mid),
+        location=location,
         pid=pid,
+        applink=app_link(APP_LINK_SCHEME, location, _TOKEN),
     )
 
 

@@ -10,6 +10,7 @@ from hermod_core.protocol.commands import BY_TYPE, CommandType
 from hermod_core.protocol.results import (
     DestinationView,
     ResultView,
+    app_link,
     box_url,
     fqdn,
     message_location,
@@ -83,16 +84,17 @@ def command_result(command: Command) -> dict[str, Any]:
     destinations = []
     for message in command.messages.all():
         bid = str(message.mailbox_id)
+        token = unseal(MESSAGE_TOKEN, message.token_sealed)
+        location = message_location(public_url, bid, str(message.id))
         destinations.append(
             DestinationView(
                 to=message.to,
                 bid=bid,
                 mid=str(message.id),
-                uri=plugout_uri(
-                    box_url(public_url, bid), unseal(MESSAGE_TOKEN, message.token_sealed)
-                ),
-                location=message_location(public_url, bid, str(message.id)),
+                uri=plugout_uri(box_url(public_url, bid), token),
+                location=location,
                 pid=str(message.profile_id) if message.profile_id else None,
+                applink=app_link(settings.HERMOD_APP_LINK_SCHEME, location, token),
             )
         )
     profile = None
