@@ -4,6 +4,7 @@ With nothing configured the server runs on embedded defaults: SQLite in ``var/``
 filesystem transport as the broker, so ``make run`` needs no other server.
 """
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -23,6 +24,7 @@ from hermod_core.env import (
     env_str_or_none,
     secret_weakness,
 )
+from hermod_core.tls import tls_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("HERMOD_VAR_DIR", str(BASE_DIR / "var")))
@@ -51,8 +53,12 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 
 # --- Hermod (PROTOCOL.md) ---------------------------------------------------------------------
 HERMOD_API_PREFIX = env_str("HERMOD_API_PREFIX", "hermod/rest").strip("/")
+# TLS served by gunicorn itself (hermod_core.tls): checked here so that a half-given pair or an
+# unreadable file stops start-up naming the variable.
+HERMOD_TLS_FILES = tls_from_env(os.environ)
 HERMOD_PUBLIC_URL = env_http_url(
-    "HERMOD_PUBLIC_URL", f"http://127.0.0.1:{PORT}/{HERMOD_API_PREFIX}/ms"
+    "HERMOD_PUBLIC_URL",
+    f"{'https' if HERMOD_TLS_FILES else 'http'}://127.0.0.1:{PORT}/{HERMOD_API_PREFIX}/ms",
 )
 HERMOD_FQDN = urlsplit(HERMOD_PUBLIC_URL).hostname or ""
 # Key of the keyed hash that stores API keys and device tokens, and of the sealed copies of
