@@ -255,7 +255,14 @@ COMPONENTS: dict[str, Schema] = {
             ),
             "visualData": {
                 "type": "object",
-                "description": "Optional card images; passed to the device untouched.",
+                "description": "Optional card images; passed to the device untouched. With "
+                "`contentId` (recommended `PROV:<uuid>`) the server asks the client's content "
+                "provider for the card layout first (PROTOCOL.md §13): the device receives "
+                '`visualData` with `data: [{"key": "front", "content_type", "content_encoding", '
+                '"data"}, {"key": "back", ...}]` instead of the id; the stored command keeps it.',
+                "properties": {
+                    "contentId": _str("A content id the content provider resolves."),
+                },
                 "additionalProperties": True,
             },
         },
@@ -360,9 +367,19 @@ COMPONENTS: dict[str, Schema] = {
         {
             "key": _str("The item's name."),
             "description": _str("The label the app shows."),
-            "content_type": _str("The media type of the decoded data, e.g. text/plain."),
+            "content_type": _str(
+                "The media type of the decoded data, e.g. text/plain; or "
+                "`application/hermod+content-id`: `data` is then a content id (recommended "
+                "`AUTH:<uuid>`) that the server resolves with the client's content provider "
+                "before the device can fetch the message (PROTOCOL.md §13). The device gets the "
+                "provider's `data`, `content_type` and `content_encoding`; the stored command "
+                "keeps the id."
+            ),
             "content_encoding": _ref("ContentEncoding"),
-            "data": _str("Base64 data (required in a tbs item).", format="byte"),
+            "data": _str(
+                "Base64 data (required in a tbs item), or a content id (1 to 255 printable "
+                "characters) for `application/hermod+content-id`."
+            ),
             "visible": _flag("Whether the app shows the item."),
         },
         kept=True,
@@ -742,6 +759,33 @@ _SIGN_PARAMS = {
     "filter": {"op": "eq", "param": "key.type", "value": "RSA"},
     "format": "jws",
     "mechanism": "CKM_SHA256_RSA_PKCS",
+}
+
+# Further request examples per endpoint: (title, body).
+MORE_REQUEST_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "authenticate": [
+        (
+            "Auth image from the content provider",
+            {
+                "commandHeader": _header([_PROFILE], 120),
+                "authCommand": {
+                    "profileid": _PROFILE,
+                    "params": {
+                        "description": [
+                            {
+                                "key": "picture",
+                                "description": "Is this your login picture?",
+                                "content_type": "application/hermod+content-id",
+                                "data": "AUTH:6f1c2a52-8f0e-4a8e-9d3c-2b7e0c1d4f5a",
+                                "visible": True,
+                            }
+                        ],
+                        "format": "jws",
+                    },
+                },
+            },
+        )
+    ],
 }
 
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {

@@ -57,6 +57,7 @@ from hermod_core.services.clients import (
     client_create,
     client_rotate_key,
     client_set_enabled,
+    client_settings_update,
     clients_import,
 )
 from hermod_core.services.commands import command_create, command_transition
@@ -121,6 +122,10 @@ def console_client_create(
     callback_url: str = "",
     callback_basic_auth: str = "",
     callback_signing_secret: str = "",
+    callback_attempts: int | None = None,
+    callback_retry_delay: int | None = None,
+    content_provider_url: str = "",
+    content_provider_basic_auth: str = "",
 ) -> IssuedKey:
     """``client_create`` from the console: a new client whose key is returned once.
 
@@ -134,10 +139,31 @@ def console_client_create(
                 callback_url=callback_url,
                 callback_basic_auth=callback_basic_auth,
                 callback_signing_secret=callback_signing_secret,
+                callback_attempts=callback_attempts,
+                callback_retry_delay=callback_retry_delay,
+                content_provider_url=content_provider_url,
+                content_provider_basic_auth=content_provider_basic_auth,
                 actor=actor.name,
             )
     except ClientError as exc:
         raise ConsoleError(str(exc)) from None
+
+
+def console_client_settings_update(
+    *, actor: ConsoleActor, client: Client, changes: dict[str, object]
+) -> Client:
+    """``client_settings_update`` from the console (content provider, retry policy): validated
+    as a whole, a refused change (``ConsoleError``) writes nothing and leaves ``client`` as it
+    was; the audit row names the console account and never a secret's value."""
+    candidate = copy.copy(client)
+    try:
+        with _attributed(actor):
+            client_settings_update(client=candidate, changes=changes, actor=actor.name)
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
+    for name in changes:
+        setattr(client, name, getattr(candidate, name))
+    return client
 
 
 def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedKey:
