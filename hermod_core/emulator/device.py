@@ -116,10 +116,11 @@ def parse_target(
     """
     text = uri_or_location.strip()
     parts = urlsplit(text)
-    if parts.scheme and parts.scheme.lower() not in (PLUGOUT_SCHEME, "http", "https"):
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    is_app_link = bool({"title", "redirect", "token"} & query.keys())
+    if is_app_link and parts.scheme.lower() not in (PLUGOUT_SCHEME, "http", "https"):
         if not parts.netloc:
             raise DeviceError("the app link names no server", code="BAD_URI")
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
         chosen = token or query.get("token")
         if not chosen:
             raise DeviceError("the app link has no token", code="NO_TOKEN")
