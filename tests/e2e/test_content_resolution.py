@@ -10,6 +10,7 @@ import requests
 from django.utils import timezone
 
 from hermod_core.models import CallbackDelivery, Command, ContentResolution
+from hermod_core.selectors.console import command_get, command_timeline
 from hermod_core.services.content import content_resolve
 from hermod_core.services.expiry import commands_expire
 from tests.e2e.conftest import Api
@@ -130,3 +131,18 @@ def test_a_transient_failure_is_retried_but_never_past_the_lifespan(api_a, provi
     ContentResolution.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now())
     assert content_resolve(command_id=int(created["commandId"])) == "FAILED"
     assert Command.objects.get(pk=created["commandId"]).state == "FAILED"
+
+
+def test_the_console_timeline_shows_the_content_provider_step(api_a, provider) -> None:
+    provider.fail_always = True
+    body = provisioning_command()
+    body["provCommand"]["profile"]["visualData"] = {"contentId": "PROV:console"}
+    created = api_a.create("provision", body)
+    content_resolve(command_id=int(created["commandId"]))
+    command = command_get(int(created["commandId"]))
+    assert command is not None
+    (event,) = [e for e in command_timeline(command).events if "Content" in e.title]
+    assert (event.title, event.detail) == (
+        "Content provider: PENDING",
+        "1 attempt(s); the provider answered HTTP 500 for PROV:console",
+    )
