@@ -128,20 +128,31 @@ def _fetch(client: Client, ref: ContentRef) -> dict[str, object]:
         raise _Failure(reason, transient=False) from None
 
 
-def _claim(command_id: int) -> ContentResolution | None:
-    """Take the job's next attempt (a conditional UPDATE, as callbacks): one worker at a time."""
-    now = timezone.now()
-    lease = now + timedelta(seconds=settings.HERMOD_CALLBACK_TIMEOUT * 4) + LEASE_MARGIN
-    claimed = ContentResolution.objects.filter(
-        command_id=command_id, state=ContentResolutionState.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=lease)
-    if not claimed:
-        return None
-    return (
+def _claim(command_id: int) -> tuple[ContentResolution, tuple[ContentRef, ...]] | None:
+    """Take the job's next attempt, with its placeholders; None if another worker has it or it
+    is not due.
+
+    A conditional UPDATE (as callbacks): only the worker whose UPDATE matched calls the
+    provider. The lease covers one timeout per distinct id, so a slow provider's attempt is not
+    handed to a second worker by the sweep while it runs.
+    """
+    job = (
         ContentResolution.objects.select_related("command", "command__client")
-        .filter(command_id=command_id)
+        .filter(command_id=command_id, state=ContentResolutionState.PENDING)
         .first()
     )
+    if job is None:
+        return None
+    command = job.command
+    endpoint = BY_TYPE[CommandType(command.command_type)]
+    refs = content_refs(command.command_type, command.body, endpoint.body_key)
+    distinct = len({(ref.kind, ref.content_id) for ref in refs})
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.HERMOD_CALLBACK_TIMEOUT * (distinct + 1))
+    claimed = ContentResolution.objects.filter(
+        pk=job.pk, state=ContentResolutionState.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=lease + LEASE_MARGIN)
+    return (job, refs) if claimed else None
 
 
 def _deadline(command: Command) -> datetime:
@@ -156,15 +167,14 @@ def content_resolve(*, command_id: int) -> str:
     The command's own body is re-read: the ids are those it stores. A command that ended
     meanwhile (expired, cancelled) abandons its job without calling the provider.
     """
-    job = _claim(command_id)
-    if job is None:
+    claimed = _claim(command_id)
+    if claimed is None:
         return "skipped"
+    job, refs = claimed
     command = job.command
     if command.state != CommandState.IN_PROGRESS:
         _end(job, ContentResolutionState.ABANDONED, "The command ended before its content.")
         return ContentResolutionState.ABANDONED
-    endpoint = BY_TYPE[CommandType(command.command_type)]
-    refs = content_refs(command.command_type, command.body, endpoint.body_key)
     resolved: list[dict[str, object]] = []
     cache: dict[tuple[str, str], dict[str, object]] = {}
     try:
@@ -197,10 +207,10 @@ def _failed(job: ContentResolution, command: Command, failure: _Failure) -> str:
     now = timezone.now()
     delay = _retry_delay(attempts)
     if failure.transient and attempts < job.max_attempts and now + delay < _deadline(command):
-        ContentResolution.objects.filter(pk=job.pk, state=ContentResolutionState.PENDING).update(
-            attempts=attempts, last_error=failure.reason, next_attempt_at=now + delay
-        )
         with transaction.atomic():
+            ContentResolution.objects.filter(
+                pk=job.pk, state=ContentResolutionState.PENDING
+            ).update(attempts=attempts, last_error=failure.reason, next_attempt_at=now + delay)
             enqueue_content_resolution(command.pk, countdown=delay.total_seconds())
         logger.info("content of command %s: attempt %d failed, retrying", command.pk, attempts)
         return ContentResolutionState.PENDING
