@@ -250,6 +250,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_BROKER_DIR),
         "data_folder_out": str(_BROKER_DIR),
+        # Else kombu keeps its exchange tables in ./control, wherever the process was started.
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
