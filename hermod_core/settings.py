@@ -4,6 +4,8 @@ With nothing configured the server runs on embedded defaults: SQLite in ``var/``
 filesystem transport as the broker, so ``make run`` needs no other server.
 """
 
+import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from hermod_core.env import (
     env_str_or_none,
     secret_weakness,
 )
+from hermod_core.tls import tls_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("HERMOD_VAR_DIR", str(BASE_DIR / "var")))
@@ -50,8 +53,12 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 
 # --- Hermod (PROTOCOL.md) ---------------------------------------------------------------------
 HERMOD_API_PREFIX = env_str("HERMOD_API_PREFIX", "hermod/rest").strip("/")
+# TLS served by gunicorn itself (hermod_core.tls): checked here so that a half-given pair or an
+# unreadable file stops start-up naming the variable.
+HERMOD_TLS_FILES = tls_from_env(os.environ)
 HERMOD_PUBLIC_URL = env_http_url(
-    "HERMOD_PUBLIC_URL", f"http://127.0.0.1:{PORT}/{HERMOD_API_PREFIX}/ms"
+    "HERMOD_PUBLIC_URL",
+    f"{'https' if HERMOD_TLS_FILES else 'http'}://127.0.0.1:{PORT}/{HERMOD_API_PREFIX}/ms",
 )
 HERMOD_FQDN = urlsplit(HERMOD_PUBLIC_URL).hostname or ""
 # Key of the keyed hash that stores API keys and device tokens, and of the sealed copies of
@@ -63,6 +70,10 @@ HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
 HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maximum=300)
 HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
+# Content providers (PROTOCOL.md §13): attempts per command and the first retry delay (doubled
+# after each failure); timeout and TLS trust are the callbacks'.
+HERMOD_CONTENT_ATTEMPTS = env_int("HERMOD_CONTENT_ATTEMPTS", 3, minimum=1, maximum=20)
+HERMOD_CONTENT_RETRY_DELAY = env_int("HERMOD_CONTENT_RETRY_DELAY", 2, minimum=1, maximum=300)
 HERMOD_MAX_BODY_BYTES = env_int("HERMOD_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 HERMOD_MAX_IN_PROGRESS = env_int("HERMOD_MAX_IN_PROGRESS", 10_000, minimum=1)
 # Rate limits (0 disables one): per API key and per box token per window, and per source
@@ -86,6 +97,18 @@ if _metrics_token and not DEBUG and (_weakness := secret_weakness(_metrics_token
 HERMOD_METRICS_TOKEN = (
     _kept_in_var("metrics-token", 32) if _metrics_token is None else _metrics_token
 )
+# URL scheme of the same-device link to the mobile app (result bodies' ``appLink``): ``personal``
+# for the standard app, the app's own scheme for a branded one.
+HERMOD_APP_LINK_SCHEME = env_str("HERMOD_APP_LINK_SCHEME", "personal").lower()
+if not re.fullmatch(
+    r"[a-z][a-z0-9+.-]{0,62}", HERMOD_APP_LINK_SCHEME
+) or HERMOD_APP_LINK_SCHEME in {
+    "http",
+    "https",
+}:
+    raise EnvError(
+        "HERMOD_APP_LINK_SCHEME", "must be a URL scheme such as personal (letters, digits, +.-)"
+    )
 HERMOD_SWEEP_INTERVAL = env_int("HERMOD_SWEEP_INTERVAL", 2, minimum=1, maximum=60)
 HERMOD_SWEEP_BATCH = env_int("HERMOD_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
 
@@ -227,6 +250,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_BROKER_DIR),
         "data_folder_out": str(_BROKER_DIR),
+        # Else kombu keeps its exchange tables in ./control, wherever the process was started.
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:

@@ -11,12 +11,20 @@ from hermod_core import observability
 from hermod_core.scep import ScepTransientError
 from hermod_core.services.ca import ca_enroll
 from hermod_core.services.callbacks import callback_deliver
+from hermod_core.services.content import content_resolve
 from hermod_core.services.expiry import sweep
 
 
 @shared_task(name="hermod.callbacks.deliver", acks_late=True, reject_on_worker_lost=True)
 def deliver_callback(delivery_id: int) -> str:
     return callback_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="hermod.content.resolve", acks_late=True, reject_on_worker_lost=True)
+def resolve_content(command_id: int) -> str:
+    """One attempt at a command's content ids; the service schedules any retry itself."""
+    observability.command_id.set(str(command_id))
+    return content_resolve(command_id=command_id)
 
 
 @shared_task(name="hermod.sweep", acks_late=True, reject_on_worker_lost=True)

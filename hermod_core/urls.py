@@ -23,6 +23,8 @@ urlpatterns = [
     path("command/", include((api_urls.command_urlpatterns, "command-alias"))),
     path("ms/", include((api_urls.mailbox_urlpatterns, "ms-alias"))),
     path("ca/", include((api_urls.ca_urlpatterns, "ca-alias"))),
+    # The real product's guides curl /util/generateclient/<id> on either layout.
+    path("", include((api_urls.util_urlpatterns, "util-alias"))),
     path("hermod/v3/api-docs", SpectacularAPIView.as_view(), name="schema"),
     path("hermod/swagger-ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
     path("healthz", healthz, name="healthz"),

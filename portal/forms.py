@@ -95,6 +95,24 @@ class ClientCreateForm(forms.Form):
     callback_signing_secret = forms.CharField(
         label="Callback signing secret", max_length=200, required=False
     )
+    callback_attempts = forms.IntegerField(
+        label="Callback attempts (blank: the server's default)",
+        min_value=1,
+        max_value=100,
+        required=False,
+    )
+    callback_retry_delay = forms.IntegerField(
+        label="Seconds between callback attempts (blank: the server's default)",
+        min_value=1,
+        max_value=86400,
+        required=False,
+    )
+    content_provider_url = forms.CharField(
+        label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
+    )
+    content_provider_basic_auth = forms.CharField(
+        label="Content provider basic auth (user:password)", max_length=300, required=False
+    )
 
     def clean_client_id(self) -> str:
         client_id = self.cleaned_data["client_id"]
@@ -122,6 +140,48 @@ class ClientCallbackForm(forms.Form):
         basic = "" if data["clear_basic_auth"] else (data["callback_basic_auth"] or None)
         secret = "" if data["clear_signing_secret"] else (data["callback_signing_secret"] or None)
         return basic, secret
+
+
+class ClientContentForm(forms.Form):
+    """Content provider (PROTOCOL.md §13) and the client's own callback retry policy; a blank
+    basic auth keeps the stored one unless "clear" is ticked, a blank number means the server's
+    default."""
+
+    content_provider_url = forms.CharField(
+        label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
+    )
+    content_provider_basic_auth = forms.CharField(
+        label="New content provider basic auth (user:password)", max_length=300, required=False
+    )
+    clear_content_provider_basic_auth = forms.BooleanField(
+        label="Remove content provider basic auth", required=False
+    )
+    callback_attempts = forms.IntegerField(
+        label="Callback attempts (blank: the server's default)",
+        min_value=1,
+        max_value=100,
+        required=False,
+    )
+    callback_retry_delay = forms.IntegerField(
+        label="Seconds between callback attempts (blank: the server's default)",
+        min_value=1,
+        max_value=86400,
+        required=False,
+    )
+
+    def changes(self) -> dict[str, object]:
+        """The client settings to store (``services.clients.CLIENT_SETTINGS`` names)."""
+        data = self.cleaned_data
+        changes: dict[str, object] = {
+            "content_provider_url": data["content_provider_url"].strip(),
+            "callback_attempts": data["callback_attempts"],
+            "callback_retry_delay": data["callback_retry_delay"],
+        }
+        if data["clear_content_provider_basic_auth"]:
+            changes["content_provider_basic_auth"] = ""
+        elif data["content_provider_basic_auth"]:
+            changes["content_provider_basic_auth"] = data["content_provider_basic_auth"]
+        return changes
 
 
 class ClientImportForm(forms.Form):

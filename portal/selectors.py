@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from hermod_core.models import Command, CommandState, MessageState
+from hermod_core.protocol.results import app_link
 from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
@@ -71,6 +74,9 @@ class EnrollmentStatus:
     congrats: str
     failure: str
     fetched_at: datetime | None = None  # when the app opened the link (the result's fetchedAt)
+    # The same-device link for a user on the phone itself (PROTOCOL.md: result bodies' appLink),
+    # titled and returning to ``redirect``; only while the plug-out URI is shown.
+    app_link: str = ""
 
     @property
     def is_final(self) -> bool:
@@ -81,10 +87,13 @@ class EnrollmentStatus:
         return self.phase is Phase.WAITING
 
 
-def enrollment_status(command: Command, *, now: datetime | None = None) -> EnrollmentStatus:
+def enrollment_status(
+    command: Command, *, now: datetime | None = None, redirect: str = ""
+) -> EnrollmentStatus:
     """The phase of a provisioning command's (single, ``@tmp``) destination, read from the
     destination's progress in its result body (``state``, ``fetchedAt``: what a client's page
-    polls too), with its plug-out URI and the closing message."""
+    polls too), its plug-out URI and same-device app link (the link titled with the profile's
+    server name and returning to ``redirect``) and the closing message."""
     now = now or timezone.now()
     phase = _FINAL_PHASES.get(CommandState(command.state))
     destination: dict[str, Any] | None = None
@@ -102,9 +111,18 @@ def enrollment_status(command: Command, *, now: datetime | None = None) -> Enrol
             phase = Phase.WAITING
         else:
             phase = Phase.EXPIRED
-    uri = ""
+    uri = link = ""
     if phase in {Phase.WAITING, Phase.FETCHED} and destination is not None:
         uri = destination["uri"]
+        token = parse_qs(urlsplit(uri).query)["token"][0]
+        profile = command.body.get("profile") or {}
+        link = app_link(
+            settings.HERMOD_APP_LINK_SCHEME,
+            destination["location"],
+            token,
+            title=str(profile.get("servername") or profile.get("name") or ""),
+            redirect=redirect,
+        )
     expires_at = command.expires_at
     if phase is Phase.WAITING:
         expires_at = min(expires_at, command.messages.all()[0].expires_at)
@@ -117,6 +135,7 @@ def enrollment_status(command: Command, *, now: datetime | None = None) -> Enrol
         congrats=congrats_message(command.body) if phase is Phase.COMPLETED else "",
         failure=command.failure_reason if phase is Phase.FAILED else "",
         fetched_at=parse_datetime(fetched_at) if fetched_at else None,
+        app_link=link,
     )
 
 

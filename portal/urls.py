@@ -42,6 +42,7 @@ urlpatterns = [
     path("clients/<str:client_id>/rotate", clients.client_rotate, name="client_rotate"),
     path("clients/<str:client_id>/enabled", clients.client_enabled, name="client_enabled"),
     path("clients/<str:client_id>/callback", clients.client_callback, name="client_callback"),
+    path("clients/<str:client_id>/content", clients.client_content, name="client_content"),
     path(
         "clients/<str:client_id>/test-callback",
         clients.client_test_callback,

@@ -151,6 +151,8 @@ class Hermod:
     broker_url: str
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    scheme: str = "http"  # https: gunicorn serves TLS itself (HERMOD_TLS_* in extra_env)
+    verify: str | bool = True  # the CA bundle that trusts the server's certificate
     web: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     beat: subprocess.Popen[bytes] | None = None
@@ -160,7 +162,7 @@ class Hermod:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -268,7 +270,10 @@ class Hermod:
 
     def healthy(self) -> bool:
         try:
-            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+            return (
+                requests.get(f"{self.url}/healthz", timeout=2, verify=self.verify).status_code
+                == 200
+            )
         except requests.RequestException:
             return False
 
@@ -296,6 +301,8 @@ def hermod_stack(
     web_workers: int = 2,
     web_args: Sequence[str] = (),
     worker_concurrency: int = 2,
+    scheme: str = "http",
+    verify: str | bool = True,
 ) -> Iterator[tuple[Hermod, Postgres, Redis]]:
     """PostgreSQL + Redis + migrated Hermod with gunicorn (``web_workers`` processes, more
     gunicorn options in ``web_args``), ``workers`` Celery workers of ``worker_concurrency``
@@ -305,7 +312,10 @@ def hermod_stack(
     pg_folder.chmod(0o755)
     postgres = Postgres(pg_folder / "cluster").init().start()
     redis = Redis().start()
-    hermod = Hermod(folder / "hermod", postgres.url, redis.url, extra_env=env or {})
+    hermod = Hermod(
+        folder / "hermod", postgres.url, redis.url, extra_env=env or {}, scheme=scheme,
+        verify=verify,
+    )  # fmt: skip
     hermod.folder.mkdir(parents=True, exist_ok=True)
     try:
         postgres.create_database()

@@ -58,6 +58,10 @@ def _command_view(name: str) -> type[CommandCreateView]:
                 OpenApiExample(
                     f"{name} request", value=schema.REQUEST_EXAMPLES[name], request_only=True
                 ),
+                *(
+                    OpenApiExample(title, value=value, request_only=True)
+                    for title, value in schema.MORE_REQUEST_EXAMPLES.get(name, [])
+                ),
                 OpenApiExample(
                     "In progress", value=schema.result_example(endpoint), response_only=True
                 ),

@@ -15,7 +15,7 @@ logger = logging.getLogger("hermod.api")
 def is_api_path(path: str) -> bool:
     prefix = f"/{settings.HERMOD_API_PREFIX}/"
     return path.startswith(
-        (prefix, "/command/", "/ms/", "/ca/", "/hermod/", "/healthz", "/metrics")
+        (prefix, "/command/", "/ms/", "/ca/", "/util/", "/hermod/", "/healthz", "/metrics")
     )
 
 

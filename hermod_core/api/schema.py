@@ -44,8 +44,10 @@ from hermod_core.protocol.commands import (
     Endpoint,
 )
 from hermod_core.protocol.results import (
+    APP_LINK_SCHEME,
     DestinationView,
     ResultView,
+    app_link,
     box_url,
     message_location,
     plugout_uri,
@@ -278,7 +280,14 @@ COMPONENTS: dict[str, Schema] = {
             ),
             "visualData": {
                 "type": "object",
-                "description": "Optional card images; passed to the device untouched.",
+                "description": "Optional card images; passed to the device untouched. With "
+                "`contentId` (recommended `PROV:<uuid>`) the server asks the client's content "
+                "provider for the card layout first (PROTOCOL.md §13): the device receives "
+                '`visualData` with `data: [{"key": "front", "content_type", "content_encoding", '
+                '"data"}, {"key": "back", ...}]` instead of the id; the stored command keeps it.',
+                "properties": {
+                    "contentId": _str("A content id the content provider resolves."),
+                },
                 "additionalProperties": True,
             },
         },
@@ -383,9 +392,19 @@ COMPONENTS: dict[str, Schema] = {
         {
             "key": _str("The item's name."),
             "description": _str("The label the app shows."),
-            "content_type": _str("The media type of the decoded data, e.g. text/plain."),
+            "content_type": _str(
+                "The media type of the decoded data, e.g. text/plain; or "
+                "`application/hermod+content-id`: `data` is then a content id (recommended "
+                "`AUTH:<uuid>`) that the server resolves with the client's content provider "
+                "before the device can fetch the message (PROTOCOL.md §13). The device gets the "
+                "provider's `data`, `content_type` and `content_encoding`; the stored command "
+                "keeps the id."
+            ),
             "content_encoding": _ref("ContentEncoding"),
-            "data": _str("Base64 data (required in a tbs item).", format="byte"),
+            "data": _str(
+                "Base64 data (required in a tbs item), or a content id (1 to 255 printable "
+                "characters) for `application/hermod+content-id`."
+            ),
             "visible": _flag("Whether the app shows the item."),
         },
         kept=True,
@@ -461,6 +480,12 @@ COMPONENTS: dict[str, Schema] = {
             "uri": _str(
                 "Plug-out URI with this destination's one-time token: what a page links to or "
                 "renders as a QR code."
+            ),
+            "appLink": _str(
+                "Same-device link for a user on the phone itself: `personal://<public-url without "
+                "https://>/<bid>/<mid>?title=&redirect=&token=<token>` (the scheme is "
+                "HERMOD_APP_LINK_SCHEME for branded apps). Fill `title` (form-encoded, shown by "
+                "the app while it works) and `redirect` (percent-encoded URL the app returns to)."
             ),
             "pid": _uuid("The profile, for a profile's box."),
             "mid": _uuid("The message."),
@@ -788,6 +813,33 @@ _SIGN_PARAMS = {
     "mechanism": "CKM_SHA256_RSA_PKCS",
 }
 
+# Further request examples per endpoint: (title, body).
+MORE_REQUEST_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "authenticate": [
+        (
+            "Auth image from the content provider",
+            {
+                "commandHeader": _header([_PROFILE], 120),
+                "authCommand": {
+                    "profileid": _PROFILE,
+                    "params": {
+                        "description": [
+                            {
+                                "key": "picture",
+                                "description": "Is this your login picture?",
+                                "content_type": "application/hermod+content-id",
+                                "data": "AUTH:6f1c2a52-8f0e-4a8e-9d3c-2b7e0c1d4f5a",
+                                "visible": True,
+                            }
+                        ],
+                        "format": "jws",
+                    },
+                },
+            },
+        )
+    ],
+}
+
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     # shared/seeds/001, exactly as the product documentation prints it.
     "provision": {
@@ -893,15 +945,17 @@ def _destination(
     else:
         to, bid, mid, pid = "@userA", _BOX, _MID, _PROFILE
     fetched = state in (State.COMPLETED, State.FAILED)
+    location = message_location(_PUBLIC_URL, bid, mid)
     return DestinationView(
         to=to,
         bid=bid,
         mid=mid,
         uri=plugout_uri(box_url(_PUBLIC_URL, bid), _TOKEN),
-        location=message_location(_PUBLIC_URL, bid, mid),
+        location=location,
         pid=pid,
         state=_DESTINATION_STATES[state],
         fetched_at=_FETCHED_AT if fetched else None,
+        applink=app_link(APP_LINK_SCHEME, location, _TOKEN),
     )
 
 
@@ -1467,7 +1521,8 @@ _PREFIX = f"/{settings.HERMOD_API_PREFIX}" if settings.HERMOD_API_PREFIX else ""
 def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:
     """drf-spectacular PREPROCESSING_HOOKS entry: document each view once, under the prefix.
 
-    The unprefixed ``/command/...``, ``/ms/...`` and ``/ca/...`` routes (PROTOCOL.md §2) serve
+    The unprefixed ``/command/...``, ``/ms/...``, ``/ca/...`` and ``/util/...`` routes
+    (PROTOCOL.md §2) serve
     the same views; listed twice they would double every operation and clash on operationId.
     The operations' descriptions mention the alias instead.
     """

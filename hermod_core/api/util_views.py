@@ -29,7 +29,8 @@ class GenerateClientView(APIView):
     @extend_schema(
         operation_id="generateclient",
         summary="Generate a client configuration snippet",
-        description="Answers `text/plain` YAML with a new random key; nothing is stored.",
+        description="Answers `text/plain` YAML with a new random key; nothing is stored. Also "
+        "served without the prefix, as `/util/generateclient/{clientId}`.",
         responses=schema.GENERATECLIENT_RESPONSES,
         tags=["util"],
     )

@@ -133,6 +133,12 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="do not verify the server's TLS certificate (test servers only)",
     )
     parser.add_argument(
+        "--app-link-http",
+        action="store_true",
+        default=default(False),
+        help="open personal:// app links over http instead of https (test servers only)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", default=default(False), help="log HTTP steps"
     )
 
@@ -169,12 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     enroll = _subcommand(
         commands,
         "enroll",
-        help="open a plug-out URI (or message URL) and answer its message",
+        help="open a plug-out URI, app link (or message URL) and answer its message",
         description="Open a plug-out URI as the app does when its link is tapped or its QR code "
         "scanned, fetch the waiting message and answer it. For a provisioning the new profile "
         "is stored in the state folder once the server answered COMPLETED.",
         epilog="examples:\n"
         "  hermod-device enroll 'com.nexusgroup.plugout:///?url=<box url>&token=<token>'\n"
+        "  hermod-device enroll 'personal://<host>/hermod/rest/ms/<bid>/<mid>?title=&redirect=&"
+        "token=<token>'\n"
         "  hermod-device enroll https://hermod.example.com/hermod/rest/ms/<bid>/<mid> "
         "--token <token>",
     )
@@ -202,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         help="list the stored profiles (no private keys)",
         description="Print one JSON line per stored profile: ids, box, user, keys with their "
-        "type and whether a certificate is installed, desktop fields.",
+        "type and whether a certificate is installed, desktop fields, the card images of the "
+        "provisioning (visualData) and the images shown with the latest requests (shown), each "
+        "as key, content type, size and SHA-256.",
     )
 
     answer = _subcommand(
@@ -277,6 +287,8 @@ def _show(device: Device) -> int:
                 ],
                 "vscinfo": profile.vscinfo,
                 "desktopExtensions": profile.desktop_extensions,
+                "visualData": profile.visual_data,
+                "shown": profile.shown,
             }
         )
     return EXIT_OK
@@ -320,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             attestation=args.attestation_key,
             token_in_query=args.token_in_query,
             deviceinfo=default_deviceinfo(args.device_name),
+            app_link_http=args.app_link_http,
         )
         if args.command == "enroll":
             return _report([device.enroll(args.uri, args.token)])

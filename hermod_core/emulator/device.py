@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 PLUGOUT_SCHEME: Final = "com.nexusgroup.plugout"
 DEFAULT_DEVICE_NAME: Final = "hermod-device"
+_SHOWN_KEPT: Final = 20  # images of the latest requests a profile remembers
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,29 @@ def _without_token(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), token
 
 
-def parse_target(uri_or_location: str, token: str | None = None) -> Target:
-    """Read a plug-out URI (`com.nexusgroup.plugout:///?url=<box>&token=<t>`, PROTOCOL.md §1)
-    or a message URL `<public-url>/<bid>/<mid>` (token from `token` or its `?token=`).
+def parse_target(
+    uri_or_location: str, token: str | None = None, *, app_link_scheme: str = "https"
+) -> Target:
+    """Read a plug-out URI (`com.nexusgroup.plugout:///?url=<box>&token=<t>`, PROTOCOL.md §1),
+    a same-device app link (`personal://<host>/<path>/<bid>/<mid>?title=&redirect=&token=<t>`,
+    any other scheme: the app puts `https://` back in front, or `app_link_scheme`) or a message
+    URL `<public-url>/<bid>/<mid>` (token from `token` or its `?token=`).
 
     An explicit `token` wins over the one in the URI. Raises `DeviceError` (`BAD_URI`,
     `NO_TOKEN`) for anything else.
     """
     text = uri_or_location.strip()
     parts = urlsplit(text)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    is_app_link = bool({"title", "redirect", "token"} & query.keys())
+    if is_app_link and parts.scheme.lower() not in (PLUGOUT_SCHEME, "http", "https"):
+        if not parts.netloc:
+            raise DeviceError("the app link names no server", code="BAD_URI")
+        chosen = token or query.get("token")
+        if not chosen:
+            raise DeviceError("the app link has no token", code="NO_TOKEN")
+        location = f"{app_link_scheme}://{parts.netloc}{parts.path}"
+        return Target(box_url=None, location=location, token=chosen)
     if parts.scheme.lower() == PLUGOUT_SCHEME:
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         box_url = query.get("url", "")
@@ -151,7 +166,8 @@ class Device:
     Options: `faults` (deliberate faults), `decline` (answer code 1 to everything),
     `quirky_jwk` (JWKs spelled like real apps), `attestation` ("rsa" / "ec", used only when the
     folder is new), `token_in_query` (`?token=` instead of a Bearer header), `key_factory`
-    (`(keytype, keylength) -> private key`; tests pass pre-generated keys), `deviceinfo`.
+    (`(keytype, keylength) -> private key`; tests pass pre-generated keys), `deviceinfo`,
+    `app_link_http` (open app links over http, for test servers without TLS).
     """
 
     def __init__(
@@ -166,6 +182,7 @@ class Device:
         token_in_query: bool = False,
         key_factory: KeyFactory | None = None,
         deviceinfo: Mapping[str, str] | None = None,
+        app_link_http: bool = False,
     ) -> None:
         self.key_factory: KeyFactory = key_factory or generate_key
         self.state = DeviceState(Path(state_dir), attestation=attestation, new_key=self.key_factory)
@@ -175,6 +192,7 @@ class Device:
         self.quirky_jwk = quirky_jwk
         self.signing_clock = SigningClock()
         self.deviceinfo: dict[str, str] = dict(deviceinfo or default_deviceinfo())
+        self.app_link_http = app_link_http
 
     @property
     def profiles(self) -> list[StoredProfile]:
@@ -258,6 +276,10 @@ class Device:
             self.state.remove(profile.profile_id)
             return
         profile.certificates.update(answer.certificates)
+        if answer.shown:
+            location = str(answer.body.get("responseHeader", {}).get("inReplyTo", ""))
+            shown = [{**image, "location": location} for image in answer.shown]
+            profile.shown = [*profile.shown, *shown][-_SHOWN_KEPT:]
         if answer.spin_nonce is not None:
             profile.spin_nonce = answer.spin_nonce
         if answer.new_admin_key is not None:
@@ -267,13 +289,16 @@ class Device:
     # --- what an app does ----------------------------------------------------------------------
 
     def enroll(self, uri_or_location: str, token: str | None = None) -> AnswerOutcome:
-        """Open a plug-out URI (or one message URL with `token`) and answer its message.
+        """Open a plug-out URI, an app link (or one message URL with `token`) and answer its
+        message.
 
         For a plug-out URI the box is listed and its oldest message answered (a temporary box
         holds one). Raises `DeviceError` when the URI is malformed, the box does not open
         (404: wrong, used or expired token) or nothing is waiting.
         """
-        target = parse_target(uri_or_location, token)
+        target = parse_target(
+            uri_or_location, token, app_link_scheme="http" if self.app_link_http else "https"
+        )
         location = target.location
         if location is None:
             assert target.box_url is not None

@@ -109,6 +109,7 @@ class Answer:
     delete_profile: bool = False
     spin_nonce: str | None = None
     new_admin_key: str | None = None
+    shown: tuple[dict[str, Any], ...] = ()  # images the app displayed with the request
 
     @property
     def code(self) -> int:

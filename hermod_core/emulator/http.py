@@ -73,6 +73,9 @@ class MailboxClient:
                 json=body,
                 timeout=self.timeout,
                 allow_redirects=False,  # a redirect would carry the token somewhere unplanned
+                # Explicitly: requests lets REQUESTS_CA_BUNDLE override a session's own bundle
+                # (--ca-bundle), which would then never be used on such a machine.
+                verify=self.session.verify,
             )
         except requests.RequestException as exc:
             raise DeviceError(f"{method} {url} failed: {exc}", code="UNREACHABLE") from exc

@@ -24,6 +24,7 @@ from hermod_core.crypto.csr import make_dummy_csr, parse_csr_b64, rekey_csr
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import RSA_MIN_BITS, PrivateKey, key_type_and_size
 from hermod_core.emulator import forgery
+from hermod_core.emulator.display import card_images
 from hermod_core.emulator.envelope import (
     CODE_DEVICE_ERROR,
     CODE_NOT_SUPPORTED,
@@ -248,6 +249,7 @@ def build_provision(context: AnswerContext) -> Answer:
         vscinfo=vscinfo if isinstance(vscinfo, dict) else {},
         desktop_extensions=extensions if isinstance(extensions, list) else [],
         desktop_key_protection_level=str(command.get("desktopKeyProtectionLevel") or ""),
+        visual_data=card_images(command),
     )
     return Answer(
         "PROV",

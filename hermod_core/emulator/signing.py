@@ -33,6 +33,7 @@ from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM, RAW_RSA_MECHANISMS
 from hermod_core.crypto.testca import make_self_signed_ca
 from hermod_core.emulator import forgery
+from hermod_core.emulator.display import request_images
 from hermod_core.emulator.envelope import (
     CODE_NO_MATCHING_KEY,
     CODE_NOT_SUPPORTED,
@@ -229,6 +230,7 @@ def build_signature(context: AnswerContext) -> Answer:
         if found is None:
             raise Refusal(CODE_NO_MATCHING_KEY, "no key of the profile matches the filter")
         stored = found
+    shown = tuple(request_images(params))
     items = params.get("tbs")
     tbs = [
         decode_b64(item.get("data"), "a tbs item")
@@ -249,4 +251,4 @@ def build_signature(context: AnswerContext) -> Answer:
         result = _xmldsig_answer(key, tbs)
     else:
         raise Refusal(CODE_NOT_SUPPORTED, f"format {format_!r} is not supported")
-    return Answer(kind, envelope(context, CODE_OK, result))
+    return Answer(kind, envelope(context, CODE_OK, result), shown=shown)

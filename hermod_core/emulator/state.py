@@ -71,6 +71,10 @@ class StoredProfile:
     desktop_extensions: list[Any] = field(default_factory=list)
     desktop_key_protection_level: str = ""
     spin_nonce: str = ""
+    # What the app displayed (PROTOCOL.md §13): the card images of the provisioning and the
+    # images of the latest requests (newest last), each as key, content type, size and SHA-256.
+    visual_data: list[dict[str, Any]] = field(default_factory=list)
+    shown: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hermod_core", "0006_accepted_signature"),
+        ("hermod_core", "0007_content_provider"),
     ]
 
     operations = [

@@ -9,7 +9,14 @@ from hermod_core.models.clients import (
     TrustedAttestationKey,
     TrustedSignerCa,
 )
-from hermod_core.models.commands import Command, CommandState, CommandType, InProgressTally
+from hermod_core.models.commands import (
+    Command,
+    CommandState,
+    CommandType,
+    ContentResolution,
+    ContentResolutionState,
+    InProgressTally,
+)
 from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
 from hermod_core.models.profiles import (
     AcceptedSignature,
@@ -34,6 +41,8 @@ __all__ = [
     "Command",
     "CommandState",
     "CommandType",
+    "ContentResolution",
+    "ContentResolutionState",
     "DeliveryState",
     "EndUser",
     "Group",

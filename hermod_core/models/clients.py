@@ -1,6 +1,7 @@
 """Tenants (groups) and the application servers (clients) that call the command API."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from hermod_core.protocol.client_config import is_http_url
@@ -32,8 +33,9 @@ class Client(models.Model):
     """An application server with an API key (PROTOCOL.md §3).
 
     The key itself is never stored: only its keyed hash (HMAC-SHA256 with HERMOD_KEY_HASH_SECRET),
-    compared in constant time. ``callback_basic_auth`` and ``callback_signing_secret`` are kept
-    because the server must present them; they are never shown back in full.
+    compared in constant time. ``callback_basic_auth``, ``callback_signing_secret`` and
+    ``content_provider_basic_auth`` are kept because the server must present them; they are never
+    shown back in full and never logged.
     """
 
     client_id = models.CharField(max_length=100, unique=True)
@@ -43,6 +45,19 @@ class Client(models.Model):
     callback_url = models.CharField(max_length=500, blank=True, validators=[validate_http_url])
     callback_basic_auth = models.CharField(max_length=300, blank=True)
     callback_signing_secret = models.CharField(max_length=200, blank=True)
+    # Per-client callback retry policy (PROTOCOL.md §8 ``attempts``/``retry-delay``); None: the
+    # server's defaults (HERMOD_CALLBACK_ATTEMPTS, HERMOD_CALLBACK_RETRY_DELAY).
+    callback_attempts = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    callback_retry_delay = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(86400)]
+    )
+    # Content provider (PROTOCOL.md §13): resolves content ids of the client's commands.
+    content_provider_url = models.CharField(
+        max_length=500, blank=True, validators=[validate_http_url]
+    )
+    content_provider_basic_auth = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     key_rotated_at = models.DateTimeField(null=True, blank=True)
 
@@ -56,6 +71,12 @@ class Client(models.Model):
     @property
     def has_key(self) -> bool:
         return bool(self.key_hash)
+
+    def clean(self) -> None:
+        if self.content_provider_basic_auth and ":" not in self.content_provider_basic_auth:
+            raise ValidationError(
+                {"content_provider_basic_auth": "Write it user:password."}, code="basic_auth"
+            )
 
 
 class TrustedAttestationKey(models.Model):

@@ -70,6 +70,9 @@ class Command(models.Model):
     ca_state = models.CharField(max_length=12, blank=True)
     ca_error = models.TextField(blank=True)
     ca_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # False while the content provider still has to resolve the command's content ids
+    # (PROTOCOL.md §13): its messages are hidden from devices until then.
+    content_ready = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -135,3 +138,47 @@ class InProgressTally(models.Model):
 
     def __str__(self) -> str:
         return f"client {self.client_id} slot {self.slot}: {self.count}"
+
+
+class ContentResolutionState(models.TextChoices):
+    PENDING = "PENDING"  # due at next_attempt_at
+    DONE = "DONE"  # every content id resolved: the messages are visible
+    FAILED = "FAILED"  # the provider failed after its attempts: the command ended FAILED
+    ABANDONED = "ABANDONED"  # the command ended otherwise (expired, cancelled) first
+
+
+class ContentResolution(models.Model):
+    """The content-provider job of one command (PROTOCOL.md §13), the ledger of its outbox.
+
+    Written in the same transaction as its command (PENDING) and handed to the workers after
+    commit. ``resolved`` holds what the provider answered, one entry per content id placeholder
+    (``{"path": [...], "content": {...}}``); the command's ``body`` keeps the ids, and a device
+    fetching the message gets the body with these merged in (``protocol.content.merge``).
+    """
+
+    command = models.OneToOneField(Command, on_delete=models.CASCADE, related_name="content")
+    state = models.CharField(
+        max_length=10,
+        choices=ContentResolutionState.choices,
+        default=ContentResolutionState.PENDING,
+    )
+    resolved = models.JSONField(default=list)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hermod_content_resolution"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state="PENDING"),
+                name="content_resolution_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"content of command {self.command_id} ({self.state})"

@@ -1,12 +1,18 @@
 """Hermod's client configuration format (PROTOCOL.md §9), read and written as YAML.
 
 Existing Hermod files list clients under ``allowed-clients:`` (kebab-case) or ``allowedClients:``
-(camelCase), nested at any depth (``hermod: … allowedClients:``). Both spellings are read; the
-kebab-case spelling of the ``generateclient`` endpoint is written.
+(camelCase), nested at any depth (``hermod: … allowedClients:``), or are the bare list the
+``generateclient`` endpoint answers. Both spellings are read; the kebab-case spelling of the
+``generateclient`` endpoint is written.
+
+``read_client_config`` also reads what else such a file says: the file-wide callback retry policy
+and content provider (``attempts``, ``retryDelay``, ``content-provider-url`` … next to the client
+list) become each client's own unless the client sets them, and every other setting is returned
+as a ``ConfigNote`` so that an import reports it instead of dropping it silently.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +26,15 @@ FIELDS = {
     "callback_url": ("callback-url", "callbackUrl"),
     "callback_basic_auth": ("callback-basic-auth", "callbackBasicAuth"),
     "callback_signing_secret": ("callback-signing-secret", "callbackSigningSecret"),
+    "content_provider_url": ("content-provider-url", "contentProviderUrl"),
+    "content_provider_basic_auth": ("content-provider-basic-auth", "contentProviderBasicAuth"),
+    "attempts": ("attempts",),
+    "retry_delay": ("retry-delay", "retryDelay"),
 }
+# Members that may also be given once for the whole file (next to the client list).
+FILE_DEFAULTS = ("attempts", "retry_delay", "content_provider_url", "content_provider_basic_auth")
+INTEGER_BOUNDS = {"attempts": (1, 100), "retry_delay": (1, 86400)}
+_SPELLINGS = {spelling: name for name, spellings in FIELDS.items() for spelling in spellings}
 DEFAULT_GROUP = "default"
 
 
@@ -82,6 +96,31 @@ class ClientEntry:
     callback_url: str | None
     callback_basic_auth: str | None
     callback_signing_secret: str | None
+    content_provider_url: str | None = None
+    content_provider_basic_auth: str | None = None
+    attempts: int | None = None  # callback attempts of this client (PROTOCOL.md §8)
+    retry_delay: int | None = None  # seconds between its callback attempts
+
+
+@dataclass(frozen=True)
+class ConfigNote:
+    """A setting of the file that is not a client member: ``kind`` says what became of it.
+
+    ``public-url`` and ``hide-exceptions`` are server settings (compared by the import with the
+    running server's), ``default`` a file-wide client setting applied to ``applied_to`` clients,
+    ``ignored`` anything else. ``value`` is given only for settings that are never secret.
+    """
+
+    path: str
+    kind: str
+    value: str | None = None
+    applied_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    entries: list[ClientEntry]
+    notes: list[ConfigNote] = field(default_factory=list)
 
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_[]:")
@@ -104,7 +143,17 @@ def is_http_url(value: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(host) and set(host) <= _HOST_CHARS
 
 
+def _is_bare_list(node: Any) -> bool:
+    """The ``generateclient`` snippet: a list of client mappings at the top of the document."""
+    return isinstance(node, list) and any(
+        isinstance(item, dict) and ("client-id" in item or "clientId" in item) for item in node
+    )
+
+
 def _lists(node: Any) -> Iterator[list[Any]]:
+    if _is_bare_list(node):
+        yield node
+        return
     if isinstance(node, dict):
         for name, value in node.items():
             if name in LIST_KEYS:
@@ -116,6 +165,29 @@ def _lists(node: Any) -> Iterator[list[Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _lists(item)
+
+
+# Server settings of the real product's files that an import reports with their value.
+_PUBLIC_URL = ("public-url", "publicUrl")
+_HIDE_EXCEPTIONS = ("hide-exceptions", "hideExceptions")
+
+
+def _settings(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every (path, name, value) of the document outside the client lists: the leaves, and
+    mappings that hold no client list as a whole."""
+    if not isinstance(node, dict):
+        return
+    for name, value in node.items():
+        name = str(name)
+        where = f"{path}.{name}" if path else name
+        if name in LIST_KEYS:
+            continue
+        if isinstance(value, dict):
+            yield from _settings(value, where)
+        elif isinstance(value, list) and any(True for _ in _lists(value)):
+            continue
+        else:
+            yield where, name, value
 
 
 def _field(raw: dict[str, Any], name: str, position: str) -> str | None:
@@ -132,6 +204,34 @@ def _field(raw: dict[str, Any], name: str, position: str) -> str | None:
     return None
 
 
+def _integer(raw: dict[str, Any], name: str, position: str) -> int | None:
+    for spelling in FIELDS[name]:
+        if spelling in raw and raw[spelling] is not None:
+            value = raw[spelling]
+            low, high = INTEGER_BOUNDS[name]
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ClientConfigError(f"{position}: {spelling} must be a whole number")
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                raise ClientConfigError(f"{position}: {spelling} must be a whole number") from None
+            if not low <= number <= high:
+                raise ClientConfigError(f"{position}: {spelling} must be {low} to {high}")
+            return number
+    return None
+
+
+def _checked_urls(entry: ClientEntry, position: str) -> None:
+    if entry.callback_url and not is_http_url(entry.callback_url):
+        raise ClientConfigError(f"{position}: callback-url is not an http(s) URL")
+    if entry.callback_basic_auth and ":" not in entry.callback_basic_auth:
+        raise ClientConfigError(f"{position}: callback-basic-auth must be user:password")
+    if entry.content_provider_url and not is_http_url(entry.content_provider_url):
+        raise ClientConfigError(f"{position}: content-provider-url is not an http(s) URL")
+    if entry.content_provider_basic_auth and ":" not in entry.content_provider_basic_auth:
+        raise ClientConfigError(f"{position}: content-provider-basic-auth must be user:password")
+
+
 def _entry(raw: Any, position: str) -> ClientEntry:
     if not isinstance(raw, dict):
         raise ClientConfigError(f"{position}: expected a mapping with client-id")
@@ -142,22 +242,64 @@ def _entry(raw: Any, position: str) -> ClientEntry:
         callback_url=_field(raw, "callback_url", position),
         callback_basic_auth=_field(raw, "callback_basic_auth", position),
         callback_signing_secret=_field(raw, "callback_signing_secret", position),
+        content_provider_url=_field(raw, "content_provider_url", position),
+        content_provider_basic_auth=_field(raw, "content_provider_basic_auth", position),
+        attempts=_integer(raw, "attempts", position),
+        retry_delay=_integer(raw, "retry_delay", position),
     )
     if not entry.client_id or len(entry.client_id) > 100 or ":" in entry.client_id:
         raise ClientConfigError(f"{position}: client-id is missing or invalid")
     if entry.group is not None and len(entry.group) > 100:
         raise ClientConfigError(f"{position}: group is longer than 100 characters")
-    if entry.callback_url and not is_http_url(entry.callback_url):
-        raise ClientConfigError(f"{position}: callback-url is not an http(s) URL")
-    if entry.callback_basic_auth and ":" not in entry.callback_basic_auth:
-        raise ClientConfigError(f"{position}: callback-basic-auth must be user:password")
+    _checked_urls(entry, position)
     return entry
 
 
-def parse_client_config(text: str) -> list[ClientEntry]:
-    """Every client entry of a Hermod configuration file, in file order."""
+def _unknown_members(raw: Any, client_id: str) -> Iterator[ConfigNote]:
+    if isinstance(raw, dict):
+        for name in raw:
+            if str(name) not in _SPELLINGS:
+                yield ConfigNote(path=f"client {client_id}: {name}", kind="ignored")
+
+
+def _file_defaults(
+    document: Any, entries: list[ClientEntry]
+) -> tuple[list[ClientEntry], list[ConfigNote]]:
+    """Apply the file-wide client settings to the entries without their own; note the rest."""
+    notes: list[ConfigNote] = []
+    defaults: dict[str, Any] = {}
+    for path, name, value in _settings(document):
+        member = _SPELLINGS.get(name)
+        if member in FILE_DEFAULTS and member not in defaults:
+            holder = {name: value}
+            if member in INTEGER_BOUNDS:
+                defaults[member] = _integer(holder, member, path)
+            else:
+                defaults[member] = _field(holder, member, path)
+            secret = member == "content_provider_basic_auth"
+            applied_to = tuple(e.client_id for e in entries if getattr(e, member) is None)
+            shown = None if secret else str(defaults[member])
+            notes.append(ConfigNote(path, "default", shown, applied_to))
+        elif name in _PUBLIC_URL:
+            notes.append(ConfigNote(path, "public-url", str(value)))
+        elif name in _HIDE_EXCEPTIONS:
+            notes.append(ConfigNote(path, "hide-exceptions", str(value).lower()))
+        else:
+            notes.append(ConfigNote(path, "ignored"))
+    applied = []
+    for entry in entries:
+        missing = {k: v for k, v in defaults.items() if getattr(entry, k) is None}
+        applied.append(replace(entry, **missing))
+        _checked_urls(applied[-1], f"client {entry.client_id}")
+    return applied, notes
+
+
+def read_client_config(text: str) -> ClientConfig:
+    """Every client entry of a Hermod configuration file, in file order, with the file-wide
+    client settings applied, and a note for every other setting of the file."""
     document = _load(text)
     entries: list[ClientEntry] = []
+    notes: list[ConfigNote] = []
     seen: set[str] = set()
     for clients in _lists(document):
         for index, raw in enumerate(clients):
@@ -166,9 +308,17 @@ def parse_client_config(text: str) -> list[ClientEntry]:
                 raise ClientConfigError(f"client-id {entry.client_id!r} appears twice")
             seen.add(entry.client_id)
             entries.append(entry)
+            notes.extend(_unknown_members(raw, entry.client_id))
     if not entries and not any(True for _ in _lists(document)):
         raise ClientConfigError("no allowed-clients or allowedClients list found")
-    return entries
+    entries, file_notes = _file_defaults(document, entries)
+    return ClientConfig(entries=entries, notes=file_notes + notes)
+
+
+def parse_client_config(text: str) -> list[ClientEntry]:
+    """Every client entry of a Hermod configuration file (``read_client_config`` without the
+    notes)."""
+    return read_client_config(text).entries
 
 
 def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
@@ -183,6 +333,14 @@ def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
         lines.append(f"  callback-basic-auth: {scalar(entry.callback_basic_auth)}")
     if entry.callback_url:
         lines.append(f"  callback-url: {scalar(entry.callback_url)}")
+    if entry.attempts is not None:
+        lines.append(f"  attempts: {entry.attempts}")
+    if entry.retry_delay is not None:
+        lines.append(f"  retry-delay: {entry.retry_delay}")
+    if entry.content_provider_url:
+        lines.append(f"  content-provider-url: {scalar(entry.content_provider_url)}")
+    if entry.content_provider_basic_auth:
+        lines.append(f"  content-provider-basic-auth: {scalar(entry.content_provider_basic_auth)}")
     return lines
 
 

@@ -16,6 +16,12 @@ from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM, RAW_RSA_MECHANISMS
 from hermod_core.protocol import fields as f
+from hermod_core.protocol.content import (
+    ContentRef,
+    check_content_id,
+    content_refs,
+    is_content_id_item,
+)
 from hermod_core.protocol.errors import ProtocolError, invalid, missing
 
 
@@ -149,6 +155,7 @@ class CommandRequest:
     smartcard_field: str | None = None  # the dotted path of smartcard_id, for errors
     sign_format: str | None = None  # auth/sign: the canonical format (sign_format())
     confirmed: bool = True
+    content: tuple[ContentRef, ...] = ()  # placeholders for the content provider (§13)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -394,11 +401,15 @@ def _sign(body: dict[str, Any], path: str, *, tbs_required: bool) -> dict[str, A
             item_path = f"{path}.params.{list_name}[{i}]"
             if not isinstance(item, dict):
                 raise invalid(item_path, "must be an object")
+            if list_name == "tbs" and item.get("data") is None:
+                raise missing(f"{item_path}.data")
+            if is_content_id_item(item):
+                # A placeholder the content provider resolves (§13): its data is an id.
+                check_content_id(item.get("data"), f"{item_path}.data")
+                continue
             f.choice(
                 item, "content_encoding", f"{item_path}.content_encoding", ["base64"], default=None
             )
-            if list_name == "tbs" and item.get("data") is None:
-                raise missing(f"{item_path}.data")
             if item.get("data") is not None:
                 f.base64_bytes(item["data"], f"{item_path}.data")
     filter_ = f.obj(params, "filter", f"{path}.params.filter", required=False)
@@ -528,6 +539,7 @@ def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
         smartcard_field=details.get("smartcard_field"),
         sign_format=details.get("sign_format"),
         confirmed=details.get("confirmed", True),
+        content=content_refs(endpoint.command_type.value, body, endpoint.body_key),
     )
 
 

@@ -4,9 +4,10 @@ the message a device fetches (§6)."""
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 PLUGOUT_SCHEME = "com.nexusgroup.plugout:///"
+APP_LINK_SCHEME = "personal"  # the standard mobile app; branded apps register their own
 
 
 def box_url(public_url: str, bid: str) -> str:
@@ -20,6 +21,20 @@ def message_location(public_url: str, bid: str, mid: str) -> str:
 def plugout_uri(box: str, token: str) -> str:
     """``com.nexusgroup.plugout:///?url=<percent-encoded box URL>&token=<token>`` (§1)."""
     return f"{PLUGOUT_SCHEME}?url={quote(box, safe='')}&token={quote(token, safe='')}"
+
+
+def app_link(scheme: str, location: str, token: str, *, title: str = "", redirect: str = "") -> str:
+    """The same-device link that opens a message in the mobile app, as the app's documentation
+    writes it: ``<scheme>://<location without https://>?title=<title>&redirect=<url>``. The app
+    puts ``https://`` back in front of the location. ``title`` is form-encoded (``My+title``),
+    ``redirect`` percent-encoded (where the app returns after the user confirmed); the
+    destination's one-time ``token`` follows (decided: the box opens only with it, §6)."""
+    parts = urlsplit(location)
+    without_scheme = location[len(parts.scheme) + 3 :] if parts.scheme else location
+    return (
+        f"{scheme}://{without_scheme}?title={quote_plus(title)}"
+        f"&redirect={quote(redirect, safe='')}&token={quote(token, safe='')}"
+    )
 
 
 def fqdn(public_url: str) -> str:
@@ -42,6 +57,7 @@ class DestinationView:
     uri: str | None
     location: str | None
     pid: str | None
+    applink: str | None = None
     state: str | None = None
     fetched_at: datetime | None = None
 
@@ -51,6 +67,8 @@ class DestinationView:
         body: dict[str, Any] = {"to": self.to, "bid": self.bid}
         if self.uri:
             body["uri"] = self.uri
+        if self.applink:
+            body["appLink"] = self.applink
         if self.pid:
             body["pid"] = self.pid
         if self.mid:

@@ -11,6 +11,7 @@ from hermod_core.protocol.commands import BY_TYPE, CommandType
 from hermod_core.protocol.results import (
     DestinationView,
     ResultView,
+    app_link,
     box_url,
     fqdn,
     message_location,
@@ -82,23 +83,26 @@ def destination_views(
 ) -> list[DestinationView]:
     """The command's destinations (its ``messages``, when the caller has read them) as its
     result body shows them, with their progress (state, fetchedAt). ``with_uri=False`` leaves
-    the plug-out URI (and its token) out: the console's view of the same destinations."""
+    the plug-out URI and app link (and their token) out: the console's view of them."""
     public_url = settings.HERMOD_PUBLIC_URL
     destinations = []
     for message in command.messages.all() if messages is None else messages:
         bid = str(message.mailbox_id)
-        uri = None
+        location = message_location(public_url, bid, str(message.id))
+        uri = applink = None
         if with_uri:
             token = unseal(MESSAGE_TOKEN, message.token_sealed)
             uri = plugout_uri(box_url(public_url, bid), token)
+            applink = app_link(settings.HERMOD_APP_LINK_SCHEME, location, token)
         destinations.append(
             DestinationView(
                 to=message.to,
                 bid=bid,
                 mid=str(message.id),
                 uri=uri,
-                location=message_location(public_url, bid, str(message.id)),
+                location=location,
                 pid=str(message.profile_id) if message.profile_id else None,
+                applink=applink,
                 state=message.state,
                 fetched_at=message.fetched_at,
             )

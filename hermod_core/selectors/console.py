@@ -24,13 +24,16 @@ from hermod_core.models import (
     Command,
     CommandState,
     CommandType,
+    ContentResolution,
     DeliveryState,
     EndUser,
     Group,
     Message,
     Profile,
 )
-from hermod_core.protocol.commands import admin_keys_masked
+from hermod_core.protocol.commands import BY_TYPE, admin_keys_masked
+from hermod_core.protocol.commands import CommandType as ProtocolCommandType
+from hermod_core.protocol.content import content_refs
 from hermod_core.protocol.results import DestinationView
 from hermod_core.selectors.commands import destination_views
 
@@ -193,6 +196,19 @@ class CommandTimeline:
     destinations: list[DestinationView] = field(default_factory=list)
 
 
+def _content_events(command: Command) -> list[TimelineEvent]:
+    """The content provider's part (PROTOCOL.md §13); read only for commands with content ids."""
+    body_key = BY_TYPE[ProtocolCommandType(command.command_type)].body_key
+    if not content_refs(command.command_type, command.body, body_key):
+        return []
+    job = ContentResolution.objects.filter(command=command).first()
+    if job is None:
+        return []
+    detail = f"{job.attempts} attempt(s)" + (f"; {job.last_error}" if job.last_error else "")
+    tone = {"DONE": "ok", "FAILED": "bad"}.get(job.state, "")
+    return [TimelineEvent(job.finished_at, f"Content provider: {job.state}", detail, tone)]
+
+
 def command_timeline(command: Command) -> CommandTimeline:
     """Created, each destination fetched and answered, the verdict, each callback attempt."""
     messages = list(command.messages.select_related("mailbox").order_by("created_at", "id"))
@@ -220,6 +236,7 @@ def command_timeline(command: Command) -> CommandTimeline:
         events.append(
             TimelineEvent(None, f"Certificate authority: {command.ca_state}", command.ca_error)
         )
+    events.extend(_content_events(command))
     for attempt in attempts:
         ok = not attempt.error
         status = f"HTTP {attempt.status_code}" if attempt.status_code else "no answer"

@@ -60,9 +60,10 @@ def ca_bundle() -> str | bool:
     return str(bundle)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Seconds before the next attempt: retry-delay, doubled per attempt with jitter if enabled."""
-    base = settings.HERMOD_CALLBACK_RETRY_DELAY
+def retry_delay(attempts: int, client_delay: int | None = None) -> timedelta:
+    """Seconds before the next attempt: retry-delay (the client's own, else the server's),
+    doubled per attempt with jitter if enabled."""
+    base = client_delay or settings.HERMOD_CALLBACK_RETRY_DELAY
     if settings.HERMOD_CALLBACK_BACKOFF:
         base = min(base * 2 ** max(attempts - 1, 0), 3600)
         base = base * random.uniform(0.9, 1.1)
@@ -168,7 +169,7 @@ def _record(delivery: CallbackDelivery, *, status: int | None, error: str, durat
         changes |= {"state": DeliveryState.EXHAUSTED, "next_attempt_at": None}
         logger.warning("callback %s exhausted after %d attempts: %s", delivery.pk, attempts, error)
     else:
-        delay = retry_delay(attempts)
+        delay = retry_delay(attempts, delivery.client.callback_retry_delay)
         changes |= {"next_attempt_at": now + delay}
         enqueue_callback(delivery.pk, countdown=delay.total_seconds())
     CallbackDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(**changes)
@@ -193,7 +194,8 @@ def callback_resend(*, delivery: CallbackDelivery, actor: str) -> None:
     """Give an exhausted delivery a fresh set of attempts (same event id and body)."""
     CallbackDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.EXHAUSTED).update(
         state=DeliveryState.PENDING,
-        max_attempts=F("attempts") + settings.HERMOD_CALLBACK_ATTEMPTS,
+        max_attempts=F("attempts")
+        + (delivery.client.callback_attempts or settings.HERMOD_CALLBACK_ATTEMPTS),
         next_attempt_at=timezone.now(),
     )
     audit_record(

@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from hermod_core.models import Client, Group
 from hermod_core.protocol.api_key import build_api_key_header
-from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry
+from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, ConfigNote
 from hermod_core.services.audit import audit_record
 from hermod_core.services.credentials import api_key_generate, api_key_hash
 
@@ -53,9 +54,17 @@ def client_create(
     callback_url: str = "",
     callback_basic_auth: str = "",
     callback_signing_secret: str = "",
+    callback_attempts: int | None = None,
+    callback_retry_delay: int | None = None,
+    content_provider_url: str = "",
+    content_provider_basic_auth: str = "",
     actor: str,
 ) -> IssuedKey:
-    """Create a client with a new random key; the key is returned once and stored hashed."""
+    """Create a client with a new random key; the key is returned once and stored hashed.
+
+    ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
+    callback retry policy; ``content_provider_url`` resolves its content ids (PROTOCOL.md §13).
+    """
     if Client.objects.filter(client_id=client_id).exists():
         raise ClientError(f"client {client_id!r} already exists")
     group = group_get_or_create(name=group_name, actor=actor)
@@ -67,6 +76,10 @@ def client_create(
         callback_url=callback_url,
         callback_basic_auth=callback_basic_auth,
         callback_signing_secret=callback_signing_secret,
+        callback_attempts=callback_attempts,
+        callback_retry_delay=callback_retry_delay,
+        content_provider_url=content_provider_url,
+        content_provider_basic_auth=content_provider_basic_auth,
         key_rotated_at=timezone.now(),
     )
     _validate(client)
@@ -77,9 +90,50 @@ def client_create(
         target_type="client",
         target_id=client_id,
         group=group,
-        details={"callback_url": callback_url},
+        details={"callback_url": callback_url, "content_provider_url": content_provider_url},
     )
     return IssuedKey(client=client, key=key)
+
+
+# Settings ``client_settings_update`` may change; secrets are audited by name only.
+CLIENT_SETTINGS = (
+    "callback_url",
+    "callback_basic_auth",
+    "callback_signing_secret",
+    "callback_attempts",
+    "callback_retry_delay",
+    "content_provider_url",
+    "content_provider_basic_auth",
+)
+_SECRET_SETTINGS = frozenset(
+    {"callback_basic_auth", "callback_signing_secret", "content_provider_basic_auth"}
+)
+
+
+@transaction.atomic
+def client_settings_update(*, client: Client, changes: dict[str, object], actor: str) -> Client:
+    """Change some of a client's callback and content-provider settings (names of
+    ``CLIENT_SETTINGS``); validated as a whole (``ClientError``), audited without secret values.
+    """
+    unknown = set(changes) - set(CLIENT_SETTINGS)
+    if unknown:
+        raise ClientError(f"unknown client settings: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(client, name, value)
+    _validate(client)
+    client.save(update_fields=list(changes))
+    audit_record(
+        actor=actor,
+        action="client.update_settings",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={
+            name: ("changed" if name in _SECRET_SETTINGS else value)
+            for name, value in changes.items()
+        },
+    )
+    return client
 
 
 @transaction.atomic
@@ -117,20 +171,65 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
 class ImportResult:
     created: list[str]
     updated: list[str]
+    notes: tuple[str, ...] = ()  # what the file said besides its clients, and what became of it
+
+
+_IGNORED_HINTS = {
+    "key-store": "serve TLS with HERMOD_TLS_P12_FILE and HERMOD_TLS_P12_PASSWORD",
+    "keyStore": "serve TLS with HERMOD_TLS_P12_FILE and HERMOD_TLS_P12_PASSWORD",
+    "certificate": "serve TLS with HERMOD_TLS_CERT_FILE and HERMOD_TLS_KEY_FILE",
+    "url": "the database is DATABASE_URL",
+    "port": "the port is PORT (or the image's published port)",
+}
+
+
+def config_notes_report(notes: list[ConfigNote]) -> tuple[str, ...]:
+    """One sentence per note of an imported file, for the person who imported it: what was
+    applied, which server setting it corresponds to, what was not used (never a secret value)."""
+    lines = []
+    for note in notes:
+        if note.kind == "default":
+            value = f" = {note.value}" if note.value is not None else ""
+            clients = ", ".join(note.applied_to) or "no client (each sets its own)"
+            lines.append(f"{note.path}{value}: applied to {clients}")
+        elif note.kind == "public-url":
+            current = settings.HERMOD_PUBLIC_URL
+            if (note.value or "").rstrip("/") == current.rstrip("/"):
+                lines.append(f"{note.path}: the same as HERMOD_PUBLIC_URL")
+            else:
+                lines.append(
+                    f"{note.path} = {note.value}: not applied; this server's public URL is "
+                    f"HERMOD_PUBLIC_URL ({current}), set in its environment"
+                )
+        elif note.kind == "hide-exceptions":
+            state = "as" if note.value == "true" else "not applied:"
+            lines.append(
+                f"{note.path} = {note.value}: {state} this server, which never shows exception "
+                "details to clients or devices outside DJANGO_DEBUG"
+            )
+        else:
+            name = note.path.rsplit(".", 1)[-1].rsplit(" ", 1)[-1]
+            hint = _IGNORED_HINTS.get(name, "not used by this server")
+            lines.append(f"{note.path}: ignored ({hint})")
+    return tuple(lines)
 
 
 @transaction.atomic
-def clients_import(*, entries: list[ClientEntry], actor: str) -> ImportResult:
+def clients_import(
+    *, entries: list[ClientEntry], actor: str, notes: list[ConfigNote] | None = None
+) -> ImportResult:
     """Create or update one client per entry, keyed by client id; all or nothing.
 
     A key in the file replaces the stored key (it is hashed on the way in); an entry without a key
     keeps the stored one. Likewise every member an entry does not mention (``None``: the signing
     secret, which exports leave out, the basic auth, the URL, the group) keeps its stored value,
     so an export imported again changes no client. A new client without a group joins
-    ``default``.
+    ``default``. ``notes`` (from ``read_client_config``) come back as sentences in the result
+    and in the audit row: nothing of the file is dropped silently.
     """
     created: list[str] = []
     updated: list[str] = []
+    report = config_notes_report(notes or [])
     for entry in entries:
         client = Client.objects.select_for_update().filter(client_id=entry.client_id).first()
         if client is None:
@@ -147,6 +246,14 @@ def clients_import(*, entries: list[ClientEntry], actor: str) -> ImportResult:
             client.callback_basic_auth = entry.callback_basic_auth
         if entry.callback_signing_secret is not None:
             client.callback_signing_secret = entry.callback_signing_secret
+        if entry.content_provider_url is not None:
+            client.content_provider_url = entry.content_provider_url
+        if entry.content_provider_basic_auth is not None:
+            client.content_provider_basic_auth = entry.content_provider_basic_auth
+        if entry.attempts is not None:
+            client.callback_attempts = entry.attempts
+        if entry.retry_delay is not None:
+            client.callback_retry_delay = entry.retry_delay
         if entry.key:
             new_hash = api_key_hash(entry.key)
             if new_hash != client.key_hash:
@@ -158,9 +265,9 @@ def clients_import(*, entries: list[ClientEntry], actor: str) -> ImportResult:
         actor=actor,
         action="clients.import",
         target_type="client",
-        details={"created": created, "updated": updated},
+        details={"created": created, "updated": updated, "notes": list(report)},
     )
-    return ImportResult(created=created, updated=updated)
+    return ImportResult(created=created, updated=updated, notes=report)
 
 
 def client_entry(client: Client, *, key: str = "") -> ClientEntry:
@@ -173,4 +280,8 @@ def client_entry(client: Client, *, key: str = "") -> ClientEntry:
         callback_url=client.callback_url,
         callback_basic_auth=client.callback_basic_auth,
         callback_signing_secret=None,
+        content_provider_url=client.content_provider_url,
+        content_provider_basic_auth=client.content_provider_basic_auth,
+        attempts=client.callback_attempts,
+        retry_delay=client.callback_retry_delay,
     )

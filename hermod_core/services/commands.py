@@ -20,6 +20,7 @@ from hermod_core.models import (
     CallbackDelivery,
     Client,
     Command,
+    ContentResolution,
     DeliveryState,
     InProgressTally,
     Mailbox,
@@ -54,7 +55,7 @@ from hermod_core.services.credentials import (
     seal,
     token_hash,
 )
-from hermod_core.services.dispatch import enqueue_callbacks
+from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
 
 
 class CommandError(Exception):
@@ -223,6 +224,29 @@ def _untally(command_ids: list[int]) -> None:
         _tally(client_id, -count)
 
 
+def _check_content_provider(client: Client, request: CommandRequest) -> None:
+    """Content ids need the client's content provider (PROTOCOL.md §13): 400 without one."""
+    if request.content and not client.content_provider_url:
+        field = f"{request.endpoint.body_key}.{request.content[0].field}"
+        raise CommandError(
+            400,
+            "NO_CONTENT_PROVIDER",
+            "The client has no content provider (content-provider-url) to resolve this content id.",
+            field,
+        )
+
+
+def _content_job(command: Command, request: CommandRequest) -> None:
+    """The content-provider job (the outbox row), handed to the workers after commit."""
+    if request.content:
+        ContentResolution.objects.create(
+            command=command,
+            max_attempts=settings.HERMOD_CONTENT_ATTEMPTS,
+            next_attempt_at=timezone.now(),
+        )
+        enqueue_content_resolution(command.pk)
+
+
 def _check_capacity(client: Client) -> None:
     limit = settings.HERMOD_MAX_IN_PROGRESS
     in_progress = commands_in_progress(client_id=client.pk)
@@ -240,8 +264,11 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
 
     Either all rows exist afterwards or none (PROTOCOL.md §4.2). A delete with
     ``confirmed: "false"`` ends at once: the profile and its box are deleted, nothing is sent.
+    A command with content ids (§13) also gets its content-provider job, and its messages stay
+    hidden from devices until a worker resolved them (``content_ready``).
     """
     _check_capacity(client)
+    _check_content_provider(client, request)
     request = _with_smartcard_profile(client, request)
     targets = _resolve(client, request)
     body = _with_challenge(request)
@@ -272,8 +299,10 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
         profile_id=next(iter(single_profile)) if len(single_profile) == 1 else None,
         assigned_profile_id=uuid.uuid4() if is_prov else None,
         assigned_box_id=uuid.uuid4() if is_prov else None,
+        content_ready=not request.content,
     )
     ca_challenges_record(command=command, minted=minted)
+    _content_job(command, request)
     immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
     message_expiry = now + timedelta(seconds=request.header.lifespan)
     messages = []
@@ -304,7 +333,7 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
         command=command,
         client=client,
         path=request.endpoint.callback_path,
-        max_attempts=settings.HERMOD_CALLBACK_ATTEMPTS,
+        max_attempts=client.callback_attempts or settings.HERMOD_CALLBACK_ATTEMPTS,
     )
     _tally(client.pk, 1)
     if immediate_delete:

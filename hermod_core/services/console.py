@@ -37,7 +37,7 @@ from hermod_core.models import (
     Profile,
     TrustedAttestationKey,
 )
-from hermod_core.protocol.client_config import ClientConfigError, parse_client_config
+from hermod_core.protocol.client_config import ClientConfigError, read_client_config
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.protocol.results import iso
 from hermod_core.scep import ScepError
@@ -57,6 +57,7 @@ from hermod_core.services.clients import (
     client_create,
     client_rotate_key,
     client_set_enabled,
+    client_settings_update,
     clients_import,
 )
 from hermod_core.services.commands import command_create, command_transition
@@ -121,6 +122,10 @@ def console_client_create(
     callback_url: str = "",
     callback_basic_auth: str = "",
     callback_signing_secret: str = "",
+    callback_attempts: int | None = None,
+    callback_retry_delay: int | None = None,
+    content_provider_url: str = "",
+    content_provider_basic_auth: str = "",
 ) -> IssuedKey:
     """``client_create`` from the console: a new client whose key is returned once.
 
@@ -134,10 +139,31 @@ def console_client_create(
                 callback_url=callback_url,
                 callback_basic_auth=callback_basic_auth,
                 callback_signing_secret=callback_signing_secret,
+                callback_attempts=callback_attempts,
+                callback_retry_delay=callback_retry_delay,
+                content_provider_url=content_provider_url,
+                content_provider_basic_auth=content_provider_basic_auth,
                 actor=actor.name,
             )
     except ClientError as exc:
         raise ConsoleError(str(exc)) from None
+
+
+def console_client_settings_update(
+    *, actor: ConsoleActor, client: Client, changes: dict[str, object]
+) -> Client:
+    """``client_settings_update`` from the console (content provider, retry policy): validated
+    as a whole, a refused change (``ConsoleError``) writes nothing and leaves ``client`` as it
+    was; the audit row names the console account and never a secret's value."""
+    candidate = copy.copy(client)
+    try:
+        with _attributed(actor):
+            client_settings_update(client=candidate, changes=changes, actor=actor.name)
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
+    for name in changes:
+        setattr(client, name, getattr(candidate, name))
+    return client
 
 
 def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedKey:
@@ -155,9 +181,9 @@ def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: 
 def console_clients_import(*, actor: ConsoleActor, text: str) -> ImportResult:
     """Import a Hermod configuration file: every entry or none (``ConsoleError`` says why)."""
     try:
-        entries = parse_client_config(text)
+        config = read_client_config(text)
         with _attributed(actor):
-            return clients_import(entries=entries, actor=actor.name)
+            return clients_import(entries=config.entries, notes=config.notes, actor=actor.name)
     except (ClientConfigError, ClientError) as exc:
         raise ConsoleError(str(exc)) from None
 

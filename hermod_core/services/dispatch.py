@@ -46,3 +46,7 @@ def enqueue_callback(delivery_id: int, *, countdown: float | None = None) -> Non
 
 def enqueue_ca_enrollment(command_id: int) -> None:
     enqueue_after_commit("hermod.ca.enroll", command_id)
+
+
+def enqueue_content_resolution(command_id: int, *, countdown: float | None = None) -> None:
+    enqueue_after_commit("hermod.content.resolve", command_id, countdown=countdown)

@@ -25,6 +25,8 @@ from hermod_core.models import (
     Certificate,
     Command,
     CommandState,
+    ContentResolution,
+    ContentResolutionState,
     EndUser,
     Key,
     Mailbox,
@@ -36,6 +38,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol import answers
 from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_requests, sign_format
+from hermod_core.protocol.content import content_refs, merge
 from hermod_core.protocol.results import box_url, fqdn, iso, message_location
 from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_of_group
 from hermod_core.services.commands import command_transition, profile_delete
@@ -51,6 +54,28 @@ class BoxNotFound(Exception):
 
 class AlreadyAnswered(Exception):
     """The message was answered before (409)."""
+
+
+def visible_messages(now: datetime) -> Q:
+    """Live messages a device may list, fetch and answer: those whose content ids, if any, the
+    content provider has resolved (PROTOCOL.md §13). Until then the token opens the box, but
+    the box looks empty."""
+    return live_messages(now) & Q(command__content_ready=True)
+
+
+def device_body(command: Command) -> dict[str, Any]:
+    """The command object as a device receives it: the stored body (which keeps the content
+    ids) with the provider's resolved content merged in (PROTOCOL.md §13)."""
+    endpoint = BY_TYPE[CommandType(command.command_type)]
+    body: dict[str, Any] = command.body
+    if not content_refs(command.command_type, body, endpoint.body_key):
+        return body
+    resolved = (
+        ContentResolution.objects.filter(command_id=command.pk, state=ContentResolutionState.DONE)
+        .values_list("resolved", flat=True)
+        .first()
+    )
+    return merge(body, resolved or [])
 
 
 def live_messages(now: datetime) -> Q:
@@ -166,10 +191,10 @@ def mailbox_list(*, access: BoxAccess) -> dict[str, Any]:
     messages: Iterable[Message]
     if access.message is not None:
         # A one-time token: only its message, as read when the box was opened.
-        messages = [access.message] if access.live else []
+        messages = [access.message] if access.live and access.message.command.content_ready else []
     else:
         messages = (
-            Message.objects.filter(live_messages(timezone.now()), mailbox_id=access.mailbox_id)
+            Message.objects.filter(visible_messages(timezone.now()), mailbox_id=access.mailbox_id)
             .select_related("command")
             .only("id", "state", "expires_at", "command__command_type", "command__expires_at")
             .order_by("created_at", "id")
@@ -196,8 +221,11 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
     if not access.allows(mid):
         raise BoxNotFound
     # A one-time token's message was read, live, when the box was opened.
-    message = (access.preloaded(mid) if access.live else None) or (
-        Message.objects.filter(live_messages(now), pk=mid, mailbox_id=access.mailbox_id)
+    preloaded = access.preloaded(mid) if access.live else None
+    if preloaded is not None and not preloaded.command.content_ready:
+        raise BoxNotFound  # hidden until its content is resolved (§13)
+    message = preloaded or (
+        Message.objects.filter(visible_messages(now), pk=mid, mailbox_id=access.mailbox_id)
         .select_related("command")
         .first()
     )
@@ -222,7 +250,7 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
             "fqdn": fqdn(public_url),
             "expires": iso(_expires(message)),
         },
-        endpoint.body_key: command.body,
+        endpoint.body_key: device_body(command),
     }
     if command.command_type == CommandType.PROV:
         assert command.assigned_box_id is not None
@@ -345,7 +373,8 @@ def _signing_candidates(command: Command, profile: Profile) -> tuple[answers.Sig
 def _sign(command: Command, message: Message, envelope: answers.Envelope) -> None:
     """Verify an auth/sign answer, refuse a replayed signature, and record what was established
     (``Command.signature``: the result body's ``verification``, ``signer``, ``profile``)."""
-    params = command.body.get("params") or {}
+    # The device signed the tbs it received: resolved content, not the ids (§13).
+    params = device_body(command).get("params") or {}
     tbs = tuple(
         b64decode_strict(item["data"]) for item in params.get("tbs") or [] if isinstance(item, dict)
     )
@@ -535,7 +564,7 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
     now = timezone.now()
     try:
         with transaction.atomic():
-            claimed = Message.objects.filter(live_messages(now), pk=mid).update(
+            claimed = Message.objects.filter(visible_messages(now), pk=mid).update(
                 state=MessageState.ANSWERED, answered_at=now
             )
             if not claimed:

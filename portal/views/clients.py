@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from hermod_core.models import Client
 from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import (
     DEFAULT_GROUP,
@@ -24,11 +25,18 @@ from hermod_core.services.console import (
     console_client_create,
     console_client_rotate_key,
     console_client_set_enabled,
+    console_client_settings_update,
     console_clients_import,
 )
 from hermod_core.services.credentials import api_key_generate
 from portal.actors import actor_from
-from portal.forms import ClientCallbackForm, ClientCreateForm, ClientImportForm, GenerateClientForm
+from portal.forms import (
+    ClientCallbackForm,
+    ClientContentForm,
+    ClientCreateForm,
+    ClientImportForm,
+    GenerateClientForm,
+)
 from portal.rendering import no_store, or_404
 from portal.roles import console_view
 
@@ -74,6 +82,10 @@ def client_create(request: HttpRequest) -> HttpResponse:
                 callback_url=form.cleaned_data["callback_url"],
                 callback_basic_auth=form.cleaned_data["callback_basic_auth"],
                 callback_signing_secret=form.cleaned_data["callback_signing_secret"],
+                callback_attempts=form.cleaned_data["callback_attempts"],
+                callback_retry_delay=form.cleaned_data["callback_retry_delay"],
+                content_provider_url=form.cleaned_data["content_provider_url"].strip(),
+                content_provider_basic_auth=form.cleaned_data["content_provider_basic_auth"],
             )
         except ConsoleError as exc:
             form.add_error(None, str(exc))
@@ -82,12 +94,51 @@ def client_create(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/clients/list.html", _list_context(create_form=form), status=400)
 
 
+def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
+    return {
+        "client": client,
+        "form": forms.get("form")
+        or ClientCallbackForm(initial={"callback_url": client.callback_url}),
+        "content_form": forms.get("content_form")
+        or ClientContentForm(
+            initial={
+                "content_provider_url": client.content_provider_url,
+                "callback_attempts": client.callback_attempts,
+                "callback_retry_delay": client.callback_retry_delay,
+            }
+        ),
+    }
+
+
 @require_GET
 @console_view()
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     client = or_404(client_selectors.client_get_by_client_id(client_id))
-    form = ClientCallbackForm(initial={"callback_url": client.callback_url})
-    return render(request, "portal/clients/detail.html", {"client": client, "form": form})
+    return render(request, "portal/clients/detail.html", _detail_context(client))
+
+
+@require_POST
+@console_view(admin=True)
+def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Content provider and callback retry policy of a client."""
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    form = ClientContentForm(request.POST)
+    if form.is_valid():
+        try:
+            console_client_settings_update(
+                actor=actor_from(request), client=client, changes=form.changes()
+            )
+        except ConsoleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Content provider and retry settings saved.")
+            return redirect("portal:client_detail", client_id=client.client_id)
+    return render(
+        request,
+        "portal/clients/detail.html",
+        _detail_context(client, content_form=form),
+        status=400,
+    )
 
 
 @require_POST
@@ -129,7 +180,7 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
             messages.success(request, "Callback settings saved.")
             return redirect("portal:client_detail", client_id=client.client_id)
     return render(
-        request, "portal/clients/detail.html", {"client": client, "form": form}, status=400
+        request, "portal/clients/detail.html", _detail_context(client, form=form), status=400
     )
 
 
@@ -167,6 +218,8 @@ def clients_import(request: HttpRequest) -> HttpResponse:
                 request,
                 f"Imported: {len(result.created)} created, {len(result.updated)} updated.",
             )
+            for note in result.notes:
+                messages.warning(request, f"From the file: {note}")
             return redirect("portal:client_list")
     return render(request, "portal/clients/list.html", _list_context(import_form=form), status=400)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -18,8 +19,10 @@ from portal.selectors import enrollment_status, invitation_get_by_code
 from portal.services import invitation_mark_opened
 
 
-def _context(invitation: EnrollmentInvitation, code: str) -> dict[str, Any]:
-    status = enrollment_status(invitation.command)
+def _context(request: HttpRequest, invitation: EnrollmentInvitation, code: str) -> dict[str, Any]:
+    # The app returns to this page once the user confirmed on the same phone.
+    page = request.build_absolute_uri(reverse("enroll:page", args=[code]))
+    status = enrollment_status(invitation.command, redirect=page)
     return {
         "code": code,
         "status": status,
@@ -37,7 +40,7 @@ def enroll_page(request: HttpRequest, code: str) -> HttpResponse:
     invitation = invitation_get_by_code(code)
     if invitation is None:
         return _unknown(request)
-    context = _context(invitation, code)
+    context = _context(request, invitation, code)
     if context["status"].is_final:
         # A used or expired link: say so, without the QR code or anything else.
         return render(request, "portal/enroll/ended.html", context, status=410)
@@ -52,7 +55,7 @@ def enroll_status(request: HttpRequest, code: str) -> HttpResponse:
     invitation = invitation_get_by_code(code)
     if invitation is None:
         return live_fragment(request, "portal/enroll/_invalid.html", {}, final=True)
-    context = _context(invitation, code)
+    context = _context(request, invitation, code)
     return live_fragment(
         request, "portal/enroll/_status.html", context, final=context["status"].is_final
     )

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from hermod_core.models import Command, CommandType
@@ -71,22 +72,23 @@ def _prov_or_404(command_id: int) -> Command:
     return command
 
 
-def _session_context(command: Command) -> dict[str, Any]:
-    status = enrollment_status(command)
+def _session_context(request: HttpRequest, command: Command) -> dict[str, Any]:
+    page = request.build_absolute_uri(reverse("portal:provision_session", args=[command.pk]))
+    status = enrollment_status(command, redirect=page)
     return {"status": status, "qr": qr_svg(status.uri) if status.shows_code else ""}
 
 
 @require_GET
 @console_view()
 def provision_session(request: HttpRequest, command_id: int) -> HttpResponse:
-    context = _session_context(_prov_or_404(command_id))
+    context = _session_context(request, _prov_or_404(command_id))
     return render(request, "portal/provision/session.html", context)
 
 
 @require_GET
 @console_view()
 def provision_status(request: HttpRequest, command_id: int) -> HttpResponse:
-    context = _session_context(_prov_or_404(command_id))
+    context = _session_context(request, _prov_or_404(command_id))
     return live_fragment(
         request, "portal/provision/_status.html", context, final=context["status"].is_final
     )

@@ -238,3 +238,49 @@ def test_the_snippet_refuses_a_bad_client_id(operator, client_id) -> None:
 def test_an_unknown_client_is_404(admin, db) -> None:
     assert admin.get(reverse("portal:client_detail", args=["nobody"])).status_code == 404
     assert admin.post(reverse("portal:client_rotate", args=["nobody"])).status_code == 404
+
+
+def test_content_provider_and_retry_policy_are_set_kept_and_never_shown_back(
+    admin, client_a
+) -> None:
+    url = reverse("portal:client_content", args=["idm"])
+    data = {
+        "content_provider_url": "https://content.example.com/api",
+        "content_provider_basic_auth": "cp:s3cret",
+        "callback_attempts": "2",
+        "callback_retry_delay": "7",
+    }
+    assert admin.post(url, data).status_code == 302
+    client = Client.objects.get(client_id="idm")
+    assert (client.content_provider_url, client.content_provider_basic_auth) == (
+        "https://content.example.com/api",
+        "cp:s3cret",
+    )
+    assert (client.callback_attempts, client.callback_retry_delay) == (2, 7)
+    admin.post(url, {"content_provider_url": "https://other.example.com"})  # blank: keep auth
+    client.refresh_from_db()
+    assert client.content_provider_basic_auth == "cp:s3cret"
+    assert (client.callback_attempts, client.callback_retry_delay) == (None, None)
+    event = AuditEvent.objects.filter(action="client.update_settings").order_by("id").first()
+    assert event.details["content_provider_basic_auth"] == "changed"
+    detail = admin.get(reverse("portal:client_detail", args=["idm"])).content.decode()
+    assert "s3cret" not in detail
+    assert "basic auth set" in detail
+    refused = admin.post(url, {"content_provider_url": "ftp://x", "callback_attempts": "1"})
+    assert refused.status_code == 400
+    client.refresh_from_db()
+    assert client.content_provider_url == "https://other.example.com"
+
+
+def test_importing_reports_what_the_file_says_besides_its_clients(admin) -> None:
+    text = (
+        "hermod:\n  hideExceptions: true\n  attempts: 1\n  allowedClients:\n"
+        "    - clientId: prime\n      contentProviderUrl: https://c.example.com\n"
+    )
+    upload = SimpleUploadedFile("cod-hermod.yml", text.encode())
+    page = admin.post(reverse("portal:clients_import"), {"file": upload}, follow=True)
+    shown = page.content.decode()
+    assert "From the file: hermod.attempts = 1: applied to prime" in shown
+    assert "From the file: hermod.hideExceptions = true" in shown
+    client = Client.objects.get(client_id="prime")
+    assert (client.callback_attempts, client.content_provider_url) == (1, "https://c.example.com")

@@ -1,6 +1,7 @@
 """The enrollment portal: a one-time link, no account, nothing leaked."""
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.test import Client as HttpClient
@@ -169,3 +170,16 @@ def test_one_users_code_shows_nothing_of_another(client_a, client_b):
     their_uri = command_result(theirs.invitation.command)["destinations"][0]["uri"]
     assert their_uri.split("token=")[1] not in page
     assert "them" not in page
+
+
+def test_the_page_offers_the_app_link_for_a_user_on_the_phone_returning_to_the_page(
+    invitation, settings
+):
+    settings.HERMOD_APP_LINK_SCHEME = "acme-id"  # a branded app
+    page = _page(invitation).content.decode()
+    destination = command_result(invitation.invitation.command)["destinations"][0]
+    token = destination["uri"].rsplit("token=", 1)[1]
+    location = destination["location"].removeprefix("http://")
+    back = quote(f"http://testserver{reverse('enroll:page', args=[invitation.code])}", safe="")
+    link = f"acme-id://{location}?title=hermod-test&redirect={back}&token={token}"
+    assert f'id="app-link" href="{link.replace("&", "&amp;")}"' in page

@@ -2,6 +2,7 @@
 
 import base64
 import re
+from urllib.parse import quote, quote_plus
 
 import pytest
 from django.urls import reverse
@@ -191,3 +192,18 @@ def test_the_invitation_list_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(5):
         page = operator.get(reverse("portal:invitations")).content.decode()
     assert all(f"u{n}" in page for n in range(5))
+
+
+def test_the_session_page_offers_the_same_device_app_link_back_to_itself(operator, client_a):
+    operator.post(reverse("portal:provision"), provision_data(client_a.client))
+    command = Command.objects.get()
+    session = reverse("portal:provision_session", args=[command.pk])
+    page = operator.get(session).content.decode()
+    destination = command_result(command)["destinations"][0]
+    token = destination["uri"].rsplit("token=", 1)[1]
+    location = destination["location"].removeprefix("http://")
+    redirect = quote(f"http://testserver{session}", safe="")
+    title = quote_plus(command.body["profile"]["servername"])
+    link = f"personal://{location}?title={title}&redirect={redirect}&token={token}"
+    assert f'id="app-link" href="{link.replace("&", "&amp;")}"' in page
+    assert "Open in the app on this phone" in page

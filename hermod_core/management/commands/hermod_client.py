@@ -13,11 +13,39 @@ from hermod_core.services.clients import (
     client_create,
     client_rotate_key,
     client_set_enabled,
+    client_settings_update,
 )
+
+# ``set`` options -> client settings (``services.clients.CLIENT_SETTINGS``).
+_SET_OPTIONS = {
+    "callback_url": "callback_url",
+    "callback_basic_auth": "callback_basic_auth",
+    "callback_signing_secret": "callback_signing_secret",
+    "callback_attempts": "attempts",
+    "callback_retry_delay": "retry_delay",
+    "content_provider_url": "content_provider_url",
+    "content_provider_basic_auth": "content_provider_basic_auth",
+}
+
+
+def _retry_and_content_options(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--attempts", type=int, help="callback attempts for this client (default: the server's)"
+    )
+    parser.add_argument(
+        "--retry-delay", type=int, help="seconds between callback attempts (default: the server's)"
+    )
+    parser.add_argument(
+        "--content-provider-url", help="base URL of its content provider (POST <url>/getcontent)"
+    )
+    parser.add_argument("--content-provider-basic-auth", help="user:password for the provider")
 
 
 class Command(BaseCommand):
-    help = "Create, rotate, enable, disable or list API clients. A new key is printed only once."
+    help = (
+        "Create, change (set), rotate, enable, disable or list API clients. A new key is printed "
+        "only once."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -27,6 +55,13 @@ class Command(BaseCommand):
         create.add_argument("--callback-url", default="")
         create.add_argument("--callback-basic-auth", default="", help="user:password")
         create.add_argument("--callback-signing-secret", default="")
+        _retry_and_content_options(create)
+        update = sub.add_parser("set", help="change a client's callback and content settings")
+        update.add_argument("client_id")
+        update.add_argument("--callback-url")
+        update.add_argument("--callback-basic-auth", help="user:password ('' removes it)")
+        update.add_argument("--callback-signing-secret")
+        _retry_and_content_options(update)
         for name, text in [
             ("rotate", "replace the key and print the new one once"),
             ("disable", "refuse the client's key from now on"),
@@ -51,6 +86,10 @@ class Command(BaseCommand):
                     callback_url=options["callback_url"],
                     callback_basic_auth=options["callback_basic_auth"],
                     callback_signing_secret=options["callback_signing_secret"],
+                    callback_attempts=options["attempts"],
+                    callback_retry_delay=options["retry_delay"],
+                    content_provider_url=options["content_provider_url"] or "",
+                    content_provider_basic_auth=options["content_provider_basic_auth"] or "",
                     actor="cli",
                 )
             except ClientError as exc:
@@ -58,6 +97,18 @@ class Command(BaseCommand):
             self._print_key(issued)
             return
         client = self._client(options["client_id"])
+        if action == "set":
+            changes = {
+                name: options[option]
+                for name, option in _SET_OPTIONS.items()
+                if options[option] is not None
+            }
+            try:
+                client_settings_update(client=client, changes=changes, actor="cli")
+            except ClientError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"{client.client_id} updated: {', '.join(changes) or 'nothing'}")
+            return
         if action == "rotate":
             self._print_key(client_rotate_key(client=client, actor="cli"))
         else:

@@ -9,13 +9,16 @@ from django.core.management.base import BaseCommand, CommandError
 from hermod_core.protocol.client_config import (
     MAX_CONFIG_CHARS,
     ClientConfigError,
-    parse_client_config,
+    read_client_config,
 )
 from hermod_core.services.clients import ClientError, clients_import
 
 
 class Command(BaseCommand):
-    help = "Create or update clients from a Hermod YAML configuration file; re-importing updates."
+    help = (
+        "Create or update clients from a Hermod YAML configuration file (re-importing updates); "
+        "every other setting of the file is reported on a 'note:' line."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file", type=Path)
@@ -31,10 +34,13 @@ class Command(BaseCommand):
         except UnicodeDecodeError:
             raise CommandError(f"{path} is not UTF-8 text") from None
         try:
-            result = clients_import(entries=parse_client_config(text), actor="cli")
+            config = read_client_config(text)
+            result = clients_import(entries=config.entries, notes=config.notes, actor="cli")
         except (ClientConfigError, ClientError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"created {len(result.created)}: {', '.join(result.created) or '-'}; "
             f"updated {len(result.updated)}: {', '.join(result.updated) or '-'}"
         )
+        for line in result.notes:
+            self.stdout.write(f"note: {line}")

@@ -18,7 +18,11 @@ def gunicorn_argv(python: str, bind: str, workers: int) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Serve the API, console and /healthz with gunicorn, beside a Celery worker and beat."
+    help = (
+        "Serve the API, console and /healthz with gunicorn (HTTPS with HERMOD_TLS_CERT_FILE + "
+        "HERMOD_TLS_KEY_FILE or HERMOD_TLS_P12_FILE + HERMOD_TLS_P12_PASSWORD), beside a Celery "
+        "worker and beat."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -34,7 +38,8 @@ class Command(BaseCommand):
             "web": gunicorn_argv(python, bind, options["workers"]),
         }  # fmt: skip
         children = {name: subprocess.Popen(argv) for name, argv in commands.items()}  # noqa: S603
-        self.stdout.write(f"Hermod on http://{bind}/ (console /console/, health /healthz)")
+        scheme = "https" if settings.HERMOD_TLS_FILES else "http"
+        self.stdout.write(f"Hermod on {scheme}://{bind}/ (console /console/, health /healthz)")
 
         def stop(*_: Any) -> None:
             for child in children.values():

@@ -228,3 +228,15 @@ def test_pin_reset_nonce_and_new_admin_key_are_remembered(device, server) -> Non
     profile = device.profiles[0]
     assert json.loads(spin_answer["result"]["data"]) == {"nonce": profile.spin_nonce}
     assert profile.vscinfo["adminkey"] == new_key
+
+
+def test_an_app_link_opens_its_message_over_https_with_its_token() -> None:
+    target = parse_target(
+        "acme-id://hermod.example.com:20400/hermod/rest/ms/b/m?title=My+title&redirect=x%3A%2F%2F"
+        "&token=t0k"
+    )
+    assert (target.box_url, target.location, target.token) == (
+        None,
+        "https://hermod.example.com:20400/hermod/rest/ms/b/m",
+        "t0k",
+    )

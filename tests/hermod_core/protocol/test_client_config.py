@@ -6,7 +6,9 @@ import yaml
 from hermod_core.protocol.client_config import (
     ClientConfigError,
     ClientEntry,
+    ConfigNote,
     parse_client_config,
+    read_client_config,
     render_client_config,
     render_client_snippet,
 )
@@ -169,3 +171,60 @@ def test_anchors_without_aliases_and_twenty_levels_are_fine() -> None:
     nested = "".join("  " * i + "a:\n" for i in range(17))
     text = nested + "  " * 17 + "allowed-clients:\n" + "  " * 17 + "  - {client-id: &x deep}\n"
     assert [e.client_id for e in parse_client_config(text)] == ["deep"]
+
+
+def test_the_file_wide_retry_policy_applies_to_clients_without_their_own_the_rest_noted() -> None:
+    text = (
+        CAMEL.replace(
+            "      callbackBasicAuth: primeuser:primeuserpw\n",
+            "      callbackBasicAuth: primeuser:primeuserpw\n"
+            "    - clientId: own-policy\n      attempts: 3\n      retryDelay: 5\n"
+            "      colour: blue\n",
+        )
+        + "  publicUrl: https://hermod.example.com/hermod/rest/ms\n"
+    )
+    config = read_client_config(text)
+    app, own = config.entries
+    assert (app.attempts, app.retry_delay) == (1, 30)
+    assert (own.attempts, own.retry_delay) == (3, 5)
+    notes = {note.path: note for note in config.notes}
+    assert notes["hermod.attempts"] == ConfigNote(
+        "hermod.attempts", "default", "1", ("hermod-app",)
+    )
+    assert notes["hermod.retryDelay"].applied_to == ("hermod-app",)
+    assert notes["hermod.hideExceptions"] == ConfigNote(
+        "hermod.hideExceptions", "hide-exceptions", "true"
+    )
+    assert notes["hermod.publicUrl"].kind == "public-url"
+    assert notes["hermod.log"].kind == "ignored"
+    assert notes["client own-policy: colour"].kind == "ignored"
+
+
+def test_the_generateclient_snippet_is_a_configuration_file_as_it_is() -> None:
+    entry = ClientEntry("idm", "ab" * 32, "default", "https://h/callback-base", "", "")
+    (back,) = parse_client_config(render_client_snippet(entry, "aWRtOmFi"))
+    assert (back.client_id, back.key, back.group, back.callback_url) == (
+        "idm", "ab" * 32, "default", "https://h/callback-base",
+    )  # fmt: skip
+
+
+def test_the_content_provider_and_retry_policy_survive_an_export() -> None:
+    entry = ClientEntry(
+        "idm", "", "g", "https://h/cb", None, None, "https://content.example.com/api", "u:p", 2, 9
+    )
+    (back,) = parse_client_config(render_client_config([entry]))
+    assert back == entry
+
+
+@pytest.mark.parametrize(
+    ("member", "problem"),
+    [
+        ("contentProviderUrl: ftp://x", "content-provider-url"),
+        ("contentProviderBasicAuth: nopass", "user:password"),
+        ("attempts: 0", "attempts must be 1 to 100"),
+        ("retryDelay: soon", "retryDelay must be a whole number"),
+    ],
+)
+def test_bad_content_provider_and_retry_members_are_explained(member: str, problem: str) -> None:
+    with pytest.raises(ClientConfigError, match=problem):
+        parse_client_config(f"allowedClients:\n  - clientId: a\n    {member}\n")

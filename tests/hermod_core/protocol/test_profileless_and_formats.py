@@ -272,9 +272,11 @@ def test_what_stays_refused_names_its_field(
 
 def test_a_destination_shows_its_state_and_fetch_time_after_the_documented_members() -> None:
     fetched = datetime(2025, 6, 2, 10, 0, 12, tzinfo=UTC)
-    view = DestinationView("@userA", "b", "m", "uri", "loc", "p", "FETCHED", fetched)
+    view = DestinationView(
+        "@userA", "b", "m", "uri", "loc", "p", state="FETCHED", fetched_at=fetched
+    )
     body = view.as_json()
     assert list(body) == ["to", "bid", "uri", "pid", "mid", "location", "state", "fetchedAt"]
     assert (body["state"], body["fetchedAt"]) == ("FETCHED", "2025-06-02T10:00:12Z")
-    waiting = DestinationView("@tmp", "b", "m", "uri", "loc", None, "WAITING").as_json()
+    waiting = DestinationView("@tmp", "b", "m", "uri", "loc", None, state="WAITING").as_json()
     assert waiting["fetchedAt"] is None
