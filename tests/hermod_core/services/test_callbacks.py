@@ -1,22 +1,15 @@
 """Callback delivery attempts against a real local receiver (the worker's service, called
 directly; the end-to-end tests run it in real Celery workers)."""
 
-import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import json
 import ssl
 from datetime import timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
-from hermod_core.crypto.testca import make_self_signed_ca
 from hermod_core.lifecycle import State
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, Command
 from hermod_core.protocol.commands import parse_command_request
@@ -29,6 +22,7 @@ from hermod_core.services.callbacks import (
 from hermod_core.services.commands import command_create, command_transition
 from tests.e2e.receiver import Receiver
 from tests.seeds import provisioning_command
+from tests.tls_ca import make_tls_files
 
 pytestmark = pytest.mark.django_db
 
@@ -143,33 +137,12 @@ def test_a_client_without_callback_url_gets_no_delivery(client_a) -> None:
 
 def _tls_receiver(tmp_path) -> tuple[Receiver, str]:
     """An HTTPS receiver whose certificate (for 127.0.0.1) is issued by a private CA."""
-    ca_key, ca_cert = make_self_signed_ca("Callback test CA")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    (tmp_path / "server.pem").write_bytes(
-        cert.public_bytes(pem)
-        + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    files = make_tls_files(tmp_path / "tls")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.pem")
+    context.load_cert_chain(files.cert_pem, files.key_pem)
     cacerts = tmp_path / "cacerts"
     cacerts.mkdir()
-    (cacerts / "private-ca.cer").write_bytes(ca_cert.public_bytes(pem))
+    (cacerts / "private-ca.cer").write_bytes(files.ca_pem.read_bytes())
     return Receiver(tls=context).start(), str(cacerts)
 
 
