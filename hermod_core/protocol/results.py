@@ -67,14 +67,14 @@ class DestinationView:
         body: dict[str, Any] = {"to": self.to, "bid": self.bid}
         if self.uri:
             body["uri"] = self.uri
-        if self.applink:
-            body["appLink"] = self.applink
         if self.pid:
             body["pid"] = self.pid
         if self.mid:
             body["mid"] = self.mid
         if self.location:
             body["location"] = self.location
+        if self.applink:
+            body["appLink"] = self.applink
         if self.state:
             body["state"] = self.state
             body["fetchedAt"] = iso(self.fetched_at) if self.fetched_at else None

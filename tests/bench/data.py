@@ -70,10 +70,10 @@ WITH boxes AS (
     INSERT INTO hermod_command (
         client_id, group_id, command_type, state, external_id, lifespan, timeout, expires_at,
         header, body, answer, profile_id, failure_code, failure_reason, ca_state, ca_error,
-        created_at, finished_at)
+        content_ready, created_at, finished_at)
     SELECT %(client)s, %(group)s, 'AUTH', %(state)s, %(external_id)s, 300, 300,
         t.at + interval '300 seconds', %(header)s::jsonb, %(body)s::jsonb, %(answer)s::jsonb,
-        b.pids[1 + mod(g, b.n)], '', '', '', '', t.at, {finished}
+        b.pids[1 + mod(g, b.n)], '', '', '', '', true, t.at, {finished}
     FROM generate_series(%(first)s::int, %(last)s::int) AS g
     CROSS JOIN boxes AS b
     CROSS JOIN LATERAL (SELECT {base} + g * {step} AS at) AS t

@@ -164,6 +164,7 @@ class LeanSession:
 
     def __init__(self, host: str, port: int) -> None:
         self.connection = Connection(host, port)
+        self.verify = True  # read by the device's client (plain HTTP here: nothing to verify)
 
     def request(
         self,
