@@ -62,7 +62,8 @@ case "$role" in
       worker)
         exec celery -A celery_app inspect ping --timeout 5 -d "$(cat /tmp/hermod-worker-name)" ;;
       beat)
-        exec test -f "${HERMOD_VAR_DIR:-/var/lib/hermod}/celerybeat-schedule" ;;
+        # The schedule's file name gets a suffix from the dbm module in use.
+        ls "${HERMOD_VAR_DIR:-/var/lib/hermod}"/celerybeat-schedule* >/dev/null 2>&1; exit $? ;;
       migrate)
         exit 0 ;;
     esac

@@ -220,7 +220,7 @@ class ComposeStack:
 
     # --- running it ---------------------------------------------------------------------------
     def _argv(self) -> list[str]:
-        argv = ["podman-compose", "-p", self.project]
+        argv = ["podman-compose", "--in-pod", "false", "-p", self.project]
         for name in self.files:
             argv += ["-f", str(self.folder / name)]
         return argv
@@ -245,28 +245,15 @@ class ComposeStack:
         self.down()  # leftovers of an interrupted run
         started = time.monotonic()
         profile = ["--profile", "tls"] if self.tls or self.scaled else []
-        # podman-compose waits for migrate to complete before it starts web, worker and beat,
-        # forever if migrate failed: watch migrate meanwhile and give up with its log.
-        up = subprocess.Popen(
-            [*self._argv(), *profile, "up", "-d", "--no-build"], env=podman_env(),
-            cwd=self.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while up.poll() is None:
-            state = run(
-                ["podman", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}",
-                 self.container("migrate")],
-                check=False,
-            ).stdout.split()  # fmt: skip
-            if state[:1] == ["exited"] and state[1:] != ["0"] or time.monotonic() > deadline:
-                up.kill()
-                up.wait()
-                raise RuntimeError(f"compose up failed: migrate {state}\n{self.all_logs()}")
-            time.sleep(1)
-        output = up.stdout.read() if up.stdout else ""
-        if up.returncode != 0:
-            raise RuntimeError(f"compose up exited {up.returncode}: {output[-3000:]}")
+        # In two steps, as compose orders them (database and migrations, then the rest):
+        # podman 4.3 can neither wait for health nor start containers created with
+        # podman-compose's --requires, hence --no-deps and no pod (docs/operations.md).
+        first = ["postgres", "redis", "migrate"]
+        self.compose(*profile, "up", "-d", "--no-build", "--no-deps", *first, timeout=300)
         self.wait_migrated()
+        rest = ["web", "worker", "beat"] + (["tls"] if profile else [])
+        rest += ["web2", "worker2"] if self.scaled else []
+        self.compose(*profile, "up", "-d", "--no-build", "--no-deps", *rest, timeout=300)
         webs = WEB_PORTS if self.scaled else WEB_PORTS[:1]
         for index in range(len(webs)):
             self.wait_healthy(self.url_of(index))
