@@ -156,12 +156,12 @@ class ComposeStack:
         )
         conf = conf.replace("        server web:8000 max_fails=3 fail_timeout=5s;\n", servers)
         conf = conf.replace("listen 8443 ssl", f"listen 127.0.0.1:{TLS_PORT} ssl")
-        conf = conf.replace("location / {", f"location / {{\n            proxy_bind {PROXY_ADDRESS};")
+        conf = conf.replace(
+            "location / {", f"location / {{\n            proxy_bind {PROXY_ADDRESS};"
+        )
         assert servers in conf and str(TLS_PORT) in conf, "docker/tls/nginx.conf changed shape"
         (tls / "nginx.conf").write_text(conf)
-        public = (
-            f"https://127.0.0.1:{TLS_PORT}" if self.tls or self.scaled else self.url_of(0)
-        )
+        public = f"https://127.0.0.1:{TLS_PORT}" if self.tls or self.scaled else self.url_of(0)
         settings = {
             "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
@@ -302,7 +302,9 @@ class ComposeStack:
 
     def manage(self, *args: str) -> str:
         """manage.py in the web container, as an operator runs it (podman exec)."""
-        result = run(["podman", "exec", self.container("web"), "hermod-entrypoint", "manage", *args])
+        result = run(
+            ["podman", "exec", self.container("web"), "hermod-entrypoint", "manage", *args]
+        )
         return result.stdout
 
     def create_client(self, client_id: str, **options: str) -> str:

@@ -14,6 +14,15 @@ from tests.deploy.compose import ComposeStack, build_images, image_size
 from tests.e2e.conftest import Api
 from tests.e2e.receiver import Receiver
 
+
+@pytest.fixture(autouse=True)
+def _session_verify_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests lets REQUESTS_CA_BUNDLE (set on this machine) override a Session's `verify`:
+    # without it, the sessions trust the stack's own certificate as they are told.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+
 # Figures printed at the end of the run (image size, start-up times, scaled-test numbers).
 FIGURES: dict[str, str] = {}
 
