@@ -78,7 +78,8 @@ def build_images() -> dict[str, float]:
     timings["base images"] = time.monotonic() - started
     started = time.monotonic()
     run(
-        ["podman", "build", "--format", "docker", "--network", "host", "--build-arg", f"BASE={BASE_IMAGE}",
+        ["podman", "build", "--format", "docker", "--network", "host",
+         "--build-arg", f"BASE={BASE_IMAGE}",
          "--secret", "id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt",
          "-t", IMAGE, "-f", str(DOCKER / "Dockerfile"), str(ROOT)],
         timeout=900,
@@ -159,7 +160,8 @@ class ComposeStack:
         conf = conf.replace(
             "location / {", f"location / {{\n            proxy_bind {PROXY_ADDRESS};"
         )
-        assert servers in conf and str(TLS_PORT) in conf, "docker/tls/nginx.conf changed shape"
+        assert servers in conf, "docker/tls/nginx.conf changed shape"
+        assert str(TLS_PORT) in conf, "docker/tls/nginx.conf changed shape"
         (tls / "nginx.conf").write_text(conf)
         public = f"https://127.0.0.1:{TLS_PORT}" if self.tls or self.scaled else self.url_of(0)
         settings = {

@@ -61,9 +61,9 @@ def test_two_webs_and_two_workers_deliver_once_expire_once_and_share_rate_limits
         created_by = time.time()
         ids = [command_id for command_id, _ in results]
         requests_sent = COMMANDS + COMMANDS // 2  # creates + cancels
+        median = statistics.median(seconds for _, seconds in results)
         FIGURES["scaled: API requests through nginx (8 threads)"] = (
-            f"{requests_sent / elapsed:.0f} req/s, median {statistics.median(s for _, s in results) * 1000:.0f} ms "
-            f"per command"
+            f"{requests_sent / elapsed:.0f} req/s, median {median * 1000:.0f} ms per command"
         )
         # A worker killed -9 while deliveries are in flight: nothing lost, nothing twice.
         stack.kill("worker")
@@ -85,7 +85,8 @@ def test_two_webs_and_two_workers_deliver_once_expire_once_and_share_rate_limits
         web1 = served_by(stack, "web", "/hermod/rest/command/")
         web2 = served_by(stack, "web2", "/hermod/rest/command/")
         FIGURES["scaled: command API requests served by web / web2"] = f"{web1} / {web2}"
-        assert web1 > 0 and web2 > 0
+        assert web1 > 0
+        assert web2 > 0
 
         # Rate limits are shared: 20 failed authentications per address and window in all,
         # whichever web process answers; a client's own X-Forwarded-For changes nothing.
