@@ -39,7 +39,7 @@ if [ "$force" = --force ] || ! podman image exists "$BASE"; then
 fi
 
 if [ "$force" = --force ] || ! podman image exists "$SERVICES"; then
-  podman build --network host --build-arg BASE="$BASE" -t "$SERVICES" \
+  podman build ${force:+--no-cache} --network host --build-arg BASE="$BASE" -t "$SERVICES" \
     -f local/services.Containerfile local >/dev/null
 fi
 podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'hermod-(base|services)'

@@ -72,13 +72,16 @@ def build_images() -> dict[str, float]:
     reason = tools_missing()
     if reason:
         service_missing(reason)
+    # HERMOD_DEPLOY_FRESH=1 (CI): everything from scratch, no image or layer of an earlier run.
+    fresh = os.environ.get("HERMOD_DEPLOY_FRESH") == "1"
     timings = {}
     started = time.monotonic()
-    run([str(DOCKER / "local-base.sh")], timeout=900)
+    run([str(DOCKER / "local-base.sh"), *(["--force"] if fresh else [])], timeout=900)
     timings["base images"] = time.monotonic() - started
     started = time.monotonic()
     run(
-        ["podman", "build", "--format", "docker", "--network", "host",
+        ["podman", "build", *(["--no-cache"] if fresh else []), "--format", "docker",
+         "--network", "host",
          "--build-arg", f"BASE={BASE_IMAGE}",
          "--secret", "id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt",
          "-t", IMAGE, "-f", str(DOCKER / "Dockerfile"), str(ROOT)],
