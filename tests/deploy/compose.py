@@ -246,15 +246,20 @@ class ComposeStack:
             return f"https://127.0.0.1:{TLS_PORT}"
         return self.url_of(0)
 
-    def up(self) -> "ComposeStack":
+    def up(self, restore: Path | None = None) -> "ComposeStack":
+        """Starts the stack on new volumes; with ``restore``, the database is restored from that
+        ``pg_dump -Fc`` file before migrations run (docs/operations.md "Backup and restore")."""
         self.down()  # leftovers of an interrupted run
         started = time.monotonic()
         profile = ["--profile", "tls"] if self.tls or self.scaled else []
         # In two steps, as compose orders them (database and migrations, then the rest):
         # podman 4.3 can neither wait for health nor start containers created with
         # podman-compose's --requires, hence --no-deps and no pod (docs/operations.md).
-        first = ["postgres", "redis", "migrate"]
+        first = ["postgres", "redis"] + ([] if restore else ["migrate"])
         self.compose(*profile, "up", "-d", "--no-build", "--no-deps", *first, timeout=300)
+        if restore:
+            self.restore(restore)
+            self.compose(*profile, "up", "-d", "--no-build", "--no-deps", "migrate", timeout=300)
         self.wait_migrated()
         rest = ["web", "worker", "beat"] + (["tls"] if profile else [])
         rest += ["web2", "worker2"] if self.scaled else []
@@ -266,6 +271,30 @@ class ComposeStack:
             self.wait_healthy(self.url)
         self.started_in = time.monotonic() - started
         return self
+
+    def backup(self, path: Path) -> None:
+        """``pg_dump -Fc`` of the running database into ``path``, as docs/operations.md says."""
+        with path.open("wb") as out:
+            subprocess.run(
+                ["podman", "exec", self.container("postgres"), "pg_dump", "-U", "hermod", "-Fc",
+                 "hermod"],
+                env=podman_env(), stdout=out, check=True, timeout=300,
+            )  # fmt: skip
+
+    def restore(self, path: Path) -> None:
+        """``pg_restore`` of ``path`` into the (new, empty) database, once PostgreSQL answers."""
+        deadline = time.monotonic() + 60
+        while run(["podman", "exec", self.container("postgres"), "pg_isready", "-U", "hermod",
+                   "-d", "hermod"], check=False).returncode != 0:  # fmt: skip
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL not ready\n{self.logs('postgres')}")
+            time.sleep(0.5)
+        with path.open("rb") as dump:
+            subprocess.run(
+                ["podman", "exec", "-i", self.container("postgres"), "pg_restore", "-U", "hermod",
+                 "-d", "hermod", "--clean", "--if-exists", "--no-owner", "--exit-on-error"],
+                env=podman_env(), stdin=dump, check=True, timeout=300, capture_output=True,
+            )  # fmt: skip
 
     def wait_migrated(self, timeout: float = 180) -> None:
         out = run(["podman", "wait", self.container("migrate")], timeout=timeout).stdout.strip()

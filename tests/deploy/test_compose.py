@@ -107,3 +107,22 @@ def test_the_worker_and_the_broker_restarted_mid_flow_lose_nothing(
     assert_all_delivered_once(receiver, everything)
     assert_none_stuck(client, everything)
     assert stack.healthy(stack.url)
+
+
+def test_a_backup_restored_on_new_volumes_keeps_clients_and_devices_working(
+    stack: ComposeStack, receiver: Receiver, tmp_path: Path
+) -> None:
+    client = make_client(stack, receiver)
+    device = make_device(stack, tmp_path / "phone")
+    provisioned, profile_id = provision(client, device)
+    receiver.wait_for(1, timeout=60)
+    dump = tmp_path / "hermod.dump"
+    stack.backup(dump)
+
+    stack.down()  # the disaster: containers and volumes gone
+    stack.up(restore=dump)  # the same docker/.env (secrets), new volumes, the dump restored
+
+    assert client.poll(provisioned)["state"] == "COMPLETED"  # the client's key still works
+    authenticated = authenticate(client, device, profile_id)  # so does the device's box token
+    received = receiver.wait_for(2, timeout=60)
+    assert sorted(r.body["commandId"] for r in received) == sorted([provisioned, authenticated])
