@@ -91,6 +91,34 @@ def build_images() -> dict[str, float]:
     return timings
 
 
+# The release before this one: main before the container work (issue 14). Move it forward at
+# each release so that the upgrade test starts from what operators run.
+PREVIOUS_RELEASE = "c1f1fe711ffa5f059fa0ac18936f2426a75998f2"
+PREVIOUS_IMAGE = "localhost/hermod:previous-release"
+
+
+def build_previous_image(folder: Path) -> None:
+    """The previous release's code (``git archive``) in this release's image recipe: its own
+    Dockerfile needs the public base image this machine cannot pull."""
+    if run(["git", "-C", str(ROOT), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
+           check=False).returncode != 0:  # fmt: skip
+        service_missing(f"commit {PREVIOUS_RELEASE} (the previous release) not in this clone")
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    for name in ("docker/Dockerfile", "docker/entrypoint.sh", ".dockerignore"):
+        shutil.copy(ROOT / name, folder / name)
+    run(
+        ["podman", "build", "--format", "docker", "--network", "host",
+         "--build-arg", f"BASE={BASE_IMAGE}",
+         "--secret", "id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt",
+         "-t", PREVIOUS_IMAGE, "-f", str(folder / "docker" / "Dockerfile"), str(folder)],
+        timeout=900,
+    )  # fmt: skip
+
+
 def image_size(image: str = IMAGE) -> int:
     out = run(["podman", "image", "inspect", "--format", "{{.Size}}", image]).stdout
     return int(out.strip())
@@ -271,6 +299,21 @@ class ComposeStack:
             self.wait_healthy(self.url)
         self.started_in = time.monotonic() - started
         return self
+
+    def set_image(self, image: str) -> None:
+        """The image compose uses from now on (``HERMOD_IMAGE`` in the stack's .env)."""
+        self.settings["HERMOD_IMAGE"] = image
+        (self.folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))
+
+    def replace(self, *services: str) -> None:
+        """Recreates ``services`` from the current image and settings, as ``up -d`` does after
+        an image changed."""
+        self.compose("up", "-d", "--no-build", "--no-deps", "--force-recreate", *services)
+
+    def image_of(self, service: str) -> str:
+        return run(
+            ["podman", "inspect", "--format", "{{.ImageName}}", self.container(service)]
+        ).stdout.strip()
 
     def backup(self, path: Path) -> None:
         """``pg_dump -Fc`` of the running database into ``path``, as docs/operations.md says."""
