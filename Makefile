@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrations-check bench clean
+.PHONY: run test lint format migrations-check bench clean deploy-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,10 @@ migrations-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# The production path (docs/operations.md): builds the images (docker/local-base.sh, then
+# docker/Dockerfile), runs docker/compose.yaml with podman-compose and drives it from outside,
+# single and scaled out. Needs root, podman, runc, debootstrap (.ci/run installs them).
+deploy-test: $(STAMP)
+	$(BIN)/python -m pip install --quiet podman-compose==1.6.0
+	PATH="$(CURDIR)/$(BIN):$$PATH" HERMOD_DEPLOY_TEST=1 $(BIN)/python -m pytest tests/deploy -p no:cacheprovider $(PYTEST_ARGS)

@@ -254,6 +254,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ: the broker confirms every publish (a task is enqueued only once it is safely in
+    # the queue, else the publish fails and the sweep enqueues the row later), and acknowledges
+    # come after the task (acks_late below), so a task whose worker died is redelivered at once
+    # when its channel closes. A worker that loses the broker exits and its supervisor starts
+    # it again: a worker that reconnects keeps the tasks whose acknowledgement failed counted
+    # as reserved and stops consuming (seen with the threads pool, which cannot cancel them).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CELERY_BROKER_CONNECTION_RETRY = False
 else:
     # Above the longest task (a SCEP enrollment or a callback with its timeout), so that a task
     # is redelivered only when its worker really died.

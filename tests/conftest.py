@@ -1,5 +1,6 @@
 """Personas shared by every test: client A and A2 (same group), client B (another group)."""
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,10 @@ import pytest
 from hermod_core.models import Client
 from hermod_core.services.clients import IssuedKey, client_create
 from tests.scepserver import scepserver_factory  # noqa: F401 - a fixture for every test
+
+# The container tests build images and run compose (minutes, podman, root): `make deploy-test`
+# runs them, `make test` does not collect them.
+collect_ignore = [] if os.environ.get("HERMOD_DEPLOY_TEST") == "1" else ["deploy"]
 
 
 @dataclass

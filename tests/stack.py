@@ -1,14 +1,16 @@
 """A production-shaped Hermod on this machine, for end-to-end, fault and benchmark runs.
 
 Every piece is a real process started here and stopped by its pid: a throwaway PostgreSQL
-cluster (initdb + pg_ctl in a temporary folder), a throwaway Redis, gunicorn serving the app,
-Celery workers and beat. Nothing touches the machine's shared PostgreSQL or Redis.
+cluster (initdb + pg_ctl in a temporary folder), a throwaway Redis (or RabbitMQ node as the
+broker), gunicorn serving the app, Celery workers and beat. Nothing touches the machine's shared
+PostgreSQL, Redis or RabbitMQ.
 """
 
 import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -140,6 +143,60 @@ class Redis:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+
+@dataclass
+class RabbitMQ:
+    """A throwaway RabbitMQ node of the machine's rabbitmq-server (its own node name, ports and
+    data folder): the tests can stop and restart it without touching the shared one on 5672.
+    Its data survive a restart, as a real broker's durable queues do."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> "RabbitMQ":
+        if not Path(RABBITMQ_SERVER).exists():
+            service_missing("rabbitmq-server not installed")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "enabled_plugins").write_text("[].\n")
+        env = {
+            **os.environ,
+            "HOME": str(self.folder),
+            "RABBITMQ_NODENAME": f"hermod{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.folder / "none"),
+            "RABBITMQ_PID_FILE": str(self.folder / "pid"),
+        }
+        # Its own session: stop() ends the script and the Erlang VM it starts, nothing else.
+        self.process = subprocess.Popen(
+            [RABBITMQ_SERVER], env=env, cwd=self.folder, start_new_session=True,
+            stdout=open(self.folder / "rabbitmq.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )  # fmt: skip
+        _wait(lambda: port_open("127.0.0.1", self.port), 60, "RabbitMQ")
+        return self
+
+    def stop(self) -> None:
+        """Kill -9 of the node (its process group): unacknowledged deliveries go back to their
+        queue when it starts again, unconfirmed publishes are lost."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+        _wait(lambda: not port_open("127.0.0.1", self.port), 15, "RabbitMQ stop")
 
 
 @dataclass
@@ -303,17 +360,29 @@ def hermod_stack(
     worker_concurrency: int = 2,
     scheme: str = "http",
     verify: str | bool = True,
-) -> Iterator[tuple[Hermod, Postgres, Redis]]:
+    broker: str = "redis",
+) -> Iterator[tuple[Hermod, Postgres, Any]]:
     """PostgreSQL + Redis + migrated Hermod with gunicorn (``web_workers`` processes, more
     gunicorn options in ``web_args``), ``workers`` Celery workers of ``worker_concurrency``
-    processes each, and beat."""
+    processes each, and beat. The third value is the broker's server: the Redis, or with
+    ``broker="rabbitmq"`` a RabbitMQ node (Redis then holds only the rate-limit counters)."""
     # Outside pytest's private tmp folder: the postgres user must be able to reach it.
     pg_folder = Path(tempfile.mkdtemp(prefix="hermod-pg-"))
     pg_folder.chmod(0o755)
     postgres = Postgres(pg_folder / "cluster").init().start()
     redis = Redis().start()
+    server: Any = redis
+    settings = dict(env or {})
+    if broker == "rabbitmq":
+        try:
+            server = RabbitMQ(folder / "rabbitmq").start()
+        except BaseException:
+            redis.stop()
+            postgres.stop()
+            raise
+        settings.setdefault("HERMOD_RATE_LIMIT_REDIS_URL", redis.url)
     hermod = Hermod(
-        folder / "hermod", postgres.url, redis.url, extra_env=env or {}, scheme=scheme,
+        folder / "hermod", postgres.url, server.url, extra_env=settings, scheme=scheme,
         verify=verify,
     )  # fmt: skip
     hermod.folder.mkdir(parents=True, exist_ok=True)
@@ -327,9 +396,11 @@ def hermod_stack(
             hermod.start_beat()
         hermod.supervise()
         _wait(hermod.healthy, 30, "Hermod /healthz")
-        yield hermod, postgres, redis
+        yield hermod, postgres, server
     finally:
         hermod.stop()
+        if server is not redis:
+            server.stop()
         redis.stop()
         postgres.stop()
         shutil.rmtree(pg_folder, ignore_errors=True)

@@ -6,9 +6,12 @@ import logging
 from pathlib import Path
 
 import redis
+from amqp.exceptions import AMQPError
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from kombu.connection import Connection
+from kombu.exceptions import KombuError
 
 from hermod_core.api.errors import error_response
 from hermod_core.selectors import metrics
@@ -29,7 +32,11 @@ def _queue_depth() -> int | None:
         if url.startswith("filesystem://"):
             folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
             return sum(1 for _ in folder.glob("*.msg"))
-    except (redis.RedisError, OSError) as exc:
+        if url.startswith(("amqp://", "amqps://", "pyamqp://")):
+            with Connection(url, connect_timeout=1) as conn:  # type: ignore[no-untyped-call]
+                declared = conn.default_channel.queue_declare("celery", passive=True)
+                return int(declared.message_count)
+    except (redis.RedisError, OSError, AMQPError, KombuError) as exc:
         logger.warning("queue depth unavailable: %s", exc)
     return None
 

@@ -1,0 +1,128 @@
+"""docker/compose.yaml end to end: the image built here, the stack started by podman-compose,
+a client and the reference device driving it from outside (issue 14, items 1 and 2).
+
+One stack for the module: provision, authenticate, callbacks; then the worker and the broker
+containers restarted while commands finish, and nothing is lost or delivered twice.
+"""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.deploy.compose import ComposeStack
+from tests.deploy.conftest import FIGURES, make_client, make_device, stack_up
+from tests.e2e.conftest import Api
+from tests.e2e.receiver import Receiver
+from tests.e2e.test_faults import assert_all_delivered_once, assert_none_stuck, finish_commands
+from tests.seeds import provisioning_command
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
+    stack = stack_up(tmp_path_factory.mktemp("compose"), project="hermod-e2e")
+    FIGURES["stack start-up (compose up to /healthz 200, migrations included)"] = (
+        f"{stack.started_in:.1f} s"
+    )
+    yield stack
+    stack.down()
+
+
+def provision(client: Api, device) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Provisions ``device`` through its plug-out URI; returns the command and profile ids."""
+    created = client.create("provision", provisioning_command())
+    (destination,) = created["destinations"]
+    outcome = device.enroll(destination["uri"])
+    assert outcome.http_status == 200, outcome.body
+    polled = client.poll(created["commandId"])
+    assert polled["state"] == "COMPLETED", polled
+    return str(created["commandId"]), str(polled["profile"]["id"])
+
+
+def authenticate(client: Api, device, profile_id: str) -> str:  # type: ignore[no-untyped-def]
+    created = client.create("authenticate", {"authCommand": {"profileid": profile_id}})
+    (outcome,) = device.run_once()
+    assert outcome.body == {"state": "COMPLETED"}, outcome.body
+    return str(created["commandId"])
+
+
+def test_the_image_runs_as_a_non_root_user_with_a_healthcheck(stack: ComposeStack) -> None:
+    from tests.deploy.compose import IMAGE, run
+
+    user = run(["podman", "image", "inspect", "--format", "{{.Config.User}}", IMAGE]).stdout
+    assert user.strip() == "hermod"
+    check = run(["podman", "image", "inspect", "--format", "{{.Config.Healthcheck}}", IMAGE])
+    assert "healthcheck" in check.stdout
+    for service in ("web", "worker", "beat"):
+        result = run(["podman", "exec", stack.container(service), "hermod-entrypoint",
+                      "healthcheck"], check=False)  # fmt: skip
+        assert result.returncode == 0, (service, result.stdout, result.stderr)
+    whoami = run(["podman", "exec", stack.container("web"), "id", "-un"]).stdout
+    assert whoami.strip() == "hermod"
+
+
+def test_a_device_provisions_and_authenticates_and_every_callback_arrives(
+    stack: ComposeStack, receiver: Receiver, tmp_path: Path
+) -> None:
+    client = make_client(stack, receiver)
+    device = make_device(stack, tmp_path / "phone")
+    provisioned, profile_id = provision(client, device)
+    authenticated = authenticate(client, device, profile_id)
+    received = receiver.wait_for(2, timeout=60)
+    assert sorted(r.body["commandId"] for r in received) == sorted([provisioned, authenticated])
+    assert {r.body["state"] for r in received} == {"COMPLETED"}
+    metrics = requests.get(
+        f"{stack.url}/metrics",
+        headers={"Authorization": f"Bearer {stack.settings['HERMOD_METRICS_TOKEN']}"},
+        timeout=10,
+    )
+    assert metrics.status_code == 200
+    assert "hermod_" in metrics.text
+
+
+def test_the_worker_and_the_broker_restarted_mid_flow_lose_nothing(
+    stack: ComposeStack, receiver: Receiver, tmp_path: Path
+) -> None:
+    client = make_client(stack, receiver)
+    device = make_device(stack, tmp_path / "phone")
+    provisioned, profile_id = provision(client, device)
+
+    receiver.hang_next, receiver.hang_seconds = 3, 15  # deliveries in flight in the worker
+    before = finish_commands(client, 4)
+    time.sleep(1.5)
+    stack.restart("worker")  # SIGTERM then SIGKILL after 10 s: hanging deliveries die
+    waiting = client.create("authenticate", {"authCommand": {"profileid": profile_id}})
+    stack.restart("redis")  # the broker goes away and comes back (its append-only file kept)
+    during = finish_commands(client, 3)
+    (outcome,) = device.run_once()  # the device answers while the broker was away
+    assert outcome.body == {"state": "COMPLETED"}, outcome.body
+    stack.stop("redis")
+    after = finish_commands(client, 2)  # the API answers; rows wait in PostgreSQL
+    stack.start("redis")
+    everything = [provisioned, *before, *during, waiting["commandId"], *after]
+    assert_all_delivered_once(receiver, everything)
+    assert_none_stuck(client, everything)
+    assert stack.healthy(stack.url)
+
+
+def test_a_backup_restored_on_new_volumes_keeps_clients_and_devices_working(
+    stack: ComposeStack, receiver: Receiver, tmp_path: Path
+) -> None:
+    client = make_client(stack, receiver)
+    device = make_device(stack, tmp_path / "phone")
+    provisioned, profile_id = provision(client, device)
+    receiver.wait_for(1, timeout=60)
+    dump = tmp_path / "hermod.dump"
+    stack.backup(dump)
+
+    stack.down()  # the disaster: containers and volumes gone
+    stack.up(restore=dump)  # the same docker/.env (secrets), new volumes, the dump restored
+
+    assert client.poll(provisioned)["state"] == "COMPLETED"  # the client's key still works
+    authenticated = authenticate(client, device, profile_id)  # so does the device's box token
+    received = receiver.wait_for(2, timeout=60)
+    assert sorted(r.body["commandId"] for r in received) == sorted([provisioned, authenticated])
