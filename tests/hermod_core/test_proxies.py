@@ -145,8 +145,9 @@ def test_a_malformed_proxy_setting_stops_start_up_with_one_line_naming_it(
 
 def test_compose_publishes_the_app_only_to_the_proxy_it_trusts() -> None:
     """docker/compose.yaml with docker/.env.example: trusting a proxy's headers is safe only if
-    nobody but the proxy can reach the app, so the port is published on the host's loopback and
-    the trusted address is the compose network's gateway (where the host's proxy comes from)."""
+    nobody else can speak from its address, so the app's own port is published on the host's
+    loopback only and the one trusted address is the TLS profile's proxy, fixed in the compose
+    network (a host-local caller arrives from the gateway, which is not trusted)."""
     docker = Path(__file__).resolve().parents[2] / "docker"
     compose = yaml.safe_load((docker / "compose.yaml").read_text())
     example = dict(
@@ -158,6 +159,8 @@ def test_compose_publishes_the_app_only_to_the_proxy_it_trusts() -> None:
         "${HERMOD_BIND:-127.0.0.1}:${HERMOD_PORT:-8000}:8000"
     ]
     assert example["HERMOD_BIND"] == "127.0.0.1"
+    proxy = compose["services"]["tls"]["networks"]["default"]["ipv4_address"]
     gateway = compose["networks"]["default"]["ipam"]["config"][0]["gateway"]
-    assert example["HERMOD_TRUSTED_PROXIES"] == gateway
+    assert example["HERMOD_TRUSTED_PROXIES"] == proxy
+    assert proxy != gateway
     assert "HERMOD_BEHIND_PROXY" not in example
