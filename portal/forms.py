@@ -37,6 +37,25 @@ def _wait_text(wait: timedelta) -> str:
     return f"{math.ceil(seconds / 60)} minutes"
 
 
+def _callback_attempts_field() -> forms.IntegerField:
+    """A client's own callback attempts, overriding the server's (PROTOCOL.md §8)."""
+    return forms.IntegerField(
+        label="Callback attempts (blank: the server's default)",
+        min_value=1,
+        max_value=100,
+        required=False,
+    )
+
+
+def _callback_retry_delay_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        label="Seconds between callback attempts (blank: the server's default)",
+        min_value=1,
+        max_value=86400,
+        required=False,
+    )
+
+
 class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's sign-in form, making a name that failed from an address wait before it may try
     again from there (``portal.services.login_failure_record``).
@@ -95,18 +114,8 @@ class ClientCreateForm(forms.Form):
     callback_signing_secret = forms.CharField(
         label="Callback signing secret", max_length=200, required=False
     )
-    callback_attempts = forms.IntegerField(
-        label="Callback attempts (blank: the server's default)",
-        min_value=1,
-        max_value=100,
-        required=False,
-    )
-    callback_retry_delay = forms.IntegerField(
-        label="Seconds between callback attempts (blank: the server's default)",
-        min_value=1,
-        max_value=86400,
-        required=False,
-    )
+    callback_attempts = _callback_attempts_field()
+    callback_retry_delay = _callback_retry_delay_field()
     content_provider_url = forms.CharField(
         label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
     )
@@ -156,18 +165,8 @@ class ClientContentForm(forms.Form):
     clear_content_provider_basic_auth = forms.BooleanField(
         label="Remove content provider basic auth", required=False
     )
-    callback_attempts = forms.IntegerField(
-        label="Callback attempts (blank: the server's default)",
-        min_value=1,
-        max_value=100,
-        required=False,
-    )
-    callback_retry_delay = forms.IntegerField(
-        label="Seconds between callback attempts (blank: the server's default)",
-        min_value=1,
-        max_value=86400,
-        required=False,
-    )
+    callback_attempts = _callback_attempts_field()
+    callback_retry_delay = _callback_retry_delay_field()
 
     def changes(self) -> dict[str, object]:
         """The client settings to store (``services.clients.CLIENT_SETTINGS`` names)."""
