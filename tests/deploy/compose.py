@@ -325,19 +325,24 @@ class ComposeStack:
             )  # fmt: skip
 
     def restore(self, path: Path) -> None:
-        """``pg_restore`` of ``path`` into the (new, empty) database, once PostgreSQL answers."""
+        """``pg_restore`` of ``path`` into the (new, empty) database, once PostgreSQL answers.
+
+        Readiness is asked over TCP: while a new volume is initialised, a temporary server
+        answers on the Unix socket only and is stopped again, which a restore must not meet."""
         deadline = time.monotonic() + 60
-        while run(["podman", "exec", self.container("postgres"), "pg_isready", "-U", "hermod",
-                   "-d", "hermod"], check=False).returncode != 0:  # fmt: skip
+        while run(["podman", "exec", self.container("postgres"), "pg_isready", "-h", "127.0.0.1",
+                   "-U", "hermod", "-d", "hermod"], check=False).returncode != 0:  # fmt: skip
             if time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL not ready\n{self.logs('postgres')}")
             time.sleep(0.5)
         with path.open("rb") as dump:
-            subprocess.run(
+            done = subprocess.run(
                 ["podman", "exec", "-i", self.container("postgres"), "pg_restore", "-U", "hermod",
                  "-d", "hermod", "--clean", "--if-exists", "--no-owner", "--exit-on-error"],
-                env=podman_env(), stdin=dump, check=True, timeout=300, capture_output=True,
+                env=podman_env(), stdin=dump, timeout=300, capture_output=True, text=True,
             )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_restore exited {done.returncode}: {done.stderr[-3000:]}")
 
     def wait_migrated(self, timeout: float = 180) -> None:
         out = run(["podman", "wait", self.container("migrate")], timeout=timeout).stdout.strip()
