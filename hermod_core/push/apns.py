@@ -177,9 +177,8 @@ class ApnsProvider:
     def _classify(self, response: httpx.Response) -> PushResult:
         status = response.status_code
         if status == 200:
-            return PushResult(
-                PushOutcome.DELIVERED, f"HTTP 200 apns-id {response.headers.get('apns-id', '')}"
-            )
+            apns_id = response.headers.get("apns-id", "")
+            return PushResult(PushOutcome.DELIVERED, f"HTTP 200 apns-id {apns_id}", status)
         reason = _reason(response)
         detail = f"HTTP {status} {reason}".rstrip()
         if status == 410 or (status == 400 and reason in _DEAD_TOKEN_REASONS):

@@ -239,7 +239,8 @@ class FcmProvider:
         status = response.status_code
         body = _json_object(response)
         if status == 200:
-            return PushResult(PushOutcome.DELIVERED, f"HTTP 200 {one_line(str(body.get('name')))}")
+            name = one_line(str(body.get("name", "")))
+            return PushResult(PushOutcome.DELIVERED, f"HTTP 200 {name}", status)
         found = body.get("error")
         error: dict[str, Any] = found if isinstance(found, dict) else {}
         code = _fcm_error_code(error) or one_line(str(error.get("status", "")), 40)
