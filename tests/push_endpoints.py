@@ -15,6 +15,7 @@ API shared by both endpoints::
     endpoint.unregister(device_token)         # 410 Unregistered (APNs) / 404 UNREGISTERED (FCM)
     endpoint.received                         # every request: method, path, headers, body
     endpoint.wait_for(1)                      # block until that many requests arrived
+    endpoint.drop_connections()               # the open connections die, the listener stays
     endpoint.stop()                           # closes the listener and every connection
 
 ``respond``/``hang`` script the message route (APNs ``/3/device/…``, FCM ``messages:send``); the
@@ -92,6 +93,7 @@ class H2Endpoint:
         self._scripted: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
+        self._acceptor = threading.Thread()
         self._connections: set[socket.socket] = set()
         self._running = False
 
@@ -111,18 +113,32 @@ class H2Endpoint:
         listener.listen(16)
         self._listener = listener
         self._running = True
-        threading.Thread(target=self._accept, args=(listener, context), daemon=True).start()
+        self._acceptor = threading.Thread(
+            target=self._accept, args=(listener, context), daemon=True
+        )
+        self._acceptor.start()
         return self
 
     def stop(self) -> None:
         self._running = False
         if self._listener is not None:
-            _close(self._listener)  # shutdown first: a bare close leaves accept() blocked
+            # Shut down only (a bare close leaves accept() blocked); _accept closes it.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener = None
+            self._acceptor.join(5)  # the port is free again when stop() returns
+        self.drop_connections()
+
+    def drop_connections(self) -> None:
+        """Close every open connection without a word, as an idle one dies behind a NAT; the
+        endpoint keeps listening."""
         with self._lock:
             connections, self._connections = self._connections, set()
         for sock in connections:
-            _close(sock)
+            # Only shut down: the thread serving it wakes and closes it. Closing it here could
+            # hand its descriptor number to a new connection while that thread still uses it.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -171,12 +187,13 @@ class H2Endpoint:
     # -- the server ----------------------------------------------------------------------------
 
     def _accept(self, listener: socket.socket, context: ssl.SSLContext) -> None:
-        while self._running:
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(raw, context), daemon=True).start()
+        with listener:
+            while self._running:
+                try:
+                    raw, _ = listener.accept()
+                except OSError:
+                    return
+                threading.Thread(target=self._serve, args=(raw, context), daemon=True).start()
 
     def _serve(self, raw: socket.socket, context: ssl.SSLContext) -> None:
         raw.settimeout(5)
@@ -214,14 +231,15 @@ class H2Endpoint:
                 return
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.RequestReceived):
-                    headers = {k.lower(): v for k, v in event.headers}
-                    streams[event.stream_id] = (headers, bytearray())
+                    # header_encoding="utf-8" makes h2 hand over str names and values.
+                    fields = {str(k).lower(): str(v) for k, v in event.headers}
+                    streams[event.stream_id] = (fields, bytearray())
                 elif isinstance(event, h2.events.DataReceived):
                     streams[event.stream_id][1].extend(event.data)
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                 elif isinstance(event, h2.events.StreamEnded):
-                    headers, body = streams.pop(event.stream_id)
-                    self._answer(conn, event.stream_id, headers, bytes(body))
+                    fields, body = streams.pop(event.stream_id)
+                    self._answer(conn, event.stream_id, fields, bytes(body))
                 elif isinstance(event, h2.events.StreamReset):
                     streams.pop(event.stream_id, None)
                 elif isinstance(event, h2.events.ConnectionTerminated):

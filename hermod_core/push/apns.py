@@ -165,7 +165,7 @@ class ApnsProvider:
             return PushResult(PushOutcome.UNREGISTERED, "not an APNs device token (hex expected)")
         body = json.dumps(apns_payload(notice), separators=(",", ":")).encode()
         try:
-            response = self._http.get().post(
+            response = self._http.post(
                 f"{self.base_url}/3/device/{target.token}",
                 content=body,
                 headers=self.headers(notice),

@@ -183,7 +183,7 @@ class FcmProvider:
 
     def _fetch_token(self) -> tuple[str, int]:
         try:
-            response = self._http.get().post(
+            response = self._http.post(
                 self.account.token_uri,
                 data={"grant_type": JWT_BEARER, "assertion": self.assertion()},
                 headers={"accept": "application/json"},
@@ -226,7 +226,7 @@ class FcmProvider:
         return self._classify(response)
 
     def _post(self, body: bytes) -> httpx.Response:
-        return self._http.get().post(
+        return self._http.post(
             self.send_url,
             content=body,
             headers={

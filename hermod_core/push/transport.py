@@ -10,6 +10,7 @@ import re
 import ssl
 import threading
 import time
+from typing import Any
 
 import certifi
 import httpx
@@ -21,6 +22,8 @@ from hermod_core.push.base import PushOutcome, PushResult
 _RETRY_AFTER = re.compile(r"; retry after (\d+) s$")
 # A provider asking for more than a day is answered with the outbox's own backoff instead.
 _RETRY_AFTER_CAP = 86_400
+# Failures of a connection that was open, not of the provider: worth one immediate new try.
+_STALE_CONNECTION = (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError)
 
 
 class ProviderConfigError(ValueError):
@@ -66,6 +69,19 @@ class Http2Client:
                 )
                 self._pid = os.getpid()
             return self._client
+
+    def post(self, url: str, **options: Any) -> httpx.Response:
+        """POST, once more at once if a pooled connection turned out dead.
+
+        A provider closes idle HTTP/2 connections (APNs sends GOAWAY, a NAT forgets the flow);
+        the first request after that fails on write or read without the provider having
+        answered. Trying again on a new connection keeps the wake-up from waiting for the
+        outbox's backoff; at worst the device gets the notice twice, which it tolerates.
+        """
+        try:
+            return self.get().post(url, **options)
+        except _STALE_CONNECTION:
+            return self.get().post(url, **options)
 
     def close(self) -> None:
         with self._lock:

@@ -374,10 +374,10 @@ def test_a_message_id_that_is_not_a_uuid_leaves_apns_id_to_apple(
 def test_send_never_raises_even_on_a_bug(
     provider: ApnsProvider, apns_target: PushTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken() -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(provider._http, "get", broken)
+    monkeypatch.setattr(provider._http, "post", broken)
 
     result = provider.send(apns_target, NOTICE)
 
@@ -432,3 +432,15 @@ def test_the_device_token_never_reaches_the_log(
     provider.send(apns_target, NOTICE)
 
     assert APNS_TOKEN not in caplog.text
+
+
+def test_a_connection_dropped_while_idle_is_replaced_without_failing_the_notice(
+    provider: ApnsProvider, apns_endpoint: ApnsEndpoint, apns_target: PushTarget
+) -> None:
+    provider.send(apns_target, NOTICE)
+    apns_endpoint.drop_connections()
+
+    result = provider.send(apns_target, NOTICE)
+
+    assert result.outcome is PushOutcome.DELIVERED
+    assert len(apns_endpoint.received) == 2
