@@ -280,7 +280,8 @@ def _rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+def private_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    """A private key as unencrypted PKCS#8 PEM text, the form of a ``.p8`` or key-file member."""
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -333,7 +334,7 @@ class ApnsEndpoint(H2Endpoint):
 
     @property
     def key_p8(self) -> str:
-        return _pem(self.private_key)
+        return private_pem(self.private_key)
 
     def unregister(self, device_token: str) -> None:
         self.dead_tokens[device_token] = int(self.clock() * 1000)
@@ -533,7 +534,7 @@ class FcmEndpoint(H2Endpoint):
                 "type": "service_account",
                 "project_id": self.project_id,
                 "private_key_id": self.private_key_id,
-                "private_key": _pem(self.private_key),
+                "private_key": private_pem(self.private_key),
                 "client_email": self.client_email,
                 "client_id": "1" * 21,
                 "auth_uri": "https://accounts.google.com/o/oauth2/auth",

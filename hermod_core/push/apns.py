@@ -14,9 +14,7 @@ notification service extension may fetch and rewrite the alert. docs/push-provid
 """
 
 import json
-import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,14 +27,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.transport import (
-    Http2Client,
+    Http2Provider,
     ProviderConfigError,
     one_line,
     retry_result,
     transport_failure,
 )
-
-logger = logging.getLogger("hermod.push.apns")
 
 PRODUCTION = "https://api.push.apple.com"
 SANDBOX = "https://api.sandbox.push.apple.com"
@@ -85,8 +81,10 @@ def apns_payload(notice: PushNotice) -> dict[str, Any]:
     return {"aps": aps_dictionary(notice), **notice.as_relay_body()}
 
 
-class ApnsProvider:
+class ApnsProvider(Http2Provider):
     """One app (``topic``) of one Apple team; ``send`` never raises, it classifies."""
+
+    name = "apns"
 
     def __init__(
         self,
@@ -114,21 +112,8 @@ class ApnsProvider:
         self.team_id = team_id
         self.topic = topic
         self.base_url = base_url.rstrip("/")
-        self.ttl = ttl
-        self._clock = clock
-        self._http = Http2Client(verify=verify, timeout=timeout)
-        self._token_lock = threading.Lock()
+        super().__init__(verify=verify, timeout=timeout, ttl=ttl, clock=clock)
         self._token: tuple[str, float] | None = None  # (jwt, issued at)
-
-    def send(self, target: PushTarget, notice: PushNotice) -> PushResult:
-        try:
-            return self._send(target, notice)
-        except Exception as exc:  # a bug must not kill the worker's loop: classify, log it
-            logger.exception("apns send failed unexpectedly")
-            return PushResult(PushOutcome.REJECTED, f"internal error: {type(exc).__name__}")
-
-    def close(self) -> None:
-        self._http.close()
 
     def provider_token(self) -> str:
         """The current ES256 provider token, made anew once it is 50 minutes old."""

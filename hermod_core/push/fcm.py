@@ -11,8 +11,6 @@ block, the same alert wake-up ``ApnsProvider`` sends (hermod_core/push/apns.py s
 """
 
 import json
-import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,14 +24,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hermod_core.push.apns import apns_payload
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.transport import (
-    Http2Client,
+    Http2Provider,
     ProviderConfigError,
     one_line,
     retry_result,
     transport_failure,
 )
-
-logger = logging.getLogger("hermod.push.fcm")
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -99,8 +95,10 @@ class _TokenFailure(Exception):
         self.result = result
 
 
-class FcmProvider:
+class FcmProvider(Http2Provider):
     """One Firebase project; ``send`` never raises, it classifies."""
+
+    name = "fcm"
 
     def __init__(
         self,
@@ -118,21 +116,8 @@ class FcmProvider:
         self.send_url = (
             f"{api_base.rstrip('/')}/v1/projects/{self.account.project_id}/messages:send"
         )
-        self.ttl = ttl
-        self._clock = clock
-        self._http = Http2Client(verify=verify, timeout=timeout)
-        self._token_lock = threading.Lock()
+        super().__init__(verify=verify, timeout=timeout, ttl=ttl, clock=clock)
         self._token: tuple[str, float] | None = None  # (access token, refresh after)
-
-    def send(self, target: PushTarget, notice: PushNotice) -> PushResult:
-        try:
-            return self._send(target, notice)
-        except Exception as exc:  # a bug must not kill the worker's loop: classify, log it
-            logger.exception("fcm send failed unexpectedly")
-            return PushResult(PushOutcome.REJECTED, f"internal error: {type(exc).__name__}")
-
-    def close(self) -> None:
-        self._http.close()
 
     def message(self, target: PushTarget, notice: PushNotice) -> dict[str, Any]:
         """The ``messages:send`` body: ids and type only, never message content."""

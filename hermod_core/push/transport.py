@@ -5,17 +5,19 @@ Nothing here raises past a provider's ``send``: every network failure becomes ``
 """
 
 import email.utils
+import logging
 import os
 import re
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import certifi
 import httpx
 
-from hermod_core.push.base import PushOutcome, PushResult
+from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 
 # How a RETRY result carries the provider's Retry-After: ``"HTTP 429 QUOTA_EXCEEDED; retry after
 # 30 s"``. ``retry_after_in(detail)`` reads it back, so the outbox can wait at least that long.
@@ -143,3 +145,31 @@ def one_line(text: str, limit: int = 200) -> str:
     """A provider's text made fit for the one-line console detail."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class Http2Provider:
+    """What FCM and APNs share: a pooled HTTP/2 client, a clock, the notice's lifetime, and a
+    ``send`` that never raises."""
+
+    name = ""
+
+    def __init__(
+        self, *, verify: str | bool, timeout: float, ttl: int, clock: Callable[[], float]
+    ) -> None:
+        self.ttl = ttl  # seconds a notice is worth delivering (the provider may hold it so long)
+        self._clock = clock
+        self._http = Http2Client(verify=verify, timeout=timeout)
+        self._token_lock = threading.Lock()
+
+    def send(self, target: PushTarget, notice: PushNotice) -> PushResult:
+        try:
+            return self._send(target, notice)
+        except Exception as exc:  # a bug must not kill the worker's loop: classify, log it
+            logging.getLogger(f"hermod.push.{self.name}").exception("send failed unexpectedly")
+            return PushResult(PushOutcome.REJECTED, f"internal error: {type(exc).__name__}")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, target: PushTarget, notice: PushNotice) -> PushResult:
+        raise NotImplementedError

@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from hermod_core.push.apns import ApnsProvider, apns_payload, is_device_token
-from hermod_core.push.base import PushOutcome, PushProvider, PushTarget
+from hermod_core.push.base import PushOutcome, PushTarget
 from hermod_core.push.transport import ProviderConfigError, retry_after_in
 from tests.hermod_core.push.conftest import APNS_TOKEN, MESSAGE_ID, NOTICE, FakeClock
-from tests.push_endpoints import ApnsEndpoint
+from tests.push_endpoints import ApnsEndpoint, private_pem
 from tests.tls_ca import TlsFiles
 
 MakeProvider = Callable[..., ApnsProvider]
@@ -46,12 +45,6 @@ def _token_of(request_headers: dict[str, str]) -> str:
     scheme, _, token = request_headers["authorization"].partition(" ")
     assert scheme == "bearer"
     return token
-
-
-def test_it_implements_the_shared_provider_interface(provider: ApnsProvider) -> None:
-    assert isinstance(provider, ApnsProvider)
-    typed: PushProvider = provider
-    assert callable(typed.send)
 
 
 def test_a_notice_reaches_apns_over_http2_with_every_header_and_a_signed_token(
@@ -118,12 +111,7 @@ def test_a_tampered_token_would_be_refused_by_the_endpoint(
     apns_endpoint: ApnsEndpoint, push_tls: TlsFiles, clock: FakeClock, apns_target: PushTarget
 ) -> None:
     """The endpoint really verifies the signature: a key that is not the account's is refused."""
-    other = ec.generate_private_key(ec.SECP256R1())
-    pem = other.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    pem = private_pem(ec.generate_private_key(ec.SECP256R1()))
     stranger = ApnsProvider(
         pem,
         key_id=apns_endpoint.key_id,
@@ -384,20 +372,12 @@ def test_send_never_raises_even_on_a_bug(
     assert (result.outcome, result.detail) == (PushOutcome.REJECTED, "internal error: RuntimeError")
 
 
-def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 @pytest.mark.parametrize(
     ("key", "options", "message"),
     [
         ("not a key", {}, "key_p8: not a PEM private key"),
         (
-            _pem(ec.generate_private_key(ec.SECP384R1())),
+            private_pem(ec.generate_private_key(ec.SECP384R1())),
             {},
             "key_p8: an APNs auth key is an EC P-256 key",
         ),
@@ -410,7 +390,7 @@ def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
 def test_a_configuration_that_cannot_work_is_refused_with_the_field_named(
     key: str | None, options: dict[str, str], message: str
 ) -> None:
-    p8 = key if key is not None else _pem(ec.generate_private_key(ec.SECP256R1()))
+    p8 = key if key is not None else private_pem(ec.generate_private_key(ec.SECP256R1()))
     settings = {"key_id": "ABCDE12345", "team_id": "TEAM123456", "topic": "com.example.app"}
     settings.update(options)
 

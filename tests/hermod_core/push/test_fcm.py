@@ -6,15 +6,14 @@ from collections.abc import Callable
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hermod_core.push.apns import apns_payload
-from hermod_core.push.base import PushOutcome, PushProvider, PushTarget
+from hermod_core.push.base import PushOutcome, PushTarget
 from hermod_core.push.fcm import REFRESH_MARGIN, SCOPE, FcmProvider
 from hermod_core.push.transport import ProviderConfigError, retry_after_in
 from tests.hermod_core.push.conftest import FCM_TOKEN, MESSAGE_ID, NOTICE, FakeClock
-from tests.push_endpoints import FcmEndpoint, fcm_error
+from tests.push_endpoints import FcmEndpoint, fcm_error, private_pem
 
 MakeProvider = Callable[..., FcmProvider]
 
@@ -41,11 +40,6 @@ def provider(make_provider: MakeProvider) -> FcmProvider:
 
 def _bearer(fcm: FcmEndpoint, index: int) -> str:
     return fcm.send_requests()[index].headers["authorization"].removeprefix("Bearer ")
-
-
-def test_it_implements_the_shared_provider_interface(provider: FcmProvider) -> None:
-    typed: PushProvider = provider
-    assert callable(typed.send)
 
 
 def test_a_notice_is_sent_with_an_access_token_from_a_signed_jwt_bearer_grant(
@@ -434,18 +428,6 @@ def _account(fcm: FcmEndpoint, **changes: object) -> str:
     return json.dumps(data)
 
 
-def _ec_pem() -> str:
-    return (
-        ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
-
-
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -453,7 +435,7 @@ def _ec_pem() -> str:
         ({"project_id": None}, "project_id is missing"),
         ({"client_email": ""}, "client_email is missing"),
         ({"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA"}, "private_key is not a PEM key"),
-        ({"private_key": _ec_pem()}, "private_key must be an RSA key"),
+        ({"private_key": private_pem(ec.generate_private_key(ec.SECP256R1()))}, "an RSA key"),
         ({"token_uri": "http://oauth2.googleapis.com/token"}, "token_uri must be an https URL"),
     ],
 )
