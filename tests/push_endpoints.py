@@ -43,6 +43,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -51,6 +52,7 @@ from tests.services import free_port
 from tests.tls_ca import TlsFiles
 
 Headers = dict[str, str]
+_MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Reply:
     body: bytes = b""
     headers: Headers = field(default_factory=dict)
     hang: bool = False
+    open_streams: int | None = None  # then allow this many concurrent streams on the connection
 
 
 def json_reply(status: int, body: object, headers: Headers | None = None) -> Reply:
@@ -83,6 +86,8 @@ def json_reply(status: int, body: object, headers: Headers | None = None) -> Rep
 
 class H2Endpoint:
     """The HTTP/2-over-TLS server both fakes share; subclasses implement ``handle``."""
+
+    streams_at_first: int | None = None  # SETTINGS_MAX_CONCURRENT_STREAMS of a new connection
 
     def __init__(self, tls: TlsFiles, *, clock: Callable[[], float] = time.time) -> None:
         self.tls = tls
@@ -211,6 +216,8 @@ class H2Endpoint:
             self._connections.add(sock)
         try:
             self._h2_loop(sock)
+        except h2.exceptions.TooManyStreamsError as exc:
+            self.violation(f"more concurrent streams than the endpoint allows: {exc}")
         except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
             pass
         finally:
@@ -222,6 +229,13 @@ class H2Endpoint:
         conn = h2.connection.H2Connection(
             config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         )
+        if self.streams_at_first is not None:
+            conn.local_settings = h2.settings.Settings(
+                client=False,
+                initial_values={
+                    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.streams_at_first
+                },
+            )
         conn.initiate_connection()
         sock.sendall(conn.data_to_send())
         streams: dict[int, tuple[Headers, bytearray]] = {}
@@ -267,6 +281,12 @@ class H2Endpoint:
         conn.send_headers(stream_id, response, end_stream=not reply.body)
         if reply.body:
             conn.send_data(stream_id, reply.body, end_stream=True)
+        if reply.open_streams is not None and (
+            conn.local_settings.max_concurrent_streams != reply.open_streams
+        ):
+            conn.update_settings(
+                {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: reply.open_streams}
+            )
 
 
 def _close(sock: socket.socket) -> None:
@@ -315,7 +335,10 @@ class ApnsEndpoint(H2Endpoint):
     It verifies the provider token's ES256 signature with the public half of ``key_p8``, its
     ``kid``/``iss``/``iat``, and refuses a token older than an hour (ExpiredProviderToken) or a
     new token less than 20 minutes after the previous one (TooManyProviderTokenUpdates).
+    Like APNs, a new connection allows one stream until a request carries a valid token.
     """
+
+    streams_at_first = 1
 
     def __init__(
         self,
@@ -352,7 +375,7 @@ class ApnsEndpoint(H2Endpoint):
             return scripted
         if token in self.dead_tokens:
             return self._error(410, "Unregistered", request, timestamp=self.dead_tokens[token])
-        return Reply(200, b"", {"apns-id": self._apns_id(request)})
+        return Reply(200, b"", {"apns-id": self._apns_id(request)}, open_streams=1000)
 
     def _check(self, request: ReceivedRequest) -> tuple[int, str, bool] | None:
         """The first thing wrong with a request: (status, Apple's reason, is it our bug?)."""
