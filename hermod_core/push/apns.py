@@ -13,6 +13,7 @@ server), ``content-available: 1`` so the app also wakes to fetch, and ``mutable-
 notification service extension may fetch and rewrite the alert. docs/push-providers.md.
 """
 
+import hashlib
 import json
 import re
 import time
@@ -23,7 +24,11 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+)
 
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.transport import (
@@ -31,6 +36,7 @@ from hermod_core.push.transport import (
     ProviderConfigError,
     one_line,
     retry_result,
+    token_slot,
     transport_failure,
 )
 
@@ -113,13 +119,17 @@ class ApnsProvider(Http2Provider):
         self.topic = topic
         self.base_url = base_url.rstrip("/")
         super().__init__(verify=verify, timeout=timeout, ttl=ttl, clock=clock)
-        self._token: tuple[str, float] | None = None  # (jwt, issued at)
+        public = self._key.public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+        )
+        # (jwt, issued at), shared by every provider of this key in this process
+        self._token = token_slot("apns", team_id, key_id, hashlib.sha256(public).hexdigest())
 
     def provider_token(self) -> str:
         """The current ES256 provider token, made anew once it is 50 minutes old."""
         now = self._clock()
-        with self._token_lock:
-            if self._token is None or now - self._token[1] >= TOKEN_REUSE_SECONDS:
+        with self._token.lock:
+            if self._token.value is None or now - self._token.value[1] >= TOKEN_REUSE_SECONDS:
                 issued = int(now)
                 token = jwt.encode(
                     {"iss": self.team_id, "iat": issued},
@@ -127,8 +137,8 @@ class ApnsProvider(Http2Provider):
                     algorithm="ES256",
                     headers={"kid": self.key_id},
                 )
-                self._token = (token, issued)
-            return self._token[0]
+                self._token.value = (token, issued)
+            return self._token.value[0]
 
     def headers(self, notice: PushNotice) -> dict[str, str]:
         headers = {
@@ -179,15 +189,16 @@ class ApnsProvider(Http2Provider):
         kept (Apple would refuse the refresh, and a fresh token called expired means the clock
         is wrong, which a new token cannot mend)."""
         now = self._clock()
-        with self._token_lock:
-            if self._token is not None and now - self._token[1] < TOKEN_MIN_REFRESH_SECONDS:
-                age = int(now - self._token[1])
+        with self._token.lock:
+            made = self._token.value
+            if made is not None and now - made[1] < TOKEN_MIN_REFRESH_SECONDS:
+                age = int(now - made[1])
                 return PushResult(
                     PushOutcome.RETRY,
                     f"{detail} for a token made {age} s ago: check this server's clock",
                     status,
                 )
-            self._token = None
+            self._token.value = None
         return PushResult(PushOutcome.RETRY, f"{detail}: provider token renewed", status)
 
 

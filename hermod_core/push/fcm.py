@@ -28,6 +28,7 @@ from hermod_core.push.transport import (
     ProviderConfigError,
     one_line,
     retry_result,
+    token_slot,
     transport_failure,
 )
 
@@ -117,7 +118,10 @@ class FcmProvider(Http2Provider):
             f"{api_base.rstrip('/')}/v1/projects/{self.account.project_id}/messages:send"
         )
         super().__init__(verify=verify, timeout=timeout, ttl=ttl, clock=clock)
-        self._token: tuple[str, float] | None = None  # (access token, refresh after)
+        # (access token, refresh after), shared by every provider of this account in this process
+        self._token = token_slot(
+            "fcm", self.account.token_uri, self.account.client_email, self.account.private_key_id
+        )
 
     def message(self, target: PushTarget, notice: PushNotice) -> dict[str, Any]:
         """The ``messages:send`` body: ids and type only, never message content."""
@@ -155,16 +159,16 @@ class FcmProvider(Http2Provider):
 
     def access_token(self) -> str:
         """A cached access token, or a new one; raises ``_TokenFailure`` with the result."""
-        with self._token_lock:  # one fetch at a time: the other threads then use its token
-            if self._token is not None and self._clock() < self._token[1]:
-                return self._token[0]
+        with self._token.lock:  # one fetch at a time: the other threads then use its token
+            if self._token.value is not None and self._clock() < self._token.value[1]:
+                return self._token.value[0]
             token, lifetime = self._fetch_token()
-            self._token = (token, self._clock() + max(0, lifetime - REFRESH_MARGIN))
+            self._token.value = (token, self._clock() + max(0, lifetime - REFRESH_MARGIN))
             return token
 
     def forget_access_token(self) -> None:
-        with self._token_lock:
-            self._token = None
+        with self._token.lock:
+            self._token.value = None
 
     def _fetch_token(self) -> tuple[str, int]:
         try:

@@ -147,6 +147,47 @@ def one_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+class TokenSlot:
+    """The bearer token of one credential, shared by every provider object made from it in this
+    process: a worker that builds a provider per notice still reuses one token (Apple refuses a
+    new provider token more often than every 20 minutes; Google's token endpoint is slow and
+    rate-limited). ``value`` is ``(token, time)``; hold ``lock`` to read or change it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.value: tuple[str, float] | None = None
+
+
+_slots: dict[tuple[str, ...], TokenSlot] = {}
+_clients: dict[tuple[str | bool, float], Http2Client] = {}
+_registry_lock = threading.Lock()
+
+
+def token_slot(*credential: str) -> TokenSlot:
+    with _registry_lock:
+        return _slots.setdefault(credential, TokenSlot())
+
+
+def shared_client(verify: str | bool, timeout: float) -> Http2Client:
+    """One pooled client per TLS trust and timeout, so providers share their connections."""
+    with _registry_lock:
+        client = _clients.get((verify, timeout))
+        if client is None:
+            client = _clients[(verify, timeout)] = Http2Client(verify=verify, timeout=timeout)
+        return client
+
+
+def _forget_after_fork() -> None:
+    # A lock held by another thread at fork time would never be released in the child.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    _slots.clear()
+    _clients.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 class Http2Provider:
     """What FCM and APNs share: a pooled HTTP/2 client, a clock, the notice's lifetime, and a
     ``send`` that never raises."""
@@ -158,8 +199,7 @@ class Http2Provider:
     ) -> None:
         self.ttl = ttl  # seconds a notice is worth delivering (the provider may hold it so long)
         self._clock = clock
-        self._http = Http2Client(verify=verify, timeout=timeout)
-        self._token_lock = threading.Lock()
+        self._http = shared_client(verify, timeout)
 
     def send(self, target: PushTarget, notice: PushNotice) -> PushResult:
         try:

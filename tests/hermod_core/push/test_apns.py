@@ -424,3 +424,14 @@ def test_a_connection_dropped_while_idle_is_replaced_without_failing_the_notice(
 
     assert result.outcome is PushOutcome.DELIVERED
     assert len(apns_endpoint.received) == 2
+
+
+def test_providers_made_from_one_key_share_one_provider_token(
+    make_provider: MakeProvider, apns_endpoint: ApnsEndpoint, apns_target: PushTarget
+) -> None:
+    """A worker may build a provider per notice: a token per notice would earn Apple's
+    TooManyProviderTokenUpdates (the endpoint checks it)."""
+    for _ in range(3):
+        assert make_provider().send(apns_target, NOTICE).outcome is PushOutcome.DELIVERED
+
+    assert len(apns_endpoint.provider_tokens) == 1

@@ -369,12 +369,9 @@ def test_a_refused_connection_is_retried(
     fcm_target: PushTarget,
     refused_url: str,
 ) -> None:
-    provider = make_provider()
-    provider.send(fcm_target, NOTICE)  # the access token is cached; only FCM is down
-    refused = make_provider(api_base=refused_url)
-    refused._token = provider._token
+    make_provider().send(fcm_target, NOTICE)  # the access token is cached; only FCM is down
 
-    result = refused.send(fcm_target, NOTICE)
+    result = make_provider(api_base=refused_url).send(fcm_target, NOTICE)
 
     assert (result.outcome, result.detail) == (PushOutcome.RETRY, "connection refused")
 
@@ -473,3 +470,14 @@ def test_a_connection_dropped_while_idle_is_replaced_without_failing_the_notice(
 
     assert result.outcome is PushOutcome.DELIVERED
     assert len(fcm_endpoint.send_requests()) == 2
+
+
+def test_providers_made_from_one_service_account_share_one_access_token(
+    make_provider: MakeProvider, fcm_endpoint: FcmEndpoint, fcm_target: PushTarget
+) -> None:
+    """A worker may build a provider per notice: Google is still asked once."""
+    for _ in range(3):
+        assert make_provider().send(fcm_target, NOTICE).outcome is PushOutcome.DELIVERED
+
+    assert len(fcm_endpoint.token_requests()) == 1
+    assert len({r.headers["authorization"] for r in fcm_endpoint.send_requests()}) == 1
