@@ -201,6 +201,7 @@ class H2Endpoint:
                 threading.Thread(target=self._serve, args=(raw, context), daemon=True).start()
 
     def _serve(self, raw: socket.socket, context: ssl.SSLContext) -> None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay in answers
         raw.settimeout(5)
         try:
             sock = context.wrap_socket(raw, server_side=True)
