@@ -140,9 +140,9 @@ class ApnsProvider(Http2Provider):
                 self._token.value = (token, issued)
             return self._token.value[0]
 
-    def headers(self, notice: PushNotice) -> dict[str, str]:
+    def headers(self, notice: PushNotice, provider_token: str) -> dict[str, str]:
         headers = {
-            "authorization": f"bearer {self.provider_token()}",
+            "authorization": f"bearer {provider_token}",
             "apns-topic": self.topic,
             "apns-push-type": "alert",
             "apns-priority": "10",
@@ -159,17 +159,18 @@ class ApnsProvider(Http2Provider):
         if not is_device_token(target.token):
             return PushResult(PushOutcome.UNREGISTERED, "not an APNs device token (hex expected)")
         body = json.dumps(apns_payload(notice), separators=(",", ":")).encode()
+        provider_token = self.provider_token()
         try:
             response = self._http.post(
                 f"{self.base_url}/3/device/{target.token}",
                 content=body,
-                headers=self.headers(notice),
+                headers=self.headers(notice, provider_token),
             )
         except httpx.HTTPError as exc:
             return transport_failure(exc)
-        return self._classify(response)
+        return self._classify(response, provider_token)
 
-    def _classify(self, response: httpx.Response) -> PushResult:
+    def _classify(self, response: httpx.Response, provider_token: str) -> PushResult:
         status = response.status_code
         if status == 200:
             apns_id = response.headers.get("apns-id", "")
@@ -179,26 +180,28 @@ class ApnsProvider(Http2Provider):
         if status == 410 or (status == 400 and reason in _DEAD_TOKEN_REASONS):
             return PushResult(PushOutcome.UNREGISTERED, detail, status)
         if status == 403 and reason == "ExpiredProviderToken":
-            return self._expired_provider_token(detail, status)
+            return self._expired_provider_token(provider_token, detail, status)
         if status in _RETRY_STATUSES:
             return retry_result(detail, status, response.headers.get("retry-after"))
         return PushResult(PushOutcome.REJECTED, detail, status)
 
-    def _expired_provider_token(self, detail: str, status: int) -> PushResult:
-        """Make a new provider token for the next try; but a token younger than 20 minutes is
-        kept (Apple would refuse the refresh, and a fresh token called expired means the clock
-        is wrong, which a new token cannot mend)."""
+    def _expired_provider_token(self, refused: str, detail: str, status: int) -> PushResult:
+        """Drop the refused token so that the next try makes a new one; but a token younger
+        than 20 minutes is kept (Apple would refuse the refresh, and a fresh token called
+        expired means the clock is wrong, which a new token cannot mend)."""
         now = self._clock()
         with self._token.lock:
             made = self._token.value
-            if made is not None and now - made[1] < TOKEN_MIN_REFRESH_SECONDS:
+            # Otherwise another thread has already replaced the refused token.
+            if made is not None and made[0] == refused:
                 age = int(now - made[1])
-                return PushResult(
-                    PushOutcome.RETRY,
-                    f"{detail} for a token made {age} s ago: check this server's clock",
-                    status,
-                )
-            self._token.value = None
+                if age < TOKEN_MIN_REFRESH_SECONDS:
+                    return PushResult(
+                        PushOutcome.RETRY,
+                        f"{detail} for a token made {age} s ago: check this server's clock",
+                        status,
+                    )
+                self._token.value = None
         return PushResult(PushOutcome.RETRY, f"{detail}: provider token renewed", status)
 
 

@@ -435,3 +435,18 @@ def test_providers_made_from_one_key_share_one_provider_token(
         assert make_provider().send(apns_target, NOTICE).outcome is PushOutcome.DELIVERED
 
     assert len(apns_endpoint.provider_tokens) == 1
+
+
+def test_a_token_refused_after_another_thread_renewed_it_leaves_the_new_one_alone(
+    provider: ApnsProvider, apns_endpoint: ApnsEndpoint, apns_target: PushTarget, clock: FakeClock
+) -> None:
+    """Two requests with the old token can both come back ExpiredProviderToken; the second
+    answer must not throw away the token the first one caused to be made."""
+    old = provider.provider_token()
+    clock.advance(51 * 60)
+    new = provider.provider_token()
+
+    result = provider._expired_provider_token(old, "HTTP 403 ExpiredProviderToken", 403)
+
+    assert result.outcome is PushOutcome.RETRY
+    assert provider.provider_token() == new != old
