@@ -166,9 +166,11 @@ class FcmProvider(Http2Provider):
             self._token.value = (token, self._clock() + max(0, lifetime - REFRESH_MARGIN))
             return token
 
-    def forget_access_token(self) -> None:
+    def forget_access_token(self, refused: str) -> None:
+        """Drop ``refused`` from the cache (not a newer token another thread fetched since)."""
         with self._token.lock:
-            self._token.value = None
+            if self._token.value is not None and self._token.value[0] == refused:
+                self._token.value = None
 
     def _fetch_token(self) -> tuple[str, int]:
         try:
@@ -203,35 +205,35 @@ class FcmProvider(Http2Provider):
             return PushResult(PushOutcome.UNREGISTERED, "empty FCM registration token")
         body = json.dumps(self.message(target, notice), separators=(",", ":")).encode()
         try:
-            response = self._post(body)
-            if response.status_code == 401:
+            response, used = self._post(body)
+            if response.status_code == 401 and _error_code(response) != "THIRD_PARTY_AUTH_ERROR":
                 # An access token revoked before its time: one more try with a new one.
-                self.forget_access_token()
-                response = self._post(body)
+                self.forget_access_token(used)
+                response, used = self._post(body)
         except _TokenFailure as failure:
             return failure.result
         except httpx.HTTPError as exc:
             return transport_failure(exc)
-        return self._classify(response)
+        return self._classify(response, used)
 
-    def _post(self, body: bytes) -> httpx.Response:
-        return self._http.post(
+    def _post(self, body: bytes) -> tuple[httpx.Response, str]:
+        token = self.access_token()
+        response = self._http.post(
             self.send_url,
             content=body,
             headers={
-                "authorization": f"Bearer {self.access_token()}",
+                "authorization": f"Bearer {token}",
                 "content-type": "application/json; charset=utf-8",
             },
         )
+        return response, token
 
-    def _classify(self, response: httpx.Response) -> PushResult:
+    def _classify(self, response: httpx.Response, access_token: str) -> PushResult:
         status = response.status_code
-        body = _json_object(response)
         if status == 200:
-            name = one_line(str(body.get("name", "")))
+            name = one_line(str(_json_object(response).get("name", "")))
             return PushResult(PushOutcome.DELIVERED, f"HTTP 200 {name}", status)
-        found = body.get("error")
-        error: dict[str, Any] = found if isinstance(found, dict) else {}
+        error = _error_of(response)
         code = _fcm_error_code(error) or one_line(str(error.get("status", "")), 40)
         detail = f"HTTP {status} {code}: {one_line(str(error.get('message', '')), 120)}"
         detail = detail.rstrip(": ")
@@ -240,7 +242,7 @@ class FcmProvider(Http2Provider):
         if status in (401, 403):
             # Wrong or revoked credentials, SENDER_ID_MISMATCH, THIRD_PARTY_AUTH_ERROR: the next
             # notice starts with a new access token, and the operator sees this detail.
-            self.forget_access_token()
+            self.forget_access_token(access_token)
             return PushResult(PushOutcome.REJECTED, detail, status)
         if status in _RETRY_STATUSES:
             return retry_result(detail, status, response.headers.get("retry-after"))
@@ -253,6 +255,16 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _error_of(response: httpx.Response) -> dict[str, Any]:
+    """The ``error`` member of a Google API error body (``{}`` when there is none)."""
+    found = _json_object(response).get("error")
+    return found if isinstance(found, dict) else {}
+
+
+def _error_code(response: httpx.Response) -> str:
+    return _fcm_error_code(_error_of(response))
 
 
 def _details(error: dict[str, Any]) -> list[dict[str, Any]]:

@@ -243,12 +243,12 @@ def test_each_fcm_answer_is_classified(
     outcome: PushOutcome,
     detail: str,
 ) -> None:
-    # A 401 is tried once more with a new access token before it counts.
-    fcm_endpoint.respond(status, body, times=2 if status == 401 else 1)
+    fcm_endpoint.respond(status, body)
 
     result = provider.send(fcm_target, NOTICE)
 
     assert (result.outcome, result.status, result.detail) == (outcome, status, detail)
+    assert len(fcm_endpoint.send_requests()) == 1  # THIRD_PARTY_AUTH_ERROR is not tried again
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -481,3 +481,17 @@ def test_providers_made_from_one_service_account_share_one_access_token(
 
     assert len(fcm_endpoint.token_requests()) == 1
     assert len({r.headers["authorization"] for r in fcm_endpoint.send_requests()}) == 1
+
+
+def test_credentials_refused_twice_are_rejected_after_one_new_token(
+    provider: FcmProvider, fcm_endpoint: FcmEndpoint, fcm_target: PushTarget
+) -> None:
+    unauthenticated = fcm_error(401, "UNAUTHENTICATED", "Request had invalid credentials.")
+    fcm_endpoint.respond(401, unauthenticated, times=2)
+
+    result = provider.send(fcm_target, NOTICE)
+
+    assert (result.outcome, result.status) == (PushOutcome.REJECTED, 401)
+    assert result.detail == "HTTP 401 UNAUTHENTICATED: Request had invalid credentials."
+    assert len(fcm_endpoint.send_requests()) == 2
+    assert len(fcm_endpoint.token_requests()) == 2
