@@ -19,8 +19,10 @@ API shared by both endpoints::
     endpoint.stop()                           # closes the listener and every connection
 
 ``respond``/``hang`` script the message route (APNs ``/3/device/…``, FCM ``messages:send``); the
-FCM token route has ``respond_token``. A scripted answer is used once, in order, after the
-request was checked (so a scripted test still catches a malformed request).
+FCM token route has ``respond_token``/``hang_token``, and ``revoke_tokens()`` makes the access
+tokens issued so far answer 401. A scripted answer is used once, in order, after the request
+was checked (so a scripted test still catches a malformed request). Both take ``clock=`` (like
+``time.time``) so that a test can move past token lifetimes without waiting.
 """
 
 import contextlib
