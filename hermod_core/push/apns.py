@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.transport import (
+    RETRY_STATUSES,
     Http2Provider,
     ProviderConfigError,
     one_line,
@@ -55,7 +56,6 @@ _TEN_CHARS = re.compile(r"[A-Z0-9]{10}")
 
 # The token is dead for this app: drop the registration (Apple's "reason" values).
 _DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"})
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def is_device_token(token: str) -> bool:
@@ -181,7 +181,7 @@ class ApnsProvider(Http2Provider):
             return PushResult(PushOutcome.UNREGISTERED, detail, status)
         if status == 403 and reason == "ExpiredProviderToken":
             return self._expired_provider_token(provider_token, detail, status)
-        if status in _RETRY_STATUSES:
+        if status in RETRY_STATUSES:
             return retry_result(detail, status, response.headers.get("retry-after"))
         return PushResult(PushOutcome.REJECTED, detail, status)
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hermod_core.push.apns import apns_payload
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.transport import (
+    RETRY_STATUSES,
     Http2Provider,
     ProviderConfigError,
     one_line,
@@ -40,7 +41,6 @@ REFRESH_MARGIN = 300  # fetch a new access token this long before the cached one
 
 _FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ class FcmProvider(Http2Provider):
             one_line(str(body.get(name, "")), 120) for name in ("error", "error_description")
         ).strip()
         detail = f"OAuth token: HTTP {status} {error}".rstrip()
-        if status in _RETRY_STATUSES:
+        if status in RETRY_STATUSES:
             raise _TokenFailure(retry_result(detail, status, response.headers.get("retry-after")))
         # invalid_grant (a deleted key, a clock far off), invalid_client...: fix the settings.
         raise _TokenFailure(PushResult(PushOutcome.REJECTED, detail, status))
@@ -244,7 +244,7 @@ class FcmProvider(Http2Provider):
             # notice starts with a new access token, and the operator sees this detail.
             self.forget_access_token(access_token)
             return PushResult(PushOutcome.REJECTED, detail, status)
-        if status in _RETRY_STATUSES:
+        if status in RETRY_STATUSES:
             return retry_result(detail, status, response.headers.get("retry-after"))
         return PushResult(PushOutcome.REJECTED, detail, status)
 

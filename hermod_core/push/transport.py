@@ -24,6 +24,8 @@ from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarge
 _RETRY_AFTER = re.compile(r"; retry after (\d+) s$")
 # A provider asking for more than a day is answered with the outbox's own backoff instead.
 _RETRY_AFTER_CAP = 86_400
+# Answers that say "not now" rather than "never": too many requests, the provider's own trouble.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Failures of a connection that was open, not of the provider: worth one immediate new try.
 _STALE_CONNECTION = (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError)
 
