@@ -318,5 +318,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},
+    # httpx logs every request line at INFO (an APNs path carries the device token), and
+    # hpack/h2 log each header at DEBUG (the provider token too): never below WARNING.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "hpack", "h2")},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
