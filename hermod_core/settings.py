@@ -124,6 +124,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "hermod_core",
     "portal",
 ]
@@ -140,7 +143,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication: an account without a required second factor goes to set one up.
+    "portal.middleware.SecondFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -176,6 +182,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# Console sign-in: the password step is the console's own (portal.views.auth: throttled and
+# audited); django-allauth adds the second factor (TOTP, WebAuthn passkeys, recovery codes).
+# Nobody signs up: accounts are made by admins (console, `manage.py hermod_account`, invitations).
+ACCOUNT_ADAPTER = "portal.signin.ConsoleAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+MFA_ADAPTER = "portal.signin.ConsoleMFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Hermod console"
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_FORMS = {
+    "authenticate": "portal.signin.AuditedAuthenticateForm",
+    "authenticate_webauthn": "portal.signin.AuditedWebAuthnAuthenticateForm",
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import include, path
+from django.views.generic import RedirectView
+from allauth.account import views as account_views
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hermod_core.api import urls as api_urls
@@ -11,6 +13,7 @@ from hermod_core.api.errors import error_response
 from hermod_core.api.metrics_view import metrics_view
 from hermod_core.api.middleware import is_api_path
 from hermod_core.api.util_views import healthz, livez
+from portal.views.auth import ConsoleLogoutView
 
 prefix = settings.HERMOD_API_PREFIX
 
@@ -30,6 +33,19 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("livez", livez, name="livez"),
+    # The console's second factor (django-allauth's MFA views) and the names its pages link to.
+    path("console/mfa/", include("allauth.mfa.urls")),
+    path(
+        "console/account/login/",
+        RedirectView.as_view(pattern_name="portal:login", query_string=True),
+        name="account_login",
+    ),
+    path("console/account/logout/", ConsoleLogoutView.as_view(), name="account_logout"),
+    path(
+        "console/account/reauthenticate/",
+        account_views.reauthenticate,
+        name="account_reauthenticate",
+    ),
     path("console/", include("portal.urls")),
     path("enroll/", include("portal.enroll_urls")),
     path("", lambda request: redirect("portal:dashboard")),

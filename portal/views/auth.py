@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.models import Login
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
@@ -33,12 +35,13 @@ class ConsoleLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
+        """The password is right: forget this pair's failures and hand over to allauth, which
+        asks for the second factor if the account has one, then signs in
+        (``portal.signin.ConsoleAccountAdapter.login`` audits ``console.login``)."""
         user = form.get_user()
-        ip = client_address(self.request)
-        login_success_reset(username=user.get_username(), ip=ip)
-        console_session_record(user=user, ip=ip, action="console.login")
-        return response
+        login_success_reset(username=user.get_username(), ip=client_address(self.request))
+        login = Login(user=user, redirect_url=self.get_success_url())
+        return perform_password_login(self.request, {"username": user.get_username()}, login)
 
 
 class ConsoleLogoutView(auth_views.LogoutView):

@@ -1,0 +1,69 @@
+"""The console's hooks into django-allauth: who may sign up (nobody), what a completed sign-in
+does (audit, throttle reset) and the audit of a failed second factor.
+
+The password step stays the console's own (``portal.views.auth``: throttled per account and
+address, audited); allauth runs the stages after it (``mfa_authenticate`` for an account with a
+second factor) and calls ``ConsoleAccountAdapter.login`` once every stage has passed.
+"""
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+
+from hermod_core.proxies import client_address
+from portal.account_services import signin_second_factor_failure_record
+from portal.services import console_session_record
+
+
+class ConsoleAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return False  # accounts are made by admins, or from an admin's invitation
+
+    def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
+        """Every stage passed: sign in, then audit ``console.login`` naming the second factor."""
+        super().login(request, user)
+        console_session_record(
+            user=user, ip=client_address(request), action="console.login"
+        )
+
+    def add_message(self, request: HttpRequest, level: int, *args: Any, **kwargs: Any) -> None:
+        # The console shows its own messages; allauth's "Successfully signed in as …" is noise.
+        template = kwargs.get("message_template") or (args[0] if args else "")
+        if template != "account/messages/logged_in.txt":
+            super().add_message(request, level, *args, **kwargs)
+
+
+class ConsoleMFAAdapter(DefaultMFAAdapter):
+    def get_public_key_credential_rp_entity(self) -> dict[str, str]:
+        entity = super().get_public_key_credential_rp_entity()
+        return {**entity, "name": "Hermod console"}
+
+
+class _AuditedFailure:
+    """Mixin for allauth's second-factor forms: a failed attempt is written to the audit log."""
+
+    method = ""
+    user: AbstractBaseUser
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean()  # type: ignore[misc]
+        if self.errors:  # type: ignore[attr-defined]
+            request = context.request
+            signin_second_factor_failure_record(
+                user=self.user, ip=client_address(request), method=self.method
+            )
+        return data
+
+
+class AuditedAuthenticateForm(_AuditedFailure, AuthenticateForm):
+    method = "code"  # a TOTP or a recovery code
+
+
+class AuditedWebAuthnAuthenticateForm(_AuditedFailure, AuthenticateWebAuthnForm):
+    method = "webauthn"
