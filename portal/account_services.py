@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.contrib.auth.models import Group as AuthGroup
@@ -24,6 +26,8 @@ from hermod_core.services.credentials import account_invitation_token_hash
 from portal.models import AccountInvitation, ConsoleSecurity, LoginThrottle
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP, Role, role_of
 
+# What counts as a second factor (recovery codes only back one up).
+SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 ROLE_GROUPS = {Role.ADMIN: ADMIN_GROUP, Role.OPERATOR: OPERATOR_GROUP}
 INVITATION_TOKEN_BYTES = 32  # 256 random bits, base64url: 43 characters
 INVITATION_DEFAULT_HOURS = 72
@@ -275,8 +279,14 @@ def account_invitation_accept(
 
 @transaction.atomic
 def console_mfa_required_set(*, actor: ConsoleActor, required: bool) -> None:
-    """Make a second factor mandatory (or optional) for every console account. Audited as
-    ``console.mfa_required`` / ``console.mfa_optional``."""
+    """Make a second factor mandatory (or optional) for every console account. Refused to an
+    admin (in the console) who has none yet: they would be sent to set one up at once. Audited
+    as ``console.mfa_required`` / ``console.mfa_optional``."""
+    if required and actor.user is not None and not is_mfa_enabled(actor.user, SECOND_FACTORS):
+        raise AccountError(
+            "Add a second factor to your own account first (Security: authenticator app or "
+            "passkey), then require one for everybody."
+        )
     row, _ = ConsoleSecurity.objects.select_for_update().get_or_create(pk=1)
     if row.require_mfa == required:
         return
@@ -297,4 +307,21 @@ def signin_second_factor_failure_record(*, user: AbstractBaseUser, ip: str, meth
         target_type="account",
         target_id=name[:100],
         details={"method": method},
+    )
+
+
+def second_factor_change_record(
+    *, user: AbstractBaseUser, ip: str, change: str, kind: str
+) -> None:
+    """Audit an account adding, removing or renewing a second factor (``console.mfa_added`` …;
+    ``kind`` is ``totp``, ``webauthn`` or ``recovery_codes``)."""
+    name = user.get_username()
+    audit_record(
+        actor=name,
+        user=user,
+        ip=ip or None,
+        action=f"console.mfa_{change}",
+        target_type="account",
+        target_id=name[:100],
+        details={"kind": kind},
     )

@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 
-from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +10,7 @@ from django.urls import reverse
 
 from hermod_core.api.middleware import is_api_path
 from portal.account_selectors import console_mfa_required
+from portal.account_services import SECOND_FACTORS
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -39,7 +39,6 @@ class ContentSecurityPolicyMiddleware:
 # Console paths an account without a required second factor may still open: setting one up
 # (and the password re-check it asks for), and signing out.
 SECOND_FACTOR_SETUP_PATHS = ("/console/mfa/", "/console/account/", "/console/logout/")
-SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 
 
 class SecondFactorRequiredMiddleware:

@@ -6,10 +6,12 @@ address, audited); allauth runs the stages after it (``mfa_authenticate`` for an
 second factor) and calls ``ConsoleAccountAdapter.login`` once every stage has passed.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from allauth.mfa import signals
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm
@@ -17,8 +19,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
 from hermod_core.proxies import client_address
-from portal.account_services import signin_second_factor_failure_record
+from hermod_core.services.credentials import seal, unseal
+from portal.account_services import (
+    second_factor_change_record,
+    signin_second_factor_failure_record,
+)
 from portal.services import console_session_record
+
+
+MFA_SECRET = "mfa-secret"
 
 
 class ConsoleAccountAdapter(DefaultAccountAdapter):
@@ -43,6 +52,37 @@ class ConsoleMFAAdapter(DefaultMFAAdapter):
     def get_public_key_credential_rp_entity(self) -> dict[str, str]:
         entity = super().get_public_key_credential_rp_entity()
         return {**entity, "name": "Hermod console"}
+
+    # The TOTP secret and the recovery-code seed are sealed (Fernet, key derived from the server
+    # secret) rather than stored in the clear, which is allauth's default.
+    def encrypt(self, text: str) -> str:
+        return seal(MFA_SECRET, text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return unseal(MFA_SECRET, encrypted_text)
+
+
+def _audit_change(change: str) -> Callable[..., None]:
+    def receiver(sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
+        authenticator = kwargs["authenticator"]
+        second_factor_change_record(
+            user=user, ip=client_address(request), change=change, kind=str(authenticator.type)
+        )
+
+    return receiver
+
+
+# allauth tells of these changes only by signal; each writes one audit row (kept referenced).
+_RECEIVERS = {
+    signals.authenticator_added: _audit_change("added"),
+    signals.authenticator_removed: _audit_change("removed"),
+    signals.authenticator_reset: _audit_change("reset"),
+}
+
+
+def connect_second_factor_audit() -> None:
+    for signal, receiver in _RECEIVERS.items():
+        signal.connect(receiver, dispatch_uid=f"hermod-mfa-audit-{id(signal)}")
 
 
 class _AuditedFailure:

@@ -191,7 +191,16 @@ def account_invitation_revoke_view(request: HttpRequest, invitation_id: int) -> 
 @console_view(admin=True)
 def console_mfa_rule_view(request: HttpRequest) -> HttpResponse:
     required = request.POST.get("require_mfa") == "1"
-    console_mfa_required_set(actor=actor_from(request), required=required)
+    try:
+        console_mfa_required_set(actor=actor_from(request), required=required)
+    except AccountError as exc:
+        messages.error(request, str(exc))
+    else:
+        _rule_message(request, required)
+    return redirect("portal:accounts")
+
+
+def _rule_message(request: HttpRequest, required: bool) -> None:
     if required:
         messages.success(
             request,
@@ -199,7 +208,6 @@ def console_mfa_rule_view(request: HttpRequest) -> HttpResponse:
         )
     else:
         messages.success(request, "A second factor is now optional.")
-    return redirect("portal:accounts")
 
 
 @require_http_methods(["GET", "POST"])
