@@ -1,11 +1,11 @@
 """Root URLs: the API under HERMOD_API_PREFIX and its unprefixed aliases, docs, console, health."""
 
+from allauth.account import views as account_views
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import include, path
 from django.views.generic import RedirectView
-from allauth.account import views as account_views
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hermod_core.api import urls as api_urls

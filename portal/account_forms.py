@@ -58,7 +58,9 @@ class AccountInviteForm(forms.Form):
 
 class AccountJoinForm(_PasswordTwice):
     username = forms.CharField(
-        label="User name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"})
+        label="User name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
     )
 
     field_order = ["username", "password1", "password2"]

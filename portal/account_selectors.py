@@ -43,7 +43,8 @@ def account_list() -> list[AccountRow]:
     for user in users:
         names = {group.name for group in user.groups.all()}
         kinds = sorted(
-            {a.type for a in user.authenticator_set.all()} - {Authenticator.Type.RECOVERY_CODES}
+            {a.type for a in user.authenticator_set.all()}  # type: ignore[attr-defined]
+            - {Authenticator.Type.RECOVERY_CODES}
         )
         rows.append(
             AccountRow(

@@ -76,7 +76,7 @@ def _check_username(username: str) -> str:
     name = username.strip()
     field = get_user_model()._meta.get_field("username")
     try:
-        field.run_validators(name)  # type: ignore[attr-defined]
+        field.run_validators(name)
     except ValidationError as exc:
         raise AccountError(f"User name {name!r}: {' '.join(exc.messages)}") from None
     if not name:
@@ -86,9 +86,9 @@ def _check_username(username: str) -> str:
     return name
 
 
-def _check_password(password: str, user: AbstractUser | None = None) -> None:
+def _check_password(password: str, user: AbstractUser) -> None:
     try:
-        validate_password(password, user)
+        validate_password(password, user)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise AccountError("Password: " + " ".join(exc.messages)) from None
 
@@ -226,9 +226,9 @@ def account_invitation_create(
 def account_invitation_revoke(*, actor: ConsoleActor, invitation: AccountInvitation) -> bool:
     """Kill an unused invitation; False if it was already used or revoked. Audited."""
     now = timezone.now()
-    won = AccountInvitation.objects.filter(
-        pk=invitation.pk, used_at=None, revoked_at=None
-    ).update(revoked_at=now)
+    won = AccountInvitation.objects.filter(pk=invitation.pk, used_at=None, revoked_at=None).update(
+        revoked_at=now
+    )
     if won:
         console_audit(
             actor,
@@ -310,9 +310,7 @@ def signin_second_factor_failure_record(*, user: AbstractBaseUser, ip: str, meth
     )
 
 
-def second_factor_change_record(
-    *, user: AbstractBaseUser, ip: str, change: str, kind: str
-) -> None:
+def second_factor_change_record(*, user: AbstractBaseUser, ip: str, change: str, kind: str) -> None:
     """Audit an account adding, removing or renewing a second factor (``console.mfa_added`` …;
     ``kind`` is ``totp``, ``webauthn`` or ``recovery_codes``)."""
     name = user.get_username()

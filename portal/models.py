@@ -208,7 +208,9 @@ class ConsoleSecurity(models.Model):
 
     class Meta:
         db_table = "hermod_console_security"
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="console_security_one")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="console_security_one")
+        ]
 
     def __str__(self) -> str:
         return f"console security (MFA {'required' if self.require_mfa else 'optional'})"

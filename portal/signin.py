@@ -26,20 +26,17 @@ from portal.account_services import (
 )
 from portal.services import console_session_record
 
+MFA_SECRET = "mfa-secret"  # noqa: S105 (a purpose, not a secret)
 
-MFA_SECRET = "mfa-secret"
 
-
-class ConsoleAccountAdapter(DefaultAccountAdapter):
+class ConsoleAccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False  # accounts are made by admins, or from an admin's invitation
 
     def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
         """Every stage passed: sign in, then audit ``console.login`` naming the second factor."""
         super().login(request, user)
-        console_session_record(
-            user=user, ip=client_address(request), action="console.login"
-        )
+        console_session_record(user=user, ip=client_address(request), action="console.login")
 
     def add_message(self, request: HttpRequest, level: int, *args: Any, **kwargs: Any) -> None:
         # The console shows its own messages; allauth's "Successfully signed in as …" is noise.
@@ -48,7 +45,7 @@ class ConsoleAccountAdapter(DefaultAccountAdapter):
             super().add_message(request, level, *args, **kwargs)
 
 
-class ConsoleMFAAdapter(DefaultMFAAdapter):
+class ConsoleMFAAdapter(DefaultMFAAdapter):  # type: ignore[misc]
     def get_public_key_credential_rp_entity(self) -> dict[str, str]:
         entity = super().get_public_key_credential_rp_entity()
         return {**entity, "name": "Hermod console"}
@@ -101,9 +98,9 @@ class _AuditedFailure:
         return data
 
 
-class AuditedAuthenticateForm(_AuditedFailure, AuthenticateForm):
+class AuditedAuthenticateForm(_AuditedFailure, AuthenticateForm):  # type: ignore[misc]
     method = "code"  # a TOTP or a recovery code
 
 
-class AuditedWebAuthnAuthenticateForm(_AuditedFailure, AuthenticateWebAuthnForm):
+class AuditedWebAuthnAuthenticateForm(_AuditedFailure, AuthenticateWebAuthnForm):  # type: ignore[misc]
     method = "webauthn"

@@ -41,7 +41,10 @@ class ConsoleLoginView(auth_views.LoginView):
         user = form.get_user()
         login_success_reset(username=user.get_username(), ip=client_address(self.request))
         login = Login(user=user, redirect_url=self.get_success_url())
-        return perform_password_login(self.request, {"username": user.get_username()}, login)
+        response: HttpResponse = perform_password_login(
+            self.request, {"username": user.get_username()}, login
+        )
+        return response
 
 
 class ConsoleLogoutView(auth_views.LogoutView):

@@ -27,9 +27,7 @@ def _role(user: User) -> Role | None:
 
 def _login(username: str, password: str, ip: str = "10.0.0.9") -> HttpClient:
     http = HttpClient()
-    http.post(
-        reverse("portal:login"), {"username": username, "password": password}, REMOTE_ADDR=ip
-    )
+    http.post(reverse("portal:login"), {"username": username, "password": password}, REMOTE_ADDR=ip)
     return http
 
 
@@ -142,7 +140,9 @@ def test_nobody_disables_their_own_account(admin, admin_user) -> None:
     User.objects.create_superuser("root", password=PASSWORD)
     admin.post(reverse("portal:account_enabled", args=[admin_user.pk]), {"enabled": "0"})
     assert User.objects.get(pk=admin_user.pk).is_active is True
-    assert "cannot disable your own account" in admin.get(reverse("portal:accounts")).content.decode()
+    assert (
+        "cannot disable your own account" in admin.get(reverse("portal:accounts")).content.decode()
+    )
 
 
 def test_a_disabled_account_loses_its_session_and_cannot_sign_in_audited(
@@ -173,7 +173,10 @@ def test_an_admin_unlocks_a_throttled_account_from_every_address(admin, operator
     assert not LoginThrottle.objects.filter(username=operator_user.username).exists()
     event = AuditEvent.objects.get(action="console.account_unlocked")
     assert event.details == {"addresses": ["203.0.113.1", "203.0.113.2"]}
-    assert _login(operator_user.username, PASSWORD, ip="203.0.113.1").get("/console/").status_code == 200
+    assert (
+        _login(operator_user.username, PASSWORD, ip="203.0.113.1").get("/console/").status_code
+        == 200
+    )
 
 
 # --- invitations --------------------------------------------------------------------------------

@@ -74,7 +74,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"Created {user.get_username()} ({options['role']}).")
             elif action == "invite":
                 issued = account_invitation_create(
-                    actor=ACTOR, role=options["role"], email=options["email"], hours=options["hours"]
+                    actor=ACTOR,
+                    role=options["role"],
+                    email=options["email"],
+                    hours=options["hours"],
                 )
                 public = urlsplit(settings.HERMOD_PUBLIC_URL)
                 path = reverse("portal:account_join", args=[issued.token])
