@@ -323,3 +323,20 @@ def second_factor_change_record(*, user: AbstractBaseUser, ip: str, change: str,
         target_id=name[:100],
         details={"kind": kind},
     )
+
+
+@transaction.atomic
+def account_second_factors_remove(*, actor: ConsoleActor, user: AbstractUser) -> int:
+    """Remove every second factor of an account that lost them (TOTP, passkeys, recovery
+    codes); how many were removed. If a second factor is required, the account must add a new
+    one at its next sign-in. Audited as ``console.mfa_removed_by_admin``."""
+    kinds = sorted(set(Authenticator.objects.filter(user=user).values_list("type", flat=True)))
+    count, _ = Authenticator.objects.filter(user=user).delete()
+    console_audit(
+        actor,
+        "console.mfa_removed_by_admin",
+        target_type="account",
+        target_id=user.get_username(),
+        details={"kinds": kinds},
+    )
+    return count

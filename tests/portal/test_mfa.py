@@ -5,6 +5,7 @@ second factor mandatory, and an audit row for every sign-in attempt."""
 import base64
 import hashlib
 import hmac
+import io
 import struct
 import time
 
@@ -13,6 +14,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.core.cache import cache
+from django.core.management import call_command
 from django.test import Client as HttpClient
 from django.urls import reverse
 
@@ -226,3 +228,16 @@ def test_when_optional_again_nobody_is_sent_to_set_up(admin, admin_user, operato
     http, _ = _password_step(operator_user.username)
     assert _signed_in(http)
     assert AuditEvent.objects.filter(action="console.mfa_optional").exists()
+
+
+def test_the_command_removes_the_factors_of_an_account_that_lost_them(admin_user) -> None:
+    TOTP.activate(admin_user, SECRET)
+    RecoveryCodes.activate(admin_user)
+    out = io.StringIO()
+    call_command("hermod_account", "reset-mfa", admin_user.username, stdout=out)
+    assert "2 second factor(s) removed" in out.getvalue()
+    assert not Authenticator.objects.filter(user=admin_user).exists()
+    event = AuditEvent.objects.get(action="console.mfa_removed_by_admin")
+    assert event.details == {"kinds": ["recovery_codes", "totp"]}
+    http, _ = _password_step(admin_user.username)
+    assert _signed_in(http)

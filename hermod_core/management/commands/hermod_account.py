@@ -20,6 +20,7 @@ from portal.account_services import (
     account_enabled_set,
     account_invitation_create,
     account_role_set,
+    account_second_factors_remove,
     account_unlock,
 )
 
@@ -30,8 +31,9 @@ ROLES = ["admin", "operator"]
 class Command(BaseCommand):
     help = (
         "Console accounts: create (with a password typed twice, or read from stdin), set a role "
-        "(admin or operator), disable, enable, unlock (lift sign-in throttles), invite (print a "
-        "one-time link), list. Every change is in the audit log as done by manage.py."
+        "(admin or operator), disable, enable, unlock (lift sign-in throttles), reset-mfa (remove "
+        "lost second factors), invite (print a one-time link), list. Every change is in the "
+        "audit log as done by manage.py."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -50,6 +52,7 @@ class Command(BaseCommand):
             ("disable", "refuse the account's sign-ins and end its sessions"),
             ("enable", "let a disabled account sign in again"),
             ("unlock", "lift the sign-in throttles on the account's name"),
+            ("reset-mfa", "remove every second factor of an account that lost them"),
         ]:
             sub.add_parser(name, help=text).add_argument("username")
         invite = sub.add_parser("invite", help="print a one-time link that creates an account")
@@ -97,9 +100,12 @@ class Command(BaseCommand):
             enabled = action == "enable"
             changed = account_enabled_set(actor=ACTOR, user=user, enabled=enabled)
             self.stdout.write(f"{name} is {'now' if changed else 'already'} {action}d.")
-        else:
+        elif action == "unlock":
             count = account_unlock(actor=ACTOR, user=user)
             self.stdout.write(f"{name}: {count} sign-in throttle(s) lifted.")
+        else:
+            count = account_second_factors_remove(actor=ACTOR, user=user)
+            self.stdout.write(f"{name}: {count} second factor(s) removed.")
 
     def _user(self, username: str) -> AbstractUser:
         user = account_get_by_name(username)
