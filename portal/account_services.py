@@ -331,7 +331,7 @@ def account_second_factors_remove(*, actor: ConsoleActor, user: AbstractUser) ->
     codes); how many were removed. If a second factor is required, the account must add a new
     one at its next sign-in. Audited as ``console.mfa_removed_by_admin``."""
     kinds = sorted(set(Authenticator.objects.filter(user=user).values_list("type", flat=True)))
-    count, _ = Authenticator.objects.filter(user=user).delete()
+    count: int = Authenticator.objects.filter(user=user).delete()[0]
     console_audit(
         actor,
         "console.mfa_removed_by_admin",
