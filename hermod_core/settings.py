@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from hermod_core.env import (
@@ -127,6 +128,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "django.contrib.sites",  # allauth.socialaccount's models refer to it; SITE_ID below
     "hermod_core",
     "portal",
 ]
@@ -199,6 +203,46 @@ MFA_FORMS = {
     "authenticate": "portal.signin.AuditedAuthenticateForm",
     "authenticate_webauthn": "portal.signin.AuditedWebAuthnAuthenticateForm",
 }
+SITE_ID = 1
+
+# Optional single sign-on with OpenID Connect (portal.sso). Off while HERMOD_OIDC_ISSUER is empty.
+HERMOD_OIDC_ISSUER = env_str("HERMOD_OIDC_ISSUER", "").rstrip("/")
+HERMOD_OIDC_CLIENT_ID = env_str("HERMOD_OIDC_CLIENT_ID", "")
+HERMOD_OIDC_CLIENT_SECRET = env_str("HERMOD_OIDC_CLIENT_SECRET", "")
+HERMOD_OIDC_NAME = env_str("HERMOD_OIDC_NAME", "single sign-on")
+HERMOD_OIDC_ROLE_CLAIM = env_str("HERMOD_OIDC_ROLE_CLAIM", "groups")
+HERMOD_OIDC_ADMIN_VALUES = env_list("HERMOD_OIDC_ADMIN_VALUES", ["hermod-admin"])
+HERMOD_OIDC_OPERATOR_VALUES = env_list("HERMOD_OIDC_OPERATOR_VALUES", ["hermod-operator"])
+if HERMOD_OIDC_ISSUER and not HERMOD_OIDC_CLIENT_ID:
+    raise EnvError("HERMOD_OIDC_CLIENT_ID", "required when HERMOD_OIDC_ISSUER is set")
+if HERMOD_OIDC_ISSUER and not HERMOD_OIDC_ISSUER.startswith(("https://", "http://")):
+    raise EnvError("HERMOD_OIDC_ISSUER", "an http(s) URL of the provider (its issuer)")
+
+
+def oidc_provider_settings(issuer: str, client_id: str, secret: str, name: str) -> dict[str, Any]:
+    """allauth's openid_connect configuration for one provider app (empty issuer: none)."""
+    apps = []
+    if issuer:
+        apps.append(
+            {
+                "provider_id": "hermod-sso",
+                "name": name,
+                "client_id": client_id,
+                "secret": secret,
+                "settings": {"server_url": issuer, "fetch_userinfo": True},
+            }
+        )
+    return {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": apps}}
+
+
+SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
+    HERMOD_OIDC_ISSUER, HERMOD_OIDC_CLIENT_ID, HERMOD_OIDC_CLIENT_SECRET, HERMOD_OIDC_NAME
+)
+SOCIALACCOUNT_ADAPTER = "portal.sso.ConsoleSocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never sign in to a local account by its email
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

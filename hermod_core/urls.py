@@ -13,6 +13,7 @@ from hermod_core.api.errors import error_response
 from hermod_core.api.metrics_view import metrics_view
 from hermod_core.api.middleware import is_api_path
 from hermod_core.api.util_views import healthz, livez
+from portal.sso import sso_callback, sso_login
 from portal.views.auth import ConsoleLogoutView
 
 prefix = settings.HERMOD_API_PREFIX
@@ -46,6 +47,13 @@ urlpatterns = [
         account_views.reauthenticate,
         name="account_reauthenticate",
     ),
+    path("console/sso/oidc/<str:provider_id>/login/", sso_login, name="openid_connect_login"),
+    path(
+        "console/sso/oidc/<str:provider_id>/login/callback/",
+        sso_callback,
+        name="openid_connect_callback",
+    ),
+    path("console/sso/", include("allauth.socialaccount.urls")),
     path("console/", include("portal.urls")),
     path("enroll/", include("portal.enroll_urls")),
     path("", lambda request: redirect("portal:dashboard")),

@@ -340,3 +340,54 @@ def account_second_factors_remove(*, actor: ConsoleActor, user: AbstractUser) ->
         details={"kinds": kinds},
     )
     return count
+
+
+# --- single sign-on ---------------------------------------------------------------------------
+
+SSO_ACTOR = "single sign-on"
+
+
+@transaction.atomic
+def account_sso_role_sync(*, user: AbstractUser, role: str, ip: str, new: bool = False) -> None:
+    """Give an account signing in by single sign-on the role its provider's claim maps to, at
+    every sign-in (a role taken away at the provider is taken away here). A new account is
+    audited as ``console.account_created``, a change as ``console.account_role``, both by
+    "single sign-on". Refused (``AccountError``) when it would demote the last enabled admin."""
+    actor = ConsoleActor(name=SSO_ACTOR, ip=ip or None)
+    chosen = _role(role)
+    if new:
+        _set_role(user, chosen)
+        console_audit(
+            actor,
+            "console.account_created",
+            target_type="account",
+            target_id=user.get_username(),
+            details={"role": chosen.value, "via": "sso"},
+        )
+        return
+    account_role_set(actor=actor, user=user, role=role)
+
+
+def sso_refusal_record(*, subject: str, ip: str, reason: str) -> None:
+    """Audit a single sign-on the console refused (``console.login_sso_refused``), with why."""
+    audit_record(
+        actor="anonymous",
+        ip=ip or None,
+        action="console.login_sso_refused",
+        target_type="account",
+        target_id=subject[:100],
+        details={"reason": reason},
+    )
+
+
+def login_disabled_record(*, username: str, ip: str) -> None:
+    """Audit a sign-in of a disabled account that its identity provider vouched for
+    (``console.login_failed`` with ``reason: disabled``)."""
+    audit_record(
+        actor="anonymous",
+        ip=ip or None,
+        action="console.login_failed",
+        target_type="account",
+        target_id=username[:100],
+        details={"reason": "disabled"},
+    )

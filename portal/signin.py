@@ -15,12 +15,15 @@ from allauth.mfa import signals
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm
+from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from hermod_core.proxies import client_address
 from hermod_core.services.credentials import seal, unseal
 from portal.account_services import (
+    login_disabled_record,
     second_factor_change_record,
     signin_second_factor_failure_record,
 )
@@ -37,6 +40,13 @@ class ConsoleAccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         """Every stage passed: sign in, then audit ``console.login`` naming the second factor."""
         super().login(request, user)
         console_session_record(user=user, ip=client_address(request), action="console.login")
+
+    def respond_user_inactive(self, request: HttpRequest, user: AbstractBaseUser) -> HttpResponse:
+        """A disabled account came through single sign-on (the password form refuses it
+        earlier, as a failed sign-in): audited, and back to the login page."""
+        login_disabled_record(username=user.get_username(), ip=client_address(request))
+        messages.error(request, "This console account is disabled. Ask an admin to enable it.")
+        return redirect("portal:login")
 
     def add_message(self, request: HttpRequest, level: int, *args: Any, **kwargs: Any) -> None:
         # The console shows its own messages; allauth's "Successfully signed in as …" is noise.

@@ -4,11 +4,13 @@ from typing import Any
 
 from allauth.account.internal.flows.login import perform_password_login
 from allauth.account.models import Login
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -27,12 +29,20 @@ from portal.services import (
     login_success_reset,
     login_throttle_clear,
 )
+from portal.sso import PROVIDER_ID
 
 
 class ConsoleLoginView(auth_views.LoginView):
     template_name = "portal/auth/login.html"
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if settings.HERMOD_OIDC_ISSUER:
+            context["sso_name"] = settings.HERMOD_OIDC_NAME
+            context["sso_url"] = reverse("openid_connect_login", args=[PROVIDER_ID])
+        return context
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         """The password is right: forget this pair's failures and hand over to allauth, which
