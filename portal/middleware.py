@@ -1,8 +1,10 @@
 """Security headers of the console and the enrollment portal; the console's second-factor rule."""
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -32,8 +34,20 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if not is_api_path(request.path):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("Content-Security-Policy", content_security_policy())
         return response
+
+
+def content_security_policy() -> str:
+    """The policy; with single sign-on on, ``form-action`` also admits the identity provider's
+    origin, where the login page's "Sign in with …" POST is redirected (browsers check
+    ``form-action`` on a form's redirects too)."""
+    issuer = urlsplit(settings.HERMOD_OIDC_ISSUER)
+    if not issuer.scheme or not issuer.netloc:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}"
+    )
 
 
 # Console paths an account without a required second factor may still open: setting one up

@@ -1,8 +1,10 @@
 """Console accounts and sign-in security in Chromium: the Accounts page, an invitation used by
 its recipient, a passkey added and used with a virtual authenticator (CDP WebAuthn domain), TOTP
-with a computed code and recovery codes, and the admin's rule that requires a second factor."""
+with a computed code and recovery codes, the admin's rule that requires a second factor, and
+single sign-on against an OpenID Connect provider run by the test."""
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,9 +13,11 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from hermod_core.models import AuditEvent
+from hermod_core.settings import oidc_provider_settings
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP
 from portal.services import LOGIN_FREE_FAILURES, login_failure_record
 from tests.browser.conftest import ADMIN_PASSWORD
+from tests.portal.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
 from tests.portal.test_mfa import totp
 
 pytestmark = pytest.mark.services
@@ -185,3 +189,37 @@ def test_totp_set_up_with_a_computed_code_then_required_for_everybody(
     other.goto("/console/commands/")
     other.wait_for_url("**/console/mfa/")
     other.context.close()
+
+
+@pytest.fixture
+def oidc(settings: Any, hermod: str) -> Iterator[Provider]:
+    with running_provider() as provider:
+        settings.HERMOD_OIDC_ISSUER = provider.issuer
+        settings.HERMOD_OIDC_NAME = "Example IdP"
+        settings.SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
+            provider.issuer, CLIENT_ID, CLIENT_SECRET, "Example IdP"
+        )
+        yield provider
+
+
+def test_single_sign_on_maps_the_claim_to_a_role_or_refuses(
+    page: Any, browser: Any, hermod: str, oidc: Provider, screenshot: Any
+) -> None:
+    oidc.claims = {"sub": "u-7", "preferred_username": "sam", "groups": ["hermod-operator"]}
+    page.goto("/console/login/")
+    screenshot(page, "login-sso")
+    page.click("button:has-text('Sign in with Example IdP')")
+    page.wait_for_url("**/console/")
+    expect(page.locator(".who")).to_contain_text("sam · operator")
+
+    # The refusal answers 403, which Chromium logs as a console error: its own context, so the
+    # page fixture's check for script and CSP errors stays meaningful for the rest.
+    refused = browser.new_context(base_url=hermod).new_page()
+    oidc.claims = {"sub": "u-8", "preferred_username": "eve", "groups": ["staff"]}
+    refused.goto("/console/login/")
+    refused.click("button:has-text('Sign in with Example IdP')")
+    expect(refused.locator("h1")).to_have_text("Single sign-on refused")
+    expect(refused.locator(".error")).to_contain_text("'groups' holds no value")
+    screenshot(refused, "sso-refused")
+    refused.context.close()
+    assert AuditEvent.objects.filter(action="console.login_sso_refused", target_id="eve").exists()

@@ -158,3 +158,10 @@ def test_without_configuration_there_is_no_sso(db: None, settings: Any) -> None:
     assert "Sign in with" not in HttpClient().get(reverse("portal:login")).content.decode()
     response = HttpClient().post(reverse("openid_connect_login", args=[PROVIDER_ID]))
     assert response.status_code == 404
+
+
+def test_the_login_page_may_send_its_form_on_to_the_provider_and_nowhere_else(
+    provider: Provider,
+) -> None:
+    policy = HttpClient().get(reverse("portal:login"))["Content-Security-Policy"]
+    assert f"form-action 'self' {provider.issuer};" in policy
