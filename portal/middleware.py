@@ -13,6 +13,7 @@ from django.urls import reverse
 from hermod_core.api.middleware import is_api_path
 from portal.account_selectors import console_mfa_required
 from portal.account_services import SECOND_FACTORS
+from portal.roles import role_of
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -68,6 +69,9 @@ class SecondFactorRequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path
+        if path.startswith(SECOND_FACTOR_SETUP_PATHS) and request.user.is_authenticated:
+            # allauth's pages are not console views: give their frame the console's navigation.
+            request.console_role = role_of(request.user)  # type: ignore[attr-defined]
         if (
             path.startswith("/console/")
             and not path.startswith(SECOND_FACTOR_SETUP_PATHS)
