@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.reauthentication import get_reauthentication_flows
 from allauth.core import context
 from allauth.mfa import signals
 from allauth.mfa.adapter import DefaultMFAAdapter
@@ -40,6 +41,16 @@ class ConsoleAccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         """Every stage passed: sign in, then audit ``console.login`` naming the second factor."""
         super().login(request, user)
         console_session_record(user=user, ip=client_address(request), action="console.login")
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """Adding or removing a factor asks for the password again; an account made by single
+        sign-on that has neither a password nor a factor yet has nothing to re-enter (its
+        session is fresh from the provider), and would otherwise never get past the question."""
+        user = getattr(context.request, "user", None)
+        if user is not None and user.is_authenticated and not get_reauthentication_flows(user):
+            return False
+        required: bool = super().is_reauthentication_required(app=app, **kwargs)
+        return required
 
     def respond_user_inactive(self, request: HttpRequest, user: AbstractBaseUser) -> HttpResponse:
         """A disabled account came through single sign-on (the password form refuses it

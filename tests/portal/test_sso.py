@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from allauth.mfa.totp.internal.auth import TOTP
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -25,6 +26,7 @@ from tests.portal.oidc_provider import (
     _new_key,
     running_provider,
 )
+from tests.portal.test_mfa import SECRET, totp
 
 IP = "10.0.0.8"
 
@@ -166,3 +168,17 @@ def test_the_login_page_may_send_its_form_on_to_the_provider_and_nowhere_else(
     policy = HttpClient().get(reverse("portal:login"))["Content-Security-Policy"]
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
     assert directives["form-action"] == f"'self' {provider.issuer}"
+
+
+def test_an_sso_account_sets_up_a_required_second_factor_without_a_password(
+    provider: Provider, admin, admin_user
+) -> None:
+    TOTP.activate(admin_user, SECRET)
+    admin.post(reverse("portal:console_mfa_rule"), {"require_mfa": "1"})
+    http, _ = _sso(provider, groups=["hermod-operator"])
+    assert http.get(reverse("portal:dashboard"))["Location"] == reverse("mfa_index")
+    page = http.get(reverse("mfa_activate_totp"))
+    assert page.status_code == 200  # no password to re-enter: straight to the set-up
+    secret = http.session["mfa.totp.secret"]
+    http.post(reverse("mfa_activate_totp"), {"code": totp(secret)})
+    assert http.get(reverse("portal:dashboard")).status_code == 200
