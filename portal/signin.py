@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.internal.flows.reauthentication import get_reauthentication_flows
 from allauth.core import context
 from allauth.mfa import signals
@@ -33,14 +34,26 @@ from portal.services import console_session_record
 MFA_SECRET = "mfa-secret"  # noqa: S105 (a purpose, not a secret)
 
 
+def _method_name(record: dict[str, Any]) -> str:
+    """One of allauth's authentication records as the audit names it."""
+    method = str(record.get("method", ""))
+    if method == "mfa":
+        return str(record.get("type", "mfa"))
+    return "sso" if method == "socialaccount" else method
+
+
 class ConsoleAccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False  # accounts are made by admins, or from an admin's invitation
 
     def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
-        """Every stage passed: sign in, then audit ``console.login`` naming the second factor."""
+        """Every stage passed: sign in, then audit ``console.login`` with how (``via``:
+        ``password``, ``sso``, and the second factor, e.g. ``totp``)."""
+        via = [_method_name(record) for record in get_authentication_records(request, user)]
         super().login(request, user)
-        console_session_record(user=user, ip=client_address(request), action="console.login")
+        console_session_record(
+            user=user, ip=client_address(request), action="console.login", details={"via": via}
+        )
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         """Adding or removing a factor asks for the password again; an account made by single

@@ -114,9 +114,8 @@ def test_a_wrong_code_is_refused_and_audited_the_right_one_signs_in(admin_user) 
     )
     http.post(reverse("mfa_authenticate"), {"code": totp(SECRET)})
     assert _signed_in(http)
-    assert AuditEvent.objects.filter(
-        action="console.login", target_id=admin_user.username, ip=IP
-    ).exists()
+    login = AuditEvent.objects.get(action="console.login", target_id=admin_user.username, ip=IP)
+    assert login.details == {"via": ["password", "totp"]}
 
 
 def test_a_totp_code_works_once(admin_user) -> None:

@@ -73,7 +73,8 @@ def test_an_admin_claim_creates_an_admin_account_and_signs_in(provider: Provider
     assert SocialAccount.objects.get(user__username="sam").uid == "u-1"
     created = AuditEvent.objects.get(action="console.account_created")
     assert (created.actor, created.details) == ("single sign-on", {"role": "admin", "via": "sso"})
-    assert AuditEvent.objects.filter(action="console.login", target_id="sam", ip=IP).exists()
+    login = AuditEvent.objects.get(action="console.login", target_id="sam", ip=IP)
+    assert login.details == {"via": ["sso"]}
     assert provider.token_requests == 1
 
 
