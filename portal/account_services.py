@@ -12,10 +12,11 @@ from datetime import timedelta
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.contrib.auth.models import Group as AuthGroup
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +27,9 @@ from hermod_core.services.credentials import account_invitation_token_hash
 from portal.models import AccountInvitation, ConsoleSecurity, LoginThrottle
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP, Role, role_of
 
+# Set in the session of an account that signed in while a second factor is required and it has
+# none: portal.middleware sends it to add one (and drops the mark once it has).
+MFA_SETUP_SESSION_KEY = "hermod_mfa_setup_required"
 # What counts as a second factor (recovery codes only back one up).
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 ROLE_GROUPS = {Role.ADMIN: ADMIN_GROUP, Role.OPERATOR: OPERATOR_GROUP}
@@ -293,7 +297,30 @@ def console_mfa_required_set(*, actor: ConsoleActor, required: bool) -> None:
     row.require_mfa = required
     row.updated_by = actor.name
     row.save()
-    console_audit(actor, "console.mfa_required" if required else "console.mfa_optional")
+    if required:
+        ended = _sessions_without_second_factor_end()
+        console_audit(actor, "console.mfa_required", details={"sessions_ended": ended})
+    else:
+        console_audit(actor, "console.mfa_optional")
+
+
+def _sessions_without_second_factor_end() -> int:
+    """End the open console sessions of accounts without a second factor, so that the rule
+    holds at once: at their next sign-in they are sent to add one (``MFA_SETUP_SESSION_KEY``).
+    Only database sessions (Django's default engine) can be found; how many ended."""
+    with_factor = {
+        str(user_id)
+        for user_id in Authenticator.objects.filter(type__in=SECOND_FACTORS).values_list(
+            "user_id", flat=True
+        )
+    }
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        user_id = session.get_decoded().get(SESSION_KEY)
+        if user_id is not None and str(user_id) not in with_factor:
+            session.delete()
+            ended += 1
+    return ended
 
 
 def signin_second_factor_failure_record(*, user: AbstractBaseUser, ip: str, method: str) -> None:

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from hermod_core.api.middleware import is_api_path
 from portal.account_selectors import console_mfa_required
-from portal.account_services import SECOND_FACTORS
+from portal.account_services import MFA_SETUP_SESSION_KEY, SECOND_FACTORS
 from portal.roles import role_of
 
 CONTENT_SECURITY_POLICY = (
@@ -57,11 +57,13 @@ SECOND_FACTOR_SETUP_PATHS = ("/console/mfa/", "/console/account/", "/console/log
 
 
 class SecondFactorRequiredMiddleware:
-    """When an admin made a second factor mandatory (``ConsoleSecurity.require_mfa``), a signed-in
-    console account without TOTP or a passkey is sent to the set-up page before anything else.
+    """When an admin made a second factor mandatory (``ConsoleSecurity.require_mfa``), a console
+    account that signed in without TOTP or a passkey is sent to the set-up page before anything
+    else.
 
-    Two indexed reads per signed-in console request; none for the API, the enrollment portal or
-    an anonymous visitor.
+    The sign-in marks such a session (``portal.signin``; turning the rule on ends the sessions of
+    accounts without a factor, so every one signs in again), so an unmarked request costs no
+    query; a marked one checks whether the rule still holds and the account still has no factor.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -72,12 +74,10 @@ class SecondFactorRequiredMiddleware:
         if path.startswith(SECOND_FACTOR_SETUP_PATHS) and request.user.is_authenticated:
             # allauth's pages are not console views: give their frame the console's navigation.
             request.console_role = role_of(request.user)  # type: ignore[attr-defined]
-        if (
+        elif (
             path.startswith("/console/")
-            and not path.startswith(SECOND_FACTOR_SETUP_PATHS)
-            and request.user.is_authenticated
-            and console_mfa_required()
-            and not is_mfa_enabled(request.user, SECOND_FACTORS)
+            and request.session.get(MFA_SETUP_SESSION_KEY)
+            and self._still_required(request)
         ):
             messages.warning(
                 request,
@@ -86,3 +86,10 @@ class SecondFactorRequiredMiddleware:
             )
             return redirect(reverse("mfa_index"))
         return self.get_response(request)
+
+    @staticmethod
+    def _still_required(request: HttpRequest) -> bool:
+        if console_mfa_required() and not is_mfa_enabled(request.user, SECOND_FACTORS):
+            return True
+        request.session.pop(MFA_SETUP_SESSION_KEY, None)
+        return False

@@ -16,6 +16,7 @@ from allauth.core import context
 from allauth.mfa import signals
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.utils import is_mfa_enabled
 from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,7 +25,10 @@ from django.shortcuts import redirect
 
 from hermod_core.proxies import client_address
 from hermod_core.services.credentials import seal, unseal
+from portal.account_selectors import console_mfa_required
 from portal.account_services import (
+    MFA_SETUP_SESSION_KEY,
+    SECOND_FACTORS,
     login_disabled_record,
     second_factor_change_record,
     signin_second_factor_failure_record,
@@ -51,6 +55,8 @@ class ConsoleAccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         ``password``, ``sso``, and the second factor, e.g. ``totp``)."""
         via = [_method_name(record) for record in get_authentication_records(request, user)]
         super().login(request, user)
+        if console_mfa_required() and not is_mfa_enabled(user, SECOND_FACTORS):
+            request.session[MFA_SETUP_SESSION_KEY] = True  # portal.middleware: set one up first
         console_session_record(
             user=user, ip=client_address(request), action="console.login", details={"via": via}
         )
@@ -96,6 +102,8 @@ class ConsoleMFAAdapter(DefaultMFAAdapter):  # type: ignore[misc]
 def _audit_change(change: str) -> Callable[..., None]:
     def receiver(sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
         authenticator = kwargs["authenticator"]
+        if change == "added":
+            request.session.pop(MFA_SETUP_SESSION_KEY, None)
         second_factor_change_record(
             user=user, ip=client_address(request), change=change, kind=str(authenticator.type)
         )

@@ -15,7 +15,9 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent
@@ -240,3 +242,26 @@ def test_the_command_removes_the_factors_of_an_account_that_lost_them(admin_user
     assert event.details == {"kinds": ["recovery_codes", "totp"]}
     http, _ = _password_step(admin_user.username)
     assert _signed_in(http)
+
+
+def test_requiring_a_second_factor_ends_the_sessions_of_accounts_without_one(
+    admin, admin_user, operator, operator_user
+) -> None:
+    TOTP.activate(admin_user, SECRET)
+    assert operator.get(reverse("portal:dashboard")).status_code == 200
+    admin.post(reverse("portal:console_mfa_rule"), {"require_mfa": "1"})
+    assert operator.get(reverse("portal:dashboard"))["Location"].startswith(reverse("portal:login"))
+    assert admin.get(reverse("portal:dashboard")).status_code == 200  # it has a factor
+    event = AuditEvent.objects.get(action="console.mfa_required")
+    assert event.details == {"sessions_ended": 1}
+    http, _ = _password_step(operator_user.username)
+    assert http.get(reverse("portal:dashboard"))["Location"] == reverse("mfa_index")
+
+
+def test_without_the_rule_a_console_page_costs_no_query_for_it(admin) -> None:
+    admin.get(reverse("portal:audit"))
+    with CaptureQueriesContext(connection) as captured:
+        admin.get(reverse("portal:audit"))
+    tables = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "hermod_console_security" not in tables
+    assert "mfa_authenticator" not in tables
