@@ -30,7 +30,7 @@ def _role_from_groups(user: AbstractUser, names: set[str]) -> Role | None:
 
 
 def account_list() -> list[AccountRow]:
-    """Every account, with its role, second factors and throttles (three queries)."""
+    """Every account, with its role, second factors and throttles (four queries)."""
     users = list(
         get_user_model()
         .objects.order_by("username")
