@@ -38,9 +38,11 @@ def _admin(username: str = "ada") -> User:
     return user
 
 
-def _reauthenticate_if_asked(page: Any, password: str) -> None:
+def _reauthenticate_if_asked(page: Any, password: str, screenshot: Any = None) -> None:
     # Adding or removing a factor asks for the password again (allauth's reauthentication).
     if "/console/account/reauthenticate/" in page.url:
+        if screenshot is not None:
+            screenshot(page, "reauthenticate")
         page.fill("input[name=password]", password)
         page.click("main button[type=submit]")
 
@@ -134,7 +136,7 @@ def test_a_passkey_is_added_and_then_asked_for_at_sign_in(
     page.click("header >> text=Security")
     screenshot(page, "security")
     page.goto("/console/mfa/webauthn/add/")
-    _reauthenticate_if_asked(page, ADMIN_PASSWORD)
+    _reauthenticate_if_asked(page, ADMIN_PASSWORD, screenshot)
     page.wait_for_url("**/console/mfa/webauthn/add/")
     page.fill("input[name=name]", "laptop")
     screenshot(page, "passkey-add")
