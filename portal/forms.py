@@ -9,10 +9,12 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from hermod_core.models import ChallengeMode, Client, CommandState, CommandType
+from hermod_core.models import ChallengeMode, Client, CommandState, CommandType, Group
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
+from hermod_core.services.console import ConsoleError
+from hermod_core.services.groups import GROUP_NAME_RULE, group_name_check
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
     SUBJECT_FIELDS,
@@ -99,13 +101,42 @@ def _client_id(value: str) -> None:
         raise ValidationError("Up to 100 characters, no colon, no surrounding spaces.")
 
 
+def _group_name(value: str) -> None:
+    try:
+        group_name_check(value)
+    except ConsoleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class GroupChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """An existing group, chosen from a list: a typo cannot create a tenant."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            queryset=Group.objects.order_by("name"),
+            to_field_name="name",
+            error_messages={
+                "invalid_choice": "Choose one of the listed groups; create a new group on the "
+                "Groups page first."
+            },
+            **kwargs,
+        )
+
+
+class GroupNameForm(forms.Form):
+    """A new group, or a group's new name."""
+
+    name = forms.CharField(
+        label="Group name", max_length=100, validators=[_group_name], help_text=GROUP_NAME_RULE
+    )
+
+
 class ClientCreateForm(forms.Form):
     client_id = forms.CharField(label="Client id", max_length=100, validators=[_client_id])
-    group = forms.CharField(
+    group = GroupChoiceField(
         label="Group",
-        max_length=100,
-        initial="default",
-        widget=forms.TextInput(attrs={"list": "group-names"}),
+        help_text="The tenant whose users this client sees. A new group is created on the "
+        "Groups page.",
     )
     callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
     callback_basic_auth = forms.CharField(

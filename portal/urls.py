@@ -39,6 +39,7 @@ urlpatterns = [
     path("clients/export", clients.clients_export, name="clients_export"),
     path("clients/generate", clients.client_generate, name="client_generate"),
     path("clients/<str:client_id>/", clients.client_detail, name="client_detail"),
+    path("clients/<str:client_id>/key", clients.client_key, name="client_key"),
     path("clients/<str:client_id>/rotate", clients.client_rotate, name="client_rotate"),
     path("clients/<str:client_id>/enabled", clients.client_enabled, name="client_enabled"),
     path("clients/<str:client_id>/callback", clients.client_callback, name="client_callback"),
@@ -50,7 +51,10 @@ urlpatterns = [
     ),
     # groups
     path("groups/", groups.groups, name="groups"),
+    path("groups/new", groups.group_create_view, name="group_create"),
     path("groups/<str:name>/", groups.group_page, name="group"),
+    path("groups/<str:name>/rename", groups.group_rename_view, name="group_rename"),
+    path("groups/<str:name>/delete", groups.group_delete_view, name="group_delete"),
     path("groups/<str:name>/keys", groups.group_key_add, name="group_key_add"),
     path(
         "groups/<str:name>/keys/<int:key_id>/remove",

@@ -59,15 +59,25 @@ def client_create(
     content_provider_url: str = "",
     content_provider_basic_auth: str = "",
     actor: str,
+    create_group: bool = True,
 ) -> IssuedKey:
     """Create a client with a new random key; the key is returned once and stored hashed.
+
+    The group is created with it unless ``create_group`` is false (the console, which chooses an
+    existing group from a list: then an unknown name is refused).
 
     ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
     callback retry policy; ``content_provider_url`` resolves its content ids (PROTOCOL.md §13).
     """
     if Client.objects.filter(client_id=client_id).exists():
         raise ClientError(f"client {client_id!r} already exists")
-    group = group_get_or_create(name=group_name, actor=actor)
+    if create_group:
+        group = group_get_or_create(name=group_name, actor=actor)
+    else:
+        found = Group.objects.filter(name=group_name).first()
+        if found is None:
+            raise ClientError(f"there is no group named {group_name!r}")
+        group = found
     key = api_key_generate()
     client = Client(
         client_id=client_id,

@@ -127,15 +127,18 @@ def console_client_create(
     content_provider_url: str = "",
     content_provider_basic_auth: str = "",
 ) -> IssuedKey:
-    """``client_create`` from the console: a new client whose key is returned once.
+    """``client_create`` from the console: a new client whose key is returned once, in an
+    existing group (the console never creates a group on the way: ``services.groups``).
 
-    A duplicate id or an invalid callback URL raises ``ConsoleError``; nothing is written then.
+    A duplicate id, an unknown group or an invalid callback URL raises ``ConsoleError``; nothing
+    is written then.
     """
     try:
         with _attributed(actor):
             return client_create(
                 client_id=client_id,
                 group_name=group_name,
+                create_group=False,
                 callback_url=callback_url,
                 callback_basic_auth=callback_basic_auth,
                 callback_signing_secret=callback_signing_secret,
