@@ -41,6 +41,7 @@ urlpatterns = [
     path("clients/<str:client_id>/", clients.client_detail, name="client_detail"),
     path("clients/<str:client_id>/key", clients.client_key, name="client_key"),
     path("clients/<str:client_id>/rotate", clients.client_rotate, name="client_rotate"),
+    path("clients/<str:client_id>/delete", clients.client_delete, name="client_delete"),
     path("clients/<str:client_id>/enabled", clients.client_enabled, name="client_enabled"),
     path("clients/<str:client_id>/callback", clients.client_callback, name="client_callback"),
     path("clients/<str:client_id>/content", clients.client_content, name="client_content"),

@@ -55,6 +55,7 @@ from hermod_core.services.clients import (
     ImportResult,
     IssuedKey,
     client_create,
+    client_delete,
     client_rotate_key,
     client_set_enabled,
     client_settings_update,
@@ -173,6 +174,15 @@ def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedK
     """``client_rotate_key`` from the console: the old key stops working at once."""
     with _attributed(actor):
         return client_rotate_key(client=client, actor=actor.name)
+
+
+def console_client_delete(*, actor: ConsoleActor, client: Client) -> Client:
+    """``client_delete`` from the console; the audit row names the console account."""
+    try:
+        with _attributed(actor):
+            return client_delete(client=client, actor=actor.name)
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: bool) -> Client:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -23,6 +23,7 @@ from hermod_core.services.console import (
     callback_send_test,
     client_callback_update,
     console_client_create,
+    console_client_delete,
     console_client_rotate_key,
     console_client_set_enabled,
     console_client_settings_update,
@@ -123,6 +124,30 @@ def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
     }
 
 
+def _managed(client_id: str) -> Client:
+    """A client that may still be changed: a deleted one answers 404 (rotating its key would
+    bring it back)."""
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    if client.deleted_at is not None:
+        raise Http404
+    return client
+
+
+@require_POST
+@console_view(admin=True)
+def client_delete(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _managed(client_id)
+    try:
+        console_client_delete(actor=actor_from(request), client=client)
+    except ConsoleError as exc:
+        messages.error(request, f"Not deleted: {exc}.")
+        return redirect("portal:client_detail", client_id=client.client_id)
+    messages.success(
+        request, f"Client {client.client_id} deleted; its commands and their history stay."
+    )
+    return redirect("portal:client_list")
+
+
 @require_GET
 @console_view()
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
@@ -134,7 +159,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
 @console_view(admin=True)
 def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
     """Content provider and callback retry policy of a client."""
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     form = ClientContentForm(request.POST)
     if form.is_valid():
         try:
@@ -157,7 +182,7 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     issued = console_client_rotate_key(actor=actor_from(request), client=client)
     return _to_key_page(request, issued, created=False)
 
@@ -165,7 +190,7 @@ def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     enabled = request.POST.get("enabled") == "true"
     console_client_set_enabled(actor=actor_from(request), client=client, enabled=enabled)
     messages.success(request, f"{client.client_id} is {'enabled' if enabled else 'disabled'}.")
@@ -175,7 +200,7 @@ def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     form = ClientCallbackForm(request.POST)
     if form.is_valid():
         basic_auth, signing_secret = form.secrets()
@@ -200,7 +225,7 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_test_callback(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     context: dict[str, Any] = {"client": client}
     try:
         context["delivery"] = callback_send_test(client=client, actor=actor_from(request))

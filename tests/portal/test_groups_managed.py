@@ -1,9 +1,12 @@
 """Groups are managed, not typed: created on purpose, renamed, deleted when empty; a client
 chooses an existing group from a list, so a typo can no longer create a tenant."""
 
+from django.test import Client as HttpClient
 from django.urls import reverse
 
-from hermod_core.models import AuditEvent, Client, Group
+from hermod_core.lifecycle import State
+from hermod_core.models import AuditEvent, Client, Command, Group
+from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
 from portal.services import invitation_create
 from tests.portal.test_enroll import _spec
@@ -83,14 +86,80 @@ def test_a_group_with_clients_is_not_deleted_and_the_reason_is_shown(admin, clie
     assert reverse("portal:group_delete", args=["smartid"]) not in page
 
 
-def test_a_group_whose_only_client_was_deleted_keeps_its_commands(admin, client_a) -> None:
-    invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec("u1"))
-    Client.objects.filter(pk=client_a.client.pk).update(enabled=False)
-    admin.post(reverse("portal:group_delete", args=["smartid"]))
-    assert Group.objects.filter(name="smartid").exists()
-
-
 def test_an_operator_may_not_manage_groups(operator, client_a) -> None:
     assert operator.post(reverse("portal:group_create"), {"name": "x"}).status_code == 403
     page = operator.get(reverse("portal:group", args=["smartid"])).content.decode()
     assert 'id="group-manage"' not in page
+
+
+# --- deleting a client ------------------------------------------------------------------------
+
+
+def _finished_command(persona) -> int:
+    issued = invitation_create(
+        actor=ConsoleActor(name="x"), client=persona.client, spec=_spec("kept-user")
+    )
+    command_transition(command_id=issued.invitation.command_id, to=State.CANCELLED)
+    return issued.invitation.command_id
+
+
+def test_deleting_a_client_keeps_its_commands_and_the_audit_says_who(
+    admin, admin_user, client_a
+) -> None:
+    command_id = _finished_command(client_a)
+    response = admin.post(reverse("portal:client_delete", args=["idm"]), REMOTE_ADDR="192.0.2.9")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:client_list")
+    client = Client.objects.get(client_id="idm")
+    assert client.deleted_at is not None
+    assert (client.enabled, client.key_hash) == (False, "")
+    assert Command.objects.get(pk=command_id).client_id == client.pk
+    event = AuditEvent.objects.get(action="client.delete")
+    assert (event.target_id, event.actor_user, event.ip) == ("idm", admin_user, "192.0.2.9")
+    assert event.details == {"commands_kept": 1}
+    # Out of the lists, its command page still names it, its page says it was deleted.
+    assert ">idm</a>" not in admin.get(reverse("portal:client_list")).content.decode()
+    assert "idm" in admin.get(reverse("portal:command", args=[command_id])).content.decode()
+    page = admin.get(reverse("portal:client_detail", args=["idm"])).content.decode()
+    assert 'id="client-deleted"' in page
+    assert reverse("portal:client_rotate", args=["idm"]) not in page
+
+
+def test_a_deleted_clients_key_is_refused_by_the_api(admin, client_a) -> None:
+    admin.post(reverse("portal:client_delete", args=["idm"]))
+    response = HttpClient().get("/hermod/rest/command/poll/1", **client_a.headers)
+    assert response.status_code == 401
+
+
+def test_a_deleted_client_cannot_be_brought_back_by_rotation_or_reuse_of_its_id(
+    admin, client_a
+) -> None:
+    admin.post(reverse("portal:client_delete", args=["idm"]))
+    assert admin.post(reverse("portal:client_rotate", args=["idm"])).status_code == 404
+    assert (
+        admin.post(reverse("portal:client_enabled", args=["idm"]), {"enabled": "true"}).status_code
+        == 404
+    )
+    response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "smartid"})
+    assert response.status_code == 400
+    assert Client.objects.get(client_id="idm").key_hash == ""
+
+
+def test_a_client_with_commands_in_progress_is_not_deleted(admin, client_a) -> None:
+    invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec("u1"))
+    response = admin.post(reverse("portal:client_delete", args=["idm"]), follow=True)
+    assert "1 command(s) in progress" in response.content.decode()
+    assert Client.objects.get(client_id="idm").deleted_at is None
+
+
+def test_an_operator_may_not_delete_a_client(operator, client_a) -> None:
+    assert operator.post(reverse("portal:client_delete", args=["idm"])).status_code == 403
+    assert Client.objects.get(client_id="idm").deleted_at is None
+
+
+def test_a_group_whose_client_was_deleted_keeps_it_and_says_why(admin, client_a) -> None:
+    _finished_command(client_a)
+    admin.post(reverse("portal:client_delete", args=["idm"]))
+    response = admin.post(reverse("portal:group_delete", args=["smartid"]), follow=True)
+    assert "1 clients, 1 commands" in response.content.decode()
+    assert Group.objects.filter(name="smartid").exists()
