@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hermod_core', '0008_signers_smartcards_formats'),
+        ("hermod_core", "0008_signers_smartcards_formats"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='client',
-            name='deleted_at',
+            model_name="client",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
