@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
@@ -25,6 +26,7 @@ from portal.provisioning import (
 from portal.selectors import login_refusal
 from portal.services import login_failure_record, login_refusal_record
 
+MAX_INVITATION_HOURS = 24 * 90
 _ADMIN_KEY = re.compile(r"[0-9a-f]{48}")
 _PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
 
@@ -481,11 +483,15 @@ KEY_REQUEST_INITIAL = [
 ]
 
 
-def key_requests(data: Any = None) -> BaseKeyRequestFormSet:
-    """The key-request rows of a provisioning form: one filled in, two empty, at most eight."""
+def key_requests(
+    data: Any = None, *, initial: list[dict[str, str]] | None = None
+) -> BaseKeyRequestFormSet:
+    """The key-request rows of a provisioning form: one filled in (or ``initial``'s, from an
+    earlier request), two empty, at most eight."""
     if data is None:
         return cast(
-            BaseKeyRequestFormSet, _KeyRequestFormSet(prefix="keys", initial=KEY_REQUEST_INITIAL)
+            BaseKeyRequestFormSet,
+            _KeyRequestFormSet(prefix="keys", initial=initial or KEY_REQUEST_INITIAL),
         )
     return cast(BaseKeyRequestFormSet, _KeyRequestFormSet(data, prefix="keys"))
 
@@ -540,9 +546,22 @@ class ProvisionTemplateForm(forms.Form):
         required=False,
     )
 
+    invitation_hours = forms.IntegerField(
+        label="Enrollment link valid for (hours)",
+        min_value=1,
+        max_value=MAX_INVITATION_HOURS,
+        required=False,
+        help_text="How long an enrollment link works, 1 to 2160 hours (90 days); blank: the "
+        "server's default. Its QR code is made when the link is opened and lives the lifespan "
+        "above.",
+    )
+
     def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = clients  # type: ignore[attr-defined]
+        self.fields["invitation_hours"].widget.attrs["placeholder"] = str(
+            settings.HERMOD_INVITATION_LIFETIME_HOURS
+        )
         for name in SUBJECT_FIELDS:
             self.fields[f"subject_{name}"] = forms.CharField(
                 label=name,
@@ -574,6 +593,11 @@ class ProvisionTemplateForm(forms.Form):
         if not any(data.get(f"subject_{name}") for name in SUBJECT_FIELDS):
             raise ValidationError("Give the certificate subject at least one attribute.")
         return data
+
+    def invitation_lifetime(self) -> timedelta | None:
+        """The enrollment links' lifetime chosen here, or None for the server's default."""
+        hours = self.cleaned_data.get("invitation_hours")
+        return timedelta(hours=hours) if hours else None
 
     def spec(self, keys: tuple[KeySpec, ...], userid: str = "") -> ProvisionSpec:
         data = self.cleaned_data

@@ -95,6 +95,17 @@ urlpatterns = [
     path("provision/<int:command_id>/", provision.provision_session, name="provision_session"),
     path("provision/<int:command_id>/status", provision.provision_status, name="provision_status"),
     path("invitations/", provision.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/", provision.invitation, name="invitation"),
+    path(
+        "invitations/<int:invitation_id>/revoke",
+        provision.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
+    path(
+        "invitations/<int:invitation_id>/resend",
+        provision.invitation_resend_view,
+        name="invitation_resend",
+    ),
     path("bulk/", bulk.bulk, name="bulk"),
     path("bulk/new", bulk.bulk_create, name="bulk_create"),
     path("bulk/<int:job_id>/", bulk.bulk_job, name="bulk_job"),
