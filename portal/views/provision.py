@@ -139,7 +139,8 @@ def invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
     path = shown_once.take(request, "invitation-link", found.pk)
     context = {
         "invitation": found,
-        "link": request.build_absolute_uri(path) if path else "",
+        # A link revoked before anyone looked at it is not worth showing.
+        "link": request.build_absolute_uri(path) if path and found.revoked_at is None else "",
         "now": timezone.now(),
     }
     return no_store(render(request, "portal/invitations/detail.html", context))
