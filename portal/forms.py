@@ -552,8 +552,8 @@ class ProvisionTemplateForm(forms.Form):
         max_value=MAX_INVITATION_HOURS,
         required=False,
         help_text="How long an enrollment link works, 1 to 2160 hours (90 days); blank: the "
-        "server's default. Its QR code is made when the link is opened and lives the lifespan "
-        "above.",
+        "server's default. Its QR code lives only the lifespan below: a user who opens the link "
+        "later gets a new code from it.",
     )
 
     def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:

@@ -89,7 +89,8 @@ def provision(request: HttpRequest) -> HttpResponse:
             )
             return redirect("portal:provision_session", command_id=command.pk)
         except OpenInvitationError as exc:
-            return _form_page(request, form, keys, status=409, open_invitations=exc.invitations)
+            # A question rather than a failure: the same form, asking what to do about it.
+            return _form_page(request, form, keys, open_invitations=exc.invitations)
         except PERSON_ERRORS as exc:
             attach_error(form, exc)
     return _form_page(request, form, keys, status=400)
