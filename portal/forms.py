@@ -11,6 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from hermod_core.models import ChallengeMode, Client, CommandState, CommandType, Group
+from hermod_core.protocol.client_config import is_http_url
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
@@ -103,6 +104,26 @@ def _client_id(value: str) -> None:
         raise ValidationError("Up to 100 characters, no colon, no surrounding spaces.")
 
 
+def _http_url(value: str) -> None:
+    if value and not is_http_url(value.strip()):
+        raise ValidationError(
+            "Enter an absolute http or https URL, e.g. https://idm.example.com/hermod."
+        )
+
+
+def _basic_auth(value: str) -> None:
+    if value and ":" not in value:
+        raise ValidationError("Write it user:password (a colon between the two).")
+
+
+def _url_field(label: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=500, required=False, validators=[_http_url])
+
+
+def _basic_auth_field(label: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=300, required=False, validators=[_basic_auth])
+
+
 def _group_name(value: str) -> None:
     try:
         group_name_check(value)
@@ -140,21 +161,15 @@ class ClientCreateForm(forms.Form):
         help_text="The tenant whose users this client sees. A new group is created on the "
         "Groups page.",
     )
-    callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
-    callback_basic_auth = forms.CharField(
-        label="Callback basic auth (user:password)", max_length=300, required=False
-    )
+    callback_url = _url_field("Callback URL")
+    callback_basic_auth = _basic_auth_field("Callback basic auth (user:password)")
     callback_signing_secret = forms.CharField(
         label="Callback signing secret", max_length=200, required=False
     )
     callback_attempts = _callback_attempts_field()
     callback_retry_delay = _callback_retry_delay_field()
-    content_provider_url = forms.CharField(
-        label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
-    )
-    content_provider_basic_auth = forms.CharField(
-        label="Content provider basic auth (user:password)", max_length=300, required=False
-    )
+    content_provider_url = _url_field("Content provider URL (POST <url>/getcontent)")
+    content_provider_basic_auth = _basic_auth_field("Content provider basic auth (user:password)")
 
     def clean_client_id(self) -> str:
         client_id = self.cleaned_data["client_id"]
@@ -166,10 +181,8 @@ class ClientCreateForm(forms.Form):
 class ClientCallbackForm(forms.Form):
     """Callback settings; a blank secret keeps the stored one unless "clear" is ticked."""
 
-    callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
-    callback_basic_auth = forms.CharField(
-        label="New basic auth (user:password)", max_length=300, required=False
-    )
+    callback_url = _url_field("Callback URL")
+    callback_basic_auth = _basic_auth_field("New basic auth (user:password)")
     clear_basic_auth = forms.BooleanField(label="Remove basic auth", required=False)
     callback_signing_secret = forms.CharField(
         label="New signing secret", max_length=200, required=False
@@ -189,11 +202,9 @@ class ClientContentForm(forms.Form):
     basic auth keeps the stored one unless "clear" is ticked, a blank number means the server's
     default."""
 
-    content_provider_url = forms.CharField(
-        label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
-    )
-    content_provider_basic_auth = forms.CharField(
-        label="New content provider basic auth (user:password)", max_length=300, required=False
+    content_provider_url = _url_field("Content provider URL (POST <url>/getcontent)")
+    content_provider_basic_auth = _basic_auth_field(
+        "New content provider basic auth (user:password)"
     )
     clear_content_provider_basic_auth = forms.BooleanField(
         label="Remove content provider basic auth", required=False
@@ -380,9 +391,15 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(max_length=200, required=False)
     action = forms.CharField(max_length=100, required=False)
     target = forms.CharField(max_length=100, required=False)
-    group = forms.CharField(max_length=100, required=False)
+    group = forms.ChoiceField(choices=[("", "any")], required=False)
     since = _datetime_local()
     until = _datetime_local()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Chosen from the groups that exist, like everywhere else a group is asked for.
+        names = Group.objects.order_by("name").values_list("name", flat=True)
+        self.fields["group"].choices = [("", "any"), *[(name, name) for name in names]]  # type: ignore[attr-defined]
 
     def filters(self) -> AuditFilters:
         """The log's filters (the fields are named as in ``AuditFilters``); an invalid query

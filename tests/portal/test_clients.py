@@ -72,6 +72,10 @@ def test_an_invalid_callback_url_is_refused(admin, client_a) -> None:
     )
     assert response.status_code == 400
     assert not Client.objects.filter(client_id="gw").exists()
+    # On its field, saying what is valid.
+    assert response.context["create_form"].errors["callback_url"] == [
+        "Enter an absolute http or https URL, e.g. https://idm.example.com/hermod."
+    ]
 
 
 def test_rotating_a_key_kills_the_old_one(admin, client_a) -> None:
