@@ -22,6 +22,7 @@ from hermod_core.services.console import (
 )
 from hermod_core.services.groups import group_contents, group_create, group_delete, group_rename
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
+from portal import shown_once
 from portal.actors import actor_from
 from portal.forms import (
     CaSettingsForm,
@@ -130,7 +131,11 @@ def _detail(
 @require_GET
 @console_view()
 def group_page(request: HttpRequest, name: str) -> HttpResponse:
-    return _detail(request, or_404(group_get(name)))
+    group = or_404(group_get(name))
+    credential = shown_once.take(request, "ca-verifier", group.pk)
+    if credential:
+        return no_store(_detail(request, group, verifier_credential=credential))
+    return _detail(request, group)
 
 
 @require_POST
@@ -237,14 +242,16 @@ def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def group_ca_verifier(request: HttpRequest, name: str) -> HttpResponse:
-    """A new verifier credential, shown on this one (uncached) page and never again."""
+    """A new verifier credential, shown by the next (uncached) view of the group page and never
+    again: POST → redirect → GET, so that a reload does not replace it once more."""
     group = or_404(group_get(name))
     try:
         credential = ca_verifier_generate(actor=actor_from(request), group=group)
     except ConsoleError as exc:
         messages.error(request, str(exc))
-        return redirect("portal:group", name=group.name)
-    return no_store(_detail(request, group, verifier_credential=credential))
+    else:
+        shown_once.stash(request, "ca-verifier", group.pk, credential)
+    return redirect("portal:group", name=group.name)
 
 
 @require_POST
