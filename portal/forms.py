@@ -263,7 +263,7 @@ class TrustedSignerCaForm(forms.Form):
 class CaSettingsForm(forms.Form):
     """A group's CA; blank secrets keep the stored ones (they are never shown back)."""
 
-    scep_url = forms.CharField(label="SCEP URL", max_length=500)
+    scep_url = forms.CharField(label="SCEP URL", max_length=500, validators=[_http_url])
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
     auto_certify = forms.BooleanField(
         label="Auto-certify (send the certificates to the device)", required=False

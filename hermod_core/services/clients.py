@@ -290,6 +290,11 @@ def clients_import(
             client = Client(client_id=entry.client_id)
             client.group = group_get_or_create(name=entry.group or DEFAULT_GROUP, actor=actor)
             created.append(entry.client_id)
+        elif client.deleted_at is not None:
+            raise ClientError(
+                f"client {entry.client_id!r} was deleted; its commands keep the id, "
+                "rename the entry"
+            )
         else:
             updated.append(entry.client_id)
             if entry.group is not None:

@@ -163,3 +163,27 @@ def test_a_bad_from_gives_the_plain_form(operator, client_a, value) -> None:
     response = operator.get(reverse("portal:provision"), {"from": value})
     assert response.status_code == 200
     assert "userid" not in response.context["form"].initial
+
+
+@pytest.mark.parametrize(
+    ("url", "form", "field", "data"),
+    [
+        ("portal:group_ca_save", "ca_form", "scep_url", {"scep_url": "ca.example.com/scep"}),
+        ("portal:client_callback", "form", "callback_url", {"callback_url": "ftp://x"}),
+        ("portal:client_callback", "form", "callback_basic_auth", {"callback_basic_auth": "u"}),
+        (
+            "portal:client_content",
+            "content_form",
+            "content_provider_url",
+            {"content_provider_url": "x"},
+        ),
+    ],
+)
+def test_settings_errors_are_on_their_field_saying_what_is_valid(
+    admin, client_a, url, form, field, data
+) -> None:
+    target = "smartid" if url == "portal:group_ca_save" else "idm"
+    response = admin.post(reverse(url, args=[target]), data)
+    assert response.status_code == 400
+    (message,) = response.context[form].errors[field]
+    assert "e.g. https://" in message or "user:password" in message

@@ -1,6 +1,7 @@
 """Groups are managed, not typed: created on purpose, renamed, deleted when empty; a client
 chooses an existing group from a list, so a typo can no longer create a tenant."""
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 from django.urls import reverse
 
@@ -163,3 +164,17 @@ def test_a_group_whose_client_was_deleted_keeps_it_and_says_why(admin, client_a)
     response = admin.post(reverse("portal:group_delete", args=["smartid"]), follow=True)
     assert "1 clients, 1 commands" in response.content.decode()
     assert Group.objects.filter(name="smartid").exists()
+
+
+def test_an_import_naming_a_deleted_client_is_refused_whole(admin, client_a) -> None:
+    admin.post(reverse("portal:client_delete", args=["idm"]))
+    text = (
+        b"allowed-clients:\n  - client-id: idm\n    key: " + b"k" * 40 + b"\n    group: smartid\n"
+    )
+    response = admin.post(
+        reverse("portal:clients_import"),
+        {"file": SimpleUploadedFile("c.yml", text, content_type="application/yaml")},
+    )
+    assert response.status_code == 400
+    assert "was deleted" in response.content.decode()
+    assert Client.objects.get(client_id="idm").key_hash == ""
