@@ -89,6 +89,22 @@ def group_contents(group: Group) -> dict[str, int]:
     return {name: count for name, count in counts.items() if count}
 
 
+_SINGULAR = {
+    "clients": "client",
+    "users": "user",
+    "profiles": "profile",
+    "commands": "command",
+    "mailboxes": "mailbox",
+}
+
+
+def group_contents_text(contents: dict[str, int]) -> str:
+    """``group_contents`` in words: "1 client, 12 commands"."""
+    return ", ".join(
+        f"{count} {name if count != 1 else _SINGULAR[name]}" for name, count in contents.items()
+    )
+
+
 @transaction.atomic
 def group_delete(*, actor: ConsoleActor, group: Group) -> None:
     """Delete an empty group (its trusted keys, signer CAs and CA settings go with it).
@@ -101,7 +117,7 @@ def group_delete(*, actor: ConsoleActor, group: Group) -> None:
         raise ConsoleError(f"The group {group.name} does not exist any more.")
     contents = group_contents(locked)
     if contents:
-        listed = ", ".join(f"{count} {name}" for name, count in contents.items())
+        listed = group_contents_text(contents)
         raise ConsoleError(
             f"The group {locked.name} is not empty ({listed}); only an empty group can be deleted."
         )

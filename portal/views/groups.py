@@ -20,7 +20,13 @@ from hermod_core.services.console import (
     trusted_key_add,
     trusted_key_remove,
 )
-from hermod_core.services.groups import group_contents, group_create, group_delete, group_rename
+from hermod_core.services.groups import (
+    group_contents,
+    group_contents_text,
+    group_create,
+    group_delete,
+    group_rename,
+)
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
 from portal import shown_once
 from portal.actors import actor_from
@@ -123,7 +129,7 @@ def _detail(
         "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
         "rename_form": forms.get("rename_form")
         or GroupNameForm(prefix="rename", initial={"name": group.name}),
-        "contents": group_contents(group),
+        "contents": group_contents_text(group_contents(group)),
     }
     return render(request, "portal/groups/detail.html", context, status=status)
 

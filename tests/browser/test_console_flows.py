@@ -70,7 +70,7 @@ def test_groups_are_created_chosen_renamed_and_deleted_and_a_client_is_deleted(
     page.fill("#group-rename input[name=rename-name]", "finance-eu")
     page.click("#group-rename button[type=submit]")
     expect(page.locator("h1")).to_have_text("Group finance-eu")
-    expect(page.locator("#group-delete-blocked")).to_contain_text("1 clients")
+    expect(page.locator("#group-delete-blocked")).to_contain_text("holds 1 client.")
     screenshot(page, "flows-group-detail")
 
     # Delete the client (the confirmation is accepted): it leaves the list, the audit says who.

@@ -79,7 +79,7 @@ def test_an_empty_group_is_deleted(admin) -> None:
 def test_a_group_with_clients_is_not_deleted_and_the_reason_is_shown(admin, client_a) -> None:
     response = admin.post(reverse("portal:group_delete", args=["smartid"]), follow=True)
     page = response.content.decode()
-    assert "is not empty (1 clients" in page
+    assert "is not empty (1 client" in page
     assert Group.objects.filter(name="smartid").exists()
     assert not AuditEvent.objects.filter(action="group.delete").exists()
     # The group page says so before anyone tries, and offers no delete button.
@@ -162,7 +162,7 @@ def test_a_group_whose_client_was_deleted_keeps_it_and_says_why(admin, client_a)
     _finished_command(client_a)
     admin.post(reverse("portal:client_delete", args=["idm"]))
     response = admin.post(reverse("portal:group_delete", args=["smartid"]), follow=True)
-    assert "1 clients, 1 commands" in response.content.decode()
+    assert "1 client, 1 command" in response.content.decode()
     assert Group.objects.filter(name="smartid").exists()
 
 
