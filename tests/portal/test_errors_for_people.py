@@ -1,12 +1,17 @@
 """Errors written for people: on their field with what is valid, callback failures summarised
 with the raw detail folded, an expired request said so, and re-issued from a filled-in form."""
 
+from datetime import timedelta
+
 import pytest
+from django.test import Client as HttpClient
 from django.urls import reverse
+from django.utils import timezone
 
 from hermod_core.lifecycle import State
-from hermod_core.models import CallbackDelivery, Client, Command, DeliveryState
+from hermod_core.models import CallbackDelivery, Client, Command, DeliveryState, Message
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.selectors.commands import command_result
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
 from portal.callback_errors import callback_problem, error_cause
@@ -187,3 +192,22 @@ def test_settings_errors_are_on_their_field_saying_what_is_valid(
     assert response.status_code == 400
     (message,) = response.context[form].errors[field]
     assert "e.g. https://" in message or "user:password" in message
+
+
+def test_the_device_finds_an_expired_code_gone_as_the_protocol_says(client_a) -> None:
+    """PROTOCOL.md §7: an expired token answers 404 for its box, identical to an unknown box
+    (no oracle); checked here for a code past its lifespan, before any sweep."""
+    issued = invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec())
+    destination = command_result(issued.invitation.command)["destinations"][0]
+    box, token = destination["location"], destination["uri"].rsplit("token=", 1)[1]
+    path = "/" + box.split("/", 3)[3]  # /hermod/rest/ms/<bid>/<mid>
+    http = HttpClient()
+    listed = http.get(path.rsplit("/", 1)[0], HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert len(listed.json()["messages"]) == 1  # listing does not fetch it
+    Message.objects.filter(command=issued.invitation.command).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    expired = http.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+    unknown = http.get(path.rsplit("/", 1)[0] + "/" + "0" * 32, HTTP_AUTHORIZATION="Bearer x")
+    assert expired.status_code == unknown.status_code == 404
+    assert expired.content == unknown.content
