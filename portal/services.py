@@ -252,6 +252,10 @@ def _request_spent(invitation: EnrollmentInvitation, now: datetime) -> bool:
     ).exists()
 
 
+class InvitationRenewError(ConsoleError):
+    """The invitation is open but no new request can be issued for it (its client disabled …)."""
+
+
 @transaction.atomic
 def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
     """A fresh request for an open invitation whose request was not used in time (its code's
@@ -261,7 +265,8 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
     request is ended as EXPIRED (its client gets that callback) and a new one is issued from
     the invitation's sealed spec, on behalf of the same client and in the invitation creator's
     name. False (nothing changes) when the invitation is not open, its request is still usable,
-    or its spec is unreadable. Two people pressing at once make one request (the row is locked).
+    or its spec is unreadable; ``InvitationRenewError`` (nothing changes) when the request is
+    refused. Two people pressing at once make one request (the row is locked).
     """
     locked = _locked(invitation)
     now = timezone.now()
@@ -279,7 +284,16 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
             failure_reason="Not opened within its lifespan; the invitation issued a new request.",
         )
     actor = ConsoleActor(name=locked.created_by)
-    command = _issue(actor, old.client, spec)
+    try:
+        with transaction.atomic():
+            command = _issue(actor, old.client, spec)
+    except (ProtocolError, CommandError, ConsoleError, CryptoError) as exc:
+        # The person holding the link learns only that it cannot be done; the log says why
+        # (a disabled or deleted client, the in-progress limit …).
+        logger.warning("invitation %s: no new request: %s", locked.pk, _row_error(exc))
+        raise InvitationRenewError(
+            "A new code cannot be made now. Ask your administrator for a new link."
+        ) from None
     EnrollmentInvitation.objects.filter(pk=locked.pk).update(
         command=command, requests_issued=F("requests_issued") + 1
     )

@@ -21,7 +21,7 @@ from portal.selectors import (
     invitation_get_by_code,
     invitation_link_state,
 )
-from portal.services import invitation_mark_opened, invitation_renew
+from portal.services import InvitationRenewError, invitation_mark_opened, invitation_renew
 
 
 def _context(request: HttpRequest, invitation: EnrollmentInvitation, code: str) -> dict[str, Any]:
@@ -71,7 +71,11 @@ def enroll_renew(request: HttpRequest, code: str) -> HttpResponse:
     invitation = invitation_get_by_code(code)
     if invitation is None:
         return _unknown(request)
-    invitation_renew(invitation=invitation)
+    try:
+        invitation_renew(invitation=invitation)
+    except InvitationRenewError as exc:
+        context = {**_context(request, invitation, code), "problem": str(exc)}
+        return render(request, "portal/enroll/ended.html", context, status=409)
     return redirect("enroll:page", code=code)
 
 

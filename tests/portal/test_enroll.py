@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hermod_core.lifecycle import State
-from hermod_core.models import AuditEvent, Command, Message, MessageState
+from hermod_core.models import AuditEvent, Client, Command, Message, MessageState
 from hermod_core.selectors.commands import command_result
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
@@ -193,6 +193,19 @@ def test_the_link_outlives_its_qr_code_and_asks_for_a_new_request(invitation, cl
     HttpClient().post(renew)
     assert Command.objects.count() == 2
     assert AuditEvent.objects.filter(action="invitation.renew").count() == 1
+
+
+def test_a_renewal_the_client_can_no_longer_issue_fails_kindly(invitation, client_a):
+    Client.objects.filter(pk=client_a.client.pk).update(enabled=False)
+    first = invitation.invitation.command_id
+    Command.objects.filter(pk=first).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = HttpClient().post(reverse("enroll:renew", args=[invitation.code]))
+    assert response.status_code == 409
+    text = response.content.decode()
+    assert "A new code cannot be made now" in text
+    assert "disabled" not in text
+    assert Command.objects.count() == 1
+    assert not AuditEvent.objects.filter(action="invitation.renew").exists()
 
 
 def test_a_request_used_by_the_app_is_not_renewed(invitation):
