@@ -1,6 +1,7 @@
 """Groups are managed, not typed: created on purpose, renamed, deleted when empty; a client
 chooses an existing group from a list, so a typo can no longer create a tenant."""
 
+from django.contrib.auth.models import Group as AuthGroup
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 from django.urls import reverse
@@ -9,6 +10,7 @@ from hermod_core.lifecycle import State
 from hermod_core.models import AuditEvent, Client, Command, Group
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
+from portal.roles import ADMIN_GROUP
 from portal.services import invitation_create
 from tests.portal.test_enroll import _spec
 
@@ -178,3 +180,19 @@ def test_an_import_naming_a_deleted_client_is_refused_whole(admin, client_a) -> 
     assert response.status_code == 400
     assert "was deleted" in response.content.decode()
     assert Client.objects.get(client_id="idm").key_hash == ""
+
+
+def test_an_operator_may_not_open_a_key_page(operator, client_a) -> None:
+    assert operator.get(reverse("portal:client_key", args=["idm"])).status_code == 403
+
+
+def test_a_key_waiting_for_one_admin_is_not_shown_to_another(admin, client_a, django_user_model):
+    posted = admin.post(reverse("portal:client_rotate", args=["idm"]))
+    other = django_user_model.objects.create_user("bob-admin", password="x" * 20)
+    other.groups.add(AuthGroup.objects.get_or_create(name=ADMIN_GROUP)[0])
+    http = HttpClient()
+    http.force_login(other)
+    page = http.get(posted["Location"])
+    assert page.context.get("issued") is None
+    assert "shown once and is gone" in page.content.decode()
+    assert admin.get(posted["Location"]).context["issued"].key
