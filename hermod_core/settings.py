@@ -66,6 +66,11 @@ HERMOD_FQDN = urlsplit(HERMOD_PUBLIC_URL).hostname or ""
 # one-time tokens (services.credentials); rotating it invalidates every stored key and token.
 # Unset, it falls back to SECRET_KEY (installs that relied on that keep their keys).
 HERMOD_KEY_HASH_SECRET = env_secret("HERMOD_KEY_HASH_SECRET", lambda: SECRET_KEY, strict=not DEBUG)
+# Enrollment invitations: how long a link stays valid unless the admin chooses otherwise for
+# one request (its QR code, created when the link is opened, lives the request's lifespan).
+HERMOD_INVITATION_LIFETIME_HOURS = env_int(
+    "HERMOD_INVITATION_LIFETIME_HOURS", 72, minimum=1, maximum=24 * 90
+)
 HERMOD_CALLBACK_ATTEMPTS = env_int("HERMOD_CALLBACK_ATTEMPTS", 5, minimum=1, maximum=100)
 HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum=1, maximum=86400)
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)

@@ -1,18 +1,37 @@
 """Console and enrollment-portal concepts: invitations, bulk jobs and the sign-in throttle."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
-from hermod_core.models import Client, Command, Group
+from hermod_core.models import Client, Command, CommandState, Group
+
+# The states of an invitation's command that leave it open: in progress, or expired unused
+# (the link then asks for a new request).
+OPEN_COMMAND_STATES = frozenset({CommandState.IN_PROGRESS, CommandState.EXPIRED})
+
+
+class InvitationQuerySet(models.QuerySet["EnrollmentInvitation"]):
+    def open(self, now: datetime) -> "InvitationQuerySet":
+        """Invitations whose link may still lead to an enrollment (``EnrollmentInvitation.is_open``
+        as a query)."""
+        return self.filter(
+            revoked_at=None, expires_at__gt=now, command__state__in=OPEN_COMMAND_STATES
+        )
 
 
 class EnrollmentInvitation(models.Model):
     """A one-time link ``/enroll/<code>`` that lets an end user enroll one device.
 
     The code is random (192 bits) and only its keyed hash is stored, so a copy of the database
-    opens no invitation. The invitation carries exactly one provisioning command, created with it;
-    it is usable while that command is in progress and dead for good once the command is final
-    or ``expires_at`` (the command's own deadline) has passed.
+    opens no invitation; a re-send replaces the code (the old link stops working). The link has
+    its own lifetime (``expires_at``, 72 hours by default), independent of the QR code's: the
+    invitation carries one provisioning command at a time, and when that request's lifespan or
+    timeout has passed unused, the person holding the link asks for a new one from the same
+    spec (kept sealed in ``spec_sealed``, since it may hold smart-card admin keys). It is dead
+    for good once its command completed, failed or was cancelled, once revoked, or past
+    ``expires_at``.
     """
 
     code_hash = models.CharField(max_length=64, unique=True)
@@ -28,8 +47,16 @@ class EnrollmentInvitation(models.Model):
         related_name="invitations",
     )
     expires_at = models.DateTimeField()
+    lifetime = models.DurationField(null=True, blank=True)  # from its (re-)sending
+    spec_sealed = models.TextField(blank=True)
+    requests_issued = models.PositiveIntegerField(default=1)
     opened_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         db_table = "hermod_enrollment_invitation"
@@ -38,6 +65,15 @@ class EnrollmentInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation for {self.userid} (command {self.command_id})"
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the link may still lead to an enrollment (``portal.selectors`` has the same
+        rule as a query: ``invitations_open``)."""
+        return (
+            self.revoked_at is None
+            and self.expires_at > now
+            and self.command.state in OPEN_COMMAND_STATES
+        )
 
 
 class BulkJobState(models.TextChoices):
@@ -68,6 +104,7 @@ class BulkJob(models.Model):
     options = models.JSONField(default=dict)
     input_rows = models.JSONField(default=list)
     link_base = models.CharField(max_length=500, help_text="scheme://host of the invitation links")
+    invitation_lifetime = models.DurationField(null=True, blank=True)  # None: the server's
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
@@ -76,6 +113,10 @@ class BulkJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The result file holds working links: it is handed out once, then the sealed links are
+    # forgotten (a lost file means re-sending the invitations from the Invitations page).
+    result_downloaded_at = models.DateTimeField(null=True, blank=True)
+    result_downloaded_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         db_table = "hermod_bulk_job"
