@@ -38,7 +38,7 @@ def _wait_text(wait: timedelta) -> str:
 
 
 def _callback_attempts_field() -> forms.IntegerField:
-    """A client's own callback attempts, overriding the server's (PROTOCOL.md §8)."""
+    """A client's own callback attempts, overriding the server's (docs/PROTOCOL.md §8)."""
     return forms.IntegerField(
         label="Callback attempts (blank: the server's default)",
         min_value=1,
@@ -152,7 +152,7 @@ class ClientCallbackForm(forms.Form):
 
 
 class ClientContentForm(forms.Form):
-    """Content provider (PROTOCOL.md §13) and the client's own callback retry policy; a blank
+    """Content provider (docs/PROTOCOL.md §13) and the client's own callback retry policy; a blank
     basic auth keeps the stored one unless "clear" is ticked, a blank number means the server's
     default."""
 

@@ -1,4 +1,4 @@
-"""X-Api-Key authentication for the command API (PROTOCOL.md §3)."""
+"""X-Api-Key authentication for the command API (docs/PROTOCOL.md §3)."""
 
 from typing import Any
 

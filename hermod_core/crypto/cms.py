@@ -1,7 +1,7 @@
 """CMS SignedData (RFC 5652) — the device's `pkcs7` answer to a sign/authenticate command.
 
-PROTOCOL.md §6.3: base64 DER SignedData over the decoded tbs data, signed by the profile key the
-command's filter selected, carrying that key's certificate. Trust comes from the caller's
+docs/PROTOCOL.md §6.3: base64 DER SignedData over the decoded tbs data, signed by the profile key
+the command's filter selected, carrying that key's certificate. Trust comes from the caller's
 `expected_key` (the profile key), never from the certificate: the certificate only has to name
 the signer and certify that same key; its chain and dates are not checked here.
 
@@ -42,7 +42,7 @@ from hermod_core.crypto.jwk import (
     require_supported_public_key,
 )
 
-# PROTOCOL.md §11 caps request bodies at 1 MiB; a SignedData inside one cannot be larger.
+# docs/PROTOCOL.md §11 caps request bodies at 1 MiB; a SignedData inside one cannot be larger.
 MAX_CMS_BYTES: Final = 1024 * 1024
 _PEM_LABELS: Final = ("PKCS7", "CMS")
 
@@ -413,7 +413,7 @@ def sign_data(
 ) -> bytes:
     """DER SignedData of `content` by `private_key` (reference device).
 
-    With signed attributes (the default, and what the server requires, PROTOCOL.md §6.3):
+    With signed attributes (the default, and what the server requires, docs/PROTOCOL.md §6.3):
     contentType, signingTime (now, or `signing_time`), messageDigest and SMIMECapabilities.
     Built with cryptography's PKCS7SignatureBuilder, in binary mode so the content is signed
     byte for byte (no MIME line-ending canonicalisation). `signed_attributes=False` signs the

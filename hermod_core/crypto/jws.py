@@ -2,8 +2,8 @@
 
 The algorithm allow-list is ours and closed: RS256/384/512, PS256/384/512, ES256/384/512. `none`,
 every HMAC and anything unknown is `JWS_ALG_NOT_ALLOWED` before a key is touched, so the classic
-confusions (alg `none`; HS256 keyed with the RSA public key) cannot happen (PROTOCOL.md §6.2.1).
-The key must fit the algorithm: RS*/PS* need RSA of at least 2048 bits, ES256/384/512 need
+confusions (alg `none`; HS256 keyed with the RSA public key) cannot happen (docs/PROTOCOL.md
+§6.2.1). The key must fit the algorithm: RS*/PS* need RSA of at least 2048 bits, ES256/384/512 need
 P-256/384/521 — else `JWS_ALG_KEY_MISMATCH`.
 """
 
@@ -233,7 +233,7 @@ def header_public_key(parsed: ParsedJws) -> PublicKey:
 
 
 def verify_with_header_jwk(token: object) -> ParsedJws:
-    """Parse and verify a JWS with the key in its own header (PROTOCOL.md §6.1 attestation).
+    """Parse and verify a JWS with the key in its own header (docs/PROTOCOL.md §6.1 attestation).
 
     This proves only possession of that key; whether the key is trusted is the caller's decision
     (group trust list, key fingerprint). Use `header_public_key` to get the key.

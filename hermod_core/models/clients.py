@@ -13,7 +13,7 @@ def validate_http_url(value: str) -> None:
 
 
 class Group(models.Model):
-    """A tenant (PROTOCOL.md §1): users, profiles and boxes belong to exactly one group.
+    """A tenant (docs/PROTOCOL.md §1): users, profiles and boxes belong to exactly one group.
 
     Every client of a group sees the same users and profiles; nothing crosses groups.
     """
@@ -30,7 +30,7 @@ class Group(models.Model):
 
 
 class Client(models.Model):
-    """An application server with an API key (PROTOCOL.md §3).
+    """An application server with an API key (docs/PROTOCOL.md §3).
 
     The key itself is never stored: only its keyed hash (HMAC-SHA256 with HERMOD_KEY_HASH_SECRET),
     compared in constant time. ``callback_basic_auth``, ``callback_signing_secret`` and
@@ -45,7 +45,7 @@ class Client(models.Model):
     callback_url = models.CharField(max_length=500, blank=True, validators=[validate_http_url])
     callback_basic_auth = models.CharField(max_length=300, blank=True)
     callback_signing_secret = models.CharField(max_length=200, blank=True)
-    # Per-client callback retry policy (PROTOCOL.md §8 ``attempts``/``retry-delay``); None: the
+    # Per-client callback retry policy (docs/PROTOCOL.md §8 ``attempts``/``retry-delay``); None: the
     # server's defaults (HERMOD_CALLBACK_ATTEMPTS, HERMOD_CALLBACK_RETRY_DELAY).
     callback_attempts = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
@@ -53,7 +53,7 @@ class Client(models.Model):
     callback_retry_delay = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(86400)]
     )
-    # Content provider (PROTOCOL.md §13): resolves content ids of the client's commands.
+    # Content provider (docs/PROTOCOL.md §13): resolves content ids of the client's commands.
     content_provider_url = models.CharField(
         max_length=500, blank=True, validators=[validate_http_url]
     )
@@ -80,7 +80,7 @@ class Client(models.Model):
 
 
 class TrustedAttestationKey(models.Model):
-    """A device attestation key a group accepts (PROTOCOL.md §6.2 rule 1).
+    """A device attestation key a group accepts (docs/PROTOCOL.md §6.2 rule 1).
 
     When a group has at least one, provisioning answers signed by any other key are refused.
     """
@@ -104,7 +104,8 @@ class TrustedAttestationKey(models.Model):
 
 
 class TrustedSignerCa(models.Model):
-    """A CA certificate a group trusts for the signers of profile-less answers (PROTOCOL.md §6.3).
+    """A CA certificate a group trusts for the signers of profile-less answers (docs/PROTOCOL.md
+    §6.3).
 
     An auth/sign command sent to ``@tmp`` without a profile is answered by whichever desktop app
     opens it, with the signer's certificate in the answer. When the group has at least one of
@@ -134,7 +135,8 @@ class TrustedSignerCa(models.Model):
 
 
 class ChallengeMode(models.TextChoices):
-    """What the CSR templates of a group's provisionings carry for its SCEP CA (PROTOCOL.md §10)."""
+    """What the CSR templates of a group's provisionings carry for its SCEP CA (docs/PROTOCOL.md
+    §10)."""
 
     NONE = "none", "none (the CA needs no challenge)"
     ONE_TIME = "one-time", "one-time (a fresh challenge per template, checked by Hermod)"
@@ -142,7 +144,7 @@ class ChallengeMode(models.TextChoices):
 
 
 class CaSettings(models.Model):
-    """The SCEP certificate authority of a group (PROTOCOL.md §10).
+    """The SCEP certificate authority of a group (docs/PROTOCOL.md §10).
 
     ``challenge_mode`` decides what a template carries: nothing, a one-time challenge the CA
     checks with Hermod (``CaChallenge``), or — an explicit, warned opt-in — the static

@@ -1,4 +1,4 @@
-"""The ``X-Api-Key`` header of PROTOCOL.md §3: ``base64(<client-id>:<key>)``."""
+"""The ``X-Api-Key`` header of docs/PROTOCOL.md §3: ``base64(<client-id>:<key>)``."""
 
 import base64
 import binascii

@@ -197,7 +197,8 @@ class CommandTimeline:
 
 
 def _content_events(command: Command) -> list[TimelineEvent]:
-    """The content provider's part (PROTOCOL.md §13); read only for commands with content ids."""
+    """The content provider's part (docs/PROTOCOL.md §13); read only for commands with content
+    ids."""
     body_key = BY_TYPE[ProtocolCommandType(command.command_type)].body_key
     if not content_refs(command.command_type, command.body, body_key):
         return []

@@ -63,7 +63,7 @@ def client_create(
     """Create a client with a new random key; the key is returned once and stored hashed.
 
     ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
-    callback retry policy; ``content_provider_url`` resolves its content ids (PROTOCOL.md §13).
+    callback retry policy; ``content_provider_url`` resolves its content ids (docs/PROTOCOL.md §13).
     """
     if Client.objects.filter(client_id=client_id).exists():
         raise ClientError(f"client {client_id!r} already exists")

@@ -296,7 +296,7 @@ def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
 def trusted_key_add(
     *, actor: ConsoleActor, group: Group, jwk_text: str, label: str = ""
 ) -> TrustedAttestationKey:
-    """Trust a device attestation key (PROTOCOL.md §6.2 rule 1) for a group.
+    """Trust a device attestation key (docs/PROTOCOL.md §6.2 rule 1) for a group.
 
     Only the public members are stored (a JWK with private members is refused); the
     thumbprint is RFC 7638, as recorded on profiles.
@@ -471,7 +471,7 @@ def console_command_issue(
     """Create a command on behalf of ``client`` exactly as the command API would.
 
     The body goes through ``parse_command_request`` and ``command_create`` (so every rule of
-    PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
+    docs/PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
     limit apply); its callbacks go to that client. Raises ``ProtocolError`` / ``CommandError``
     like the API, or ``ConsoleError`` for a disabled client.
     """

@@ -6,7 +6,7 @@ one who learns ``HERMOD_KEY_HASH_SECRET`` can mint a key or a token. The databas
 keyed hash (HMAC-SHA256 with ``HERMOD_KEY_HASH_SECRET``) of each, looked up by that digest and
 compared with ``hmac.compare_digest``. A one-time token is also kept sealed (authenticated
 encryption under a key of its own purpose) so that poll and callback bodies can show its
-plug-out URI again (PROTOCOL.md §4.2): reading it back needs both the database and the secret.
+plug-out URI again (docs/PROTOCOL.md §4.2): reading it back needs both the database and the secret.
 """
 
 import base64
@@ -26,7 +26,7 @@ def _mac(purpose: str, value: str) -> bytes:
 
 
 def api_key_generate() -> str:
-    """A new client key: 64 lowercase hex characters, 256 random bits (PROTOCOL.md §3)."""
+    """A new client key: 64 lowercase hex characters, 256 random bits (docs/PROTOCOL.md §3)."""
     return secrets.token_hex(32)
 
 
@@ -52,7 +52,7 @@ def message_token_generate() -> str:
 
 
 def box_token_generate() -> str:
-    """A permanent box's token (PROTOCOL.md §6): 256 random bits, base64url."""
+    """A permanent box's token (docs/PROTOCOL.md §6): 256 random bits, base64url."""
     return secrets.token_urlsafe(32)
 
 

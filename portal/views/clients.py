@@ -236,7 +236,7 @@ def clients_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_view()
 def client_generate(request: HttpRequest) -> HttpResponse:
-    """The generateclient snippet (PROTOCOL.md §9): a fresh key, nothing stored."""
+    """The generateclient snippet (docs/PROTOCOL.md §9): a fresh key, nothing stored."""
     form = GenerateClientForm(request.GET)
     if not form.is_valid():
         return render(request, "portal/clients/list.html", _list_context(), status=400)
