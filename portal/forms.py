@@ -130,6 +130,23 @@ class ClientCreateForm(forms.Form):
         return str(client_id)
 
 
+class ClientRotateForm(forms.Form):
+    """How long the replaced key keeps working beside the new one (0: it stops at once)."""
+
+    grace_hours = forms.IntegerField(
+        label="Keep the old key valid for (hours)",
+        min_value=0,
+        max_value=720,
+        initial=0,
+        required=False,
+        help_text="0 (or blank) stops the old key at once. A few hours let the application server switch "
+        "to the new key without refused calls; at most 720 (30 days).",
+    )
+
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["grace_hours"] or 0)
+
+
 class ClientCallbackForm(forms.Form):
     """Callback settings; a blank secret keeps the stored one unless "clear" is ticked."""
 

@@ -1,5 +1,7 @@
 """Tenants (groups) and the application servers (clients) that call the command API."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -60,6 +62,10 @@ class Client(models.Model):
     content_provider_basic_auth = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     key_rotated_at = models.DateTimeField(null=True, blank=True)
+    # The key a rotation replaced, still accepted until ``previous_key_expires_at`` (the grace
+    # period the admin chose so that the application server can switch without an outage).
+    previous_key_hash = models.CharField(max_length=64, blank=True)
+    previous_key_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "hermod_client"
@@ -71,6 +77,11 @@ class Client(models.Model):
     @property
     def has_key(self) -> bool:
         return bool(self.key_hash)
+
+    def previous_key_hash_at(self, now: datetime) -> str:
+        """The digest of the replaced key while its grace period lasts, else ""."""
+        expires = self.previous_key_expires_at
+        return self.previous_key_hash if expires is not None and now < expires else ""
 
     def clean(self) -> None:
         if self.content_provider_basic_auth and ":" not in self.content_provider_basic_auth:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -166,10 +167,16 @@ def console_client_settings_update(
     return client
 
 
-def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedKey:
-    """``client_rotate_key`` from the console: the old key stops working at once."""
-    with _attributed(actor):
-        return client_rotate_key(client=client, actor=actor.name)
+def console_client_rotate_key(
+    *, actor: ConsoleActor, client: Client, grace: timedelta = timedelta(0)
+) -> IssuedKey:
+    """``client_rotate_key`` from the console: the old key stops working at once, or after
+    ``grace`` (``ConsoleError`` for a period out of range)."""
+    try:
+        with _attributed(actor):
+            return client_rotate_key(client=client, actor=actor.name, grace=grace)
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: bool) -> Client:

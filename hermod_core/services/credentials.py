@@ -10,6 +10,7 @@ plug-out URI again (docs/PROTOCOL.md §4.2): reading it back needs both the data
 """
 
 import base64
+import enum
 import hashlib
 import hmac
 import secrets
@@ -43,6 +44,26 @@ def api_key_matches(key: str, stored_hash: str | None) -> bool:
     """Constant-time comparison of a presented key with a stored digest."""
     candidate = api_key_hash(key)
     return hmac.compare_digest(candidate, stored_hash or _DUMMY_HASH) and bool(stored_hash)
+
+
+class KeyMatch(enum.Enum):
+    NONE = "none"
+    CURRENT = "current"
+    PREVIOUS = "previous"  # the key replaced by a rotation, within its grace period
+
+
+def api_key_check(key: str, current_hash: str | None, previous_hash: str | None) -> KeyMatch:
+    """Which of a client's keys ``key`` is, compared in constant time with both digests.
+
+    Both comparisons always run, each against a dummy digest when there is no such key, so the
+    answer time tells neither whether the client exists nor whether it has a previous key.
+    """
+    candidate = api_key_hash(key)
+    current = hmac.compare_digest(candidate, current_hash or _DUMMY_HASH) and bool(current_hash)
+    previous = hmac.compare_digest(candidate, previous_hash or _DUMMY_HASH) and bool(previous_hash)
+    if current:
+        return KeyMatch.CURRENT
+    return KeyMatch.PREVIOUS if previous else KeyMatch.NONE
 
 
 def message_token_generate() -> str:

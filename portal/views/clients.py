@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.timezone import now
 from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.models import Client
@@ -35,6 +36,7 @@ from portal.forms import (
     ClientContentForm,
     ClientCreateForm,
     ClientImportForm,
+    ClientRotateForm,
     GenerateClientForm,
 )
 from portal.rendering import no_store, or_404
@@ -95,10 +97,13 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
+    grace_until = client.previous_key_expires_at if client.previous_key_hash_at(now()) else None
     return {
         "client": client,
+        "old_key_valid_until": grace_until,
         "form": forms.get("form")
         or ClientCallbackForm(initial={"callback_url": client.callback_url}),
+        "rotate_form": forms.get("rotate_form") or ClientRotateForm(),
         "content_form": forms.get("content_form")
         or ClientContentForm(
             initial={
@@ -145,8 +150,19 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
 @console_view(admin=True)
 def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
     client = or_404(client_selectors.client_get_by_client_id(client_id))
-    issued = console_client_rotate_key(actor=actor_from(request), client=client)
-    return _key_page(request, issued, created=False)
+    form = ClientRotateForm(request.POST)
+    if form.is_valid():
+        try:
+            issued = console_client_rotate_key(
+                actor=actor_from(request), client=client, grace=form.grace()
+            )
+        except ConsoleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _key_page(request, issued, created=False)
+    return render(
+        request, "portal/clients/detail.html", _detail_context(client, rotate_form=form), status=400
+    )
 
 
 @require_POST
