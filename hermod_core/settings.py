@@ -304,6 +304,7 @@ LOGGING = {
     "filters": {
         "context": {"()": "hermod_core.observability.ContextFilter"},
         "redact": {"()": "hermod_core.access_log.RedactingFilter"},
+        "quiet_tasks": {"()": "hermod_core.observability.QuietTaskFilter"},
     },
     "formatters": {
         "plain": {
@@ -316,7 +317,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": HERMOD_LOG_FORMAT,
-            "filters": ["context", "redact"],
+            "filters": ["context", "redact", "quiet_tasks"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},

@@ -139,8 +139,8 @@ class ClientRotateForm(forms.Form):
         max_value=720,
         initial=0,
         required=False,
-        help_text="0 (or blank) stops the old key at once. A few hours let the application server switch "
-        "to the new key without refused calls; at most 720 (30 days).",
+        help_text="0 (or blank) stops the old key at once. A few hours let the application "
+        "server switch to the new key without refused calls; at most 720 (30 days).",
     )
 
     def grace(self) -> timedelta:

@@ -112,7 +112,7 @@ def dashboard_stats(*, now: datetime | None = None) -> DashboardStats:
     matrix = {kind: dict.fromkeys(STATES, 0) for kind in TYPES}
     for row in Command.objects.order_by().values("command_type", "state").annotate(n=Count("id")):
         matrix.setdefault(row["command_type"], dict.fromkeys(STATES, 0))[row["state"]] = row["n"]
-    trouble = CallbackDelivery.objects.aggregate(
+    trouble = CallbackDelivery.objects.filter(COMMAND_CALLBACKS).aggregate(
         exhausted=Count("id", filter=Q(state=DeliveryState.EXHAUSTED)),
         retrying=Count("id", filter=Q(state=DeliveryState.PENDING, attempts__gt=0)),
     )
@@ -375,17 +375,23 @@ def profile_commands(profile: Profile, *, limit: int = 50) -> list[Command]:
 # --- callbacks and audit ----------------------------------------------------------------------
 
 
+# Deliveries of commands: a console "test callback" (no command) reports its outcome on the
+# client's page at once, and a test against an unreachable receiver is not a failed callback.
+COMMAND_CALLBACKS = Q(command__isnull=False)
+
+
 def callback_problems() -> QuerySet[CallbackDelivery]:
     """Deliveries that exhausted their attempts, and those failing and still being retried."""
     return (
         CallbackDelivery.objects.select_related("client__group", "command")
+        .filter(COMMAND_CALLBACKS)
         .filter(Q(state=DeliveryState.EXHAUSTED) | Q(state=DeliveryState.PENDING, attempts__gt=0))
         .order_by("-updated_at", "-id")
     )
 
 
 def callbacks_exhausted_count() -> int:
-    return CallbackDelivery.objects.filter(state=DeliveryState.EXHAUSTED).count()
+    return CallbackDelivery.objects.filter(COMMAND_CALLBACKS, state=DeliveryState.EXHAUSTED).count()
 
 
 def callback_get(delivery_id: int) -> CallbackDelivery | None:

@@ -284,10 +284,11 @@ def console_callback_resend(*, actor: ConsoleActor, delivery: CallbackDelivery) 
 
 
 def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
-    """Resend every exhausted delivery (same event ids and bodies); returns how many."""
+    """Resend every exhausted delivery of a command (same event ids and bodies; test callbacks
+    are not resent); returns how many."""
     deliveries = list(
         CallbackDelivery.objects.select_related("client__group").filter(
-            state=DeliveryState.EXHAUSTED
+            state=DeliveryState.EXHAUSTED, command__isnull=False
         )
     )
     with _attributed(actor):

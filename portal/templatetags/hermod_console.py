@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 
 register = template.Library()
 
@@ -12,3 +13,50 @@ register = template.Library()
 def pretty_json(value: Any) -> str:
     """A stored JSON document, indented for reading (escaped by the template as usual)."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{key.replace('_', ' ')}: {_text(item)}" for key, item in value.items())
+    return str(value)
+
+
+@register.filter
+def audit_details(details: Any) -> list[tuple[str, str]]:
+    """An audit event's details as (label, text) rows for a person: ``grace_seconds`` reads
+    "grace seconds", lists are joined, nothing is a raw JSON dump."""
+    if not isinstance(details, dict):
+        return [("details", _text(details))] if details else []
+    return [(str(key).replace("_", " "), _text(value)) for key, value in details.items()]
+
+
+# The console page of each kind of audit target, by its id.
+_TARGET_PAGES = {
+    "client": ("portal:client_detail", str),
+    "group": ("portal:group", str),
+    "command": ("portal:command", int),
+    "profile": ("portal:profile", str),
+    "bulk_job": ("portal:bulk_job", int),
+}
+_TARGET_LISTS = {"invitation": "portal:invitations", "callback": "portal:callbacks"}
+
+
+@register.filter
+def audit_target_url(event: Any) -> str:
+    """The console page of an audit event's target, or "" when it has none (or is gone)."""
+    if event.target_type in _TARGET_LISTS:
+        return reverse(_TARGET_LISTS[event.target_type])
+    page = _TARGET_PAGES.get(event.target_type)
+    if page is None or not event.target_id:
+        return ""
+    name, kind = page
+    try:
+        return reverse(name, args=[kind(event.target_id)])
+    except (ValueError, NoReverseMatch):
+        return ""
