@@ -195,6 +195,26 @@ class CommandTimeline:
     # The destinations with their progress, as the result body shows them (without tokens).
     destinations: list[DestinationView] = field(default_factory=list)
 
+    @property
+    def settled(self) -> bool:
+        """Nothing more will change: the command is final and its callback, if any, is delivered,
+        exhausted or skipped (a final command's callback may still be waiting for the CA step or
+        being retried, and the live view follows it to its end)."""
+        if not self.command.is_final:
+            return False
+        return self.delivery is None or self.delivery.state not in (
+            DeliveryState.WAITING,
+            DeliveryState.PENDING,
+        )
+
+    @property
+    def code_live(self) -> bool:
+        """Whether the provisioning's QR code can still be used (in progress, and its temporary
+        box neither answered, withdrawn nor expired)."""
+        if self.command.command_type != CommandType.PROV or self.command.is_final:
+            return False
+        return any(d.state in ("WAITING", "FETCHED") for d in self.destinations)
+
 
 def _content_events(command: Command) -> list[TimelineEvent]:
     """The content provider's part (docs/PROTOCOL.md §13); read only for commands with content
