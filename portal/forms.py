@@ -13,6 +13,7 @@ from hermod_core.models import ChallengeMode, Client, CommandState, CommandType
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
+from portal.guidance import FIELD_HELP, help_texts_apply
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
     SUBJECT_FIELDS,
@@ -540,6 +541,8 @@ class ProvisionTemplateForm(forms.Form):
             self.fields[f"flag_{name}"] = forms.ChoiceField(
                 label=name, choices=_flag_choices(), required=False
             )
+        help_texts_apply(self, FIELD_HELP)
+        self.has_clients = clients.exists()
 
     def subject_fields(self) -> list[forms.BoundField]:
         return [self[f"subject_{name}"] for name in SUBJECT_FIELDS]

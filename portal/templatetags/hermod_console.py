@@ -6,6 +6,8 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from portal import guidance
+
 register = template.Library()
 
 
@@ -60,3 +62,25 @@ def audit_target_url(event: Any) -> str:
         return reverse(name, args=[kind(event.target_id)])
     except (ValueError, NoReverseMatch):
         return ""
+
+
+_LEGENDS = {
+    "types": guidance.COMMAND_TYPES,
+    "states": guidance.COMMAND_STATES,
+    "destinations": guidance.DESTINATION_STATES,
+    "callbacks": guidance.CALLBACK_STATES,
+    "keys": guidance.KEY_HELP,
+}
+
+
+@register.simple_tag
+def legend(name: str) -> dict[str, str]:
+    """A legend of ``portal.guidance`` (``types``, ``states``, ``destinations``, ``callbacks``,
+    ``keys``): ``{% legend "types" as rows %}``."""
+    return _LEGENDS[name]
+
+
+@register.filter
+def meaning(code: str, name: str) -> str:
+    """What a code means in a legend: ``{{ command.command_type|meaning:"types" }}``."""
+    return _LEGENDS[name].get(str(code), "")
