@@ -95,8 +95,10 @@ class ApiKeyAuthentication(BaseAuthentication):
             client = client_authenticate(request.META.get("HTTP_X_API_KEY"))
         except ApiKeyRefused as refused:
             address = client_address(request)
-            logger.warning("API key refused from %s: %s", address, refused.reason)
+            # Counted first: once the address's failure budget is spent it gets 429 and no
+            # line, so a flood of bad keys writes at most one budget's worth of lines.
             ratelimit.failed(ratelimit.auth_failures(), budget_address(address))
+            logger.warning("API key refused from %s: %s", address, refused.reason)
             raise
         observability.client_id.set(client.client_id)
         ratelimit.hit(ratelimit.per_client(), client.client_id)

@@ -95,6 +95,17 @@ def test_a_forged_client_id_cannot_write_its_own_log_line(
     assert "unknown client 'x\\n2026" in message
 
 
+def test_a_flood_of_bad_keys_logs_at_most_the_failure_budget(
+    client, client_a: Persona, caplog: pytest.LogCaptureFixture, settings
+) -> None:
+    settings.HERMOD_RATE_LIMIT_AUTH_FAILURES = 3
+    with caplog.at_level(logging.WARNING, logger="hermod.auth"):
+        statuses = [client.get(POLL, HTTP_X_API_KEY="%%%").status_code for _ in range(10)]
+    assert statuses[:3] == [401, 401, 401]
+    assert set(statuses[3:]) == {429}
+    assert len([r for r in caplog.records if r.name == "hermod.auth"]) == 3
+
+
 def test_a_valid_key_logs_nothing(
     client, client_a: Persona, caplog: pytest.LogCaptureFixture
 ) -> None:
