@@ -25,13 +25,9 @@ from hermod_core.services.credentials import KeyMatch, api_key_check, ca_verifie
 logger = logging.getLogger("hermod.auth")
 
 
-def unauthorized() -> ApiError:
-    # One body for every failure: missing, malformed, unknown client, disabled, wrong key.
-    return ApiError(401, "UNAUTHORIZED", UNAUTHORIZED_MESSAGE)
-
-
 class ApiKeyRefused(ApiError):
-    """The uniform 401, carrying why (for the server log only, never for the client)."""
+    """The uniform 401, carrying why (for the server log only, never for the client): one body
+    for every failure, missing, malformed, unknown client, disabled or wrong key."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(401, "UNAUTHORIZED", UNAUTHORIZED_MESSAGE)
