@@ -60,6 +60,21 @@ FIELD_HELP: Final = {
     "flag_hybridprofile": "Desktop: the profile is usable by both the desktop and mobile app.",
 }
 
+KEY_STATES: Final = {
+    "ACTIVE": "usable: the app signs with it",
+    "INACTIVE": "generated, but unusable until a certificate command sets it ACTIVE",
+}
+
+PROFILE_STATES: Final = {
+    "ACTIVE": "provisioned; its box receives commands",
+    "DELETED": "deleted by a delete command; its box is closed",
+}
+
+BOX_TOKEN_STATES: Final = {
+    "held": "the device opens its box with its own secret token (rotated by the device)",
+    "revoked": "the device can no longer open its box; provision it again to reconnect it",
+}
+
 KEY_HELP: Final = {
     "usage": "SIG signing, AUTH authentication, ENC encryption, DEVICE_ENC device encryption.",
     "keystate": "ACTIVE: usable as soon as the profile is created. INACTIVE: generated now but "

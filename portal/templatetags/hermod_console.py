@@ -70,6 +70,9 @@ _LEGENDS = {
     "destinations": guidance.DESTINATION_STATES,
     "callbacks": guidance.CALLBACK_STATES,
     "keys": guidance.KEY_HELP,
+    "key_states": guidance.KEY_STATES,
+    "profile_states": guidance.PROFILE_STATES,
+    "box_token": guidance.BOX_TOKEN_STATES,
 }
 
 

@@ -9,7 +9,14 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from hermod_core.services.clients import client_set_enabled
-from portal.guidance import COMMAND_STATES, COMMAND_TYPES, FIELD_HELP, KEY_HELP
+from portal.guidance import (
+    BOX_TOKEN_STATES,
+    COMMAND_STATES,
+    COMMAND_TYPES,
+    FIELD_HELP,
+    KEY_HELP,
+    KEY_STATES,
+)
 from tests.portal.test_enroll import invitation  # noqa: F401 - a fixture
 
 PHONE_UA = (
@@ -93,3 +100,13 @@ def test_on_a_phone_the_enrollment_page_leads_with_the_app_link(invitation) -> N
     assert 'id="enroll-code" class="not-phone"' in desktop
     assert '<details class="other-device"' not in desktop
     assert 'id="enroll-qr"' in desktop
+
+
+def test_the_profile_page_explains_key_states_and_the_box_token(operator, client_a) -> None:
+    from tests.portal.helpers import make_profile
+
+    profile = make_profile(client_a.client)
+    html = operator.get(reverse("portal:profile", args=[profile.pk])).content.decode()
+    assert f'<abbr title="{escaped(KEY_STATES["ACTIVE"])}">ACTIVE</abbr>' in html
+    # make_profile's box has no token: it reads as revoked, with what that means.
+    assert f'revoked <span class="helptext">{escaped(BOX_TOKEN_STATES["revoked"])}' in html
