@@ -1,6 +1,8 @@
 """Template filters of the console."""
 
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
@@ -17,9 +19,20 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
+_ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
 def _text(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):

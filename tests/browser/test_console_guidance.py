@@ -238,6 +238,14 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
         page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/live") else None)
         page.wait_for_timeout(4500)
         assert polls == []
+
+        profile_id = Command.objects.get(pk=command.pk).profile_id
+        page.goto(f"/console/profiles/{profile_id}/")
+        expect(page.locator("abbr", has_text="ACTIVE").first).to_have_attribute(
+            "title", "usable: the app signs with it"
+        )
+        expect(page.locator("#box-token-state")).to_contain_text("held by the device")
+        screenshot(page, "guidance-profile")
     finally:
         receiver.stop()
 

@@ -1,6 +1,7 @@
 """Operator diagnostics in the console (issue 16 item 8): a test callback is not a failed
 callback, and the audit log reads as sentences with links to what it is about."""
 
+import re
 from datetime import timedelta
 
 from django.urls import reverse
@@ -52,6 +53,7 @@ def test_audit_details_are_readable_and_targets_are_links(operator, client_a) ->
     )
     page = operator.get(reverse("portal:audit")).content.decode()
     assert "grace seconds:</span> 3600" in page
+    assert re.search(r"old key valid until:</span> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<", page)
     assert "created:</span> gw, idm2" in page
     assert "updated:</span> none" in page
     assert "{&#x27;" not in page
