@@ -15,7 +15,7 @@ COMMAND_TYPES: Final = {
     "PING": "ping: asks the device for its device and profile information",
     "DELETE": "delete: removes a profile's mailbox (on a desktop, the profile too)",
     "SPIN": "start PIN reset (desktop): begins a PIN reset, PIN/PUK or admin-key change",
-    "EPIN": "end PIN reset (desktop): finishes it with the card's answer",
+    "EPIN": "end PIN reset (desktop): finishes it (encrypted nonce, optionally a new admin key)",
 }
 
 COMMAND_STATES: Final = {
@@ -42,27 +42,38 @@ CALLBACK_STATES: Final = {
     "SKIPPED": "the client has no callback URL (it polls)",
 }
 
-# Help for the provisioning form, by form field name (docs/PROTOCOL.md §5.1).
+# Help for the provisioning form, by form field name (docs/PROTOCOL.md §5.1; the wording follows
+# the product documentation of these options, shared/seeds/000).
 FIELD_HELP: Final = {
-    "smartcardid": "Desktop: the virtual smart card the profile goes on. Leave blank for phones.",
-    "adminkey": "Desktop: the card's new admin key, 48 lowercase hex characters. Masked in the "
-    "console; forgotten once the command ends.",
-    "oldadminkey": "Desktop: the card's current admin key when it is being replaced (48 hex).",
-    "provisionreader": "Desktop: CreateTPM makes a new TPM virtual card, FreeTPM uses a free one, "
-    "<n>TPM the n-th one.",
-    "congratsmessage": "Shown to the user when the enrollment completes (app and enrollment page).",
-    "protection_level": "Desktop: what unlocks the keys: NONE, CONSENT (a click), PASSWORD or "
-    "BIOMETRICS. 'not sent': the app's default.",
-    "flag_singleprofile": "Desktop: the app keeps only this profile.",
-    "flag_deletedisabled": "Desktop: the user cannot delete the profile.",
-    "flag_disableactivatebutton": "Desktop: hides the button that activates inactive keys.",
-    "flag_disablepinresetbutton": "Desktop: hides the PIN reset button.",
-    "flag_hybridprofile": "Desktop: the profile is usable by both the desktop and mobile app.",
+    "smartcardid": "Desktop: which virtual smart card (profile) in the desktop app this targets. "
+    "Leave blank for phones.",
+    "adminkey": "Desktop: the card's admin key to set, 48 lowercase hex characters. Masked in "
+    "the console; forgotten once the command ends.",
+    "oldadminkey": "Desktop: the card's current admin key, changed to adminkey (FreeTPM, <n>TPM).",
+    "provisionreader": "Desktop: CreateTPM creates the virtual smart card (the account needs admin "
+    "rights); FreeTPM takes a free one, changes its admin key and starts a PIN reset; <n>TPM "
+    "does so with the n-th card.",
+    "congratsmessage": "Shown instead of the default message when provisioning succeeds (in the "
+    "desktop app and on the enrollment page).",
+    "protection_level": "Desktop, software keys only: NONE (no confirmation), CONSENT (a Windows "
+    "confirmation dialogue), PASSWORD (entered once per session), BIOMETRICS (depends on the "
+    "device). 'not sent': the app's default.",
+    "flag_singleprofile": "Desktop: provisioning succeeds only if the computer has no other "
+    "profile.",
+    "flag_deletedisabled": "Desktop: the user cannot delete the profile locally; only a delete "
+    "command can.",
+    "flag_disableactivatebutton": "Desktop: no Activate button; the app runs the activation "
+    "directly.",
+    "flag_disablepinresetbutton": "Desktop: no PIN Reset button; the app runs the PIN reset "
+    "directly.",
+    "flag_hybridprofile": "Desktop: one virtual smart card keeps its keys in different stores, "
+    "trying them in the storage priorities' order (e.g. TPM, then OS when the TPM refuses a key).",
 }
 
+# Key states as the console shows them (the server passes them to the device as is).
 KEY_STATES: Final = {
-    "ACTIVE": "usable: the app signs with it",
-    "INACTIVE": "generated, but unusable until a certificate command sets it ACTIVE",
+    "ACTIVE": "the key is active in the app",
+    "INACTIVE": "the key was created inactive; it is activated later in the app",
 }
 
 PROFILE_STATES: Final = {
@@ -77,10 +88,11 @@ BOX_TOKEN_STATES: Final = {
 
 KEY_HELP: Final = {
     "usage": "SIG signing, AUTH authentication, ENC encryption, DEVICE_ENC device encryption.",
-    "keystate": "ACTIVE: usable as soon as the profile is created. INACTIVE: generated now but "
-    "unusable until a certificate command sets it ACTIVE.",
-    "storages": "Where the app may keep the key, first choice first: APP (the app's own store), "
-    "OS (the phone's keystore), TPM (a computer's TPM), YUBI (a YubiKey).",
+    "keystate": "The state the app gives the new key: ACTIVE, or INACTIVE for a key activated "
+    "later in the app. Passed to the device as is.",
+    "storages": "Where the app keeps the key, first choice first: APP (the app's own store; on a "
+    "desktop, the virtual smart card), OS (software keys), TPM (each key on the TPM), YUBI (a "
+    "YubiKey).",
     "mechanism": "The signature algorithm of the key's answers (EC keys: ES256/ES384).",
 }
 

@@ -107,14 +107,14 @@ def test_legends_and_help_explain_codes_and_desktop_options(admin_page, idm, scr
     expect(page.locator("#no-clients")).to_have_count(0)
     page.click("summary:has-text('Desktop app options')")
     for text in [
-        "Desktop: the virtual smart card the profile goes on",
+        "which virtual smart card (profile) in the desktop app",
         "48 lowercase hex characters",
-        "CreateTPM makes a new TPM virtual card",
-        "the user cannot delete the profile",
-        "what unlocks the keys",
+        "CreateTPM creates the virtual smart card",
+        "the user cannot delete the profile locally",
+        "CONSENT (a Windows confirmation dialogue)",
     ]:
         expect(page.locator("#provision-form")).to_contain_text(text, ignore_case=True)
-    expect(page.locator("#key-help")).to_contain_text("INACTIVE: generated now but unusable")
+    expect(page.locator("#key-help")).to_contain_text("INACTIVE for a key activated later")
     screenshot(page, "guidance-provision-help")
 
 
@@ -242,7 +242,7 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
         profile_id = Command.objects.get(pk=command.pk).profile_id
         page.goto(f"/console/profiles/{profile_id}/")
         expect(page.locator("abbr", has_text="ACTIVE").first).to_have_attribute(
-            "title", "usable: the app signs with it"
+            "title", "the key is active in the app"
         )
         expect(page.locator("#box-token-state")).to_contain_text("held by the device")
         screenshot(page, "guidance-profile")
