@@ -3,6 +3,7 @@ neither its own nor Celery's routine "received"/"succeeded"/"Sending due task" l
 expired something says so, and a failing run still logs."""
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from celery.app import trace
@@ -22,15 +23,29 @@ class Collect(logging.Handler):
         self.records.append(record)
 
 
+# The loggers Celery's worker and beat write these lines to, and the sweep's own.
+LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat", "hermod.sweep")
+
+
 @pytest.fixture
-def collected() -> Collect:
+def collected() -> Iterator[Collect]:
+    """The filter on a handler of its own, on loggers set to INFO whatever earlier tests (a
+    Celery worker's start-up configures its loggers) left them at."""
     handler = Collect()
-    loggers = [logging.getLogger(n) for n in ("celery", "hermod")]
-    for logger in loggers:
+    saved = []
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.disabled, logger.propagate))
+        logger.setLevel(logging.INFO)
+        logger.disabled = False
+        logger.propagate = False
         logger.addHandler(handler)
     yield handler
-    for logger in loggers:
+    for logger, level, disabled, propagate in saved:
         logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.disabled = disabled
+        logger.propagate = propagate
 
 
 def test_the_console_handler_applies_the_filter() -> None:
