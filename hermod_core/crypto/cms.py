@@ -437,3 +437,26 @@ def sign_data(
     if signed_attributes and signing_time is not None:
         return _with_signing_time(der, private_key, algorithm, rsa_padding, signing_time)
     return der
+
+
+def signed_data_certificates(data: str) -> tuple[bytes, ...]:
+    """The DER certificates a base64 CMS SignedData carries, for showing them (not verified);
+    ``CmsError`` (``CMS_INVALID``) for anything else."""
+    try:
+        der = der_from_pem_or_b64(data, _PEM_LABELS, max_chars=2 * MAX_CMS_BYTES)
+    except CryptoError as exc:
+        raise _error(ErrorCode.CMS_INVALID, "The CMS is not base64 DER.") from exc
+    try:
+        info = asn1_cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise _error(ErrorCode.CMS_INVALID, "The CMS is not SignedData.")
+        return tuple(
+            choice.chosen.dump()
+            for choice in info["content"]["certificates"]
+            if choice.name == "certificate"
+        )
+    except CryptoError:
+        raise
+    except Exception as exc:
+        # As in verify_signed_data: asn1crypto reports malformed input with any builtin error.
+        raise _error(ErrorCode.CMS_INVALID, "The value is not a valid CMS SignedData.") from exc

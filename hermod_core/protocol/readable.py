@@ -3,11 +3,13 @@
 Pure: the console shows what a device answered beside what was sent. Every compact JWS is shown
 as its decoded header and payload (nested ones too: a provisioning answer's ``signedkeys``),
 every certificate and CSR as a summary (subject, issuer, validity, key), JSON carried as text
-(a ping's ``result.data``) as JSON. Secrets never reach the page: tokens, passwords, admin
-keys, a CSR's challenge password, private JWK members. Nothing here verifies anything: the
-answer may be one the server refused, so decoding is best effort and never raises.
+(a ping's ``result.data``) as JSON, a CMS signature (``pkcs7``) as the certificates it carries.
+Secrets never reach the page: tokens, passwords, admin keys, a CSR's challenge password, private
+JWK members. Nothing here verifies anything: the answer may be one the server refused, so
+decoding is best effort and never raises.
 """
 
+import base64
 import json
 import re
 from datetime import datetime
@@ -15,6 +17,7 @@ from typing import Any, Final
 
 from hermod_core.crypto import jws
 from hermod_core.crypto.certs import parse_certificate_b64
+from hermod_core.crypto.cms import signed_data_certificates
 from hermod_core.crypto.csr import csr_challenge_password, parse_csr_b64
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import key_type_and_size
@@ -72,6 +75,15 @@ def _certificate(text: str) -> dict[str, Any] | None:
             "sha256": cert.sha256_fingerprint,
         }
     }
+
+
+def _signed_data(text: str) -> dict[str, Any] | None:
+    try:
+        certificates = signed_data_certificates(text)
+    except CryptoError:
+        return None
+    shown = [_certificate(base64.b64encode(der).decode("ascii")) for der in certificates]
+    return {"CMS SignedData": {"certificates": [c or "not a supported certificate" for c in shown]}}
 
 
 def _csr(text: str) -> dict[str, Any] | None:
@@ -146,7 +158,7 @@ def _string(name: str, text: str, depth: int, decode: bool) -> Any:
     if decoded is not None:
         return decoded
     if name in _CERTIFICATE_MEMBERS and len(text) > 200:
-        return _certificate(text) or text
+        return _certificate(text) or _signed_data(text) or text
     return text
 
 

@@ -126,3 +126,19 @@ def test_hostile_input_never_raises() -> None:
         readable(sample, decode=False)
     assert "nested too deep to show" in json.dumps(readable(deep))
     assert readable({"data": not_json})["data"]["JWS payload"] == "3 bytes (not JSON)"
+
+
+def test_a_pkcs7_signature_shows_the_certificates_it_carries() -> None:
+    from hermod_core.crypto.cms import sign_data
+    from hermod_core.crypto.testca import make_self_signed_ca
+
+    ca_key, ca_cert = make_self_signed_ca("Readable Test CA")
+    der = sign_data(b"to be signed", ca_key, ca_cert)
+    data = base64.b64encode(der).decode()
+    shown = readable({"signResponse": {"result": {"contenttype": "pkcs7", "data": data}}})
+    (certificate,) = shown["signResponse"]["result"]["data"]["CMS SignedData"]["certificates"]
+    assert certificate["certificate"]["subject"] == "CN=Readable Test CA"
+    assert certificate["certificate"]["key"] == "EC 256"
+    # Not a CMS at all: left as it is.
+    garbage = base64.b64encode(b"\x30\x82" + b"\x00" * 300).decode()
+    assert readable({"data": garbage}) == {"data": garbage}
