@@ -37,6 +37,7 @@ def test_code_and_templates_name_the_contract_by_its_path() -> None:
     bare = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in tracked((".py", ".html", ".js", ".css", ".yaml", ".toml"))
+        if path != Path(__file__).resolve()  # this file names what it looks for
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if BARE.search(line)
     ]
