@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from hermod_core.env import (
@@ -125,6 +126,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "django.contrib.sites",  # allauth.socialaccount's models refer to it; SITE_ID below
     "hermod_core",
     "portal",
 ]
@@ -141,7 +148,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication: an account without a required second factor goes to set one up.
+    "portal.middleware.SecondFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -177,6 +187,63 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# Console sign-in: the password step is the console's own (portal.views.auth: throttled and
+# audited); django-allauth adds the second factor (TOTP, WebAuthn passkeys, recovery codes).
+# Nobody signs up: accounts are made by admins (console, `manage.py hermod_account`, invitations).
+ACCOUNT_ADAPTER = "portal.signin.ConsoleAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+MFA_ADAPTER = "portal.signin.ConsoleMFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Hermod console"
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_FORMS = {
+    "authenticate": "portal.signin.AuditedAuthenticateForm",
+    "authenticate_webauthn": "portal.signin.AuditedWebAuthnAuthenticateForm",
+}
+SITE_ID = 1
+
+# Optional single sign-on with OpenID Connect (portal.sso). Off while HERMOD_OIDC_ISSUER is empty.
+HERMOD_OIDC_ISSUER = env_str("HERMOD_OIDC_ISSUER", "").rstrip("/")
+HERMOD_OIDC_CLIENT_ID = env_str("HERMOD_OIDC_CLIENT_ID", "")
+HERMOD_OIDC_CLIENT_SECRET = env_str("HERMOD_OIDC_CLIENT_SECRET", "")
+HERMOD_OIDC_NAME = env_str("HERMOD_OIDC_NAME", "single sign-on")
+HERMOD_OIDC_ROLE_CLAIM = env_str("HERMOD_OIDC_ROLE_CLAIM", "groups")
+HERMOD_OIDC_ADMIN_VALUES = env_list("HERMOD_OIDC_ADMIN_VALUES", ["hermod-admin"])
+HERMOD_OIDC_OPERATOR_VALUES = env_list("HERMOD_OIDC_OPERATOR_VALUES", ["hermod-operator"])
+if HERMOD_OIDC_ISSUER and not HERMOD_OIDC_CLIENT_ID:
+    raise EnvError("HERMOD_OIDC_CLIENT_ID", "required when HERMOD_OIDC_ISSUER is set")
+if HERMOD_OIDC_ISSUER and not HERMOD_OIDC_ISSUER.startswith(("https://", "http://")):
+    raise EnvError("HERMOD_OIDC_ISSUER", "an http(s) URL of the provider (its issuer)")
+
+
+def oidc_provider_settings(issuer: str, client_id: str, secret: str, name: str) -> dict[str, Any]:
+    """allauth's openid_connect configuration for one provider app (empty issuer: none)."""
+    apps = []
+    if issuer:
+        apps.append(
+            {
+                "provider_id": "hermod-sso",
+                "name": name,
+                "client_id": client_id,
+                "secret": secret,
+                "settings": {"server_url": issuer, "fetch_userinfo": True},
+            }
+        )
+    return {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": apps}}
+
+
+SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
+    HERMOD_OIDC_ISSUER, HERMOD_OIDC_CLIENT_ID, HERMOD_OIDC_CLIENT_SECRET, HERMOD_OIDC_NAME
+)
+SOCIALACCOUNT_ADAPTER = "portal.sso.ConsoleSocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never sign in to a local account by its email
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -321,5 +388,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},
+    # httpx logs every request line at INFO (an APNs path carries the device token), and
+    # hpack/h2 log each header at DEBUG (the provider token too): never below WARNING.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "hpack", "h2")},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

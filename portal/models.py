@@ -159,3 +159,58 @@ class LoginThrottle(models.Model):
     def name_of(username: str) -> str:
         """How a typed account name is stored: case-folded, cut to the field's length."""
         return username.casefold()[:150]
+
+
+class AccountInvitation(models.Model):
+    """A one-time link ``/console/join/<token>`` that lets someone create a console account with
+    the role chosen by the admin who sent it.
+
+    The token is random (256 bits) and only its keyed hash is stored (``token_hash``), so a copy
+    of the database opens no invitation. It is used at most once (``used_at`` is claimed by a
+    conditional UPDATE) and dead after ``expires_at`` or once ``revoked_at`` is set.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=20)
+    email = models.EmailField(blank=True)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "hermod_account_invitation"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"account invitation {self.pk} ({self.role})"
+
+
+class ConsoleSecurity(models.Model):
+    """Console-wide sign-in settings an admin changes in the console: one row (``pk=1``).
+
+    ``require_mfa``: every console account must have a second factor (TOTP or a passkey); an
+    account without one is sent to set it up before it sees anything else.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    require_mfa = models.BooleanField(default=False)
+    updated_by = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "hermod_console_security"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="console_security_one")
+        ]
+
+    def __str__(self) -> str:
+        return f"console security (MFA {'required' if self.require_mfa else 'optional'})"

@@ -13,6 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -498,7 +499,9 @@ def login_throttle_clear(*, actor: ConsoleActor, throttle_id: int) -> LoginThrot
     return row
 
 
-def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> None:
+def console_session_record(
+    *, user: AbstractBaseUser, ip: str, action: str, details: dict[str, Any] | None = None
+) -> None:
     """Audit a sign-in or sign-out (``console.login`` / ``console.logout``)."""
     name = user.get_username()
     audit_record(
@@ -508,6 +511,7 @@ def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> N
         action=action,
         target_type="account",
         target_id=name[:100],
+        details=details,
     )
 
 

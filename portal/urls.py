@@ -3,6 +3,7 @@
 from django.urls import path
 
 from portal.views import (
+    accounts,
     audit,
     bulk,
     callbacks,
@@ -31,6 +32,25 @@ urlpatterns = [
         login_throttle_clear_view,
         name="login_throttle_clear",
     ),
+    # console accounts (admins), and the public link of an account invitation
+    path("accounts/", accounts.accounts, name="accounts"),
+    path("accounts/new", accounts.account_create_view, name="account_create"),
+    path("accounts/invite", accounts.account_invite_view, name="account_invite"),
+    path("accounts/second-factor", accounts.console_mfa_rule_view, name="console_mfa_rule"),
+    path("accounts/<int:user_id>/role", accounts.account_role_view, name="account_role"),
+    path("accounts/<int:user_id>/enabled", accounts.account_enabled_view, name="account_enabled"),
+    path("accounts/<int:user_id>/unlock", accounts.account_unlock_view, name="account_unlock"),
+    path(
+        "accounts/invitations/<int:invitation_id>/",
+        accounts.account_invitation_page,
+        name="account_invitation",
+    ),
+    path(
+        "accounts/invitations/<int:invitation_id>/revoke",
+        accounts.account_invitation_revoke_view,
+        name="account_invitation_revoke",
+    ),
+    path("join/<str:token>", accounts.account_join, name="account_join"),
     path("", dashboard.dashboard, name="dashboard"),
     # clients
     path("clients/", clients.client_list, name="client_list"),

@@ -65,6 +65,15 @@ CONSOLE_URLS = [
     ("portal:audit", {}, "get"),
     ("portal:login_throttles", {}, "get"),
     ("portal:login_throttle_clear", {"throttle_id": 1}, "post"),
+    ("portal:accounts", {}, "get"),
+    ("portal:account_create", {}, "post"),
+    ("portal:account_invite", {}, "post"),
+    ("portal:console_mfa_rule", {}, "post"),
+    ("portal:account_role", {"user_id": 1}, "post"),
+    ("portal:account_enabled", {"user_id": 1}, "post"),
+    ("portal:account_unlock", {"user_id": 1}, "post"),
+    ("portal:account_invitation", {"invitation_id": 1}, "get"),
+    ("portal:account_invitation_revoke", {"invitation_id": 1}, "post"),
 ]
 
 ADMIN_ONLY = [
@@ -80,6 +89,13 @@ ADMIN_ONLY = [
     ("portal:group_ca_ra", {"name": "smartid"}),
     ("portal:group_ca_test", {"name": "smartid"}),
     ("portal:login_throttle_clear", {"throttle_id": 1}),
+    ("portal:account_create", {}),
+    ("portal:account_invite", {}),
+    ("portal:console_mfa_rule", {}),
+    ("portal:account_role", {"user_id": 1}),
+    ("portal:account_enabled", {"user_id": 1}),
+    ("portal:account_unlock", {"user_id": 1}),
+    ("portal:account_invitation_revoke", {"invitation_id": 1}),
 ]
 
 
