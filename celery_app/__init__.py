@@ -25,7 +25,7 @@ def _fresh_connections(**kwargs: object) -> None:
 def _schedule(sender: Celery, **kwargs: object) -> None:
     from django.conf import settings
 
-    # Expiry within 5 s of the deadline (PROTOCOL.md §7): the sweep runs every few seconds and
+    # Expiry within 5 s of the deadline (docs/PROTOCOL.md §7): the sweep runs every few seconds and
     # expires a message whose run is late only by the interval.
     sender.add_periodic_task(
         float(settings.HERMOD_SWEEP_INTERVAL),

@@ -1,4 +1,4 @@
-"""The command and destination state machines of PROTOCOL.md §7, as pure transition tables."""
+"""The command and destination state machines of docs/PROTOCOL.md §7, as pure transition tables."""
 
 from enum import StrEnum
 

@@ -34,6 +34,25 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# Tasks that run every few seconds: Celery's own INFO lines for each run ("received",
+# "succeeded", beat's "Sending due task") would fill the log with nothing. The sweep logs what it
+# did itself (``services.expiry.sweep``), and a failing run still logs (at ERROR).
+QUIET_TASKS = frozenset({"hermod.sweep"})
+
+
+class QuietTaskFilter(logging.Filter):
+    """Drops Celery's routine INFO lines about the runs of ``QUIET_TASKS``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not record.name.startswith("celery"):
+            return True
+        data = getattr(record, "data", None)
+        if isinstance(data, dict) and data.get("name") in QUIET_TASKS:
+            return False
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.name == "celery.beat" and any(a in QUIET_TASKS for a in args))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record. Text is redacted (``access_log.redact``): Django attaches the
     request to its records, whose text form carries the full path with its query string."""

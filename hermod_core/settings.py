@@ -52,7 +52,8 @@ SECRET_KEY = env_secret(
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
-# --- Hermod (PROTOCOL.md) ---------------------------------------------------------------------
+# --- Hermod (docs/PROTOCOL.md)
+# ---------------------------------------------------------------------
 HERMOD_API_PREFIX = env_str("HERMOD_API_PREFIX", "hermod/rest").strip("/")
 # TLS served by gunicorn itself (hermod_core.tls): checked here so that a half-given pair or an
 # unreadable file stops start-up naming the variable.
@@ -76,7 +77,7 @@ HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
 HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maximum=300)
 HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
-# Content providers (PROTOCOL.md §13): attempts per command and the first retry delay (doubled
+# Content providers (docs/PROTOCOL.md §13): attempts per command and the first retry delay (doubled
 # after each failure); timeout and TLS trust are the callbacks'.
 HERMOD_CONTENT_ATTEMPTS = env_int("HERMOD_CONTENT_ATTEMPTS", 3, minimum=1, maximum=20)
 HERMOD_CONTENT_RETRY_DELAY = env_int("HERMOD_CONTENT_RETRY_DELAY", 2, minimum=1, maximum=300)
@@ -260,7 +261,8 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
-# The body limit of PROTOCOL.md §11 is enforced by ApiErrorMiddleware before Django reads a body.
+# The body limit of docs/PROTOCOL.md §11 is enforced by ApiErrorMiddleware before Django reads a
+# body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HERMOD_MAX_BODY_BYTES
 
 SESSION_COOKIE_HTTPONLY = True
@@ -298,7 +300,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Hermod API",
     "DESCRIPTION": "Command API for application servers and mailbox API for devices "
-    "(see PROTOCOL.md).",
+    "(see docs/PROTOCOL.md).",
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -374,6 +376,7 @@ LOGGING = {
     "filters": {
         "context": {"()": "hermod_core.observability.ContextFilter"},
         "redact": {"()": "hermod_core.access_log.RedactingFilter"},
+        "quiet_tasks": {"()": "hermod_core.observability.QuietTaskFilter"},
     },
     "formatters": {
         "plain": {
@@ -386,7 +389,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": HERMOD_LOG_FORMAT,
-            "filters": ["context", "redact"],
+            "filters": ["context", "redact", "quiet_tasks"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that load by id and call a service (STYLE.md, Celery)."""
+"""Celery tasks: thin wrappers that load by id and call a service (docs/STYLE.md, Celery)."""
 
 import dataclasses
 import random

@@ -23,7 +23,7 @@ urlpatterns = [
     path(f"{prefix}/command/", include((api_urls.command_urlpatterns, "command"))),
     path(f"{prefix}/ms/", include((api_urls.mailbox_urlpatterns, "ms"))),
     path(f"{prefix}/ca/", include((api_urls.ca_urlpatterns, "ca"))),
-    # The layout of the containerised and hosted deployments (PROTOCOL.md §2).
+    # The layout of the containerised and hosted deployments (docs/PROTOCOL.md §2).
     path("command/", include((api_urls.command_urlpatterns, "command-alias"))),
     path("ms/", include((api_urls.mailbox_urlpatterns, "ms-alias"))),
     path("ca/", include((api_urls.ca_urlpatterns, "ca-alias"))),

@@ -17,6 +17,7 @@ from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
 from hermod_core.services.console import ConsoleError
 from hermod_core.services.groups import GROUP_NAME_RULE, group_name_check
+from portal.guidance import FIELD_HELP, help_texts_apply
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
     SUBJECT_FIELDS,
@@ -43,7 +44,7 @@ def _wait_text(wait: timedelta) -> str:
 
 
 def _callback_attempts_field() -> forms.IntegerField:
-    """A client's own callback attempts, overriding the server's (PROTOCOL.md §8)."""
+    """A client's own callback attempts, overriding the server's (docs/PROTOCOL.md §8)."""
     return forms.IntegerField(
         label="Callback attempts (blank: the server's default)",
         min_value=1,
@@ -178,6 +179,23 @@ class ClientCreateForm(forms.Form):
         return str(client_id)
 
 
+class ClientRotateForm(forms.Form):
+    """How long the replaced key keeps working beside the new one (0: it stops at once)."""
+
+    grace_hours = forms.IntegerField(
+        label="Keep the old key valid for (hours)",
+        min_value=0,
+        max_value=720,
+        initial=0,
+        required=False,
+        help_text="0 (or blank) stops the old key at once. A few hours let the application "
+        "server switch to the new key without refused calls; at most 720 (30 days).",
+    )
+
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["grace_hours"] or 0)
+
+
 class ClientCallbackForm(forms.Form):
     """Callback settings; a blank secret keeps the stored one unless "clear" is ticked."""
 
@@ -198,7 +216,7 @@ class ClientCallbackForm(forms.Form):
 
 
 class ClientContentForm(forms.Form):
-    """Content provider (PROTOCOL.md §13) and the client's own callback retry policy; a blank
+    """Content provider (docs/PROTOCOL.md §13) and the client's own callback retry policy; a blank
     basic auth keeps the stored one unless "clear" is ticked, a blank number means the server's
     default."""
 
@@ -590,6 +608,8 @@ class ProvisionTemplateForm(forms.Form):
             self.fields[f"flag_{name}"] = forms.ChoiceField(
                 label=name, choices=_flag_choices(), required=False
             )
+        help_texts_apply(self, FIELD_HELP)
+        self.has_clients = clients.exists()
 
     def subject_fields(self) -> list[forms.BoundField]:
         return [self[f"subject_{name}"] for name in SUBJECT_FIELDS]

@@ -1,6 +1,6 @@
 """The console's provisioning form as data, and the ``/command/provision`` body it stands for.
 
-``ProvisionSpec`` is what an admin fills in (PROTOCOL.md §5.1, desktop options included);
+``ProvisionSpec`` is what an admin fills in (docs/PROTOCOL.md §5.1, desktop options included);
 ``provision_body`` turns it into the JSON body an integrator would POST, template CSRs built by
 the server. The body is then checked and created exactly as the API does it.
 """
@@ -119,7 +119,7 @@ def provision_body(
     """The ``/command/provision`` request body of a spec, with a fresh nonce.
 
     Each key request gets a template CSR of the spec's subject signed by a throw-away key (the
-    device re-keys it, PROTOCOL.md §5.1). ``template_key`` lets a bulk job sign every template
+    device re-keys it, docs/PROTOCOL.md §5.1). ``template_key`` lets a bulk job sign every template
     with one throw-away key instead of generating one per request; it is discarded either way.
     """
     subject = {name: value for name, value in spec.subject if value}

@@ -105,8 +105,8 @@ class EnrollmentStatus:
     congrats: str
     failure: str
     fetched_at: datetime | None = None  # when the app opened the link (the result's fetchedAt)
-    # The same-device link for a user on the phone itself (PROTOCOL.md: result bodies' appLink),
-    # titled and returning to ``redirect``; only while the plug-out URI is shown.
+    # The same-device link for a user on the phone itself (docs/PROTOCOL.md: result bodies'
+    # appLink), titled and returning to ``redirect``; only while the plug-out URI is shown.
     app_link: str = ""
 
     @property

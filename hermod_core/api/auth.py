@@ -1,7 +1,9 @@
-"""X-Api-Key authentication for the command API (PROTOCOL.md §3)."""
+"""X-Api-Key authentication for the command API (docs/PROTOCOL.md §3)."""
 
+import logging
 from typing import Any
 
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -10,34 +12,62 @@ from hermod_core import observability
 from hermod_core.api import ratelimit
 from hermod_core.api.errors import UNAUTHORIZED_MESSAGE, ApiError
 from hermod_core.models import CaSettings, Client
-from hermod_core.protocol.api_key import parse_api_key_header
+from hermod_core.protocol.api_key import (
+    MalformedApiKey,
+    read_api_key_header,
+    trailing_whitespace_hint,
+)
 from hermod_core.proxies import budget_address, client_address
 from hermod_core.selectors.ca import ca_settings_for_verifier
 from hermod_core.selectors.clients import client_for_authentication
-from hermod_core.services.credentials import api_key_matches, ca_verifier_hash
+from hermod_core.services.credentials import KeyMatch, api_key_check, ca_verifier_hash
+
+logger = logging.getLogger("hermod.auth")
 
 
-def unauthorized() -> ApiError:
-    # One body for every failure: missing, malformed, unknown client, disabled, wrong key.
-    return ApiError(401, "UNAUTHORIZED", UNAUTHORIZED_MESSAGE)
+class ApiKeyRefused(ApiError):
+    """The uniform 401, carrying why (for the server log only, never for the client): one body
+    for every failure, missing, malformed, unknown client, disabled or wrong key."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(401, "UNAUTHORIZED", UNAUTHORIZED_MESSAGE)
+        self.reason = reason
+
+
+def _shown(client_id: str) -> str:
+    # A client id comes from the caller: repr() escapes newlines and quotes, so a forged id cannot
+    # write a line of its own into the log.
+    return repr(client_id[:100])
 
 
 def client_authenticate(header: str | None) -> Client:
-    """The enabled client whose key the header carries, or the uniform 401.
+    """The enabled client whose key the header carries, or the uniform 401 (``ApiKeyRefused``,
+    whose ``reason`` tells the operator which check failed).
 
-    The HMAC and the comparison run whether or not the client exists, so the answer time does not
-    tell whether a client id is known.
+    The HMAC and both comparisons (the key, and the previous key within its grace period) run
+    whether or not the client exists, so the answer time does not tell whether a client id is
+    known.
     """
-    parsed = parse_api_key_header(header)
-    if parsed is None:
-        api_key_matches("", None)
-        raise unauthorized()
+    parsed = read_api_key_header(header)
+    if isinstance(parsed, MalformedApiKey):
+        api_key_check("", None, None)
+        raise ApiKeyRefused(f"malformed header: {parsed.reason}")
     client = client_for_authentication(parsed.client_id)
-    if not api_key_matches(parsed.key, client.key_hash if client else None):
-        raise unauthorized()
-    assert client is not None
+    match = api_key_check(
+        parsed.key,
+        client.key_hash if client else None,
+        client.previous_key_hash_at(timezone.now()) if client else None,
+    )
+    if client is None:
+        hint = trailing_whitespace_hint(parsed.client_id)
+        raise ApiKeyRefused(f"unknown client {_shown(parsed.client_id)}{hint}")
+    if match is KeyMatch.NONE:
+        rotated = client.key_rotated_at
+        when = f"; its key was last set {rotated:%Y-%m-%d %H:%M} UTC" if rotated else ""
+        hint = trailing_whitespace_hint(parsed.key)
+        raise ApiKeyRefused(f"wrong key for client {_shown(client.client_id)}{hint}{when}")
     if not client.enabled:
-        raise unauthorized()
+        raise ApiKeyRefused(f"client {_shown(client.client_id)} is disabled")
     return client
 
 
@@ -59,8 +89,12 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Client, None]:
         try:
             client = client_authenticate(request.META.get("HTTP_X_API_KEY"))
-        except ApiError:
-            ratelimit.failed(ratelimit.auth_failures(), budget_address(client_address(request)))
+        except ApiKeyRefused as refused:
+            address = client_address(request)
+            # Counted first: once the address's failure budget is spent it gets 429 and no
+            # line, so a flood of bad keys writes at most one budget's worth of lines.
+            ratelimit.failed(ratelimit.auth_failures(), budget_address(address))
+            logger.warning("API key refused from %s: %s", address, refused.reason)
             raise
         observability.client_id.set(client.client_id)
         ratelimit.hit(ratelimit.per_client(), client.client_id)

@@ -1,4 +1,5 @@
-"""The endpoint a group's SCEP CA calls to check a one-time challenge (PROTOCOL.md §10): thin."""
+"""The endpoint a group's SCEP CA calls to check a one-time challenge (docs/PROTOCOL.md §10):
+thin."""
 
 import logging
 from typing import Any

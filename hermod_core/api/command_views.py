@@ -1,4 +1,4 @@
-"""The command API for application servers (PROTOCOL.md §4–§5, §8): thin views."""
+"""The command API for application servers (docs/PROTOCOL.md §4–§5, §8): thin views."""
 
 import logging
 

@@ -1,4 +1,4 @@
-"""The one place that turns errors into the JSON error body of PROTOCOL.md §12.
+"""The one place that turns errors into the JSON error body of docs/PROTOCOL.md §12.
 
 ``{"error": {"code": "<UPPER_SNAKE>", "message": "<sentence>", "field": "<dotted path>"}}`` —
 never a stack trace, SQL or path.

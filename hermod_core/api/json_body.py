@@ -1,4 +1,4 @@
-"""Reading a JSON request body under the limits of PROTOCOL.md §11.
+"""Reading a JSON request body under the limits of docs/PROTOCOL.md §11.
 
 Only JSON that every store can keep is let in: no NaN or infinities (Python's json module accepts
 them, JSON and jsonb do not), no NUL characters or lone surrogates in strings (jsonb refuses

@@ -1,4 +1,4 @@
-"""The mailbox API for devices (PROTOCOL.md §6): thin views over services.mailbox."""
+"""The mailbox API for devices (docs/PROTOCOL.md §6): thin views over services.mailbox."""
 
 import uuid
 from typing import Any
@@ -38,7 +38,7 @@ def _missing() -> ApiError:
 
 
 def _not_found(request: Request) -> ApiError:
-    """The same answer for an unknown box or token: no oracle (PROTOCOL.md §6).
+    """The same answer for an unknown box or token: no oracle (docs/PROTOCOL.md §6).
 
     Only requests that opened no box get here, and each counts against the failure budget of its
     address (``hermod_core.proxies.client_address``): token guessing ends in 429 — for the

@@ -20,7 +20,7 @@ def is_api_path(path: str) -> bool:
 
 
 class ApiErrorMiddleware:
-    """Refuses oversize bodies with 413 before they are read (PROTOCOL.md §11) and turns any
+    """Refuses oversize bodies with 413 before they are read (docs/PROTOCOL.md §11) and turns any
     exception escaping an API view into a JSON error: 503 while the database is unreachable,
     500 otherwise — logged here, never shown to the client (§12)."""
 

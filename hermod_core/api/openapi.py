@@ -15,7 +15,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-c
             "type": "apiKey",
             "in": "header",
             "name": "X-Api-Key",
-            "description": "base64(<client-id>:<key>) (PROTOCOL.md §3)",
+            "description": "base64(<client-id>:<key>) (docs/PROTOCOL.md §3)",
         }
 
 
@@ -27,5 +27,5 @@ class CaVerifierScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyp
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A group CA's verifier credential (PROTOCOL.md §10)",
+            "description": "A group CA's verifier credential (docs/PROTOCOL.md §10)",
         }

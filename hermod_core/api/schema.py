@@ -1,4 +1,5 @@
-"""OpenAPI description of the command and mailbox API (PROTOCOL.md), served at /hermod/v3/api-docs.
+"""OpenAPI description of the command and mailbox API (docs/PROTOCOL.md), served at
+/hermod/v3/api-docs.
 
 The wire formats are written here as plain OpenAPI 3.0 schema objects, not as serializers: the
 protocol keeps members it does not know, accepts numbers and booleans spelled as strings ("2048",
@@ -79,7 +80,7 @@ def _obj(
     required: Iterable[str] = (),
     kept: bool = False,
 ) -> Schema:
-    """An object; ``kept``: unknown members are accepted and kept (PROTOCOL.md §4.1)."""
+    """An object; ``kept``: unknown members are accepted and kept (docs/PROTOCOL.md §4.1)."""
     schema: Schema = {"type": "object", "description": description, "properties": properties}
     if required:
         schema["required"] = list(required)
@@ -162,10 +163,11 @@ _SMARTCARD_ID = _str(
 # --- components --------------------------------------------------------------------------------
 
 COMPONENTS: dict[str, Schema] = {
-    # Vocabulary (PROTOCOL.md §4, §5, §7): named so that generated clients share one type each.
-    "CommandType": _enum("The type of a command (PROTOCOL.md §4).", CommandType),
+    # Vocabulary (docs/PROTOCOL.md §4, §5, §7): named so that generated clients share one type each.
+    "CommandType": _enum("The type of a command (docs/PROTOCOL.md §4).", CommandType),
     "CommandState": _enum(
-        "IN_PROGRESS until the command ends in one of the final states (PROTOCOL.md §7).", State
+        "IN_PROGRESS until the command ends in one of the final states (docs/PROTOCOL.md §7).",
+        State,
     ),
     "KeyUsage": _enum("What a key is for.", USAGES),
     "KeyType": _enum("The key algorithm.", KEY_SIZES),
@@ -191,8 +193,8 @@ COMPONENTS: dict[str, Schema] = {
         [*SIGN_FORMATS, *(f.upper() for f in SIGN_FORMATS)],
     ),
     "DestinationState": _enum(
-        "A destination's progress (PROTOCOL.md §7): WAITING (not opened yet), FETCHED (the app "
-        "has the message), ANSWERED, WITHDRAWN (another destination answered, the command "
+        "A destination's progress (docs/PROTOCOL.md §7): WAITING (not opened yet), FETCHED "
+        "(the app has the message), ANSWERED, WITHDRAWN (another destination answered, the command "
         "ended, or its lifespan passed unopened), EXPIRED.",
         ["WAITING", "FETCHED", "ANSWERED", "WITHDRAWN", "EXPIRED"],
     ),
@@ -210,9 +212,10 @@ COMPONENTS: dict[str, Schema] = {
         "(non-zero code).",
         [State.COMPLETED, State.FAILED],
     ),
-    # --- command requests (PROTOCOL.md §4.1, §5) ---
+    # --- command requests (docs/PROTOCOL.md §4.1, §5) ---
     "CommandHeader": _obj(
-        "Where the command goes and how long it lives (PROTOCOL.md §4.1). Optional as a whole.",
+        "Where the command goes and how long it lives (docs/PROTOCOL.md §4.1). "
+        "Optional as a whole.",
         {
             "to": _list(
                 'Addresses: "@tmp" (a new temporary box), "@<userid>" (every active profile of '
@@ -244,7 +247,7 @@ COMPONENTS: dict[str, Schema] = {
         kept=True,
     ),
     "ProvCommand": _obj(
-        "Provision a profile and generate its keys on a device (PROTOCOL.md §5.1). Unknown "
+        "Provision a profile and generate its keys on a device (docs/PROTOCOL.md §5.1). Unknown "
         "members are kept and passed to the device unchanged.",
         {
             "nonce": _str(
@@ -282,7 +285,7 @@ COMPONENTS: dict[str, Schema] = {
                 "type": "object",
                 "description": "Optional card images; passed to the device untouched. With "
                 "`contentId` (recommended `PROV:<uuid>`) the server asks the client's content "
-                "provider for the card layout first (PROTOCOL.md §13): the device receives "
+                "provider for the card layout first (docs/PROTOCOL.md §13): the device receives "
                 '`visualData` with `data: [{"key": "front", "content_type", "content_encoding", '
                 '"data"}, {"key": "back", ...}]` instead of the id; the stored command keeps it.',
                 "properties": {
@@ -351,7 +354,7 @@ COMPONENTS: dict[str, Schema] = {
         kept=True,
     ),
     "CertCommand": _obj(
-        "Install certificates into a profile (PROTOCOL.md §5.2). Unknown members are kept.",
+        "Install certificates into a profile (docs/PROTOCOL.md §5.2). Unknown members are kept.",
         {
             "profileid": _PROFILE_ID,
             "smartcardid": _SMARTCARD_ID,
@@ -377,12 +380,12 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "AuthCommand": _obj(
         "Authentication request: a sign whose challenge the server may choose "
-        "(PROTOCOL.md §5.3). Unknown members are kept.",
+        "(docs/PROTOCOL.md §5.3). Unknown members are kept.",
         {"profileid": _PROFILE_ID, "params": _ref("AuthParams")},
         kept=True,
     ),
     "SignCommand": _obj(
-        "Signing request (PROTOCOL.md §5.3). Unknown members are kept.",
+        "Signing request (docs/PROTOCOL.md §5.3). Unknown members are kept.",
         {"profileid": _PROFILE_ID, "params": _ref("SignParams")},
         required=["params"],
         kept=True,
@@ -396,8 +399,8 @@ COMPONENTS: dict[str, Schema] = {
                 "The media type of the decoded data, e.g. text/plain; or "
                 "`application/hermod+content-id`: `data` is then a content id (recommended "
                 "`AUTH:<uuid>`) that the server resolves with the client's content provider "
-                "before the device can fetch the message (PROTOCOL.md §13). The device gets the "
-                "provider's `data`, `content_type` and `content_encoding`; the stored command "
+                "before the device can fetch the message (docs/PROTOCOL.md §13). The device gets "
+                "the provider's `data`, `content_type` and `content_encoding`; the stored command "
                 "keeps the id."
             ),
             "content_encoding": _ref("ContentEncoding"),
@@ -419,7 +422,7 @@ COMPONENTS: dict[str, Schema] = {
         kept=True,
     ),
     "PingCommand": _obj(
-        "Ask for device and profile information (PROTOCOL.md §5.4). Unknown members are kept.",
+        "Ask for device and profile information (docs/PROTOCOL.md §5.4). Unknown members are kept.",
         {
             "deviceinfo": _flag("Whether the device reports its device info.", default=False),
             "profileinfo": _flag("Whether the device reports its profiles.", default=False),
@@ -428,7 +431,7 @@ COMPONENTS: dict[str, Schema] = {
         kept=True,
     ),
     "DeleteCommand": _obj(
-        "Delete a profile's mailbox and, desktop, the profile (PROTOCOL.md §5.4). Without "
+        "Delete a profile's mailbox and, desktop, the profile (docs/PROTOCOL.md §5.4). Without "
         "`profileid` every box of the `@<userid>` in `to`. Unknown members are kept.",
         {
             "profileid": _PROFILE_ID,
@@ -442,8 +445,8 @@ COMPONENTS: dict[str, Schema] = {
         kept=True,
     ),
     "SpinCommand": _obj(
-        "Desktop: start a PIN reset or admin-key change (PROTOCOL.md §5.4). Unknown members are "
-        "kept.",
+        "Desktop: start a PIN reset or admin-key change (docs/PROTOCOL.md §5.4). Unknown members "
+        "are kept.",
         {
             "smartcardid": _SMARTCARD_ID,
             "profileid": _PROFILE_ID,
@@ -457,7 +460,7 @@ COMPONENTS: dict[str, Schema] = {
         kept=True,
     ),
     "EpinCommand": _obj(
-        "Desktop: finish a PIN reset (PROTOCOL.md §5.4). Unknown members are kept.",
+        "Desktop: finish a PIN reset (docs/PROTOCOL.md §5.4). Unknown members are kept.",
         {
             "smartcardid": _SMARTCARD_ID,
             "profileid": _PROFILE_ID,
@@ -471,7 +474,7 @@ COMPONENTS: dict[str, Schema] = {
         required=["encryptednonce"],
         kept=True,
     ),
-    # --- result body (PROTOCOL.md §4.2, §8) ---
+    # --- result body (docs/PROTOCOL.md §4.2, §8) ---
     "Destination": _obj(
         "One box the command was delivered to.",
         {
@@ -523,7 +526,7 @@ COMPONENTS: dict[str, Schema] = {
                     "contenttype": _str("jws, pkcs7, raw, xmldsig or json."),
                     "data": {
                         "description": "A compact JWS, base64 CMS, or JSON (text or object) for "
-                        "ping and startpinreset (PROTOCOL.md §6.1, §6.3)."
+                        "ping and startpinreset (docs/PROTOCOL.md §6.1, §6.3)."
                     },
                 },
                 kept=True,
@@ -595,7 +598,7 @@ COMPONENTS: dict[str, Schema] = {
         required=["certificate", "subject", "issuer", "verified"],
     ),
     "CertificateSummary": _obj(
-        "A certificate the server obtained from the group's CA (PROTOCOL.md §10).",
+        "A certificate the server obtained from the group's CA (docs/PROTOCOL.md §10).",
         {
             "keyid": _str("The key it certifies."),
             "data": _str("Base64 DER X.509.", format="byte"),
@@ -605,7 +608,7 @@ COMPONENTS: dict[str, Schema] = {
         },
         required=["keyid", "data"],
     ),
-    # --- mailbox (PROTOCOL.md §6) ---
+    # --- mailbox (docs/PROTOCOL.md §6) ---
     "MailboxEntry": _obj(
         "One message waiting in a box.",
         {
@@ -718,7 +721,8 @@ class _DocExtension(OpenApiSerializerExtension):  # type: ignore[no-untyped-call
         return copy.deepcopy(self.target.openapi)
 
 
-# --- command requests: one row per endpoint of PROTOCOL.md §4 ----------------------------------
+# --- command requests: one row per endpoint of docs/PROTOCOL.md §4
+# ----------------------------------
 
 _COMMANDS: dict[str, tuple[str, str]] = {
     # endpoint: (request component, what it does)
@@ -737,7 +741,7 @@ assert _COMMANDS.keys() == ENDPOINTS.keys()
 def _request_schema(endpoint: Endpoint) -> Schema:
     return _obj(
         f"A {endpoint.command_type} command: `commandHeader` and `{endpoint.body_key}` "
-        "(PROTOCOL.md §4). Unknown members are ignored; another command's object answers 400.",
+        "(docs/PROTOCOL.md §4). Unknown members are ignored; another command's object answers 400.",
         {
             "commandHeader": _ref("CommandHeader"),
             endpoint.body_key: _ref(_BODY_COMPONENT[endpoint.body_key]),
@@ -817,6 +821,20 @@ _SIGN_PARAMS = {
 MORE_REQUEST_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "authenticate": [
         (
+            "To one profile of the user",
+            {
+                "commandHeader": _TO_PROFILE,
+                "authCommand": {
+                    "profileid": _PROFILE,
+                    "params": {
+                        "description": _SIGN_PARAMS["description"],
+                        "filter": {"op": "eq", "param": "key.usage", "value": "AUTH"},
+                        "format": "jws",
+                    },
+                },
+            },
+        ),
+        (
             "Auth image from the content provider",
             {
                 "commandHeader": _header([_PROFILE], 120),
@@ -836,7 +854,7 @@ MORE_REQUEST_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                     },
                 },
             },
-        )
+        ),
     ],
 }
 
@@ -877,10 +895,12 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
             ],
         },
     },
+    # Addressed to a user (`@<userid>`): every active profile of userA in the client's group gets
+    # it, and the first valid answer wins (docs/PROTOCOL.md §4.1); integrators rarely know the
+    # profile id.
     "authenticate": {
-        "commandHeader": _TO_PROFILE,
+        "commandHeader": _TO_USER,
         "authCommand": {
-            "profileid": _PROFILE,
             "params": {
                 "description": _SIGN_PARAMS["description"],
                 "filter": {"op": "eq", "param": "key.usage", "value": "AUTH"},
@@ -888,18 +908,19 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
             },
         },
     },
-    # PROTOCOL.md §5.3.
+    # docs/PROTOCOL.md §5.3.
     "sign": {
-        "commandHeader": _TO_PROFILE,
-        "signCommand": {"profileid": _PROFILE, "params": _SIGN_PARAMS},
+        "commandHeader": _TO_USER,
+        "signCommand": {"params": _SIGN_PARAMS},
     },
     "ping": {
         "commandHeader": _TO_USER,
         "pingCommand": {"deviceinfo": "true", "profileinfo": "true"},
     },
+    # Without profileid: every box of the user (docs/PROTOCOL.md §5.4).
     "delete": {
-        "commandHeader": _TO_PROFILE,
-        "deleteCommand": {"profileid": _PROFILE, "confirmed": "true"},
+        "commandHeader": _TO_USER,
+        "deleteCommand": {"confirmed": "true"},
     },
     "startpinreset": {
         "commandHeader": _TO_PROFILE,
@@ -922,7 +943,7 @@ ANSWER_EXAMPLE: dict[str, Any] = {
     "responseHeader": {"inReplyTo": _TMP_LOCATION, "status": 200},
     "provResponse": {
         "code": 0,
-        "result": {"contenttype": "jws", "data": "<compact JWS of PROTOCOL.md §6.1>"},
+        "result": {"contenttype": "jws", "data": "<compact JWS of docs/PROTOCOL.md §6.1>"},
     },
 }
 
@@ -975,7 +996,7 @@ def _result(endpoint: Endpoint, state: State, *, tmp: bool = False, **view: Any)
 
 
 def result_example(endpoint: Endpoint) -> dict[str, Any]:
-    """The synchronous answer to a new command of this endpoint (PROTOCOL.md §4.2)."""
+    """The synchronous answer to a new command of this endpoint (docs/PROTOCOL.md §4.2)."""
     return _result(endpoint, State.IN_PROGRESS)
 
 
@@ -1134,7 +1155,7 @@ _BOX_TOKEN_EXAMPLE = "Zk3q9cV1m2yB7xT0rWn4hJ8sL6pD5aE2uG1iO3kN9fQ"  # noqa: S105
 _ERROR = _doc(
     "Error",
     _obj(
-        "Every error (PROTOCOL.md §12). No stack trace, SQL or internal path.",
+        "Every error (docs/PROTOCOL.md §12). No stack trace, SQL or internal path.",
         {
             "error": _obj(
                 "What went wrong.",
@@ -1185,7 +1206,7 @@ _NO_COMMAND = _error(
 )
 _NO_BOX = _error(
     "Unknown box or message, or a wrong, used, withdrawn or expired token: the same answer for "
-    "each (PROTOCOL.md §6).",
+    "each (docs/PROTOCOL.md §6).",
     "NOT_FOUND",
     "No such box or message.",
 )
@@ -1198,8 +1219,8 @@ _TOO_LARGE = _error(
 _RESULT = _doc(
     "CommandResult",
     _obj(
-        "The result body (PROTOCOL.md §4.2, §8): the synchronous answer, the poll answer and the "
-        "callback body. Once the device answered it carries the device's `responseHeader` and "
+        "The result body (docs/PROTOCOL.md §4.2, §8): the synchronous answer, the poll answer and "
+        "the callback body. Once the device answered it carries the device's `responseHeader` and "
         "answer object unchanged; a completed provisioning adds `profile` (and `certificates` "
         "when the group's CA issued them).",
         {
@@ -1351,7 +1372,7 @@ MESSAGE_RESPONSES = {
 ANSWER_REQUEST = _doc(
     "Answer",
     _obj(
-        "A device's answer (PROTOCOL.md §6): `responseHeader` and the answer object of the "
+        "A device's answer (docs/PROTOCOL.md §6): `responseHeader` and the answer object of the "
         "message's command type (`provResponse` for a provisioning message …).",
         {
             "responseHeader": _ref("ResponseHeader"),
@@ -1403,7 +1424,7 @@ ANSWER_RESPONSES = {
     ),
     413: _TOO_LARGE,
     422: _error(
-        "The answer broke a validation rule (PROTOCOL.md §6.2, §6.3): the command ends FAILED "
+        "The answer broke a validation rule (docs/PROTOCOL.md §6.2, §6.3): the command ends FAILED "
         "with the reason recorded.",
         "NONCE_MISMATCH",
         "The answer's nonce is not the command's.",
@@ -1431,7 +1452,8 @@ BOX_TOKEN_RESPONSES = {
 }
 
 
-# --- the CA's challenge check (PROTOCOL.md §10) -------------------------------------------------
+# --- the CA's challenge check (docs/PROTOCOL.md §10)
+# -------------------------------------------------
 
 CA_VERIFY_DESCRIPTION = (
     "Called by a group's SCEP CA (directly, or through the `hermod-scep-verify` executable given "
@@ -1522,7 +1544,7 @@ def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any)
     """drf-spectacular PREPROCESSING_HOOKS entry: document each view once, under the prefix.
 
     The unprefixed ``/command/...``, ``/ms/...``, ``/ca/...`` and ``/util/...`` routes
-    (PROTOCOL.md §2) serve
+    (docs/PROTOCOL.md §2) serve
     the same views; listed twice they would double every operation and clash on operationId.
     The operations' descriptions mention the alias instead.
     """
@@ -1535,8 +1557,8 @@ def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any)
 GENERATECLIENT_RESPONSES: dict[Any, OpenApiResponse] = {
     (200, "text/plain"): OpenApiResponse(
         OpenApiTypes.STR,
-        description="A YAML snippet to paste under `allowed-clients:` (PROTOCOL.md §9); the key "
-        "is new and nothing is stored.",
+        description="A YAML snippet to paste under `allowed-clients:` (docs/PROTOCOL.md §9); the "
+        "key is new and nothing is stored.",
         examples=[
             OpenApiExample(
                 "idm",

@@ -1,4 +1,4 @@
-"""Operational endpoints: the generateclient helper (PROTOCOL.md §9), /healthz and /livez."""
+"""Operational endpoints: the generateclient helper (docs/PROTOCOL.md §9), /healthz and /livez."""
 
 import logging
 from typing import Any

@@ -1,4 +1,4 @@
-"""X.509 certificates as the protocol carries them (base64 DER, PROTOCOL.md §5.2 and §10).
+"""X.509 certificates as the protocol carries them (base64 DER, docs/PROTOCOL.md §5.2 and §10).
 
 Parsing here checks structure and extracts what the server stores and shows; it does not
 validate chains or dates — a certificate command installs whatever the integrator's CA issued,
@@ -95,7 +95,7 @@ def parse_certificate_b64(text: str) -> ParsedCertificate:
 def certificate_matches_key(
     certificate: ParsedCertificate | x509.Certificate, public_key: PublicKey
 ) -> bool:
-    """Whether the certificate certifies exactly `public_key` (PROTOCOL.md §5.2)."""
+    """Whether the certificate certifies exactly `public_key` (docs/PROTOCOL.md §5.2)."""
     if isinstance(certificate, ParsedCertificate):
         return public_keys_equal(certificate.public_key, public_key)
     try:

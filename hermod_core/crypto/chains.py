@@ -1,6 +1,6 @@
 """Signer certificate chains: does a signer's certificate chain to one of a group's trusted CAs?
 
-Used for the answers to profile-less ``@tmp`` sign/authenticate commands (PROTOCOL.md §6.3),
+Used for the answers to profile-less ``@tmp`` sign/authenticate commands (docs/PROTOCOL.md §6.3),
 whose only statement of who signed is the certificate the answer carries. Built on
 ``cryptography.x509.verification`` (RFC 5280 path building and signature checks, validity at
 ``at``, basicConstraints and keyUsage of the CAs as the Web PKI profile wants them). The signer

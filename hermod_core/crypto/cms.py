@@ -1,7 +1,7 @@
 """CMS SignedData (RFC 5652) — the device's `pkcs7` answer to a sign/authenticate command.
 
-PROTOCOL.md §6.3: base64 DER SignedData over the decoded tbs data, signed by the profile key the
-command's filter selected, carrying that key's certificate. Trust comes from the caller's
+docs/PROTOCOL.md §6.3: base64 DER SignedData over the decoded tbs data, signed by the profile key
+the command's filter selected, carrying that key's certificate. Trust comes from the caller's
 `expected_key` (the profile key), never from the certificate: the certificate only has to name
 the signer and certify that same key; its chain and dates are not checked here.
 
@@ -42,7 +42,7 @@ from hermod_core.crypto.jwk import (
     require_supported_public_key,
 )
 
-# PROTOCOL.md §11 caps request bodies at 1 MiB; a SignedData inside one cannot be larger.
+# docs/PROTOCOL.md §11 caps request bodies at 1 MiB; a SignedData inside one cannot be larger.
 MAX_CMS_BYTES: Final = 1024 * 1024
 _PEM_LABELS: Final = ("PKCS7", "CMS")
 
@@ -413,7 +413,7 @@ def sign_data(
 ) -> bytes:
     """DER SignedData of `content` by `private_key` (reference device).
 
-    With signed attributes (the default, and what the server requires, PROTOCOL.md §6.3):
+    With signed attributes (the default, and what the server requires, docs/PROTOCOL.md §6.3):
     contentType, signingTime (now, or `signing_time`), messageDigest and SMIMECapabilities.
     Built with cryptography's PKCS7SignatureBuilder, in binary mode so the content is signed
     byte for byte (no MIME line-ending canonicalisation). `signed_attributes=False` signs the
@@ -437,3 +437,26 @@ def sign_data(
     if signed_attributes and signing_time is not None:
         return _with_signing_time(der, private_key, algorithm, rsa_padding, signing_time)
     return der
+
+
+def signed_data_certificates(data: str) -> tuple[bytes, ...]:
+    """The DER certificates a base64 CMS SignedData carries, for showing them (not verified);
+    ``CmsError`` (``CMS_INVALID``) for anything else."""
+    try:
+        der = der_from_pem_or_b64(data, _PEM_LABELS, max_chars=2 * MAX_CMS_BYTES)
+    except CryptoError as exc:
+        raise _error(ErrorCode.CMS_INVALID, "The CMS is not base64 DER.") from exc
+    try:
+        info = asn1_cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise _error(ErrorCode.CMS_INVALID, "The CMS is not SignedData.")
+        return tuple(
+            choice.chosen.dump()
+            for choice in info["content"]["certificates"]
+            if choice.name == "certificate"
+        )
+    except CryptoError:
+        raise
+    except Exception as exc:
+        # As in verify_signed_data: asn1crypto reports malformed input with any builtin error.
+        raise _error(ErrorCode.CMS_INVALID, "The value is not a valid CMS SignedData.") from exc

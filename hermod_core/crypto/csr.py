@@ -1,8 +1,8 @@
 """PKCS#10 certificate requests: the provisioning template and the device's re-keyed request.
 
 The server (or console) sends a "dummy" CSR — right subject, throw-away key — as `certreq`
-(PROTOCOL.md §5.1); the device replaces the key, re-signs it with the new key and sends it back,
-and the server checks signature, key and subject (§6.2.5). This module does all three roles:
+(docs/PROTOCOL.md §5.1); the device replaces the key, re-signs it with the new key and sends it
+back, and the server checks signature, key and subject (§6.2.5). This module does all three roles:
 `make_dummy_csr` (server/console), `rekey_csr` (device/emulator), `parse_csr_b64` +
 `verify_csr_signature` + `subjects_equal` (server).
 """

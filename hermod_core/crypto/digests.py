@@ -27,7 +27,7 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_sha256(data: bytes) -> str:
-    """Base64url (no padding) of SHA-256 of `data`: the digest format of PROTOCOL.md §6.3."""
+    """Base64url (no padding) of SHA-256 of `data`: the digest format of docs/PROTOCOL.md §6.3."""
     return b64url_encode(hashlib.sha256(data).digest())
 
 

@@ -2,7 +2,7 @@
 
 Every parser and verifier in `hermod_core.crypto` raises only `CryptoError` (a subclass per area)
 for bad input, whatever the bytes, so callers need exactly one `except` to turn any untrusted blob
-into a PROTOCOL.md §12 error body. Callers branch on `code` (stable, UPPER_SNAKE), never on the
+into a docs/PROTOCOL.md §12 error body. Callers branch on `code` (stable, UPPER_SNAKE), never on the
 message. Messages are one sentence for a person and never contain key material.
 """
 
@@ -12,7 +12,7 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
-    """Every code this package raises; the value is the wire spelling of PROTOCOL.md §12."""
+    """Every code this package raises; the value is the wire spelling of docs/PROTOCOL.md §12."""
 
     BASE64_INVALID = "BASE64_INVALID"
     KEY_UNSUPPORTED = "KEY_UNSUPPORTED"

@@ -1,6 +1,6 @@
 """JSON Web Keys (RFC 7517/7518) for the public keys devices send, and their fingerprints.
 
-Only the key types the protocol can request exist here (PROTOCOL.md §5.1): RSA of 2048 to 8192
+Only the key types the protocol can request exist here (docs/PROTOCOL.md §5.1): RSA of 2048 to 8192
 bits and EC on P-256, P-384 (and P-521 for ES512). Everything else is rejected, so every
 `PublicKey` that leaves this module is one the rest of the server can use without re-checking.
 """
@@ -26,7 +26,7 @@ from hermod_core.crypto.errors import (
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
-# No real device uses less (PROTOCOL.md §5.1 asks for 2048/3072/4096); the upper bound keeps a
+# No real device uses less (docs/PROTOCOL.md §5.1 asks for 2048/3072/4096); the upper bound keeps a
 # hostile key from making every verification expensive.
 RSA_MIN_BITS: Final = 2048
 RSA_MAX_BITS: Final = 8192
@@ -50,7 +50,7 @@ def _member_int(jwk: Mapping[str, object], name: str, *, max_bytes: int) -> int:
     """The unsigned big-endian integer in a base64url member.
 
     Leading zero bytes are tolerated because real apps send them: Java's
-    `BigInteger.toByteArray()` prepends a sign byte when the top bit is set (PROTOCOL.md §6.1).
+    `BigInteger.toByteArray()` prepends a sign byte when the top bit is set (docs/PROTOCOL.md §6.1).
     """
     value = jwk.get(name)
     if not isinstance(value, str):
@@ -118,7 +118,7 @@ def public_key_from_jwk(jwk: object) -> PublicKey:
 
 
 def key_type_and_size(key: object) -> tuple[str, int]:
-    """("RSA", modulus bits) or ("EC", 256/384/521), as PROTOCOL.md §5.1 `keytype`/`keylength`.
+    """("RSA", modulus bits) or ("EC", 256/384/521), as docs/PROTOCOL.md §5.1 `keytype`/`keylength`.
 
     Raises `UnsupportedKeyError` (`KEY_UNSUPPORTED`) for any other key or curve.
     """

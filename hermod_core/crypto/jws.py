@@ -5,10 +5,10 @@ RS256/384/512, PS256/384/512, ES256/384/512). Around it, what PyJWT leaves to it
 a strict parse first (canonical base64url, I-JSON header and payload without duplicate members,
 bounded depth and size, no `crit`), `none`, every HMAC and anything unknown refused as
 `JWS_ALG_NOT_ALLOWED` before a key is touched, so the classic confusions (alg `none`; HS256 keyed
-with the RSA public key) cannot happen (PROTOCOL.md §6.2.1), and the key must fit the algorithm:
-RS*/PS* need RSA of at least 2048 bits, ES256/384/512 need P-256/384/521 — else
+with the RSA public key) cannot happen (docs/PROTOCOL.md §6.2.1), and the key must fit the
+algorithm: RS*/PS* need RSA of at least 2048 bits, ES256/384/512 need P-256/384/521 — else
 `JWS_ALG_KEY_MISMATCH`. JWKs stay with `crypto.jwk`: real apps send coordinates with a sign byte
-that `PyJWK` refuses (PROTOCOL.md §6.1).
+that `PyJWK` refuses (docs/PROTOCOL.md §6.1).
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def header_public_key(parsed: ParsedJws) -> PublicKey:
 
 
 def verify_with_header_jwk(token: object) -> ParsedJws:
-    """Parse and verify a JWS with the key in its own header (PROTOCOL.md §6.1 attestation).
+    """Parse and verify a JWS with the key in its own header (docs/PROTOCOL.md §6.1 attestation).
 
     This proves only possession of that key; whether the key is trusted is the caller's decision
     (group trust list, key fingerprint). Use `header_public_key` to get the key.

@@ -1,6 +1,6 @@
 """X.509 distinguished names: a comparable canonical form and a display string.
 
-PROTOCOL.md §6.2.5 requires a re-keyed CSR's subject to *equal* the template's. Equal here
+docs/PROTOCOL.md §6.2.5 requires a re-keyed CSR's subject to *equal* the template's. Equal here
 means: the same RDNs in the same order, each with the same set of (attribute type, value) pairs,
 values compared exactly (no case folding, no whitespace folding). The ASN.1 string type is
 deliberately not compared: a device library that re-encodes `emailAddress` as UTF8String instead

@@ -1,4 +1,5 @@
-"""Replay fingerprints of verified signature values (PROTOCOL.md §6.3: one signature, one answer).
+"""Replay fingerprints of verified signature values (docs/PROTOCOL.md §6.3: one signature, one
+answer).
 
 A signature the server accepted once must not complete a second command; the server remembers a
 fingerprint of every accepted signature value. The fingerprint is the SHA-256 of the value in a
@@ -12,7 +13,7 @@ canonical form, so that another encoding of the *same* signature is the same fin
 
 Only for signatures that verified with `key`: a value that does not parse raises `CryptoError`.
 
-`verify_raw_rsa` checks the raw PKCS#1 v1.5 signatures of `format: raw` (PROTOCOL.md §5.3).
+`verify_raw_rsa` checks the raw PKCS#1 v1.5 signatures of `format: raw` (docs/PROTOCOL.md §5.3).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def signature_fingerprint(
     return hashlib.sha256(canonical).hexdigest()
 
 
-# PKCS#11 mechanisms of a raw RSA signature (`format: raw`, PROTOCOL.md §5.3) -> its hash.
+# PKCS#11 mechanisms of a raw RSA signature (`format: raw`, docs/PROTOCOL.md §5.3) -> its hash.
 RAW_RSA_MECHANISMS: Final[dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
     "CKM_SHA256_RSA_PKCS": hashes.SHA256,
     "CKM_SHA384_RSA_PKCS": hashes.SHA384,

@@ -3,7 +3,7 @@
 It is not a CA to run in production: no policy, no revocation, no key protection. It issues
 exactly what it says — the CSR's subject and key (after checking the CSR's signature), a
 fresh random serial, and end-entity extensions of its own; nothing is copied from the CSR's
-requested extensions. Real deployments get certificates from a SCEP CA (PROTOCOL.md §10).
+requested extensions. Real deployments get certificates from a SCEP CA (docs/PROTOCOL.md §10).
 """
 
 from __future__ import annotations

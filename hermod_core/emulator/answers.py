@@ -1,4 +1,4 @@
-"""Building the device's answer to one message (PROTOCOL.md §6), without sending it.
+"""Building the device's answer to one message (docs/PROTOCOL.md §6), without sending it.
 
 `build_answer` is pure apart from key generation and randomness: it reads the fetched message and
 the device's state and returns the answer body plus what the device must remember once the

@@ -27,8 +27,9 @@ EXIT_DEVICE_ERROR: Final = 2  # bad URI, box did not open, server unreachable, b
 DESCRIPTION = """\
 Hermod reference device: plays the mobile / desktop authenticator app against a Hermod server,
 so integrators can test provisioning, certificates, sign, authenticate, ping, PIN reset and
-delete without a phone. It is client side only: it talks HTTP to the mailbox API (PROTOCOL.md §6)
-like a real app, and keeps its attestation key, profiles, keys and certificates in a state folder.
+delete without a phone. It is client side only: it talks HTTP to the mailbox API (docs/PROTOCOL.md
+§6) like a real app, and keeps its attestation key, profiles, keys and certificates in a state
+folder.
 
 Every answered message prints one JSON line:
   {"mid": ..., "commandType": "PROV", "status": 200, "state": "COMPLETED"}

@@ -1,6 +1,6 @@
 """The reference device: a scriptable stand-in for the mobile and desktop authenticator apps.
 
-It speaks only the device side of PROTOCOL.md §6 over HTTP — open a plug-out URI or a permanent
+It speaks only the device side of docs/PROTOCOL.md §6 over HTTP — open a plug-out URI or a permanent
 box, fetch each message, answer it — and keeps what a real app keeps (attestation key, profiles,
 keys, certificates) in a state folder. It never touches the server's code or database, so what
 passes here passes for a real app too. Deliberate faults (`Faults`) let tests prove that the
@@ -106,7 +106,7 @@ def _without_token(url: str) -> tuple[str, str | None]:
 def parse_target(
     uri_or_location: str, token: str | None = None, *, app_link_scheme: str = "https"
 ) -> Target:
-    """Read a plug-out URI (`com.nexusgroup.plugout:///?url=<box>&token=<t>`, PROTOCOL.md §1),
+    """Read a plug-out URI (`com.nexusgroup.plugout:///?url=<box>&token=<t>`, docs/PROTOCOL.md §1),
     a same-device app link (`personal://<host>/<path>/<bid>/<mid>?title=&redirect=&token=<t>`,
     any other scheme: the app puts `https://` back in front, or `app_link_scheme`) or a message
     URL `<public-url>/<bid>/<mid>` (token from `token` or its `?token=`).

@@ -1,4 +1,4 @@
-"""What the app shows its user: the images of a message (PROTOCOL.md §13).
+"""What the app shows its user: the images of a message (docs/PROTOCOL.md §13).
 
 A real app displays the card images of a provisioning (``profile.visualData``) and the images
 among a request's ``description``/``tbs`` items. The reference device records a summary of each

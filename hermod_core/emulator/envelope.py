@@ -1,4 +1,4 @@
-"""The answer envelope of PROTOCOL.md §6 and what every answer builder shares.
+"""The answer envelope of docs/PROTOCOL.md §6 and what every answer builder shares.
 
 `AnswerContext` is the fetched message plus the device state an answer may depend on; `Answer` is
 the body to post plus what the device remembers once the server accepted it. A builder that cannot
@@ -22,11 +22,11 @@ from hermod_core.emulator.state import StoredProfile
 from hermod_core.protocol.commands import ENDPOINTS
 
 # commandType -> (command object key in the message, answer object key): the table of
-# PROTOCOL.md §4, as the protocol package holds it.
+# docs/PROTOCOL.md §4, as the protocol package holds it.
 MESSAGE_KEYS: Final[dict[str, tuple[str, str]]] = {
     str(e.command_type): (e.body_key, e.answer_key) for e in ENDPOINTS.values()
 }
-# PROTOCOL.md §6: the device's refusal codes.
+# docs/PROTOCOL.md §6: the device's refusal codes.
 CODE_OK: Final = 0
 CODE_DECLINED: Final = 1
 CODE_NO_MATCHING_KEY: Final = 2
@@ -49,10 +49,10 @@ class SigningClock:
 
     A signingTime counts whole seconds (UTCTime) and an RSA PKCS#1 v1.5 signature is
     deterministic, so two signatures of the same tbs within one second would be the same bytes,
-    which the server refuses as a replay (PROTOCOL.md §6.3). A real app asks its user to confirm
-    each signature; the reference device answers a whole box at once, so it counts on. (Signing
-    more than once a second for minutes on end would run it past the server's five-minute skew
-    allowance: no test or benchmark signs CMS at that rate with one device.)
+    which the server refuses as a replay (docs/PROTOCOL.md §6.3). A real app asks its user to
+    confirm each signature; the reference device answers a whole box at once, so it counts on.
+    (Signing more than once a second for minutes on end would run it past the server's five-minute
+    skew allowance: no test or benchmark signs CMS at that rate with one device.)
     """
 
     def __init__(self) -> None:
@@ -140,7 +140,7 @@ def in_reply_to(context: AnswerContext) -> str:
 def envelope(
     context: AnswerContext, code: int, result: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """`{"responseHeader": {...}, "<type>Response": {"code", "result"?}}` (PROTOCOL.md §6)."""
+    """`{"responseHeader": {...}, "<type>Response": {"code", "result"?}}` (docs/PROTOCOL.md §6)."""
     answer: dict[str, Any] = {"code": code}
     if result is not None:
         answer["result"] = result

@@ -1,7 +1,7 @@
 """Deliberate faults the reference device can commit, so tests can prove the server refuses them.
 
-Each flag breaks exactly one rule of PROTOCOL.md §6.2 / §6.3 (or, for `wrong_inreplyto`, of §6).
-`FAULT_HELP` documents, for people and for `--help`, what the device then does and which error
+Each flag breaks exactly one rule of docs/PROTOCOL.md §6.2 / §6.3 (or, for `wrong_inreplyto`, of
+§6). `FAULT_HELP` documents, for people and for `--help`, what the device then does and which error
 code the server answers with (`422` and the code; the command ends FAILED). A flag that has no
 meaning for a message type leaves that answer untouched (e.g. `wrong_tbs` on a provisioning).
 """

@@ -1,4 +1,4 @@
-"""The device's HTTP side of PROTOCOL.md §6: list a box, fetch a message, post an answer.
+"""The device's HTTP side of docs/PROTOCOL.md §6: list a box, fetch a message, post an answer.
 
 Nothing here knows what an answer contains; `Device` decides that. Every request carries the
 one-time token or box token as `Authorization: Bearer` (or, if asked, the `token` query

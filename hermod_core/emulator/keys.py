@@ -12,7 +12,7 @@ from hermod_core.crypto.digests import b64url_decode, b64url_encode
 from hermod_core.crypto.jwk import PrivateKey, PublicKey, jwk_from_public_key, key_type_and_size
 from hermod_core.protocol.commands import EC_MECHANISM
 
-# What the device can generate (PROTOCOL.md §5.1); anything else in keytypeprios is skipped.
+# What the device can generate (docs/PROTOCOL.md §5.1); anything else in keytypeprios is skipped.
 SUPPORTED: Final = frozenset(
     {("RSA", 2048), ("RSA", 3072), ("RSA", 4096), ("EC", 256), ("EC", 384)}
 )
@@ -69,7 +69,7 @@ def public_key_pem(key: PublicKey) -> bytes:
 
 
 def _with_sign_byte(member: str) -> str:
-    # Java's BigInteger.toByteArray() prepends 0x00 when the top bit is set (PROTOCOL.md §6.1).
+    # Java's BigInteger.toByteArray() prepends 0x00 when the top bit is set (docs/PROTOCOL.md §6.1).
     raw = b64url_decode(member)
     return b64url_encode(b"\x00" + raw) if raw and raw[0] & 0x80 else member
 
@@ -79,7 +79,7 @@ def device_jwk(
 ) -> dict[str, object]:
     """The JWK of `key` with `members` (`kid`, `use`, `alg` …).
 
-    `quirky` mimics the real apps of PROTOCOL.md §6.1: a sign byte before `n` (and before EC
+    `quirky` mimics the real apps of docs/PROTOCOL.md §6.1: a sign byte before `n` (and before EC
     coordinates whose top bit is set), an `"n#len"` member with the modulus size in bits, and a
     `keystate` member. The key it describes is unchanged; only its spelling is.
     """

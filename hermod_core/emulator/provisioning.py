@@ -1,4 +1,4 @@
-"""The provisioning answer (PROTOCOL.md §6.1), as a real authenticator app builds it.
+"""The provisioning answer (docs/PROTOCOL.md §6.1), as a real authenticator app builds it.
 
 For each key request: the first supported key type, a fresh key, the template CSR re-keyed with
 it, and a signed-key entry (compact JWS by the new key over its JWK + `certreq` + `keystate`).

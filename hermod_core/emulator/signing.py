@@ -1,4 +1,4 @@
-"""Authenticate and sign answers (PROTOCOL.md §5.3, §6.3): a JWS over digests, CMS, a raw
+"""Authenticate and sign answers (docs/PROTOCOL.md §5.3, §6.3): a JWS over digests, CMS, a raw
 PKCS#1 signature, or a placeholder XML Signature.
 
 `format: jws` → compact JWS `{"alg", "kid"}` over `{"tbs": [b64url(sha256(item))…],
@@ -47,7 +47,7 @@ from hermod_core.emulator.envelope import (
 from hermod_core.emulator.keys import public_key_pem, signing_alg
 from hermod_core.emulator.state import StoredKey, StoredProfile
 
-# `params.filter.param` -> the stored key's attribute it compares (PROTOCOL.md §5.3).
+# `params.filter.param` -> the stored key's attribute it compares (docs/PROTOCOL.md §5.3).
 _FILTER_ATTRIBUTES: Final = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}
 _OTHER_DATA: Final = b"not what the server asked to sign"
 # The `stale-signing-time` fault: well beyond the server's clock-skew allowance.

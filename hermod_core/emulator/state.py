@@ -54,7 +54,7 @@ class StoredProfile:
     """One provisioned profile: ids, its permanent box and token, keys and certificates.
 
     `certificates` maps keyid to the base64 DER a certificate command delivered. The desktop
-    fields are kept as the provisioning command sent them (PROTOCOL.md §5.1).
+    fields are kept as the provisioning command sent them (docs/PROTOCOL.md §5.1).
     """
 
     profile_id: str
@@ -71,7 +71,7 @@ class StoredProfile:
     desktop_extensions: list[Any] = field(default_factory=list)
     desktop_key_protection_level: str = ""
     spin_nonce: str = ""
-    # What the app displayed (PROTOCOL.md §13): the card images of the provisioning and the
+    # What the app displayed (docs/PROTOCOL.md §13): the card images of the provisioning and the
     # images of the latest requests (newest last), each as key, content type, size and SHA-256.
     visual_data: list[dict[str, Any]] = field(default_factory=list)
     shown: list[dict[str, Any]] = field(default_factory=list)

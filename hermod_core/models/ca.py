@@ -1,4 +1,4 @@
-"""One-time SCEP challenges handed to devices inside CSR templates (PROTOCOL.md §10)."""
+"""One-time SCEP challenges handed to devices inside CSR templates (docs/PROTOCOL.md §10)."""
 
 from django.db import models
 

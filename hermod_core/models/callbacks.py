@@ -1,4 +1,4 @@
-"""The callback outbox (PROTOCOL.md §8): one delivery row per command, written with it."""
+"""The callback outbox (docs/PROTOCOL.md §8): one delivery row per command, written with it."""
 
 import uuid
 

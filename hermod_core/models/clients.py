@@ -1,5 +1,7 @@
 """Tenants (groups) and the application servers (clients) that call the command API."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -13,7 +15,7 @@ def validate_http_url(value: str) -> None:
 
 
 class Group(models.Model):
-    """A tenant (PROTOCOL.md §1): users, profiles and boxes belong to exactly one group.
+    """A tenant (docs/PROTOCOL.md §1): users, profiles and boxes belong to exactly one group.
 
     Every client of a group sees the same users and profiles; nothing crosses groups.
     """
@@ -30,7 +32,7 @@ class Group(models.Model):
 
 
 class Client(models.Model):
-    """An application server with an API key (PROTOCOL.md §3).
+    """An application server with an API key (docs/PROTOCOL.md §3).
 
     The key itself is never stored: only its keyed hash (HMAC-SHA256 with HERMOD_KEY_HASH_SECRET),
     compared in constant time. ``callback_basic_auth``, ``callback_signing_secret`` and
@@ -45,7 +47,7 @@ class Client(models.Model):
     callback_url = models.CharField(max_length=500, blank=True, validators=[validate_http_url])
     callback_basic_auth = models.CharField(max_length=300, blank=True)
     callback_signing_secret = models.CharField(max_length=200, blank=True)
-    # Per-client callback retry policy (PROTOCOL.md §8 ``attempts``/``retry-delay``); None: the
+    # Per-client callback retry policy (docs/PROTOCOL.md §8 ``attempts``/``retry-delay``); None: the
     # server's defaults (HERMOD_CALLBACK_ATTEMPTS, HERMOD_CALLBACK_RETRY_DELAY).
     callback_attempts = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
@@ -53,7 +55,7 @@ class Client(models.Model):
     callback_retry_delay = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(86400)]
     )
-    # Content provider (PROTOCOL.md §13): resolves content ids of the client's commands.
+    # Content provider (docs/PROTOCOL.md §13): resolves content ids of the client's commands.
     content_provider_url = models.CharField(
         max_length=500, blank=True, validators=[validate_http_url]
     )
@@ -63,6 +65,10 @@ class Client(models.Model):
     # Deleted from the console: no key, disabled, out of the lists. The row stays so that its
     # commands (and their callbacks, the audit) keep naming it; its id is not given out again.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The key a rotation replaced, still accepted until ``previous_key_expires_at`` (the grace
+    # period the admin chose so that the application server can switch without an outage).
+    previous_key_hash = models.CharField(max_length=64, blank=True)
+    previous_key_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "hermod_client"
@@ -75,6 +81,11 @@ class Client(models.Model):
     def has_key(self) -> bool:
         return bool(self.key_hash)
 
+    def previous_key_hash_at(self, now: datetime) -> str:
+        """The digest of the replaced key while its grace period lasts, else ""."""
+        expires = self.previous_key_expires_at
+        return self.previous_key_hash if expires is not None and now < expires else ""
+
     def clean(self) -> None:
         if self.content_provider_basic_auth and ":" not in self.content_provider_basic_auth:
             raise ValidationError(
@@ -83,7 +94,7 @@ class Client(models.Model):
 
 
 class TrustedAttestationKey(models.Model):
-    """A device attestation key a group accepts (PROTOCOL.md §6.2 rule 1).
+    """A device attestation key a group accepts (docs/PROTOCOL.md §6.2 rule 1).
 
     When a group has at least one, provisioning answers signed by any other key are refused.
     """
@@ -107,7 +118,8 @@ class TrustedAttestationKey(models.Model):
 
 
 class TrustedSignerCa(models.Model):
-    """A CA certificate a group trusts for the signers of profile-less answers (PROTOCOL.md §6.3).
+    """A CA certificate a group trusts for the signers of profile-less answers (docs/PROTOCOL.md
+    §6.3).
 
     An auth/sign command sent to ``@tmp`` without a profile is answered by whichever desktop app
     opens it, with the signer's certificate in the answer. When the group has at least one of
@@ -137,7 +149,8 @@ class TrustedSignerCa(models.Model):
 
 
 class ChallengeMode(models.TextChoices):
-    """What the CSR templates of a group's provisionings carry for its SCEP CA (PROTOCOL.md §10)."""
+    """What the CSR templates of a group's provisionings carry for its SCEP CA (docs/PROTOCOL.md
+    §10)."""
 
     NONE = "none", "none (the CA needs no challenge)"
     ONE_TIME = "one-time", "one-time (a fresh challenge per template, checked by Hermod)"
@@ -145,7 +158,7 @@ class ChallengeMode(models.TextChoices):
 
 
 class CaSettings(models.Model):
-    """The SCEP certificate authority of a group (PROTOCOL.md §10).
+    """The SCEP certificate authority of a group (docs/PROTOCOL.md §10).
 
     ``challenge_mode`` decides what a template carries: nothing, a one-time challenge the CA
     checks with Hermod (``CaChallenge``), or — an explicit, warned opt-in — the static

@@ -1,4 +1,4 @@
-"""Commands created by clients through the command API (PROTOCOL.md §4–§8)."""
+"""Commands created by clients through the command API (docs/PROTOCOL.md §4–§8)."""
 
 from django.db import models
 
@@ -7,7 +7,7 @@ from hermod_core.models.profiles import Profile
 
 
 class CommandType(models.TextChoices):
-    """``commandType`` values, spelled as on the wire (PROTOCOL.md §4)."""
+    """``commandType`` values, spelled as on the wire (docs/PROTOCOL.md §4)."""
 
     PROV = "PROV"
     CERT = "CERT"
@@ -20,7 +20,7 @@ class CommandType(models.TextChoices):
 
 
 class CommandState(models.TextChoices):
-    """Command states (PROTOCOL.md §7); all but IN_PROGRESS are final."""
+    """Command states (docs/PROTOCOL.md §7); all but IN_PROGRESS are final."""
 
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
@@ -58,7 +58,7 @@ class Command(models.Model):
     profile = models.ForeignKey(
         Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="commands"
     )
-    # Provisioning: the profile id and permanent box the server proposes (PROTOCOL.md §6).
+    # Provisioning: the profile id and permanent box the server proposes (docs/PROTOCOL.md §6).
     assigned_profile_id = models.UUIDField(null=True, blank=True)
     assigned_box_id = models.UUIDField(null=True, blank=True)
     # Auth/sign: what the server established about the accepted signature (``verification``,
@@ -66,12 +66,12 @@ class Command(models.Model):
     signature = models.JSONField(null=True, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_reason = models.TextField(blank=True)
-    # Certificate authority follow-up of a completed provisioning (PROTOCOL.md §10).
+    # Certificate authority follow-up of a completed provisioning (docs/PROTOCOL.md §10).
     ca_state = models.CharField(max_length=12, blank=True)
     ca_error = models.TextField(blank=True)
     ca_next_attempt_at = models.DateTimeField(null=True, blank=True)
     # False while the content provider still has to resolve the command's content ids
-    # (PROTOCOL.md §13): its messages are hidden from devices until then.
+    # (docs/PROTOCOL.md §13): its messages are hidden from devices until then.
     content_ready = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -148,7 +148,7 @@ class ContentResolutionState(models.TextChoices):
 
 
 class ContentResolution(models.Model):
-    """The content-provider job of one command (PROTOCOL.md §13), the ledger of its outbox.
+    """The content-provider job of one command (docs/PROTOCOL.md §13), the ledger of its outbox.
 
     Written in the same transaction as its command (PENDING) and handed to the workers after
     commit. ``resolved`` holds what the provider answered, one entry per content id placeholder

@@ -14,7 +14,7 @@ class MailboxKind(models.TextChoices):
 
 
 class Mailbox(models.Model):
-    """A queue of messages for one device (PROTOCOL.md §1), id ``bid``.
+    """A queue of messages for one device (docs/PROTOCOL.md §1), id ``bid``.
 
     A temporary box exists for one ``@tmp`` destination and is removed once used or expired; a
     permanent box belongs to one profile. ``token_hash`` is the keyed hash of the random box token
@@ -50,7 +50,7 @@ class Mailbox(models.Model):
 
 
 class MessageState(models.TextChoices):
-    """Destination states (PROTOCOL.md §7)."""
+    """Destination states (docs/PROTOCOL.md §7)."""
 
     WAITING = "WAITING"
     FETCHED = "FETCHED"

@@ -8,7 +8,7 @@ from hermod_core.models.clients import Group
 
 
 class EndUser(models.Model):
-    """A ``userid`` inside a group (PROTOCOL.md §1): an e-mail address, an employee number…"""
+    """A ``userid`` inside a group (docs/PROTOCOL.md §1): an e-mail address, an employee number…"""
 
     group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="users")
     userid = models.CharField(max_length=255)
@@ -31,7 +31,7 @@ class ProfileState(models.TextChoices):
 
 
 class Profile(models.Model):
-    """One provisioned identity on one device (PROTOCOL.md §1, §6.2).
+    """One provisioned identity on one device (docs/PROTOCOL.md §1, §6.2).
 
     Created only by a validated provisioning answer; ``attestation_thumbprint`` is the RFC 7638
     thumbprint of the app's attestation key that signed it.
@@ -48,7 +48,7 @@ class Profile(models.Model):
     device_info = models.JSONField(default=dict, blank=True)
     attestation_jwk = models.JSONField(default=dict, blank=True)
     attestation_thumbprint = models.CharField(max_length=64, blank=True)
-    # Desktop app fields (PROTOCOL.md §5.1), passed through untouched and shown in the console.
+    # Desktop app fields (docs/PROTOCOL.md §5.1), passed through untouched and shown in the console.
     smartcard_id = models.CharField(max_length=255, blank=True)
     vscinfo = models.JSONField(default=dict, blank=True)
     desktop_extensions = models.JSONField(default=list, blank=True)
@@ -64,7 +64,8 @@ class Profile(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["group", "user", "state"], name="profile_by_user"),
-            # A smart-card id addresses its profile when profileid is absent (PROTOCOL.md §5.2).
+            # A smart-card id addresses its profile when profileid is absent (docs/PROTOCOL.md
+            # §5.2).
             models.Index(fields=["group", "smartcard_id"], name="profile_by_smartcard"),
         ]
 
@@ -137,7 +138,7 @@ class Certificate(models.Model):
 
 
 class AcceptedSignature(models.Model):
-    """A signature value the server accepted in an auth/sign answer (PROTOCOL.md §6.3).
+    """A signature value the server accepted in an auth/sign answer (docs/PROTOCOL.md §6.3).
 
     A signature completes one command, never another: ``sha256`` is the value's replay
     fingerprint (``crypto.signatures``, canonical, so a re-encoded or ECDSA-mirrored copy has the

@@ -1,4 +1,4 @@
-"""Device answers (PROTOCOL.md §6): the envelope, and the validation of each answer type.
+"""Device answers (docs/PROTOCOL.md §6): the envelope, and the validation of each answer type.
 
 Pure: every rule is checked against values the caller passes in; nothing here reads the database.
 A broken rule raises ``AnswerRejected`` with a code naming the rule; the caller ends the command
@@ -322,7 +322,7 @@ def _reported_ids(
 
 
 def validate_provision(envelope: Envelope, expected: ProvisionExpectation) -> ProvisionResult:
-    """PROTOCOL.md §6.2, rules 1–6, in order."""
+    """docs/PROTOCOL.md §6.2, rules 1–6, in order."""
     parsed, payload = _verify_outer(_jws_data(envelope))
     attestation_jwk = parsed.header.get("jwk")
     thumb = jwks.thumbprint(jws.header_public_key(parsed))
@@ -496,7 +496,7 @@ def validate_signature(
     now: datetime,
     mechanism: str = DEFAULT_RAW_MECHANISM,
 ) -> VerifiedSignature:
-    """Verify an auth/sign answer against the keys the filter selected (PROTOCOL.md §6.3).
+    """Verify an auth/sign answer against the keys the filter selected (docs/PROTOCOL.md §6.3).
 
     Binding to the command: a JWS payload names the command (``nonce`` = commandId); a CMS
     signs only the content, so it must carry a signed signingTime within the command's life

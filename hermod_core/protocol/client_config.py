@@ -1,4 +1,4 @@
-"""Hermod's client configuration format (PROTOCOL.md §9), read and written as YAML.
+"""Hermod's client configuration format (docs/PROTOCOL.md §9), read and written as YAML.
 
 Existing Hermod files list clients under ``allowed-clients:`` (kebab-case) or ``allowedClients:``
 (camelCase), nested at any depth (``hermod: … allowedClients:``), or are the bare list the
@@ -98,7 +98,7 @@ class ClientEntry:
     callback_signing_secret: str | None
     content_provider_url: str | None = None
     content_provider_basic_auth: str | None = None
-    attempts: int | None = None  # callback attempts of this client (PROTOCOL.md §8)
+    attempts: int | None = None  # callback attempts of this client (docs/PROTOCOL.md §8)
     retry_delay: int | None = None  # seconds between its callback attempts
 
 

@@ -1,4 +1,4 @@
-"""Command requests of the command API (PROTOCOL.md §4–§5): endpoint table and body rules.
+"""Command requests of the command API (docs/PROTOCOL.md §4–§5): endpoint table and body rules.
 
 ``parse_command_request`` checks every rule of §4–§5 and returns what the services need; the
 command object itself is kept exactly as sent (unknown members included), because desktop apps
@@ -38,7 +38,7 @@ class CommandType(StrEnum):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One row of the table of PROTOCOL.md §4."""
+    """One row of the table of docs/PROTOCOL.md §4."""
 
     name: str  # the path segment after /command/
     command_type: CommandType
@@ -484,7 +484,7 @@ _BODY_RULES = {
 
 
 def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
-    """Check a request body against PROTOCOL.md §4–§5 for the endpoint it was posted to."""
+    """Check a request body against docs/PROTOCOL.md §4–§5 for the endpoint it was posted to."""
     endpoint = ENDPOINTS[endpoint_name]
     if not isinstance(raw, dict):
         raise ProtocolError("INVALID_BODY", "The request body must be a JSON object.")
@@ -509,7 +509,7 @@ def parse_command_request(endpoint_name: str, raw: Any) -> CommandRequest:
     # A smart-card id addresses its profile when profileid is absent (§5.2, §5.4; seed 000).
     by_card = pid is None and kind in SMARTCARD_TYPES and bool(details.get("smartcard_id"))
     if not is_prov and not header.to_given and pid is None and not by_card:
-        # Without `to`, the command goes to the profile its body names (PROTOCOL.md §4.1); a
+        # Without `to`, the command goes to the profile its body names (docs/PROTOCOL.md §4.1); a
         # delete may instead name a user in `to` and leave profileid out (§5.4).
         is_delete = kind is CommandType.DELETE
         raise missing("commandHeader.to" if is_delete else f"{endpoint.body_key}.profileid")

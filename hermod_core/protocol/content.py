@@ -1,4 +1,4 @@
-"""Content ids resolved by a client's content provider (PROTOCOL.md §13), as pure functions.
+"""Content ids resolved by a client's content provider (docs/PROTOCOL.md §13), as pure functions.
 
 A command may carry placeholders instead of content: an item of ``params.description[]`` or
 ``params.tbs[]`` with ``content_type: "application/hermod+content-id"`` and ``data: "<id>"``

@@ -2,7 +2,7 @@
 
 
 class ProtocolError(ValueError):
-    """A request or answer that does not follow PROTOCOL.md.
+    """A request or answer that does not follow docs/PROTOCOL.md.
 
     ``code`` is UPPER_SNAKE and stable (clients may branch on it); ``field`` is the dotted path of
     the offending member (``provCommand.profile.keygenrequests[0].certreq``) when one is at fault.

@@ -48,8 +48,8 @@ def iso(moment: datetime) -> str:
 @dataclass(frozen=True)
 class DestinationView:
     """One destination of a result body. ``state`` and ``fetched_at`` are its progress
-    (PROTOCOL.md §7: WAITING, FETCHED, ANSWERED, WITHDRAWN, EXPIRED), like BankID's hintCode for
-    a page that polls: the app has opened the link, or not yet."""
+    (docs/PROTOCOL.md §7: WAITING, FETCHED, ANSWERED, WITHDRAWN, EXPIRED), like BankID's hintCode
+    for a page that polls: the app has opened the link, or not yet."""
 
     to: str
     bid: str

@@ -1,4 +1,4 @@
-"""RFC 8894 SCEP client (PROTOCOL.md §10): Hermod enrols device CSRs at a group's CA as an RA.
+"""RFC 8894 SCEP client (docs/PROTOCOL.md §10): Hermod enrols device CSRs at a group's CA as an RA.
 
 Self-contained on `cryptography`, `asn1crypto` and `requests`; no Django. Settings arrive as a
 `ScepConfig`. Every failure is a `ScepError` subclass whose class decides retry / stop.

@@ -42,7 +42,7 @@ MAX_REPLY_BYTES = 1024 * 1024
 
 @dataclass(frozen=True, kw_only=True)
 class ScepConfig:
-    """A group's SCEP CA settings (PROTOCOL.md §10), handed in by the caller — no Django here.
+    """A group's SCEP CA settings (docs/PROTOCOL.md §10), handed in by the caller — no Django here.
 
     `ra_key`/`ra_cert` is the identity Hermod signs requests with and the CA encrypts replies to.
     `challenge_password` is what the CA expects in the CSR's challengePassword attribute; since

@@ -1,4 +1,4 @@
-"""Enrol a CSR and wait out PENDING answers until a deadline (PROTOCOL.md §10)."""
+"""Enrol a CSR and wait out PENDING answers until a deadline (docs/PROTOCOL.md §10)."""
 
 from __future__ import annotations
 

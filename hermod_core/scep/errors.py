@@ -19,7 +19,7 @@ from __future__ import annotations
 
 
 class ScepError(Exception):
-    """Base of every error the SCEP client raises; `code` is UPPER_SNAKE (PROTOCOL.md §12)."""
+    """Base of every error the SCEP client raises; `code` is UPPER_SNAKE (docs/PROTOCOL.md §12)."""
 
     retryable: bool = False
 

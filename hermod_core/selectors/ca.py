@@ -1,4 +1,4 @@
-"""Reads of the groups' SCEP CA settings (PROTOCOL.md §10)."""
+"""Reads of the groups' SCEP CA settings (docs/PROTOCOL.md §10)."""
 
 from hermod_core.models import CaSettings, ChallengeMode
 

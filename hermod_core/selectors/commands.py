@@ -111,7 +111,7 @@ def destination_views(
 
 
 def command_result(command: Command) -> dict[str, Any]:
-    """The result body of PROTOCOL.md §8 for a command, as it is now."""
+    """The result body of docs/PROTOCOL.md §8 for a command, as it is now."""
     public_url = settings.HERMOD_PUBLIC_URL
     endpoint = BY_TYPE[CommandType(command.command_type)]
     destinations = destination_views(command)
@@ -134,7 +134,7 @@ def command_result(command: Command) -> dict[str, Any]:
         )
     extra: dict[str, Any] = {}
     if command.ca_state:
-        # The certificate authority step of PROTOCOL.md §10 (decided: reported as "ca").
+        # The certificate authority step of docs/PROTOCOL.md §10 (decided: reported as "ca").
         extra["ca"] = {"state": command.ca_state}
         if command.ca_error:
             extra["ca"]["error"] = command.ca_error

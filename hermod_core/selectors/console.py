@@ -112,7 +112,7 @@ def dashboard_stats(*, now: datetime | None = None) -> DashboardStats:
     matrix = {kind: dict.fromkeys(STATES, 0) for kind in TYPES}
     for row in Command.objects.order_by().values("command_type", "state").annotate(n=Count("id")):
         matrix.setdefault(row["command_type"], dict.fromkeys(STATES, 0))[row["state"]] = row["n"]
-    trouble = CallbackDelivery.objects.aggregate(
+    trouble = CallbackDelivery.objects.filter(COMMAND_CALLBACKS).aggregate(
         exhausted=Count("id", filter=Q(state=DeliveryState.EXHAUSTED)),
         retrying=Count("id", filter=Q(state=DeliveryState.PENDING, attempts__gt=0)),
     )
@@ -195,9 +195,30 @@ class CommandTimeline:
     # The destinations with their progress, as the result body shows them (without tokens).
     destinations: list[DestinationView] = field(default_factory=list)
 
+    @property
+    def settled(self) -> bool:
+        """Nothing more will change: the command is final and its callback, if any, is delivered,
+        exhausted or skipped (a final command's callback may still be waiting for the CA step or
+        being retried, and the live view follows it to its end)."""
+        if not self.command.is_final:
+            return False
+        return self.delivery is None or self.delivery.state not in (
+            DeliveryState.WAITING,
+            DeliveryState.PENDING,
+        )
+
+    @property
+    def code_live(self) -> bool:
+        """Whether the provisioning's QR code can still be used (in progress, and its temporary
+        box neither answered, withdrawn nor expired)."""
+        if self.command.command_type != CommandType.PROV or self.command.is_final:
+            return False
+        return any(d.state in ("WAITING", "FETCHED") for d in self.destinations)
+
 
 def _content_events(command: Command) -> list[TimelineEvent]:
-    """The content provider's part (PROTOCOL.md §13); read only for commands with content ids."""
+    """The content provider's part (docs/PROTOCOL.md §13); read only for commands with content
+    ids."""
     body_key = BY_TYPE[ProtocolCommandType(command.command_type)].body_key
     if not content_refs(command.command_type, command.body, body_key):
         return []
@@ -374,17 +395,23 @@ def profile_commands(profile: Profile, *, limit: int = 50) -> list[Command]:
 # --- callbacks and audit ----------------------------------------------------------------------
 
 
+# Deliveries of commands: a console "test callback" (no command) reports its outcome on the
+# client's page at once, and a test against an unreachable receiver is not a failed callback.
+COMMAND_CALLBACKS = Q(command__isnull=False)
+
+
 def callback_problems() -> QuerySet[CallbackDelivery]:
     """Deliveries that exhausted their attempts, and those failing and still being retried."""
     return (
         CallbackDelivery.objects.select_related("client__group", "command")
+        .filter(COMMAND_CALLBACKS)
         .filter(Q(state=DeliveryState.EXHAUSTED) | Q(state=DeliveryState.PENDING, attempts__gt=0))
         .order_by("-updated_at", "-id")
     )
 
 
 def callbacks_exhausted_count() -> int:
-    return CallbackDelivery.objects.filter(state=DeliveryState.EXHAUSTED).count()
+    return CallbackDelivery.objects.filter(COMMAND_CALLBACKS, state=DeliveryState.EXHAUSTED).count()
 
 
 def callback_get(delivery_id: int) -> CallbackDelivery | None:

@@ -1,4 +1,4 @@
-"""Reads of profiles that commands are addressed to (PROTOCOL.md §4.1).
+"""Reads of profiles that commands are addressed to (docs/PROTOCOL.md §4.1).
 
 Hand-written SQL: these run for every command created, and Django spends several times the round
 trip's CPU compiling the ORM form of a join (README "Performance"). Each row comes back as a
@@ -64,7 +64,7 @@ def profile_of_smartcard(*, group_id: int, smartcard_id: str) -> ProfileBox | No
 
 def profile_with_active_key(*, group_id: int, thumbprint: str) -> Profile | None:
     """The newest active profile of the group with an active key of this RFC 7638 thumbprint
-    (the signer of a profile-less answer, PROTOCOL.md §6.3), with its user; or None."""
+    (the signer of a profile-less answer, docs/PROTOCOL.md §6.3), with its user; or None."""
     if not thumbprint:
         return None
     return (

@@ -1,4 +1,4 @@
-"""Certificates from the group's SCEP CA after a provisioning (PROTOCOL.md §10).
+"""Certificates from the group's SCEP CA after a provisioning (docs/PROTOCOL.md §10).
 
 The provisioning result is never lost: the command is already COMPLETED when this runs. Its
 callback is held back while ``ca_state`` is PENDING so that it can carry the certificates, and is
@@ -64,7 +64,7 @@ def ca_settings_set(
     ra_certificate_pem: str | None = None,
     actor: str,
 ) -> CaSettings:
-    """Create or change a group's SCEP CA (PROTOCOL.md §10).
+    """Create or change a group's SCEP CA (docs/PROTOCOL.md §10).
 
     ``None`` keeps the stored challenge password, RA key or certificate (secrets are never shown
     back), and the stored challenge mode (``one-time`` for a new CA: the static password reaches

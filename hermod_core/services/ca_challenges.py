@@ -1,4 +1,5 @@
-"""One-time SCEP challenges: minted into CSR templates, checked when the CA asks (PROTOCOL.md §10).
+"""One-time SCEP challenges: minted into CSR templates, checked when the CA asks (docs/PROTOCOL.md
+§10).
 
 The CA's own enrolment secret never leaves the server. In the ``one-time`` mode each CSR template
 of a provisioning carries a fresh random challenge; only its keyed hash is stored

@@ -1,4 +1,5 @@
-"""Delivering callbacks from the outbox (PROTOCOL.md §8): at least once, one event id per row."""
+"""Delivering callbacks from the outbox (docs/PROTOCOL.md §8): at least once, one event id per
+row."""
 
 import base64
 import hashlib

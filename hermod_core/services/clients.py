@@ -1,6 +1,7 @@
 """Creating and changing clients and their keys; importing Hermod configuration files."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -67,7 +68,7 @@ def client_create(
     existing group from a list: then an unknown name is refused).
 
     ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
-    callback retry policy; ``content_provider_url`` resolves its content ids (PROTOCOL.md §13).
+    callback retry policy; ``content_provider_url`` resolves its content ids (docs/PROTOCOL.md §13).
     """
     existing = Client.objects.filter(client_id=client_id).first()
     if existing is not None and existing.deleted_at is not None:
@@ -151,19 +152,51 @@ def client_settings_update(*, client: Client, changes: dict[str, object], actor:
     return client
 
 
+# Longest grace period a rotation may give the replaced key.
+MAX_KEY_GRACE = timedelta(days=30)
+
+
 @transaction.atomic
-def client_rotate_key(*, client: Client, actor: str) -> IssuedKey:
-    """Replace the key; the old one stops working at once."""
+def client_rotate_key(*, client: Client, actor: str, grace: timedelta = timedelta(0)) -> IssuedKey:
+    """Replace the key. With ``grace`` (0 by default, at most ``MAX_KEY_GRACE``) the old key keeps
+    working that long beside the new one, so the application server can switch without an
+    outage; only its keyed hash is kept, with its expiry. Without grace it stops at once (and
+    any older key still in grace is dropped too: a rotation never extends a leaked key's life).
+    """
+    if grace < timedelta(0) or grace > MAX_KEY_GRACE:
+        raise ClientError(
+            f"the grace period must be between 0 and {MAX_KEY_GRACE.days} days, "
+            f"not {int(grace.total_seconds())} seconds"
+        )
+    now = timezone.now()
     key = api_key_generate()
+    if grace and client.key_hash:
+        client.previous_key_hash = client.key_hash
+        client.previous_key_expires_at = now + grace
+    else:
+        client.previous_key_hash = ""
+        client.previous_key_expires_at = None
     client.key_hash = api_key_hash(key)
-    client.key_rotated_at = timezone.now()
-    client.save(update_fields=["key_hash", "key_rotated_at"])
+    client.key_rotated_at = now
+    client.save(
+        update_fields=[
+            "key_hash",
+            "key_rotated_at",
+            "previous_key_hash",
+            "previous_key_expires_at",
+        ]
+    )
+    expires = client.previous_key_expires_at
     audit_record(
         actor=actor,
         action="client.rotate_key",
         target_type="client",
         target_id=client.client_id,
         group=client.group,
+        details={
+            "grace_seconds": int(grace.total_seconds()),
+            "old_key_valid_until": expires.isoformat() if expires else None,
+        },
     )
     return IssuedKey(client=client, key=key)
 

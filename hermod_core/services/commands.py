@@ -1,4 +1,4 @@
-"""Creating, ending and cancelling commands (PROTOCOL.md §4, §7, §8)."""
+"""Creating, ending and cancelling commands (docs/PROTOCOL.md §4, §7, §8)."""
 
 import base64
 import random
@@ -88,7 +88,7 @@ def _profile_in_group(client: Client, profile_id: uuid.UUID, field: str) -> Prof
 def _with_smartcard_profile(client: Client, request: CommandRequest) -> CommandRequest:
     """A request that names its profile only by ``smartcardid`` (certificate, startpinreset,
     endpinreset, delete), with that card's profile as its ``profile_id``; 404 naming the field
-    when the group has no active profile of that card (PROTOCOL.md §5.2, §5.4)."""
+    when the group has no active profile of that card (docs/PROTOCOL.md §5.2, §5.4)."""
     if (
         request.profile_id is not None
         or not request.smartcard_id
@@ -107,7 +107,7 @@ def _with_smartcard_profile(client: Client, request: CommandRequest) -> CommandR
 
 
 def _resolve(client: Client, request: CommandRequest) -> list[_Target]:
-    """Every box the command goes to, inside the client's group only (PROTOCOL.md §4.1)."""
+    """Every box the command goes to, inside the client's group only (docs/PROTOCOL.md §4.1)."""
     addresses = request.header.to or (
         Address(str(request.profile_id), profile_id=request.profile_id),
     )
@@ -225,7 +225,7 @@ def _untally(command_ids: list[int]) -> None:
 
 
 def _check_content_provider(client: Client, request: CommandRequest) -> None:
-    """Content ids need the client's content provider (PROTOCOL.md §13): 400 without one."""
+    """Content ids need the client's content provider (docs/PROTOCOL.md §13): 400 without one."""
     if request.content and not client.content_provider_url:
         field = f"{request.endpoint.body_key}.{request.content[0].field}"
         raise CommandError(
@@ -262,7 +262,7 @@ def _check_capacity(client: Client) -> None:
 def command_create(*, client: Client, request: CommandRequest) -> Command:
     """Create a command, one message per destination and its callback record, atomically.
 
-    Either all rows exist afterwards or none (PROTOCOL.md §4.2). A delete with
+    Either all rows exist afterwards or none (docs/PROTOCOL.md §4.2). A delete with
     ``confirmed: "false"`` ends at once: the profile and its box are deleted, nothing is sent.
     A command with content ids (§13) also gets its content-provider job, and its messages stay
     hidden from devices until a worker resolved them (``content_ready``).
@@ -503,7 +503,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
 
 
 def command_cancel(*, command: Command) -> bool:
-    """Cancel a command still in progress (PROTOCOL.md §2, decided); False if it was final."""
+    """Cancel a command still in progress (docs/PROTOCOL.md §2, decided); False if it was final."""
     return command_transition(
         command_id=command.pk,
         to=State.CANCELLED,

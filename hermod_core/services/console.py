@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -170,10 +171,16 @@ def console_client_settings_update(
     return client
 
 
-def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedKey:
-    """``client_rotate_key`` from the console: the old key stops working at once."""
-    with _attributed(actor):
-        return client_rotate_key(client=client, actor=actor.name)
+def console_client_rotate_key(
+    *, actor: ConsoleActor, client: Client, grace: timedelta = timedelta(0)
+) -> IssuedKey:
+    """``client_rotate_key`` from the console: the old key stops working at once, or after
+    ``grace`` (``ConsoleError`` for a period out of range)."""
+    try:
+        with _attributed(actor):
+            return client_rotate_key(client=client, actor=actor.name, grace=grace)
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def console_client_delete(*, actor: ConsoleActor, client: Client) -> Client:
@@ -290,10 +297,11 @@ def console_callback_resend(*, actor: ConsoleActor, delivery: CallbackDelivery) 
 
 
 def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
-    """Resend every exhausted delivery (same event ids and bodies); returns how many."""
+    """Resend every exhausted delivery of a command (same event ids and bodies; test callbacks
+    are not resent); returns how many."""
     deliveries = list(
         CallbackDelivery.objects.select_related("client__group").filter(
-            state=DeliveryState.EXHAUSTED
+            state=DeliveryState.EXHAUSTED, command__isnull=False
         )
     )
     with _attributed(actor):
@@ -309,7 +317,7 @@ def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
 def trusted_key_add(
     *, actor: ConsoleActor, group: Group, jwk_text: str, label: str = ""
 ) -> TrustedAttestationKey:
-    """Trust a device attestation key (PROTOCOL.md §6.2 rule 1) for a group.
+    """Trust a device attestation key (docs/PROTOCOL.md §6.2 rule 1) for a group.
 
     Only the public members are stored (a JWK with private members is refused); the
     thumbprint is RFC 7638, as recorded on profiles.
@@ -484,7 +492,7 @@ def console_command_issue(
     """Create a command on behalf of ``client`` exactly as the command API would.
 
     The body goes through ``parse_command_request`` and ``command_create`` (so every rule of
-    PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
+    docs/PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
     limit apply); its callbacks go to that client. Raises ``ProtocolError`` / ``CommandError``
     like the API, or ``ConsoleError`` for a disabled client.
     """

@@ -1,4 +1,4 @@
-"""Resolving content ids with the client's content provider (PROTOCOL.md §13).
+"""Resolving content ids with the client's content provider (docs/PROTOCOL.md §13).
 
 ``command_create`` writes the job row (``ContentResolution``) in its transaction and hands it
 to the workers after commit; until the job is DONE the command's messages are hidden from

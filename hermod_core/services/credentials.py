@@ -6,10 +6,11 @@ one who learns ``HERMOD_KEY_HASH_SECRET`` can mint a key or a token. The databas
 keyed hash (HMAC-SHA256 with ``HERMOD_KEY_HASH_SECRET``) of each, looked up by that digest and
 compared with ``hmac.compare_digest``. A one-time token is also kept sealed (authenticated
 encryption under a key of its own purpose) so that poll and callback bodies can show its
-plug-out URI again (PROTOCOL.md §4.2): reading it back needs both the database and the secret.
+plug-out URI again (docs/PROTOCOL.md §4.2): reading it back needs both the database and the secret.
 """
 
 import base64
+import enum
 import hashlib
 import hmac
 import secrets
@@ -26,7 +27,7 @@ def _mac(purpose: str, value: str) -> bytes:
 
 
 def api_key_generate() -> str:
-    """A new client key: 64 lowercase hex characters, 256 random bits (PROTOCOL.md §3)."""
+    """A new client key: 64 lowercase hex characters, 256 random bits (docs/PROTOCOL.md §3)."""
     return secrets.token_hex(32)
 
 
@@ -45,6 +46,26 @@ def api_key_matches(key: str, stored_hash: str | None) -> bool:
     return hmac.compare_digest(candidate, stored_hash or _DUMMY_HASH) and bool(stored_hash)
 
 
+class KeyMatch(enum.Enum):
+    NONE = "none"
+    CURRENT = "current"
+    PREVIOUS = "previous"  # the key replaced by a rotation, within its grace period
+
+
+def api_key_check(key: str, current_hash: str | None, previous_hash: str | None) -> KeyMatch:
+    """Which of a client's keys ``key`` is, compared in constant time with both digests.
+
+    Both comparisons always run, each against a dummy digest when there is no such key, so the
+    answer time tells neither whether the client exists nor whether it has a previous key.
+    """
+    candidate = api_key_hash(key)
+    current = hmac.compare_digest(candidate, current_hash or _DUMMY_HASH) and bool(current_hash)
+    previous = hmac.compare_digest(candidate, previous_hash or _DUMMY_HASH) and bool(previous_hash)
+    if current:
+        return KeyMatch.CURRENT
+    return KeyMatch.PREVIOUS if previous else KeyMatch.NONE
+
+
 def message_token_generate() -> str:
     """A destination's one-time token: 128 random bits, spelled as a UUID like the tokens of
     the real product's plug-out URIs (seed 001), but with every bit random (no version bits)."""
@@ -52,7 +73,7 @@ def message_token_generate() -> str:
 
 
 def box_token_generate() -> str:
-    """A permanent box's token (PROTOCOL.md §6): 256 random bits, base64url."""
+    """A permanent box's token (docs/PROTOCOL.md §6): 256 random bits, base64url."""
     return secrets.token_urlsafe(32)
 
 

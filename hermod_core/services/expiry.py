@@ -1,6 +1,6 @@
-"""The periodic sweep (PROTOCOL.md §7): expire commands and messages on time, tidy temporary boxes,
-and hand work whose task was lost (a callback, a CA step, a content resolution) to the workers
-again.
+"""The periodic sweep (docs/PROTOCOL.md §7): expire commands and messages on time, tidy temporary
+boxes, and hand work whose task was lost (a callback, a CA step, a content resolution) to the
+workers again.
 
 Rows are claimed with ``select_for_update(skip_locked=True)`` in small batches, so several workers
 running the sweep at once share the work instead of waiting on each other; ``command_transition``

@@ -1,4 +1,5 @@
-"""The device side (PROTOCOL.md §6): opening a box with a token, fetching and answering messages."""
+"""The device side (docs/PROTOCOL.md §6): opening a box with a token, fetching and answering
+messages."""
 
 import base64
 import uuid
@@ -58,14 +59,14 @@ class AlreadyAnswered(Exception):
 
 def visible_messages(now: datetime) -> Q:
     """Live messages a device may list, fetch and answer: those whose content ids, if any, the
-    content provider has resolved (PROTOCOL.md §13). Until then the token opens the box, but
+    content provider has resolved (docs/PROTOCOL.md §13). Until then the token opens the box, but
     the box looks empty."""
     return live_messages(now) & Q(command__content_ready=True)
 
 
 def device_body(command: Command) -> dict[str, Any]:
     """The command object as a device receives it: the stored body (which keeps the content
-    ids) with the provider's resolved content merged in (PROTOCOL.md §13)."""
+    ids) with the provider's resolved content merged in (docs/PROTOCOL.md §13)."""
     endpoint = BY_TYPE[CommandType(command.command_type)]
     body: dict[str, Any] = command.body
     if not content_refs(command.command_type, body, endpoint.body_key):
@@ -268,7 +269,7 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
 @dataclass(frozen=True)
 class AnswerOutcome:
     """What the device is told: the command's state, or the rule its answer broke (422), and
-    for an accepted provisioning the new permanent box's token (shown once, PROTOCOL.md §6)."""
+    for an accepted provisioning the new permanent box's token (shown once, docs/PROTOCOL.md §6)."""
 
     state: str
     rejected: answers.AnswerRejected | None = None
@@ -416,7 +417,7 @@ def _signer_summary(certificate: x509.Certificate, chain: ChainResult) -> dict[s
 def _sign_profileless(
     command: Command, envelope: answers.Envelope, tbs: tuple[bytes, ...], format_: str
 ) -> None:
-    """The answer to a profile-less ``@tmp`` auth/sign command (PROTOCOL.md §6.3, decided).
+    """The answer to a profile-less ``@tmp`` auth/sign command (docs/PROTOCOL.md §6.3, decided).
 
     Verified against the certificate it carries and bound to the command like any answer. When
     the group trusts signer CAs the certificate must chain to one of them (else
@@ -540,7 +541,7 @@ def _apply(command: Command, message: Message, envelope: answers.Envelope) -> st
 
 
 def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutcome:
-    """``POST /ms/{bid}/{mid}``: check and record a device's answer (PROTOCOL.md §6).
+    """``POST /ms/{bid}/{mid}``: check and record a device's answer (docs/PROTOCOL.md §6).
 
     The message is claimed with a conditional UPDATE (open → ANSWERED): of two answers to the same
     message exactly one proceeds, the other gets 409. The command then ends through

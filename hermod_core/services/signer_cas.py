@@ -1,4 +1,5 @@
-"""The CA certificates a group trusts for the signers of profile-less answers (PROTOCOL.md §6.3).
+"""The CA certificates a group trusts for the signers of profile-less answers (docs/PROTOCOL.md
+§6.3).
 
 An auth/sign command sent to ``@tmp`` without a profile is answered with the signer's certificate;
 when the group trusts at least one signer CA, that certificate must chain to one of them

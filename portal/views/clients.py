@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.timezone import now
 from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.models import Client
@@ -37,6 +38,7 @@ from portal.forms import (
     ClientContentForm,
     ClientCreateForm,
     ClientImportForm,
+    ClientRotateForm,
     GenerateClientForm,
 )
 from portal.rendering import no_store, or_404
@@ -109,10 +111,13 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
+    grace_until = client.previous_key_expires_at if client.previous_key_hash_at(now()) else None
     return {
         "client": client,
+        "old_key_valid_until": grace_until,
         "form": forms.get("form")
         or ClientCallbackForm(initial={"callback_url": client.callback_url}),
+        "rotate_form": forms.get("rotate_form") or ClientRotateForm(),
         "content_form": forms.get("content_form")
         or ClientContentForm(
             initial={
@@ -183,8 +188,19 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
 @console_view(admin=True)
 def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
     client = _managed(client_id)
-    issued = console_client_rotate_key(actor=actor_from(request), client=client)
-    return _to_key_page(request, issued, created=False)
+    form = ClientRotateForm(request.POST)
+    if form.is_valid():
+        try:
+            issued = console_client_rotate_key(
+                actor=actor_from(request), client=client, grace=form.grace()
+            )
+        except ConsoleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _to_key_page(request, issued, created=False)
+    return render(
+        request, "portal/clients/detail.html", _detail_context(client, rotate_form=form), status=400
+    )
 
 
 @require_POST
@@ -274,7 +290,7 @@ def clients_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_view()
 def client_generate(request: HttpRequest) -> HttpResponse:
-    """The generateclient snippet (PROTOCOL.md §9): a fresh key, nothing stored."""
+    """The generateclient snippet (docs/PROTOCOL.md §9): a fresh key, nothing stored."""
     form = GenerateClientForm(request.GET)
     if not form.is_valid():
         return render(request, "portal/clients/list.html", _list_context(), status=400)

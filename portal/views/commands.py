@@ -1,11 +1,19 @@
 """Commands: a filtered, paginated list; a live timeline; cancel."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from hermod_core.selectors.console import command_get, command_list, command_timeline
+from hermod_core.protocol.readable import readable
+from hermod_core.selectors.console import (
+    CommandTimeline,
+    command_get,
+    command_list,
+    command_timeline,
+)
 from hermod_core.services.console import console_command_cancel
 from portal.actors import actor_from
 from portal.forms import CommandFilterForm
@@ -28,23 +36,34 @@ def commands(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _context(timeline: CommandTimeline) -> dict[str, Any]:
+    """The timeline, and the body beside the device's answer: decoded (JWS header and payload,
+    certificates and CSRs summarised) and as received, secrets masked in all of them."""
+    answer = timeline.command.answer
+    return {
+        "timeline": timeline,
+        "body_shown": readable(timeline.body),
+        "answer_shown": readable(answer) if answer else None,
+        "answer_raw": readable(answer, decode=False) if answer else None,
+    }
+
+
 @require_GET
 @console_view()
 def command_page(request: HttpRequest, command_id: int) -> HttpResponse:
     timeline = command_timeline(or_404(command_get(command_id)))
-    return render(request, "portal/commands/detail.html", {"timeline": timeline})
+    return render(request, "portal/commands/detail.html", _context(timeline))
 
 
 @require_GET
 @console_view()
 def command_live(request: HttpRequest, command_id: int) -> HttpResponse:
-    """The timeline fragment, polled every 2 s while the command is in progress."""
+    """The timeline fragment (with the answer, out of band, once there is one), polled every
+    2 s until nothing more will change: the command is final and its callback delivered,
+    exhausted or skipped."""
     timeline = command_timeline(or_404(command_get(command_id)))
     return live_fragment(
-        request,
-        "portal/commands/_timeline.html",
-        {"timeline": timeline},
-        final=timeline.command.is_final,
+        request, "portal/commands/_live.html", _context(timeline), final=timeline.settled
     )
 
 

@@ -4,6 +4,7 @@ No account: the code in the link is the only credential. Every code that does no
 invitation gets a friendly page that says what to do next and nothing about anyone else.
 """
 
+import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -34,6 +35,7 @@ def _context(request: HttpRequest, invitation: EnrollmentInvitation, code: str) 
         "status": status,
         "link": link,
         "qr": qr_svg(status.uri) if status.shows_code and link is LinkState.USABLE else "",
+        "on_phone": is_phone(request),
     }
 
 
@@ -43,6 +45,16 @@ def _ended(context: dict[str, Any]) -> bool:
     if link in {LinkState.REVOKED, LinkState.EXPIRED}:
         return True
     return context["status"].is_final and link is not LinkState.RENEWABLE
+
+
+# Phones and tablets say so in their user agent (Android, iPhone, iPad, "Mobile"); iPadOS
+# claims to be a Mac, which the stylesheet's media query (a touch screen) catches instead.
+_PHONE = re.compile(r"Android|iPhone|iPad|iPod|Mobile|Windows Phone", re.IGNORECASE)
+
+
+def is_phone(request: HttpRequest) -> bool:
+    """Whether the page is shown on the phone that would have to scan it."""
+    return bool(_PHONE.search(request.META.get("HTTP_USER_AGENT", "")[:512]))
 
 
 def _unknown(request: HttpRequest) -> HttpResponse:

@@ -4,7 +4,8 @@
 (function () {
   "use strict";
 
-  /* Countdowns: <span data-countdown="2026-01-01T12:00:00Z">…</span> */
+  /* Countdowns: <span data-countdown="2026-01-01T12:00:00Z" data-countdown-format="expires in {}">
+   * reads "expires in 4:58" (the format's {} is the time left; default "{} left"). */
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   function tick() {
     var now = Date.now();
@@ -17,7 +18,8 @@
         return;
       }
       var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
-      el.textContent = (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s) + " left";
+      var left_text = (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s);
+      el.textContent = (el.getAttribute("data-countdown-format") || "{} left").replace("{}", left_text);
     });
   }
   setInterval(tick, 1000);

@@ -77,7 +77,8 @@ def test_provisioning_through_the_form_enrolls_the_device(
     page.wait_for_url(re.compile(r".*/console/provision/\d+/$"))
     qr = page.locator("#enroll-qr")
     expect(qr).to_be_visible()
-    expect(page.locator(".countdown")).to_contain_text("left")
+    # Issue 16: "expires in 4:58" (it read "expires in 4:58 left").
+    expect(page.locator("#code-expiry")).to_have_text(re.compile(r"^The code expires in \d+:\d\d$"))
     screenshot(page, "provision-qr")
     uri = decode_qr(qr, "provision-qr-code")
     assert uri.startswith("com.nexusgroup.plugout:///?url=")

@@ -1,4 +1,4 @@
-"""A local content provider for end-to-end tests (PROTOCOL.md §13): answers
+"""A local content provider for end-to-end tests (docs/PROTOCOL.md §13): answers
 ``POST <url>/getcontent`` with ``{"contentId": ...}`` from a table of contents, records every
 request, checks Basic auth, and can fail (HTTP 500) a number of times or for good."""
 

@@ -1,4 +1,4 @@
-"""Every validation rule of PROTOCOL.md §6.2–§6.3 broken once by the device's fault flags: 422
+"""Every validation rule of docs/PROTOCOL.md §6.2–§6.3 broken once by the device's fault flags: 422
 naming the rule, the command FAILED with the reason stored, nothing about profiles changed."""
 
 import base64

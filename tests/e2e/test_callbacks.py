@@ -1,4 +1,5 @@
-"""Callbacks delivered by real Celery workers on Redis, from a real PostgreSQL (PROTOCOL.md §8)."""
+"""Callbacks delivered by real Celery workers on Redis, from a real PostgreSQL (docs/PROTOCOL.md
+§8)."""
 
 import json
 import time

@@ -1,6 +1,7 @@
-"""Certificates from a real SCEP CA after provisioning (PROTOCOL.md §10): micromdm's scepserver,
-real Celery workers, the reference device. The CA checks each template's one-time challenge with
-Hermod through `-csrverifierexec hermod-scep-verify`; the CA's own password never leaves Hermod."""
+"""Certificates from a real SCEP CA after provisioning (docs/PROTOCOL.md §10): micromdm's
+scepserver, real Celery workers, the reference device. The CA checks each template's one-time
+challenge with Hermod through `-csrverifierexec hermod-scep-verify`; the CA's own password never
+leaves Hermod."""
 
 import base64
 import json

@@ -1,4 +1,5 @@
-"""Every command end to end through HTTP, with the reference device as the peer (PROTOCOL.md §4–§8).
+"""Every command end to end through HTTP, with the reference device as the peer (docs/PROTOCOL.md
+§4–§8).
 
 Create → device fetch → answer → COMPLETED → poll body, for each command type; the mobile and the
 desktop stories of the product documentation.

@@ -1,4 +1,4 @@
-"""Configuration files of the real product load without surprises (PROTOCOL.md §9), against the
+"""Configuration files of the real product load without surprises (docs/PROTOCOL.md §9), against the
 running stack: the generateclient snippet imports as it is, a seed-004-style file's per-client
 retry policy drives real callback retries, and what cannot be applied is reported."""
 

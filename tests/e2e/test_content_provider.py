@@ -1,5 +1,5 @@
-"""Content ids resolved by the client's content provider (PROTOCOL.md §13), end to end: gunicorn,
-Celery workers on Redis, PostgreSQL, a real local provider and the reference device."""
+"""Content ids resolved by the client's content provider (docs/PROTOCOL.md §13), end to end:
+gunicorn, Celery workers on Redis, PostgreSQL, a real local provider and the reference device."""
 
 import hashlib
 import json

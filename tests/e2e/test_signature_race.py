@@ -1,5 +1,5 @@
 """A signature and its replay posted at the same moment, on PostgreSQL with two web processes:
-exactly one command completes (PROTOCOL.md §6.3, issue 10). No look-up races here — the unique
+exactly one command completes (docs/PROTOCOL.md §6.3, issue 10). No look-up races here — the unique
 constraint of AcceptedSignature decides, and its IntegrityError is SIGNATURE_REPLAYED, never the
 provisioning's PROFILE_ID_TAKEN nor a 500."""
 

@@ -1,4 +1,4 @@
-"""The attack list of issue 6, one test (or table) per attack, against PROTOCOL.md §3–§12.
+"""The attack list of issue 6, one test (or table) per attack, against docs/PROTOCOL.md §3–§12.
 
 Already covered elsewhere, and therefore not repeated here:
 - JWS `alg: none` and HS256 keyed with the public key, for provisioning and auth/sign answers:

@@ -1,8 +1,8 @@
 """Property: the protocol parsers and the HTTP entry points answer anything with a protocol error.
 
-Each untrusted input of PROTOCOL.md §3–§6 reaches one of these functions. An exception of another
-type there becomes a 500 instead of the 4xx/422 of §11–§12. Inputs are arbitrary JSON, JSON shaped
-like the protocol (its member names and values), mutations of the documented valid bodies
+Each untrusted input of docs/PROTOCOL.md §3–§6 reaches one of these functions. An exception of
+another type there becomes a 500 instead of the 4xx/422 of §11–§12. Inputs are arbitrary JSON, JSON
+shaped like the protocol (its member names and values), mutations of the documented valid bodies
 (`tests/seeds.py`, `schema.REQUEST_EXAMPLES`), and answers signed by real keys so that validation
 gets past the signature checks into the payload rules. The crypto layer has its own fuzz tests
 (`tests/hermod_core/crypto/test_fuzz.py`); these start one layer up.

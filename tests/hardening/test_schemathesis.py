@@ -1,4 +1,4 @@
-"""Schemathesis against the served OpenAPI document (PROTOCOL.md §2 "OpenAPI", §11, §12).
+"""Schemathesis against the served OpenAPI document (docs/PROTOCOL.md §2 "OpenAPI", §11, §12).
 
 Every documented operation is called in-process (WSGI) with generated requests, valid and invalid,
 authenticated with a real client key. Whatever is sent, the server must never answer 5xx, and every
@@ -9,7 +9,7 @@ cancel it, open its box with the destination's token, fetch and answer the messa
 The checks are chosen on purpose: schemathesis' "positive data acceptance" and "negative data
 rejection" are left out, because the server validates more than JSON Schema can say (a `certreq`
 must be a parseable PKCS#10, key lengths depend on the key type, `tbs` items need `data`) and
-treats JSON `null` as an absent member everywhere (PROTOCOL.md §4.1 leniency). Runs are
+treats JSON `null` as an absent member everywhere (docs/PROTOCOL.md §4.1 leniency). Runs are
 derandomized with no example database, so CI sees the same inputs every time.
 """
 
@@ -70,7 +70,7 @@ SCHEMA = _configure(schemathesis.openapi.from_wsgi(DOCUMENT, application), max_e
 def _linked_document() -> dict[str, Any]:
     """The served document plus OpenAPI links from a provisioning answer to what follows it.
 
-    drf-spectacular writes no links; these say what PROTOCOL.md §4.2 and §6 say: the answer's
+    drf-spectacular writes no links; these say what docs/PROTOCOL.md §4.2 and §6 say: the answer's
     `commandId` is what poll and cancel take, and its destination's `bid`, `mid` and the token in
     its plug-out URI open the box.
     """

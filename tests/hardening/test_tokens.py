@@ -1,4 +1,4 @@
-"""Device tokens as an attacker sees them (issue 10, item 2; PROTOCOL.md §6).
+"""Device tokens as an attacker sees them (issue 10, item 2; docs/PROTOCOL.md §6).
 
 Tokens are random: knowing the server secret and every public id opens nothing. The permanent
 box token reaches only the device whose provisioning answer was accepted; a second scanner of the

@@ -1,4 +1,4 @@
-"""Configure a group's SCEP certificate authority (PROTOCOL.md §10) from the command line.
+"""Configure a group's SCEP certificate authority (docs/PROTOCOL.md §10) from the command line.
 
 Warnings about the challenge configuration (a static password sent to devices, a one-time mode
 without a verifier credential) go to stderr; the verifier credential is printed once, on stdout.

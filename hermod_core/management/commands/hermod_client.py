@@ -1,6 +1,7 @@
 """Manage API clients: create, rotate, enable, disable, list."""
 
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,6 +27,17 @@ _SET_OPTIONS = {
     "content_provider_url": "content_provider_url",
     "content_provider_basic_auth": "content_provider_basic_auth",
 }
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> timedelta:
+    """``3600``, ``90m``, ``24h`` or ``7d``."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if not number.isdigit():
+        raise ArgumentTypeError(f"not a duration: {text!r} (write seconds, or 90m, 24h, 7d)")
+    return timedelta(seconds=int(number) * _UNITS[unit])
 
 
 def _retry_and_content_options(parser: ArgumentParser) -> None:
@@ -62,8 +74,16 @@ class Command(BaseCommand):
         update.add_argument("--callback-basic-auth", help="user:password ('' removes it)")
         update.add_argument("--callback-signing-secret")
         _retry_and_content_options(update)
+        rotate = sub.add_parser("rotate", help="replace the key and print the new one once")
+        rotate.add_argument("client_id")
+        rotate.add_argument(
+            "--grace",
+            type=_duration,
+            default=timedelta(0),
+            help="keep the old key valid this long beside the new one: seconds, or 90m, 24h, "
+            "7d (default 0: the old key stops at once; at most 30 days)",
+        )
         for name, text in [
-            ("rotate", "replace the key and print the new one once"),
             ("disable", "refuse the client's key from now on"),
             ("enable", "accept the client's key again"),
         ]:
@@ -110,7 +130,14 @@ class Command(BaseCommand):
             self.stdout.write(f"{client.client_id} updated: {', '.join(changes) or 'nothing'}")
             return
         if action == "rotate":
-            self._print_key(client_rotate_key(client=client, actor="cli"))
+            try:
+                issued = client_rotate_key(client=client, actor="cli", grace=options["grace"])
+            except ClientError as exc:
+                raise CommandError(str(exc)) from None
+            self._print_key(issued)
+            if issued.client.previous_key_expires_at:
+                until = issued.client.previous_key_expires_at
+                self.stdout.write(f"The old key stays valid until {until:%Y-%m-%d %H:%M:%S} UTC.")
         else:
             client_set_enabled(client=client, enabled=action == "enable", actor="cli")
             self.stdout.write(f"{client.client_id} {action}d")

@@ -1,5 +1,5 @@
 """Trust, list or forget the CA certificates a group accepts for the signers of profile-less
-``@tmp`` sign/authenticate answers (PROTOCOL.md §6.3)."""
+``@tmp`` sign/authenticate answers (docs/PROTOCOL.md §6.3)."""
 
 from argparse import ArgumentParser
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""X-Api-Key authentication (PROTOCOL.md §3): one uniform 401 for every failure."""
+"""X-Api-Key authentication (docs/PROTOCOL.md §3): one uniform 401 for every failure."""
 
 import base64
 

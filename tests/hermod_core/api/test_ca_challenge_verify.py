@@ -1,5 +1,5 @@
 """POST /ca/challenge/verify: the group's CA asks whether a one-time challenge allows an issuance
-(PROTOCOL.md §10). Personas: client A's group and client B's group, each with its own CA."""
+(docs/PROTOCOL.md §10). Personas: client A's group and client B's group, each with its own CA."""
 
 import base64
 from datetime import timedelta

@@ -1,5 +1,5 @@
-"""Command request rules of PROTOCOL.md §4–§5 and §11: every malformed field is a 400 naming it,
-and nothing is stored."""
+"""Command request rules of docs/PROTOCOL.md §4–§5 and §11: every malformed field is a 400 naming
+it, and nothing is stored."""
 
 import json
 import uuid

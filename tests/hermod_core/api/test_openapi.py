@@ -1,5 +1,6 @@
-"""The OpenAPI document (PROTOCOL.md §2): valid, complete, warning-free, served with a local Swagger
-UI, its examples true to their schemas, and the server's real answers true to the document."""
+"""The OpenAPI document (docs/PROTOCOL.md §2): valid, complete, warning-free, served with a local
+Swagger UI, its examples true to their schemas, and the server's real answers true to the
+document."""
 
 import json
 import re
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
-# Every endpoint of PROTOCOL.md §2 and the CA's challenge check (§10), once, under the prefix.
+# Every endpoint of docs/PROTOCOL.md §2 and the CA's challenge check (§10), once, under the prefix.
 OPERATIONS = {
     *((f"/command/{name}", "post") for name in ENDPOINTS),
     ("/command/poll/{command_id}", "get"),
@@ -148,7 +149,8 @@ def test_it_lists_every_endpoint_once_under_the_prefix(document: dict[str, Any])
 
 
 def test_the_hidden_aliases_are_still_served(client: Any) -> None:
-    # Hidden from the document (schema.hide_path_aliases), not from the server (PROTOCOL.md §2).
+    # Hidden from the document (schema.hide_path_aliases), not from the server (docs/PROTOCOL.md
+    # §2).
     assert client.post("/command/provision").status_code == 401
     assert client.get("/ms/00000000-0000-0000-0000-000000000000").status_code == 404
 
@@ -194,7 +196,7 @@ def test_only_the_command_api_needs_the_api_key_and_the_ca_check_its_verifier(
         "type": "apiKey",
         "in": "header",
         "name": "X-Api-Key",
-        "description": "base64(<client-id>:<key>) (PROTOCOL.md §3)",
+        "description": "base64(<client-id>:<key>) (docs/PROTOCOL.md §3)",
     }
     for path, method in OPERATIONS:
         security = operation(document, path, method).get("security", [])

@@ -1,4 +1,4 @@
-"""generateclient, /healthz and the JSON error format for 404 and 405 (PROTOCOL.md §9, §12)."""
+"""generateclient, /healthz and the JSON error format for 404 and 405 (docs/PROTOCOL.md §9, §12)."""
 
 import re
 

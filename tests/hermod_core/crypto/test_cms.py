@@ -20,7 +20,7 @@ from hermod_core.crypto.jwk import PrivateKey, public_keys_equal
 from .cms_builder import CmsSpec, build_cms, pss_parameters, to_ber, utc_time
 from .helpers import raises_code
 
-# PROTOCOL.md §6.3: the device signs the decoded tbs data.
+# docs/PROTOCOL.md §6.3: the device signs the decoded tbs data.
 TBS = b"Transfer 500 EUR to SE45 5000 0000 0583 9825 7466\n"
 
 

@@ -1,6 +1,6 @@
 """Property: every parser and verifier raises nothing but CryptoError, whatever it is fed.
 
-Each untrusted blob the server receives (PROTOCOL.md §5.1, §5.2, §6.1-6.3) reaches one of these
+Each untrusted blob the server receives (docs/PROTOCOL.md §5.1, §5.2, §6.1-6.3) reaches one of these
 functions; an unexpected exception type there would become a 500 instead of a 4xx/422 answer.
 Inputs are arbitrary text/bytes/JSON, plus mutations of valid vectors to reach deep parser paths.
 """

@@ -33,7 +33,7 @@ def test_it_reads_the_rfc7638_key_and_computes_its_known_thumbprint() -> None:
 
 
 def test_it_accepts_an_app_jwk_with_a_leading_zero_in_n_and_extra_members() -> None:
-    # What a Java app sends (PROTOCOL.md §6.1): sign byte in `n`, "n#len", keystate, kid.
+    # What a Java app sends (docs/PROTOCOL.md §6.1): sign byte in `n`, "n#len", keystate, kid.
     app_jwk = {
         **vectors.RFC7638_JWK,
         "n": _with_leading_zero(vectors.RFC7638_JWK["n"]),

@@ -1,5 +1,5 @@
-"""The small answers of PROTOCOL.md §6.3 (ping, startpinreset, endpinreset, certificate, delete)
-and unknown types, checked with the server's own envelope parser and validators."""
+"""The small answers of docs/PROTOCOL.md §6.3 (ping, startpinreset, endpinreset, certificate,
+delete) and unknown types, checked with the server's own envelope parser and validators."""
 
 from __future__ import annotations
 

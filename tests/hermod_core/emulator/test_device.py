@@ -1,4 +1,4 @@
-"""The device's HTTP conversation (PROTOCOL.md §6) and its state folder, against an in-memory
+"""The device's HTTP conversation (docs/PROTOCOL.md §6) and its state folder, against an in-memory
 transport: tokens where the server looks for them, answers posted to the message location,
 and state changed only after the server answered COMPLETED."""
 

@@ -1,4 +1,4 @@
-"""The provisioning answer (PROTOCOL.md §6.1) passes the server's own validation (§6.2), and
+"""The provisioning answer (docs/PROTOCOL.md §6.1) passes the server's own validation (§6.2), and
 each deliberate fault makes that validation fail with the code named after the rule it breaks."""
 
 from __future__ import annotations

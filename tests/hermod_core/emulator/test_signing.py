@@ -1,5 +1,6 @@
-"""Authenticate and sign answers (PROTOCOL.md §5.3, §6.3) pass the server's `validate_signature`
-for jws and pkcs7 with RSA and EC keys, and each fault fails it with its code."""
+"""Authenticate and sign answers (docs/PROTOCOL.md §5.3, §6.3) pass the server's
+`validate_signature` for jws and pkcs7 with RSA and EC keys, and each fault fails it with its
+code."""
 
 from __future__ import annotations
 

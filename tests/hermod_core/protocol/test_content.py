@@ -1,4 +1,4 @@
-"""Content ids and the content provider's answers (PROTOCOL.md §13), as pure functions."""
+"""Content ids and the content provider's answers (docs/PROTOCOL.md §13), as pure functions."""
 
 import copy
 

@@ -1,6 +1,7 @@
-"""An auth/sign answer is bound to its command (PROTOCOL.md §6.3, issue 10): `validate_signature`
-with fixed vectors — a JWS names the command in its nonce, a CMS carries a signed signingTime
-within the command's life, and both yield the replay fingerprint of their signature value."""
+"""An auth/sign answer is bound to its command (docs/PROTOCOL.md §6.3, issue 10):
+`validate_signature` with fixed vectors — a JWS names the command in its nonce, a CMS carries a
+signed signingTime within the command's life, and both yield the replay fingerprint of their
+signature value."""
 
 from __future__ import annotations
 

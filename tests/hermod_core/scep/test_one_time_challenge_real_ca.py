@@ -1,4 +1,4 @@
-"""One-time challenges against the real micromdm scepserver (PROTOCOL.md §10, issue 10).
+"""One-time challenges against the real micromdm scepserver (docs/PROTOCOL.md §10, issue 10).
 
 The CA is started with `-csrverifierexec hermod-scep-verify`: for every PKCSReq it runs the
 executable, which asks this test's live Hermod over HTTP. Hermod's own CA step (`ca_enroll`) sends

@@ -1,4 +1,4 @@
-"""Smart-card admin keys (PROTOCOL.md §5.1, §5.4): the device gets them while the command is in
+"""Smart-card admin keys (docs/PROTOCOL.md §5.1, §5.4): the device gets them while the command is in
 progress; no API answer, callback or console page shows them; a final command no longer stores
 them, whichever way it ended."""
 

@@ -1,4 +1,4 @@
-"""The group CA's enrolment secret never reaches a device (PROTOCOL.md §10, issue 10).
+"""The group CA's enrolment secret never reaches a device (docs/PROTOCOL.md §10, issue 10).
 
 Written from the attacker's side first: whoever opens a provisioning QR code reads the message
 the device fetches. It must not teach them the CA's password.

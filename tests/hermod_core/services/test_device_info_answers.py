@@ -1,6 +1,6 @@
 """A device's information is checked before it is stored: a provisioning or ping answer whose
 ``deviceinfo`` is not a flat map of bounded strings answers 422 naming the rule and ends the
-command FAILED, as every other answer rejection (PROTOCOL.md §6)."""
+command FAILED, as every other answer rejection (docs/PROTOCOL.md §6)."""
 
 from pathlib import Path
 from typing import Any

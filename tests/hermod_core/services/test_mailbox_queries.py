@@ -1,4 +1,4 @@
-"""Query-count baselines of the device API (PROTOCOL.md §6): list, fetch and answer.
+"""Query-count baselines of the device API (docs/PROTOCOL.md §6): list, fetch and answer.
 
 Counted are the statements that read or write; transaction control (BEGIN, SAVEPOINT, …) is left
 out, since under the test's wrapping transaction it differs from production. The answer counts

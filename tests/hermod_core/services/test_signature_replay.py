@@ -1,4 +1,4 @@
-"""A signature value completes one command of its profile, never a second (PROTOCOL.md §6.3,
+"""A signature value completes one command of its profile, never a second (docs/PROTOCOL.md §6.3,
 issue 10): services.mailbox records every accepted one in AcceptedSignature, in the transaction
 that completes the command, and its unique constraint refuses a replay as SIGNATURE_REPLAYED."""
 
