@@ -16,8 +16,10 @@ POLL = "/hermod/rest/command/poll/1"
 
 
 def test_the_console_rotation_takes_the_grace_in_hours(admin, client, client_a: Persona) -> None:
-    response = admin.post(reverse("portal:client_rotate", args=["idm"]), {"grace_hours": "3"})
-    assert response.status_code == 200
+    response = admin.post(
+        reverse("portal:client_rotate", args=["idm"]), {"grace_hours": "3"}, follow=True
+    )
+    assert response.redirect_chain == [(reverse("portal:client_key", args=["idm"]), 302)]
     assert "The old key keeps working until" in response.content.decode()
     assert client.get(POLL, **client_a.headers).status_code == 404
     page = admin.get(reverse("portal:client_detail", args=["idm"])).content.decode()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hermod_core.lifecycle import State
-from hermod_core.models import CallbackDelivery, Client, Command, DeliveryState, Message
+from hermod_core.models import CallbackDelivery, Client, Command, Message
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.selectors.commands import command_result
 from hermod_core.services.commands import command_transition
@@ -19,6 +19,7 @@ from portal.forms import ProvisionForm
 from portal.rendering import attach_error
 from portal.services import invitation_create
 from tests.portal.helpers import provision_data
+from tests.portal.test_callbacks import _exhausted
 from tests.portal.test_enroll import _spec
 
 REFUSED = (
@@ -74,17 +75,11 @@ def test_an_exhausted_delivery_says_how_many_attempts_failed() -> None:
 
 
 def test_the_callbacks_page_summarises_and_folds_the_raw_detail(operator, client_a) -> None:
-    for error, status in ((REFUSED, None), ("HTTP 500", 500)):
-        CallbackDelivery.objects.create(
-            client=client_a.client,
-            path="/callback/test",
-            state=DeliveryState.EXHAUSTED,
-            body={"test": True},
-            attempts=5,
-            max_attempts=5,
-            last_error=error,
-            last_status=status,
-        )
+    # Deliveries of commands: a console test callback is not a failing callback (item 8).
+    for delivery, (error, status) in zip(
+        _exhausted(client_a.client, 2), ((REFUSED, None), ("HTTP 500", 500)), strict=True
+    ):
+        CallbackDelivery.objects.filter(pk=delivery.pk).update(last_error=error, last_status=status)
     page = operator.get(reverse("portal:callbacks")).content.decode()
     assert "<summary data-callback-problem>connection refused after 5 attempts</summary>" in page
     assert "<span data-callback-problem>HTTP 500 after 5 attempts</span>" in page
@@ -195,7 +190,7 @@ def test_settings_errors_are_on_their_field_saying_what_is_valid(
 
 
 def test_the_device_finds_an_expired_code_gone_as_the_protocol_says(client_a) -> None:
-    """PROTOCOL.md §7: an expired token answers 404 for its box, identical to an unknown box
+    """docs/PROTOCOL.md §7: an expired token answers 404 for its box, identical to an unknown box
     (no oracle); checked here for a code past its lifespan, before any sweep."""
     issued = invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec())
     destination = command_result(issued.invitation.command)["destinations"][0]
