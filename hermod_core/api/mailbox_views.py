@@ -23,6 +23,7 @@ from hermod_core.services.mailbox import (
     mailbox_open,
     message_fetch,
 )
+from hermod_core.services.push import BoxNotOpened, PushRefused, push_register, push_unregister
 
 _TOKEN = OpenApiParameter(
     "token",
@@ -171,3 +172,58 @@ class BoxTokenView(DeviceView):
         except BoxNotFound:
             raise _not_found(request) from None
         return Response({"boxtoken": boxtoken})
+
+
+_PUSH_AUTH_NOTE = (
+    " Presented with the box token of the profile's permanent box (`Authorization: Bearer`); a "
+    "one-time message token does not open it (404)."
+)
+
+
+class PushView(DeviceView):
+    """PROTOCOL.md §14: the device's push registration, with its box token."""
+
+    def _box(self, request: Request, bid: str) -> tuple[uuid.UUID, str | None]:
+        box = _uuid(bid)
+        if box is None:
+            raise _not_found(request)
+        return box, _token(request)
+
+    @extend_schema(
+        operation_id="push_register",
+        summary="Register (or replace) the device's push target",
+        description="From now on every message queued for the box also wakes the device through "
+        "the group's provider, with ids and the type only (docs/push.md)." + _PUSH_AUTH_NOTE,
+        request=schema.PUSH_REQUEST,
+        responses=schema.PUSH_RESPONSES,
+        tags=["mailbox"],
+    )
+    def put(self, request: Request, bid: str) -> Response:
+        box, token = self._box(request, bid)
+        raw = read_json(request)  # malformed JSON is 400 whatever the box: that tells nothing
+        try:
+            # The members are checked only once the box opened (404 first, as for every token).
+            answer = push_register(bid=box, token=token, raw=raw)
+        except BoxNotOpened:
+            raise _not_found(request) from None
+        except PushRefused as exc:
+            raise ApiError(422, exc.code, exc.message, field=exc.field) from None
+        ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
+        return Response(answer)
+
+    @extend_schema(
+        operation_id="push_unregister",
+        summary="Remove the device's push target",
+        description="The device polls again." + _PUSH_AUTH_NOTE,
+        request=None,
+        responses=schema.PUSH_DELETE_RESPONSES,
+        tags=["mailbox"],
+    )
+    def delete(self, request: Request, bid: str) -> Response:
+        box, token = self._box(request, bid)
+        try:
+            push_unregister(bid=box, token=token)
+        except BoxNotOpened:
+            raise _not_found(request) from None
+        ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
+        return Response(status=204)

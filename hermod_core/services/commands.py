@@ -56,6 +56,7 @@ from hermod_core.services.credentials import (
     token_hash,
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
+from hermod_core.services.push import push_queue
 
 
 class CommandError(Exception):
@@ -329,6 +330,12 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     # What ``command.messages.all()`` returns, as prefetch_related would have stored it: the
     # result body built next needs no query to read them back.
     command._prefetched_objects_cache = {"messages": messages}  # type: ignore[attr-defined]
+    # Push rows with their messages (same transaction); only permanent boxes are woken.
+    push_queue(
+        group_id=client.group_id,
+        messages=[m for m, t in zip(messages, targets, strict=True) if t.box_id is not None],
+        ready=command.content_ready,
+    )
     CallbackDelivery.objects.create(
         command=command,
         client=client,
