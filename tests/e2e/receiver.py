@@ -1,7 +1,8 @@
 """A local HTTP callback receiver for end-to-end tests: records what it got, answers on demand.
 
-It can answer 500 (``fail_next``), any status in turn (``status_next``), hang past the callback timeout (``hang_next``) or be down
-(``stop()`` / ``start()`` on the same port), and it checks Basic auth and the HMAC signature.
+It can answer 500 (``fail_next``), any status in turn (``status_next``), hang past the callback
+timeout (``hang_next``) or be down (``stop()`` / ``start()`` on the same port), and it checks
+Basic auth and the HMAC signature.
 """
 
 import base64

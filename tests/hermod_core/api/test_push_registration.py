@@ -8,7 +8,9 @@ from django.conf import settings
 
 from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import AuditEvent, GroupPushSettings, Mailbox, Message, PushRegistration
-from hermod_core.services.credentials import box_token_generate, token_hash
+from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.commands import command_create
+from hermod_core.services.credentials import MESSAGE_TOKEN, box_token_generate, token_hash, unseal
 from hermod_core.services.push import PushSettingsChange, push_settings_set
 from tests.portal.helpers import make_profile
 
@@ -98,9 +100,6 @@ def test_another_groups_box_token_does_not_open_this_box(client, phone, client_b
 
 def test_a_one_time_message_token_cannot_choose_where_pushes_go(client, phone, client_a) -> None:
     """Whoever saw a QR code holds its one-time token: it must not redirect the pushes."""
-    from hermod_core.protocol.commands import parse_command_request
-    from hermod_core.services.commands import command_create
-
     command = command_create(
         client=client_a.client,
         request=parse_command_request(
@@ -108,8 +107,6 @@ def test_a_one_time_message_token_cannot_choose_where_pushes_go(client, phone, c
         ),
     )
     message = Message.objects.get(command=command)
-    from hermod_core.services.credentials import MESSAGE_TOKEN, unseal
-
     one_time = unseal(MESSAGE_TOKEN, message.token_sealed)
     assert put(client, phone["box"].pk, registration(), one_time).status_code == 404
 
