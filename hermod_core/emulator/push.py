@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import queue
 import secrets
 import threading
@@ -23,6 +24,11 @@ import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
+
+from hermod_core.emulator.device import AnswerOutcome, Device
+from hermod_core.emulator.http import DeviceError
+
+logger = logging.getLogger(__name__)
 
 
 def _b64url(data: bytes) -> str:
@@ -148,3 +154,62 @@ class WebPushReceiver:
             return self.notices.get(timeout=timeout)
         except queue.Empty:
             return None
+
+
+def register_profiles(device: Device, receiver: WebPushReceiver, os_name: str = "linux") -> int:
+    """Register the receiver's endpoint for every stored profile with a box token; the server's
+    VAPID key is remembered so that only its pushes are accepted. Returns how many."""
+    count = 0
+    for profile in device.profiles:
+        if not profile.boxtoken:
+            continue
+        answer = device.http.register_push(
+            profile.boxurl, profile.boxtoken, receiver.registration(os_name)
+        )
+        receiver.vapid_public_key = str(answer.get("vapidPublicKey") or "")
+        count += 1
+    return count
+
+
+def answer_notice(device: Device, notice: dict[str, Any]) -> list[AnswerOutcome]:
+    """What the app does when woken: fetch the message the notice names from the box of the
+    profile it names, and answer it. A message already gone (answered, withdrawn: 404) is not
+    an error; an unknown profile falls back to one pass over every box."""
+    profile = next(
+        (p for p in device.profiles if p.profile_id == notice.get("pushId") and p.boxtoken),
+        None,
+    )
+    message_id = notice.get("messageId")
+    if profile is None or not isinstance(message_id, str):
+        return device.run_once()
+    location = f"{profile.boxurl}/{message_id}"
+    try:
+        message = device.fetch(location, profile.boxtoken)
+    except DeviceError as exc:
+        if exc.http_status == 404:
+            return []
+        raise
+    return [device.answer(location, profile.boxtoken, message)]
+
+
+def run_woken(
+    device: Device,
+    receiver: WebPushReceiver,
+    *,
+    safety_interval: float,
+    report: Any,
+    should_stop: Any = lambda: False,
+) -> None:
+    """Sleep until a push arrives, then fetch and answer; poll once every ``safety_interval``
+    seconds anyway (a real app is also woken now and then), and once at the start."""
+    report(device.run_once())
+    while not should_stop():
+        received = receiver.wait(safety_interval)
+        try:
+            if received is None:
+                report(device.run_once())
+                continue
+            logger.info("woken by a push for %s", received.notice.get("messageId"))
+            report(answer_notice(device, received.notice))
+        except DeviceError as exc:
+            logger.warning("%s (%s)", exc.message, exc.code)

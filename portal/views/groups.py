@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from hermod_core.models import Group
 from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_detail, group_get, group_list
+from hermod_core.selectors.push import push_settings_get
 from hermod_core.services.audit import acting_as
 from hermod_core.services.console import (
     ConsoleError,
@@ -22,7 +23,13 @@ from hermod_core.services.console import (
 )
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
 from portal.actors import actor_from
-from portal.forms import CaSettingsForm, RaIdentityForm, TrustedKeyForm, TrustedSignerCaForm
+from portal.forms import (
+    CaSettingsForm,
+    PushSettingsForm,
+    RaIdentityForm,
+    TrustedKeyForm,
+    TrustedSignerCaForm,
+)
 from portal.rendering import no_store, or_404
 from portal.roles import console_view
 
@@ -33,7 +40,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/groups/list.html", {"groups": group_list()})
 
 
-def _detail(
+def group_detail_page(
     request: HttpRequest,
     group: Group,
     *,
@@ -62,14 +69,25 @@ def _detail(
         "signer_ca_form": forms.get("signer_ca_form") or TrustedSignerCaForm(),
         "ca_form": forms.get("ca_form") or CaSettingsForm(initial=initial),
         "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
+        **push_context(group, forms.get("push_form")),
     }
     return render(request, "portal/groups/detail.html", context, status=status)
+
+
+def push_context(group: Group, form: PushSettingsForm | None) -> dict[str, Any]:
+    """The push section: the settings (secrets only as set / not set) and the form."""
+    push = push_settings_get(group)
+    return {
+        "push": push,
+        "push_providers": sorted(push.providers()) if push else [],
+        "push_form": form or PushSettingsForm.for_settings(push),
+    }
 
 
 @require_GET
 @console_view()
 def group_page(request: HttpRequest, name: str) -> HttpResponse:
-    return _detail(request, or_404(group_get(name)))
+    return group_detail_page(request, or_404(group_get(name)))
 
 
 @require_POST
@@ -90,7 +108,7 @@ def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, f"Key {key.thumbprint} is now trusted.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, key_form=form)
+    return group_detail_page(request, group, status=400, key_form=form)
 
 
 @require_POST
@@ -125,7 +143,7 @@ def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, f"Signer CA {ca.subject} is now trusted.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, signer_ca_form=form)
+    return group_detail_page(request, group, status=400, signer_ca_form=form)
 
 
 @require_POST
@@ -155,7 +173,7 @@ def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, "CA settings saved.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, ca_form=form)
+    return group_detail_page(request, group, status=400, ca_form=form)
 
 
 @require_POST
@@ -183,7 +201,7 @@ def group_ca_verifier(request: HttpRequest, name: str) -> HttpResponse:
     except ConsoleError as exc:
         messages.error(request, str(exc))
         return redirect("portal:group", name=group.name)
-    return no_store(_detail(request, group, verifier_credential=credential))
+    return no_store(group_detail_page(request, group, verifier_credential=credential))
 
 
 @require_POST
