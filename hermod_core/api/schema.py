@@ -1433,6 +1433,10 @@ BOX_TOKEN_RESPONSES = {
 
 # --- push registration (PROTOCOL.md §14, docs/push.md) -----------------------------------------
 
+COMPONENTS["PushProvider"] = _enum(
+    "relay (the group's notification server), webpush (Web Push / UnifiedPush), fcm, apns.",
+    ["relay", "webpush", "fcm", "apns"],
+)
 _P256DH_EXAMPLE = (
     "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
 )
@@ -1442,9 +1446,8 @@ PUSH_REQUEST = _doc(
         "Where the device wants to be woken when a message waits in its box. A new registration "
         "replaces the previous one.",
         {
-            "provider": _enum(
-                "The push provider; the group must have it configured.",
-                ["relay", "webpush", "fcm", "apns"],
+            "provider": _use(
+                "PushProvider", "The push provider; the group must have it configured."
             ),
             "token": _str(
                 "The app's address at the provider: the device token (`relay`), the FCM "
@@ -1477,7 +1480,7 @@ PUSH_RESPONSES = {
             _obj(
                 "The registration as kept (the token itself is never shown back).",
                 {
-                    "provider": _str("The provider."),
+                    "provider": _ref("PushProvider"),
                     "os": _str("The OS, lower case."),
                     "fingerprint": _str("Tells two registered tokens apart (a keyed hash)."),
                     "updated": _str("When it was registered.", format="date-time"),

@@ -12,6 +12,7 @@ from hermod_core.protocol.commands import parse_command_request
 from hermod_core.services.commands import command_create
 from hermod_core.services.credentials import MESSAGE_TOKEN, box_token_generate, token_hash, unseal
 from hermod_core.services.push import PushSettingsChange, push_settings_set
+from tests.hermod_core.api.test_openapi import assert_conforms, generate
 from tests.portal.helpers import make_profile
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,16 @@ def test_settings_changes_are_audited_without_their_secrets(phone) -> None:
     stored = GroupPushSettings.objects.get(group=phone["profile"].group)
     assert stored.providers() == {"relay", "webpush"}
     assert "very-secret-bearer" not in stored.relay_credential_sealed
+
+
+def test_the_push_answers_conform_to_the_document(client, phone) -> None:
+    document = generate()
+    ok = put(client, phone["box"].pk, registration(), phone["boxtoken"])
+    assert_conforms(document, "put", "/ms/{bid}/push", ok)
+    bad = put(client, phone["box"].pk, {**registration(), "p256dh": "AAAA"}, phone["boxtoken"])
+    assert_conforms(document, "put", "/ms/{bid}/push", bad)
+    refused = put(client, phone["box"].pk, {"provider": "apns", "token": "ab" * 32, "os": "ios"},
+                  phone["boxtoken"])  # fmt: skip
+    assert_conforms(document, "put", "/ms/{bid}/push", refused)
+    missing = put(client, phone["box"].pk, registration(), "wrong")
+    assert_conforms(document, "put", "/ms/{bid}/push", missing)
