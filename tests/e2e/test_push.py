@@ -5,6 +5,10 @@ then up, 410, a worker killed mid-send — nothing lost, no message pushed twice
 content.
 """
 
+import json
+import select
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +99,39 @@ def test_create_wakes_the_device_which_fetches_answers_and_the_client_is_called_
         assert [r for r in push_rows(postgres) if r[0] == mid] == [(mid, "DELIVERED", 1)]
     finally:
         web.stop()
+
+
+def next_line(process: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """The device's next JSON output line, or a failure after ``timeout`` seconds."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"hermod-device printed nothing within {timeout} s"
+    return dict(json.loads(process.stdout.readline()))
+
+
+def test_hermod_device_run_push_webpush_answers_without_polling(pushed, receiver, tmp_path) -> None:
+    """The command-line device: registers its own endpoint, then answers on each push; its
+    safety poll (--interval) is far longer than the test, so only a push can have woken it."""
+    hermod, _postgres = pushed
+    client, _device, profile_id = provisioned(hermod, receiver, tmp_path, "cli-group")
+    hermod.manage("hermod_push", "set", "cli-group", "--webpush", "on")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hermod_core.emulator.cli", "--state", str(tmp_path / "phone"),
+         "run", "--push", "webpush", "--interval", "600"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        started = next_line(process)
+        assert started["push"] == "webpush"
+        assert started["profiles"] == 1
+        created = client.create("authenticate", {"authCommand": {"profileid": profile_id}})
+        answered = next_line(process)
+        assert answered["commandType"] == "AUTH"
+        assert answered["state"] == "COMPLETED"
+        assert client.poll(created["commandId"])["state"] == "COMPLETED"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 def test_a_410_from_the_push_service_removes_the_registration(pushed, receiver, tmp_path) -> None:
