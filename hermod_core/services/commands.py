@@ -56,7 +56,7 @@ from hermod_core.services.credentials import (
     token_hash,
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
-from hermod_core.services.push import push_queue
+from hermod_core.services.push import push_forget, push_queue
 
 
 class CommandError(Exception):
@@ -353,10 +353,12 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
 
 
 def profile_delete(*, profile: Profile) -> None:
-    """Mark a profile deleted and close its permanent box (nothing opens it again)."""
+    """Mark a profile deleted and close its permanent box (nothing opens it again); its push
+    registration goes too (nothing is left to wake it for)."""
     now = timezone.now()
     Profile.objects.filter(pk=profile.pk).update(state=ProfileState.DELETED, deleted_at=now)
     Mailbox.objects.filter(profile=profile, closed_at__isnull=True).update(closed_at=now)
+    push_forget(profile_id=profile.pk)
 
 
 def command_transition(

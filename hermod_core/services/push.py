@@ -177,6 +177,12 @@ def push_unregister(*, bid: uuid.UUID, token: str | None) -> bool:
     return bool(deleted)
 
 
+def push_forget(*, profile_id: uuid.UUID) -> None:
+    """Drop a profile's registration because the device lost its box (profile deleted, box
+    token revoked); its pending pushes then end SKIPPED. Call inside the caller's transaction."""
+    PushRegistration.objects.filter(profile_id=profile_id).delete()
+
+
 def push_registration_remove(*, profile: Profile, actor: str) -> bool:
     """An admin removes a profile's push registration (the device then polls)."""
     with transaction.atomic():

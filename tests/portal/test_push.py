@@ -15,6 +15,7 @@ from django.urls import reverse
 from hermod_core.models import (
     AuditEvent,
     GroupPushSettings,
+    Mailbox,
     PushDelivery,
     PushRegistration,
     PushState,
@@ -151,3 +152,12 @@ def test_the_push_list_shows_state_attempts_and_last_error(
     only = operator.get(reverse("portal:pushes"), {"state": "EXHAUSTED"}).content.decode()
     assert 'class="badge EXHAUSTED"' in only
     assert 'class="badge PENDING"' not in only
+
+
+def test_revoking_the_box_token_also_removes_the_push_registration(admin, client_a) -> None:
+    profile = make_profile(client_a.client)
+    Mailbox.objects.filter(profile=profile).update(token_hash="x" * 64)
+    registered(profile)
+    response = admin.post(reverse("portal:profile_revoke_box_token", args=[profile.pk]))
+    assert response.status_code == 302
+    assert not PushRegistration.objects.exists()

@@ -21,7 +21,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.push.base import PushOutcome, PushResult
-from hermod_core.services.commands import command_create
+from hermod_core.services.commands import command_create, profile_delete
 from hermod_core.services.credentials import box_token_generate, token_hash
 from hermod_core.services.push import (
     PushConfigurationError,
@@ -324,3 +324,14 @@ def test_sealed_secrets_never_appear_in_the_settings_row(profile) -> None:
     assert "PRIVATE-KEY-TEXT" not in config.fcm_service_account_sealed
     assert config.vapid_public
     assert config.providers() == {"fcm", "webpush"}
+
+
+def test_a_deleted_profile_loses_its_registration_and_its_pending_push_is_skipped(
+    client_a, profile, webpush
+) -> None:
+    registered_webpush(profile, webpush)
+    ping(client_a.client, profile)
+    profile_delete(profile=profile)
+    assert not PushRegistration.objects.filter(profile=profile).exists()
+    assert push_deliver(push_id=PushDelivery.objects.get().pk) == "SKIPPED"
+    assert webpush.attempts == 0
