@@ -3,6 +3,7 @@
 import uuid
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +32,14 @@ _TOKEN = OpenApiParameter(
     OpenApiParameter.QUERY,
     required=False,
     description="The one-time token (or box token); alternatively `Authorization: Bearer`.",
+)
+
+
+# Box and message ids are UUIDs (PROTOCOL.md §1): said so, a generated or hand-written id cannot
+# carry a "/" into another route (``<bid>/token``, ``<bid>/push``).
+_BID = OpenApiParameter("bid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The box id.")
+_MID = OpenApiParameter(
+    "mid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The message id."
 )
 
 
@@ -100,7 +109,7 @@ class BoxView(DeviceView):
     @extend_schema(
         operation_id="mailbox_list",
         summary="List the messages waiting in a box",
-        parameters=[_TOKEN],
+        parameters=[_BID, _TOKEN],
         responses=schema.BOX_RESPONSES,
         tags=["mailbox"],
     )
@@ -112,7 +121,7 @@ class MessageView(DeviceView):
     @extend_schema(
         operation_id="message_fetch",
         summary="Fetch one message",
-        parameters=[_TOKEN],
+        parameters=[_BID, _MID, _TOKEN],
         responses=schema.MESSAGE_RESPONSES,
         tags=["mailbox"],
     )
@@ -128,7 +137,7 @@ class MessageView(DeviceView):
         summary="Answer one message",
         description="The first valid answer wins; 422 names the validation rule the answer broke "
         "(the command then ends FAILED).",
-        parameters=[_TOKEN],
+        parameters=[_BID, _MID, _TOKEN],
         request=schema.ANSWER_REQUEST,
         responses=schema.ANSWER_RESPONSES,
         examples=[
@@ -155,6 +164,7 @@ class MessageView(DeviceView):
 class BoxTokenView(DeviceView):
     @extend_schema(
         operation_id="box_token_rotate",
+        parameters=[_BID],
         summary="Rotate a permanent box's token",
         description="Presented with the box's current box token (`Authorization: Bearer`), "
         "answers a new one; the old token stops opening the box at once. A one-time token "
@@ -191,6 +201,7 @@ class PushView(DeviceView):
 
     @extend_schema(
         operation_id="push_register",
+        parameters=[_BID],
         summary="Register (or replace) the device's push target",
         description="From now on every message queued for the box also wakes the device through "
         "the group's provider, with ids and the type only (docs/push.md)." + _PUSH_AUTH_NOTE,
@@ -213,6 +224,7 @@ class PushView(DeviceView):
 
     @extend_schema(
         operation_id="push_unregister",
+        parameters=[_BID],
         summary="Remove the device's push target",
         description="The device polls again." + _PUSH_AUTH_NOTE,
         request=None,
