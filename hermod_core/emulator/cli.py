@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "with the key the filter selects (jws or pkcs7), PING reports device and profile info, "
         "SPIN returns a fresh nonce, EPIN stores a new admin key, DELETE forgets the profile, "
         "anything else is answered with code 3 (not supported).",
-        epilog="examples:\n  hermod-device run --once\n  hermod-device run --interval 5",
+        epilog="examples:\n  hermod-device run --once\n  hermod-device run --interval 5\n"
+        "  hermod-device run --push webpush --push-listen 0.0.0.0:8099",
     )
     run.add_argument("--once", action="store_true", help="one pass, then exit")
     run.add_argument(
