@@ -136,6 +136,8 @@ class PushDelivery(models.Model):
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="push_due"),
             models.Index(fields=["group", "-id"], name="push_by_group"),
+            # /metrics reads the pushes of a recent window by creation time.
+            models.Index(fields=["created_at"], name="push_by_created"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from hermod_core.api.metrics_view import render_metrics
 from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import (
     Mailbox,
@@ -335,3 +336,13 @@ def test_a_deleted_profile_loses_its_registration_and_its_pending_push_is_skippe
     assert not PushRegistration.objects.filter(profile=profile).exists()
     assert push_deliver(push_id=PushDelivery.objects.get().pk) == "SKIPPED"
     assert webpush.attempts == 0
+
+
+def test_metrics_count_recent_pushes_by_provider_and_state(client_a, profile, relay) -> None:
+    with_relay(profile.group, relay)
+    ping(client_a.client, profile)
+    ping(client_a.client, profile)
+    push_deliver(push_id=PushDelivery.objects.order_by("id").first().pk)
+    text = render_metrics()
+    assert 'hermod_pushes_recent{provider="relay",state="DELIVERED"} 1' in text
+    assert 'hermod_pushes_recent{provider="relay",state="PENDING"} 1' in text
