@@ -403,7 +403,18 @@ def _finish(
 
 
 def pushes_requeue_lost(*, batch: int) -> int:
-    """Enqueue pushes due for a while (their task was lost with a broker or a killed worker)."""
+    """Enqueue pushes due for a while (their task was lost with a broker or a killed worker);
+    end those still WAITING for a message that will never be shown (its content could not be
+    resolved, it was withdrawn or expired before)."""
+    never = list(
+        PushDelivery.objects.filter(state=PushState.WAITING)
+        .exclude(message__state=MessageState.WAITING)
+        .values_list("pk", flat=True)[:batch]
+    )
+    if never:
+        PushDelivery.objects.filter(pk__in=never, state=PushState.WAITING).update(
+            state=PushState.SKIPPED, last_error="the message was never shown to the device"
+        )
     cutoff = timezone.now() - LOST_AFTER
     ids = list(
         PushDelivery.objects.filter(state=PushState.PENDING, next_attempt_at__lte=cutoff)

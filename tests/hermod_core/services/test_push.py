@@ -346,3 +346,20 @@ def test_metrics_count_recent_pushes_by_provider_and_state(client_a, profile, re
     text = render_metrics()
     assert 'hermod_pushes_recent{provider="relay",state="DELIVERED"} 1' in text
     assert 'hermod_pushes_recent{provider="relay",state="PENDING"} 1' in text
+
+
+def test_a_push_waiting_for_content_that_never_comes_is_ended_by_the_sweep(
+    client_a, profile, relay
+) -> None:
+    with_relay(profile.group, relay)
+    command = ping(client_a.client, profile)
+    push = PushDelivery.objects.get()
+    # As for a command whose content ids are still being resolved (PROTOCOL.md §13) …
+    PushDelivery.objects.filter(pk=push.pk).update(state=PushState.WAITING, next_attempt_at=None)
+    assert pushes_requeue_lost(batch=10) == 0
+    assert PushDelivery.objects.get().state == PushState.WAITING
+    # … and whose content provider failed: the command ends, its message is withdrawn.
+    Message.objects.filter(command=command).update(state=MessageState.WITHDRAWN)
+    pushes_requeue_lost(batch=10)
+    assert PushDelivery.objects.get().state == PushState.SKIPPED
+    assert relay.attempts == []
