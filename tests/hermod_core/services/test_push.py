@@ -13,6 +13,7 @@ from django.utils import timezone
 from hermod_core.api.metrics_view import render_metrics
 from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import (
+    Client,
     Mailbox,
     Message,
     MessageState,
@@ -23,6 +24,7 @@ from hermod_core.models import (
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.push.base import PushOutcome, PushResult
 from hermod_core.services.commands import command_create, profile_delete
+from hermod_core.services.content import content_resolve
 from hermod_core.services.credentials import box_token_generate, token_hash
 from hermod_core.services.push import (
     PushConfigurationError,
@@ -34,6 +36,7 @@ from hermod_core.services.push import (
     push_settings_set,
     pushes_requeue_lost,
 )
+from tests.e2e.content_provider import PNG, ContentProvider, image
 from tests.e2e.receiver import Receiver
 from tests.portal.helpers import make_profile
 
@@ -363,3 +366,34 @@ def test_a_push_waiting_for_content_that_never_comes_is_ended_by_the_sweep(
     pushes_requeue_lost(batch=10)
     assert PushDelivery.objects.get().state == PushState.SKIPPED
     assert relay.attempts == []
+
+
+def test_a_push_waits_for_the_content_then_goes_out_when_the_message_is_shown(
+    client_a, profile, relay
+) -> None:
+    picture = "AUTH:0b8f1f5e-4c57-4d7e-9b55-1c3b0f0a7d11"
+    provider = ContentProvider(contents={picture: image(PNG, "image/png")}).start()
+    try:
+        Client.objects.filter(pk=client_a.client.pk).update(content_provider_url=provider.url)
+        client_a.client.refresh_from_db()
+        with_relay(profile.group, relay)
+        body = {
+            "authCommand": {
+                "profileid": str(profile.pk),
+                "params": {
+                    "tbs": [{"content_type": "application/hermod+content-id", "data": picture}]
+                },
+            }
+        }
+        command = command_create(
+            client=client_a.client, request=parse_command_request("authenticate", body)
+        )
+        push = PushDelivery.objects.get()
+        assert push.state == PushState.WAITING  # the device could not fetch it yet
+        assert push_deliver(push_id=push.pk) == "skipped"
+        assert content_resolve(command_id=command.pk) == "DONE"
+        assert PushDelivery.objects.get().state == PushState.PENDING
+        assert push_deliver(push_id=push.pk) == "DELIVERED"
+        assert relay.received[0].body["type"] == "AUTH"
+    finally:
+        provider.stop()
