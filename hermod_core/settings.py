@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from hermod_core.env import (
@@ -65,6 +66,11 @@ HERMOD_FQDN = urlsplit(HERMOD_PUBLIC_URL).hostname or ""
 # one-time tokens (services.credentials); rotating it invalidates every stored key and token.
 # Unset, it falls back to SECRET_KEY (installs that relied on that keep their keys).
 HERMOD_KEY_HASH_SECRET = env_secret("HERMOD_KEY_HASH_SECRET", lambda: SECRET_KEY, strict=not DEBUG)
+# Enrollment invitations: how long a link stays valid unless the admin chooses otherwise for
+# one request (its QR code, created when the link is opened, lives the request's lifespan).
+HERMOD_INVITATION_LIFETIME_HOURS = env_int(
+    "HERMOD_INVITATION_LIFETIME_HOURS", 72, minimum=1, maximum=24 * 90
+)
 HERMOD_CALLBACK_ATTEMPTS = env_int("HERMOD_CALLBACK_ATTEMPTS", 5, minimum=1, maximum=100)
 HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum=1, maximum=86400)
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
@@ -132,6 +138,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "django.contrib.sites",  # allauth.socialaccount's models refer to it; SITE_ID below
     "hermod_core",
     "portal",
 ]
@@ -148,7 +160,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication: an account without a required second factor goes to set one up.
+    "portal.middleware.SecondFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -184,6 +199,63 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# Console sign-in: the password step is the console's own (portal.views.auth: throttled and
+# audited); django-allauth adds the second factor (TOTP, WebAuthn passkeys, recovery codes).
+# Nobody signs up: accounts are made by admins (console, `manage.py hermod_account`, invitations).
+ACCOUNT_ADAPTER = "portal.signin.ConsoleAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+MFA_ADAPTER = "portal.signin.ConsoleMFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Hermod console"
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_FORMS = {
+    "authenticate": "portal.signin.AuditedAuthenticateForm",
+    "authenticate_webauthn": "portal.signin.AuditedWebAuthnAuthenticateForm",
+}
+SITE_ID = 1
+
+# Optional single sign-on with OpenID Connect (portal.sso). Off while HERMOD_OIDC_ISSUER is empty.
+HERMOD_OIDC_ISSUER = env_str("HERMOD_OIDC_ISSUER", "").rstrip("/")
+HERMOD_OIDC_CLIENT_ID = env_str("HERMOD_OIDC_CLIENT_ID", "")
+HERMOD_OIDC_CLIENT_SECRET = env_str("HERMOD_OIDC_CLIENT_SECRET", "")
+HERMOD_OIDC_NAME = env_str("HERMOD_OIDC_NAME", "single sign-on")
+HERMOD_OIDC_ROLE_CLAIM = env_str("HERMOD_OIDC_ROLE_CLAIM", "groups")
+HERMOD_OIDC_ADMIN_VALUES = env_list("HERMOD_OIDC_ADMIN_VALUES", ["hermod-admin"])
+HERMOD_OIDC_OPERATOR_VALUES = env_list("HERMOD_OIDC_OPERATOR_VALUES", ["hermod-operator"])
+if HERMOD_OIDC_ISSUER and not HERMOD_OIDC_CLIENT_ID:
+    raise EnvError("HERMOD_OIDC_CLIENT_ID", "required when HERMOD_OIDC_ISSUER is set")
+if HERMOD_OIDC_ISSUER and not HERMOD_OIDC_ISSUER.startswith(("https://", "http://")):
+    raise EnvError("HERMOD_OIDC_ISSUER", "an http(s) URL of the provider (its issuer)")
+
+
+def oidc_provider_settings(issuer: str, client_id: str, secret: str, name: str) -> dict[str, Any]:
+    """allauth's openid_connect configuration for one provider app (empty issuer: none)."""
+    apps = []
+    if issuer:
+        apps.append(
+            {
+                "provider_id": "hermod-sso",
+                "name": name,
+                "client_id": client_id,
+                "secret": secret,
+                "settings": {"server_url": issuer, "fetch_userinfo": True},
+            }
+        )
+    return {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": apps}}
+
+
+SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
+    HERMOD_OIDC_ISSUER, HERMOD_OIDC_CLIENT_ID, HERMOD_OIDC_CLIENT_SECRET, HERMOD_OIDC_NAME
+)
+SOCIALACCOUNT_ADAPTER = "portal.sso.ConsoleSocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never sign in to a local account by its email
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -326,5 +398,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("HERMOD_LOG_LEVEL", "INFO").upper()},
+    # httpx logs every request line at INFO (an APNs path carries the device token), and
+    # hpack/h2 log each header at DEBUG (the provider token too): never below WARNING.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "hpack", "h2")},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,9 +1,11 @@
 """Root URLs: the API under HERMOD_API_PREFIX and its unprefixed aliases, docs, console, health."""
 
+from allauth.account import views as account_views
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hermod_core.api import urls as api_urls
@@ -11,6 +13,8 @@ from hermod_core.api.errors import error_response
 from hermod_core.api.metrics_view import metrics_view
 from hermod_core.api.middleware import is_api_path
 from hermod_core.api.util_views import healthz, livez
+from portal.sso import sso_callback, sso_login
+from portal.views.auth import ConsoleLogoutView
 
 prefix = settings.HERMOD_API_PREFIX
 
@@ -30,6 +34,26 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("livez", livez, name="livez"),
+    # The console's second factor (django-allauth's MFA views) and the names its pages link to.
+    path("console/mfa/", include("allauth.mfa.urls")),
+    path(
+        "console/account/login/",
+        RedirectView.as_view(pattern_name="portal:login", query_string=True),
+        name="account_login",
+    ),
+    path("console/account/logout/", ConsoleLogoutView.as_view(), name="account_logout"),
+    path(
+        "console/account/reauthenticate/",
+        account_views.reauthenticate,
+        name="account_reauthenticate",
+    ),
+    path("console/sso/oidc/<str:provider_id>/login/", sso_login, name="openid_connect_login"),
+    path(
+        "console/sso/oidc/<str:provider_id>/login/callback/",
+        sso_callback,
+        name="openid_connect_callback",
+    ),
+    path("console/sso/", include("allauth.socialaccount.urls")),
     path("console/", include("portal.urls")),
     path("enroll/", include("portal.enroll_urls")),
     path("", lambda request: redirect("portal:dashboard")),

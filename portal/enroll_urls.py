@@ -9,4 +9,5 @@ app_name = "enroll"
 urlpatterns = [
     path("<str:code>", enroll.enroll_page, name="page"),
     path("<str:code>/status", enroll.enroll_status, name="status"),
+    path("<str:code>/renew", enroll.enroll_renew, name="renew"),
 ]

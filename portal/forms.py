@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
@@ -14,12 +15,16 @@ from hermod_core.models import (
     Client,
     CommandState,
     CommandType,
+    Group,
     GroupPushSettings,
     RelayAuth,
 )
+from hermod_core.protocol.client_config import is_http_url
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
+from hermod_core.services.console import ConsoleError
+from hermod_core.services.groups import GROUP_NAME_RULE, group_name_check
 from hermod_core.services.push import PushSettingsChange
 from portal.provisioning import (
     BOOLEAN_EXTENSIONS,
@@ -31,6 +36,7 @@ from portal.provisioning import (
 from portal.selectors import login_refusal
 from portal.services import login_failure_record, login_refusal_record
 
+MAX_INVITATION_HOURS = 24 * 90
 _ADMIN_KEY = re.compile(r"[0-9a-f]{48}")
 _PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
 
@@ -107,29 +113,72 @@ def _client_id(value: str) -> None:
         raise ValidationError("Up to 100 characters, no colon, no surrounding spaces.")
 
 
+def _http_url(value: str) -> None:
+    if value and not is_http_url(value.strip()):
+        raise ValidationError(
+            "Enter an absolute http or https URL, e.g. https://idm.example.com/hermod."
+        )
+
+
+def _basic_auth(value: str) -> None:
+    if value and ":" not in value:
+        raise ValidationError("Write it user:password (a colon between the two).")
+
+
+def _url_field(label: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=500, required=False, validators=[_http_url])
+
+
+def _basic_auth_field(label: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=300, required=False, validators=[_basic_auth])
+
+
+def _group_name(value: str) -> None:
+    try:
+        group_name_check(value)
+    except ConsoleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class GroupChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """An existing group, chosen from a list: a typo cannot create a tenant."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            queryset=Group.objects.order_by("name"),
+            to_field_name="name",
+            error_messages={
+                "invalid_choice": "Choose one of the listed groups; create a new group on the "
+                "Groups page first."
+            },
+            **kwargs,
+        )
+
+
+class GroupNameForm(forms.Form):
+    """A new group, or a group's new name."""
+
+    name = forms.CharField(
+        label="Group name", max_length=100, validators=[_group_name], help_text=GROUP_NAME_RULE
+    )
+
+
 class ClientCreateForm(forms.Form):
     client_id = forms.CharField(label="Client id", max_length=100, validators=[_client_id])
-    group = forms.CharField(
+    group = GroupChoiceField(
         label="Group",
-        max_length=100,
-        initial="default",
-        widget=forms.TextInput(attrs={"list": "group-names"}),
+        help_text="The tenant whose users this client sees. A new group is created on the "
+        "Groups page.",
     )
-    callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
-    callback_basic_auth = forms.CharField(
-        label="Callback basic auth (user:password)", max_length=300, required=False
-    )
+    callback_url = _url_field("Callback URL")
+    callback_basic_auth = _basic_auth_field("Callback basic auth (user:password)")
     callback_signing_secret = forms.CharField(
         label="Callback signing secret", max_length=200, required=False
     )
     callback_attempts = _callback_attempts_field()
     callback_retry_delay = _callback_retry_delay_field()
-    content_provider_url = forms.CharField(
-        label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
-    )
-    content_provider_basic_auth = forms.CharField(
-        label="Content provider basic auth (user:password)", max_length=300, required=False
-    )
+    content_provider_url = _url_field("Content provider URL (POST <url>/getcontent)")
+    content_provider_basic_auth = _basic_auth_field("Content provider basic auth (user:password)")
 
     def clean_client_id(self) -> str:
         client_id = self.cleaned_data["client_id"]
@@ -141,10 +190,8 @@ class ClientCreateForm(forms.Form):
 class ClientCallbackForm(forms.Form):
     """Callback settings; a blank secret keeps the stored one unless "clear" is ticked."""
 
-    callback_url = forms.CharField(label="Callback URL", max_length=500, required=False)
-    callback_basic_auth = forms.CharField(
-        label="New basic auth (user:password)", max_length=300, required=False
-    )
+    callback_url = _url_field("Callback URL")
+    callback_basic_auth = _basic_auth_field("New basic auth (user:password)")
     clear_basic_auth = forms.BooleanField(label="Remove basic auth", required=False)
     callback_signing_secret = forms.CharField(
         label="New signing secret", max_length=200, required=False
@@ -164,11 +211,9 @@ class ClientContentForm(forms.Form):
     basic auth keeps the stored one unless "clear" is ticked, a blank number means the server's
     default."""
 
-    content_provider_url = forms.CharField(
-        label="Content provider URL (POST <url>/getcontent)", max_length=500, required=False
-    )
-    content_provider_basic_auth = forms.CharField(
-        label="New content provider basic auth (user:password)", max_length=300, required=False
+    content_provider_url = _url_field("Content provider URL (POST <url>/getcontent)")
+    content_provider_basic_auth = _basic_auth_field(
+        "New content provider basic auth (user:password)"
     )
     clear_content_provider_basic_auth = forms.BooleanField(
         label="Remove content provider basic auth", required=False
@@ -227,7 +272,7 @@ class TrustedSignerCaForm(forms.Form):
 class CaSettingsForm(forms.Form):
     """A group's CA; blank secrets keep the stored ones (they are never shown back)."""
 
-    scep_url = forms.CharField(label="SCEP URL", max_length=500)
+    scep_url = forms.CharField(label="SCEP URL", max_length=500, validators=[_http_url])
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
     auto_certify = forms.BooleanField(
         label="Auto-certify (send the certificates to the device)", required=False
@@ -355,9 +400,15 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(max_length=200, required=False)
     action = forms.CharField(max_length=100, required=False)
     target = forms.CharField(max_length=100, required=False)
-    group = forms.CharField(max_length=100, required=False)
+    group = forms.ChoiceField(choices=[("", "any")], required=False)
     since = _datetime_local()
     until = _datetime_local()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Chosen from the groups that exist, like everywhere else a group is asked for.
+        names = Group.objects.order_by("name").values_list("name", flat=True)
+        self.fields["group"].choices = [("", "any"), *[(name, name) for name in names]]  # type: ignore[attr-defined]
 
     def filters(self) -> AuditFilters:
         """The log's filters (the fields are named as in ``AuditFilters``); an invalid query
@@ -458,11 +509,15 @@ KEY_REQUEST_INITIAL = [
 ]
 
 
-def key_requests(data: Any = None) -> BaseKeyRequestFormSet:
-    """The key-request rows of a provisioning form: one filled in, two empty, at most eight."""
+def key_requests(
+    data: Any = None, *, initial: list[dict[str, str]] | None = None
+) -> BaseKeyRequestFormSet:
+    """The key-request rows of a provisioning form: one filled in (or ``initial``'s, from an
+    earlier request), two empty, at most eight."""
     if data is None:
         return cast(
-            BaseKeyRequestFormSet, _KeyRequestFormSet(prefix="keys", initial=KEY_REQUEST_INITIAL)
+            BaseKeyRequestFormSet,
+            _KeyRequestFormSet(prefix="keys", initial=initial or KEY_REQUEST_INITIAL),
         )
     return cast(BaseKeyRequestFormSet, _KeyRequestFormSet(data, prefix="keys"))
 
@@ -517,9 +572,22 @@ class ProvisionTemplateForm(forms.Form):
         required=False,
     )
 
+    invitation_hours = forms.IntegerField(
+        label="Enrollment link valid for (hours)",
+        min_value=1,
+        max_value=MAX_INVITATION_HOURS,
+        required=False,
+        help_text="How long an enrollment link works, 1 to 2160 hours (90 days); blank: the "
+        "server's default. Its QR code lives only the lifespan below: a user who opens the link "
+        "later gets a new code from it.",
+    )
+
     def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = clients  # type: ignore[attr-defined]
+        self.fields["invitation_hours"].widget.attrs["placeholder"] = str(
+            settings.HERMOD_INVITATION_LIFETIME_HOURS
+        )
         for name in SUBJECT_FIELDS:
             self.fields[f"subject_{name}"] = forms.CharField(
                 label=name,
@@ -551,6 +619,11 @@ class ProvisionTemplateForm(forms.Form):
         if not any(data.get(f"subject_{name}") for name in SUBJECT_FIELDS):
             raise ValidationError("Give the certificate subject at least one attribute.")
         return data
+
+    def invitation_lifetime(self) -> timedelta | None:
+        """The enrollment links' lifetime chosen here, or None for the server's default."""
+        hours = self.cleaned_data.get("invitation_hours")
+        return timedelta(hours=hours) if hours else None
 
     def spec(self, keys: tuple[KeySpec, ...], userid: str = "") -> ProvisionSpec:
         data = self.cleaned_data

@@ -10,7 +10,8 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from hermod_core.crypto.csr import make_dummy_csr
+from hermod_core.crypto.csr import SUBJECT_ATTRIBUTES, make_dummy_csr, parse_csr_b64
+from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import PrivateKey
 
 # Subject attributes the form offers, in the order they appear in the template's subject.
@@ -163,3 +164,72 @@ def congrats_message(body: dict[str, Any]) -> str:
             data = extension.get("data")
             return data if isinstance(data, str) else ""
     return ""
+
+
+def _subject_of(keygenrequests: list[Any]) -> dict[str, str]:
+    """The template subject of a stored request (its first template CSR), by form name."""
+    for request in keygenrequests:
+        certreq = request.get("certreq") if isinstance(request, dict) else None
+        if isinstance(certreq, str):
+            try:
+                subject = parse_csr_b64(certreq).subject
+            except CryptoError:
+                return {}
+            names = {oid: name for name, oid in SUBJECT_ATTRIBUTES.items()}
+            return {
+                names[attribute.oid]: str(attribute.value)
+                for attribute in subject
+                if attribute.oid in names and names[attribute.oid] in SUBJECT_FIELDS
+            }
+    return {}
+
+
+def _key_initial(request: dict[str, Any]) -> dict[str, str]:
+    prios = request.get("keytypeprios") or [{}]
+    first = prios[0] if isinstance(prios[0], dict) else {}
+    return {
+        "keyid": str(request.get("keyid", "")),
+        "usage": str(request.get("usage", "SIG")),
+        "keytype": f"{first.get('keytype', 'RSA')}-{first.get('keylength', '2048')}",
+        "mechanism": str(first.get("responsemechanism", "")),
+        "storages": ",".join(str(s) for s in request.get("storageprios") or ["APP"]),
+        "keystate": str(request.get("keystate", "ACTIVE")),
+    }
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def form_initial(
+    body: dict[str, Any], *, lifespan: int, timeout: int, external_id: str
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The provisioning form's values (and its key rows) for a stored provCommand, so that
+    "Issue a new request" starts from the old one. The user id in subject values goes back
+    to ``{userid}``; the smart-card admin keys are secrets and are typed again."""
+    userid = str(body.get("userid", ""))
+    profile = _object(body.get("profile"))
+    requests = [r for r in profile.get("keygenrequests") or [] if isinstance(r, dict)]
+    initial: dict[str, Any] = {
+        "userid": userid,
+        "profile_name": profile.get("name", ""),
+        "servername": profile.get("servername", ""),
+        "lifespan": lifespan,
+        "timeout": timeout,
+        "external_id": external_id,
+        "protection_level": body.get("desktopKeyProtectionLevel", ""),
+        "congratsmessage": congrats_message(body),
+    }
+    for name, value in _subject_of(requests).items():
+        initial[f"subject_{name}"] = value.replace(userid, USERID_PLACEHOLDER) if userid else value
+    vscinfo = _object(body.get("vscinfo"))
+    initial["smartcardid"] = vscinfo.get("smartcardid", "")
+    for extension in body.get("desktopExtensions") or []:
+        if not isinstance(extension, dict):
+            continue
+        key, data = extension.get("key"), extension.get("data")
+        if key == "provisionreader":
+            initial["provisionreader"] = data
+        elif key in BOOLEAN_EXTENSIONS:
+            initial[f"flag_{key}"] = data
+    return initial, [_key_initial(request) for request in requests]

@@ -4,6 +4,7 @@ from typing import Any, TypeVar
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.http import HTMX_STOP_POLLING
@@ -67,6 +68,29 @@ def error_text(exc: Exception) -> str:
     if isinstance(exc, CryptoError):
         return exc.message
     return str(exc)
+
+
+def attach_error(form: Form, exc: Exception) -> None:
+    """Put a refused request's error on the form field it is about, when the protocol names a
+    field the form has (``commandHeader.lifespan`` → ``lifespan``), else above the form."""
+    field = getattr(exc, "field", "") or ""
+    name = _FORM_FIELDS.get(field.rsplit(".", 1)[-1], "")
+    form.add_error(name if name in form.fields else None, error_text(exc))
+
+
+# The last part of a protocol field name → the provisioning form's field.
+_FORM_FIELDS = {
+    "lifespan": "lifespan",
+    "timeout": "timeout",
+    "externalId": "external_id",
+    "userid": "userid",
+    "servername": "servername",
+    "name": "profile_name",
+    "smartcardid": "smartcardid",
+    "adminkey": "adminkey",
+    "oldadminkey": "oldadminkey",
+    "desktopKeyProtectionLevel": "protection_level",
+}
 
 
 def no_store(response: HttpResponse) -> HttpResponse:

@@ -13,12 +13,12 @@ from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from hermod_core.models import Command, CommandState, MessageState
+from hermod_core.models import Command, CommandState, CommandType, MessageState
 from hermod_core.protocol.results import app_link
 from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
-from portal.provisioning import congrats_message
+from portal.provisioning import congrats_message, form_initial
 from portal.services import LOGIN_FORGET, LOGIN_FREE_FAILURES, invitation_code_hash
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -42,6 +42,37 @@ def invitation_list(*, limit: int = 200) -> list[EnrollmentInvitation]:
             :limit
         ]
     )
+
+
+def invitation_get(invitation_id: int) -> EnrollmentInvitation | None:
+    return (
+        EnrollmentInvitation.objects.select_related("command__client", "group")
+        .filter(pk=invitation_id)
+        .first()
+    )
+
+
+def provision_initial(command_id: str | None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The provisioning form's initial values from an earlier provisioning command (``?from=``
+    on the form), for "Issue a new request"; empty for anything else."""
+    if not command_id or not command_id.isdigit():
+        return {}, []
+    command = (
+        Command.objects.select_related("client")
+        .filter(pk=int(command_id), command_type=CommandType.PROV)
+        .first()
+    )
+    if command is None:
+        return {}, []
+    initial, keys = form_initial(
+        command.body,
+        lifespan=command.lifespan,
+        timeout=command.timeout,
+        external_id=command.external_id,
+    )
+    if command.client.enabled:
+        initial["client"] = command.client_id
+    return initial, keys
 
 
 class Phase(StrEnum):
@@ -137,6 +168,32 @@ def enrollment_status(
         fetched_at=parse_datetime(fetched_at) if fetched_at else None,
         app_link=link,
     )
+
+
+class LinkState(StrEnum):
+    """What an invitation's link itself allows, beside its current request's phase."""
+
+    USABLE = "USABLE"  # the request's phase says what to do
+    RENEWABLE = "RENEWABLE"  # the request was not used in time; the link may ask for a new one
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"  # the link's own lifetime has passed
+
+
+def invitation_link_state(
+    invitation: EnrollmentInvitation, status: EnrollmentStatus, *, now: datetime | None = None
+) -> LinkState:
+    """Whether an invitation's link still works, and whether its spent request may be renewed
+    (``portal.services.invitation_renew`` decides the same way)."""
+    now = now or timezone.now()
+    if status.phase is Phase.COMPLETED:
+        return LinkState.USABLE
+    if invitation.revoked_at is not None:
+        return LinkState.REVOKED
+    if invitation.expires_at <= now:
+        return LinkState.EXPIRED
+    if status.phase is Phase.EXPIRED and invitation.spec_sealed:
+        return LinkState.RENEWABLE
+    return LinkState.USABLE
 
 
 def bulk_job_list(*, limit: int = 50) -> QuerySet[BulkJob]:

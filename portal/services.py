@@ -9,10 +9,12 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -26,19 +28,29 @@ from django.utils import timezone
 
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import PrivateKey
-from hermod_core.models import Client
+from hermod_core.lifecycle import State
+from hermod_core.models import Client, Command, CommandState, MessageState
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.proxies import budget_address
 from hermod_core.services.audit import audit_record
-from hermod_core.services.commands import CommandError
+from hermod_core.services.commands import CommandError, command_transition
 from hermod_core.services.console import (
     ConsoleActor,
     ConsoleError,
     console_audit,
+    console_command_cancel,
     console_command_issue,
 )
+from hermod_core.services.credentials import seal, unseal
 from hermod_core.services.dispatch import enqueue_after_commit
-from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation, LoginThrottle
+from portal.models import (
+    OPEN_COMMAND_STATES,
+    BulkJob,
+    BulkJobRow,
+    BulkJobState,
+    EnrollmentInvitation,
+    LoginThrottle,
+)
 from portal.provisioning import SUBJECT_FIELDS, ProvisionSpec, provision_body
 
 logger = logging.getLogger("hermod.portal")
@@ -86,6 +98,39 @@ class IssuedInvitation:
         return reverse("enroll:page", args=[self.code])
 
 
+class OpenInvitationError(ConsoleError):
+    """The user has an open invitation already: a second one would be a silent duplicate."""
+
+    def __init__(self, userid: str, invitations: list[EnrollmentInvitation]) -> None:
+        self.userid = userid
+        self.invitations = invitations
+        ids = ", ".join(str(invitation.pk) for invitation in invitations)
+        super().__init__(f"{userid} has an open invitation ({ids}); revoke it first.")
+
+
+OnOpen = Literal["refuse", "revoke", "keep"]
+INVITATION_SPEC = "invitation-spec"
+
+
+def invitation_lifetime_default() -> timedelta:
+    return timedelta(hours=settings.HERMOD_INVITATION_LIFETIME_HOURS)
+
+
+def _issue(
+    actor: ConsoleActor,
+    client: Client,
+    spec: ProvisionSpec,
+    template_key: PrivateKey | None = None,
+) -> Command:
+    body = provision_body(spec, template_key=template_key)
+    return console_command_issue(actor=actor, client=client, endpoint_name="provision", body=body)
+
+
+def _new_code() -> tuple[str, str]:
+    code = secrets.token_urlsafe(INVITATION_CODE_BYTES)
+    return code, invitation_code_hash(code)
+
+
 @transaction.atomic
 def invitation_create(
     *,
@@ -94,27 +139,43 @@ def invitation_create(
     spec: ProvisionSpec,
     bulk_job: BulkJob | None = None,
     template_key: PrivateKey | None = None,
+    lifetime: timedelta | None = None,
+    on_open: OnOpen = "refuse",
 ) -> IssuedInvitation:
     """A provisioning command for ``spec.userid`` on behalf of ``client`` and a one-time link.
 
     The command is created exactly as the API creates it (callbacks go to ``client``); the
-    link lives as long as the command (its timeout) and only the code's keyed hash is stored.
+    link lives ``lifetime`` (``HERMOD_INVITATION_LIFETIME_HOURS`` by default), whatever the
+    request's own lifespan, and only the code's keyed hash is stored. When the user has an open
+    invitation in the client's group, ``on_open`` decides: ``refuse`` raises
+    ``OpenInvitationError``, ``revoke`` revokes it first, ``keep`` makes a second one.
     Raises ``ProtocolError`` / ``CommandError`` / ``ConsoleError`` / ``CryptoError`` for a spec
     the API would refuse; nothing is written then.
     """
-    body = provision_body(spec, template_key=template_key)
-    command = console_command_issue(
-        actor=actor, client=client, endpoint_name="provision", body=body
-    )
-    code = secrets.token_urlsafe(INVITATION_CODE_BYTES)
+    now = timezone.now()
+    lifetime = lifetime or invitation_lifetime_default()
+    if on_open != "keep":
+        open_ones = list(
+            EnrollmentInvitation.objects.open(now)
+            .filter(group_id=client.group_id, userid=spec.userid)
+            .select_for_update(of=("self",))
+        )
+        if open_ones and on_open == "refuse":
+            raise OpenInvitationError(spec.userid, open_ones)
+        for invitation in open_ones:
+            invitation_revoke(actor=actor, invitation=invitation)
+    command = _issue(actor, client, spec, template_key)
+    code, code_hash = _new_code()
     invitation = EnrollmentInvitation.objects.create(
-        code_hash=invitation_code_hash(code),
+        code_hash=code_hash,
         command=command,
         group_id=client.group_id,
         userid=spec.userid,
         created_by=actor.name,
         bulk_job=bulk_job,
-        expires_at=command.expires_at,
+        expires_at=now + lifetime,
+        lifetime=lifetime,
+        spec_sealed=seal(INVITATION_SPEC, json.dumps(spec.to_json())),
     )
     console_audit(
         actor,
@@ -122,9 +183,160 @@ def invitation_create(
         target_type="invitation",
         target_id=str(invitation.pk),
         group=client.group,
-        details={"command": command.pk, "userid": spec.userid, "client": client.client_id},
+        details={
+            "command": command.pk,
+            "userid": spec.userid,
+            "client": client.client_id,
+            "lifetime_hours": round(lifetime.total_seconds() / 3600, 2),
+        },
     )
     return IssuedInvitation(invitation=invitation, code=code)
+
+
+def _locked(invitation: EnrollmentInvitation) -> EnrollmentInvitation:
+    return (
+        EnrollmentInvitation.objects.select_for_update(of=("self",))
+        .select_related("command__client__group", "group")
+        .get(pk=invitation.pk)
+    )
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: ConsoleActor, invitation: EnrollmentInvitation) -> bool:
+    """Withdraw an invitation: its link stops working and its request, if still in progress,
+    is cancelled (the client gets its CANCELLED callback). False when it was revoked already
+    or its enrollment completed (nothing to withdraw)."""
+    locked = _locked(invitation)
+    if locked.revoked_at is not None or locked.command.state == CommandState.COMPLETED:
+        return False
+    now = timezone.now()
+    EnrollmentInvitation.objects.filter(pk=locked.pk).update(revoked_at=now, revoked_by=actor.name)
+    invitation.revoked_at, invitation.revoked_by = now, actor.name
+    if locked.command.state == CommandState.IN_PROGRESS:
+        console_command_cancel(actor=actor, command=locked.command)
+    console_audit(
+        actor,
+        "invitation.revoke",
+        target_type="invitation",
+        target_id=str(locked.pk),
+        group=locked.group,
+        details={"userid": locked.userid, "command": locked.command_id},
+    )
+    return True
+
+
+def _spec_of(invitation: EnrollmentInvitation) -> ProvisionSpec | None:
+    text = unseal(INVITATION_SPEC, invitation.spec_sealed)
+    if not text:
+        return None  # made before invitations kept their spec, or the server secret changed
+    try:
+        return ProvisionSpec.from_json(json.loads(text))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _request_spent(invitation: EnrollmentInvitation, now: datetime) -> bool:
+    """Whether the invitation's current request can no longer be opened unused: expired, or
+    past its deadline or its code's lifespan before the sweep noticed, never fetched."""
+    command = invitation.command
+    if command.state == CommandState.EXPIRED:
+        return True
+    if command.state != CommandState.IN_PROGRESS:
+        return False
+    if command.expires_at <= now:
+        return True
+    # Still usable while its code waits within its lifespan, or once the app has it.
+    return not command.messages.filter(
+        Q(state=MessageState.WAITING, expires_at__gt=now)
+        | Q(state__in=[MessageState.FETCHED, MessageState.ANSWERED])
+    ).exists()
+
+
+class InvitationRenewError(ConsoleError):
+    """The invitation is open but no new request can be issued for it (its client disabled …)."""
+
+
+@transaction.atomic
+def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
+    """A fresh request for an open invitation whose request was not used in time (its code's
+    lifespan or its timeout passed): the link lives on, the QR code does not.
+
+    Asked for by whoever holds the link (the enrollment page's "Show a new code"). The spent
+    request is ended as EXPIRED (its client gets that callback) and a new one is issued from
+    the invitation's sealed spec, on behalf of the same client and in the invitation creator's
+    name. False (nothing changes) when the invitation is not open, its request is still usable,
+    or its spec is unreadable; ``InvitationRenewError`` (nothing changes) when the request is
+    refused. Two people pressing at once make one request (the row is locked).
+    """
+    locked = _locked(invitation)
+    now = timezone.now()
+    if not locked.is_open(now) or not _request_spent(locked, now):
+        return False
+    spec = _spec_of(locked)
+    if spec is None:
+        return False
+    old = locked.command
+    if old.state == CommandState.IN_PROGRESS:
+        command_transition(
+            command_id=old.pk,
+            to=State.EXPIRED,
+            failure_code="EXPIRED",
+            failure_reason="Not opened within its lifespan; the invitation issued a new request.",
+        )
+    actor = ConsoleActor(name=locked.created_by)
+    try:
+        with transaction.atomic():
+            command = _issue(actor, old.client, spec)
+    except (ProtocolError, CommandError, ConsoleError, CryptoError) as exc:
+        # The person holding the link learns only that it cannot be done; the log says why
+        # (a disabled or deleted client, the in-progress limit …).
+        logger.warning("invitation %s: no new request: %s", locked.pk, _row_error(exc))
+        raise InvitationRenewError(
+            "A new code cannot be made now. Ask your administrator for a new link."
+        ) from None
+    EnrollmentInvitation.objects.filter(pk=locked.pk).update(
+        command=command, requests_issued=F("requests_issued") + 1
+    )
+    invitation.command = command
+    console_audit(
+        ConsoleActor(name="enrollment link"),
+        "invitation.renew",
+        target_type="invitation",
+        target_id=str(locked.pk),
+        group=locked.group,
+        details={"userid": locked.userid, "expired_command": old.pk, "command": command.pk},
+    )
+    return True
+
+
+@transaction.atomic
+def invitation_resend(*, actor: ConsoleActor, invitation: EnrollmentInvitation) -> IssuedInvitation:
+    """A new link for an open invitation, valid for its lifetime again: the old link stops
+    working (its code's hash is replaced). ``ConsoleError`` when the invitation was revoked or
+    its enrollment ended (completed, failed, cancelled): then create a new one."""
+    locked = _locked(invitation)
+    if locked.revoked_at is not None:
+        raise ConsoleError("This invitation was revoked; create a new one.")
+    if locked.command.state not in OPEN_COMMAND_STATES:
+        raise ConsoleError(
+            f"This invitation's enrollment has ended ({locked.command.state}); create a new one."
+        )
+    now = timezone.now()
+    code, code_hash = _new_code()
+    lifetime = locked.lifetime or invitation_lifetime_default()
+    EnrollmentInvitation.objects.filter(pk=locked.pk).update(
+        code_hash=code_hash, expires_at=now + lifetime, resent_at=now
+    )
+    locked.code_hash, locked.expires_at, locked.resent_at = code_hash, now + lifetime, now
+    console_audit(
+        actor,
+        "invitation.resend",
+        target_type="invitation",
+        target_id=str(locked.pk),
+        group=locked.group,
+        details={"userid": locked.userid, "command": locked.command_id},
+    )
+    return IssuedInvitation(invitation=locked, code=code)
 
 
 def invitation_mark_opened(*, invitation: EnrollmentInvitation) -> None:
@@ -145,9 +357,26 @@ class BulkUploadError(ValueError):
 _COLUMNS = {name.lower(): name for name in SUBJECT_FIELDS}
 
 
+# Spreadsheets in many locales save "CSV" with semicolons (or tabs): the header line says which.
+_DELIMITERS = (",", ";", "\t")
+
+
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def _delimiter(text: str) -> str:
+    """The separator of a bulk upload: whichever of comma, semicolon and tab its header line
+    holds most of (a comma when it holds none: a file with one column)."""
+    header = text.lstrip().split("\n", 1)[0]
+    counts = {delimiter: header.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
 def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
     """The rows of a bulk upload: a header with ``userid`` and optionally subject attributes
-    (``CN``, ``emailAddress`` …, any case) that override the template for that user."""
+    (``CN``, ``emailAddress`` …, any case) that override the template for that user; values
+    separated by commas, semicolons or tabs, as the header line shows."""
     if len(data) > MAX_BULK_BYTES:
         raise BulkUploadError(f"The file is larger than {MAX_BULK_BYTES // 1024} KiB.")
     try:
@@ -157,7 +386,7 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
     for number, physical in enumerate(text.splitlines(), start=1):
         if len(physical) > MAX_BULK_LINE_CHARS:
             raise BulkUploadError(f"Line {number} is longer than {MAX_BULK_LINE_CHARS} characters.")
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     try:
         header = [cell.strip() for cell in next(reader)]
     except StopIteration:
@@ -183,7 +412,11 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
                     f"Line {line}: the record is longer than {MAX_BULK_LINE_CHARS} characters."
                 )
             if len(cells) != len(columns):
-                raise BulkUploadError(f"Line {line}: expected {len(columns)} values.")
+                raise BulkUploadError(
+                    f"Line {line}: expected {len(columns)} values separated by "
+                    f"{_DELIMITER_NAMES[reader.dialect.delimiter]} as on the first line, "
+                    f"found {len(cells)}."
+                )
             row = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}
             userid = row["userid"]
             if not userid or len(userid) > 255:
@@ -210,8 +443,12 @@ def bulk_job_create(
     rows: list[dict[str, str]],
     filename: str,
     link_base: str,
+    invitation_lifetime: timedelta | None = None,
 ) -> BulkJob:
-    """Write the job (the ledger row) and hand it to a worker once the transaction commits."""
+    """Write the job (the ledger row) and hand it to a worker once the transaction commits.
+
+    Each row becomes an invitation valid ``invitation_lifetime`` (None: the server's default);
+    a user who has an open invitation already gets none (the row says so: revoke it first)."""
     if not client.enabled:
         raise ConsoleError(f"Client {client.client_id} is disabled.")
     job = BulkJob.objects.create(
@@ -222,6 +459,7 @@ def bulk_job_create(
         options=spec.to_json(),
         input_rows=rows,
         link_base=link_base.rstrip("/"),
+        invitation_lifetime=invitation_lifetime,
         total=len(rows),
     )
     console_audit(
@@ -314,6 +552,7 @@ def _bulk_row(
                 spec=spec.for_user(userid, overrides),
                 bulk_job=job,
                 template_key=template_key,
+                lifetime=job.invitation_lifetime,
             )
             BulkJobRow.objects.create(
                 job=job,
@@ -384,16 +623,65 @@ def bulk_job_run(*, job_id: int) -> str:
     return BulkJobState.DONE
 
 
+class BulkResultGoneError(ConsoleError):
+    """The result file was handed out already (or the job is not finished)."""
+
+
+def _row_email(job: BulkJob, spec: ProvisionSpec | None, number: int, userid: str) -> str:
+    """Where a row's link goes, for a mail merge: the user's emailAddress (the row's own, else
+    the template's with ``{userid}`` filled in), else the user id when it is an address."""
+    rows = job.input_rows
+    row = rows[number - 1] if 0 < number <= len(rows) and isinstance(rows[number - 1], dict) else {}
+    email = str(row.get("emailAddress") or "")
+    if not email and spec is not None:
+        email = dict(spec.for_user(userid).subject).get("emailAddress", "")
+    if not email and "@" in userid:
+        email = userid
+    return email
+
+
+@transaction.atomic
 def bulk_result_csv(*, actor: ConsoleActor, job: BulkJob) -> str:
-    """The result file (user, command id, invitation link, error); each download is audited,
-    since the file holds working enrollment links."""
+    """The result file (user, email, command id, invitation link, error), handed out once.
+
+    The file holds working enrollment links, so the first download of a finished job takes it
+    (a conditional UPDATE: two clicks at once get one file) and the sealed links are forgotten
+    with it; a later download raises ``BulkResultGoneError`` (lost links are re-sent from the
+    Invitations page). Audited as ``bulk.download``.
+    """
+    if not job.is_final:
+        raise BulkResultGoneError("The job is still running; the file is ready when it ends.")
+    taken = BulkJob.objects.filter(pk=job.pk, result_downloaded_at=None).update(
+        result_downloaded_at=timezone.now(), result_downloaded_by=actor.name
+    )
+    if not taken:
+        job.refresh_from_db(fields=["result_downloaded_at", "result_downloaded_by"])
+        when = job.result_downloaded_at
+        raise BulkResultGoneError(
+            f"The result file was downloaded already"
+            f"{f' on {when:%Y-%m-%d %H:%M} UTC' if when else ''}"
+            f" by {job.result_downloaded_by or 'someone'}; it holds working links and is "
+            "handed out once. Re-send a lost link from the Invitations page."
+        )
+    try:
+        spec: ProvisionSpec | None = ProvisionSpec.from_json(job.options)
+    except (KeyError, TypeError, ValueError):
+        spec = None
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["userid", "command_id", "invitation_link", "error"])
-    for row in BulkJobRow.objects.filter(job=job).order_by("number"):
+    writer.writerow(["userid", "email", "command_id", "invitation_link", "error"])
+    rows = BulkJobRow.objects.filter(job=job).order_by("number")
+    for row in rows:
         writer.writerow(
-            [row.userid, row.command_id or "", bulk_link_unseal(row.link_sealed), row.error]
+            [
+                row.userid,
+                _row_email(job, spec, row.number, row.userid),
+                row.command_id or "",
+                bulk_link_unseal(row.link_sealed),
+                row.error,
+            ]
         )
+    rows.update(link_sealed="")
     console_audit(
         actor,
         "bulk.download",
@@ -498,7 +786,9 @@ def login_throttle_clear(*, actor: ConsoleActor, throttle_id: int) -> LoginThrot
     return row
 
 
-def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> None:
+def console_session_record(
+    *, user: AbstractBaseUser, ip: str, action: str, details: dict[str, Any] | None = None
+) -> None:
     """Audit a sign-in or sign-out (``console.login`` / ``console.logout``)."""
     name = user.get_username()
     audit_record(
@@ -508,6 +798,7 @@ def console_session_record(*, user: AbstractBaseUser, ip: str, action: str) -> N
         action=action,
         target_type="account",
         target_id=name[:100],
+        details=details,
     )
 
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from portal.views import (
+    accounts,
     audit,
     bulk,
     callbacks,
@@ -32,6 +33,25 @@ urlpatterns = [
         login_throttle_clear_view,
         name="login_throttle_clear",
     ),
+    # console accounts (admins), and the public link of an account invitation
+    path("accounts/", accounts.accounts, name="accounts"),
+    path("accounts/new", accounts.account_create_view, name="account_create"),
+    path("accounts/invite", accounts.account_invite_view, name="account_invite"),
+    path("accounts/second-factor", accounts.console_mfa_rule_view, name="console_mfa_rule"),
+    path("accounts/<int:user_id>/role", accounts.account_role_view, name="account_role"),
+    path("accounts/<int:user_id>/enabled", accounts.account_enabled_view, name="account_enabled"),
+    path("accounts/<int:user_id>/unlock", accounts.account_unlock_view, name="account_unlock"),
+    path(
+        "accounts/invitations/<int:invitation_id>/",
+        accounts.account_invitation_page,
+        name="account_invitation",
+    ),
+    path(
+        "accounts/invitations/<int:invitation_id>/revoke",
+        accounts.account_invitation_revoke_view,
+        name="account_invitation_revoke",
+    ),
+    path("join/<str:token>", accounts.account_join, name="account_join"),
     path("", dashboard.dashboard, name="dashboard"),
     # clients
     path("clients/", clients.client_list, name="client_list"),
@@ -40,7 +60,9 @@ urlpatterns = [
     path("clients/export", clients.clients_export, name="clients_export"),
     path("clients/generate", clients.client_generate, name="client_generate"),
     path("clients/<str:client_id>/", clients.client_detail, name="client_detail"),
+    path("clients/<str:client_id>/key", clients.client_key, name="client_key"),
     path("clients/<str:client_id>/rotate", clients.client_rotate, name="client_rotate"),
+    path("clients/<str:client_id>/delete", clients.client_delete, name="client_delete"),
     path("clients/<str:client_id>/enabled", clients.client_enabled, name="client_enabled"),
     path("clients/<str:client_id>/callback", clients.client_callback, name="client_callback"),
     path("clients/<str:client_id>/content", clients.client_content, name="client_content"),
@@ -51,7 +73,10 @@ urlpatterns = [
     ),
     # groups
     path("groups/", groups.groups, name="groups"),
+    path("groups/new", groups.group_create_view, name="group_create"),
     path("groups/<str:name>/", groups.group_page, name="group"),
+    path("groups/<str:name>/rename", groups.group_rename_view, name="group_rename"),
+    path("groups/<str:name>/delete", groups.group_delete_view, name="group_delete"),
     path("groups/<str:name>/keys", groups.group_key_add, name="group_key_add"),
     path(
         "groups/<str:name>/keys/<int:key_id>/remove",
@@ -98,6 +123,17 @@ urlpatterns = [
     path("provision/<int:command_id>/", provision.provision_session, name="provision_session"),
     path("provision/<int:command_id>/status", provision.provision_status, name="provision_status"),
     path("invitations/", provision.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/", provision.invitation, name="invitation"),
+    path(
+        "invitations/<int:invitation_id>/revoke",
+        provision.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
+    path(
+        "invitations/<int:invitation_id>/resend",
+        provision.invitation_resend_view,
+        name="invitation_resend",
+    ),
     path("bulk/", bulk.bulk, name="bulk"),
     path("bulk/new", bulk.bulk_create, name="bulk_create"),
     path("bulk/<int:job_id>/", bulk.bulk_job, name="bulk_job"),

@@ -1,10 +1,14 @@
-"""Compact JWS (RFC 7515) parsing, verification and signing, on `cryptography` directly.
+"""Compact JWS (RFC 7515) for device answers: PyJWT's `PyJWS` under our stricter rules.
 
-The algorithm allow-list is ours and closed: RS256/384/512, PS256/384/512, ES256/384/512. `none`,
-every HMAC and anything unknown is `JWS_ALG_NOT_ALLOWED` before a key is touched, so the classic
-confusions (alg `none`; HS256 keyed with the RSA public key) cannot happen (PROTOCOL.md §6.2.1).
-The key must fit the algorithm: RS*/PS* need RSA of at least 2048 bits, ES256/384/512 need
-P-256/384/521 — else `JWS_ALG_KEY_MISMATCH`.
+PyJWT signs and verifies (one `PyJWS` whose algorithm registry is our closed allow-list:
+RS256/384/512, PS256/384/512, ES256/384/512). Around it, what PyJWT leaves to its caller:
+a strict parse first (canonical base64url, I-JSON header and payload without duplicate members,
+bounded depth and size, no `crit`), `none`, every HMAC and anything unknown refused as
+`JWS_ALG_NOT_ALLOWED` before a key is touched, so the classic confusions (alg `none`; HS256 keyed
+with the RSA public key) cannot happen (PROTOCOL.md §6.2.1), and the key must fit the algorithm:
+RS*/PS* need RSA of at least 2048 bits, ES256/384/512 need P-256/384/521 — else
+`JWS_ALG_KEY_MISMATCH`. JWKs stay with `crypto.jwk`: real apps send coordinates with a sign byte
+that `PyJWK` refuses (PROTOCOL.md §6.1).
 """
 
 from __future__ import annotations
@@ -14,15 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hermod_core.crypto.digests import b64url_decode, b64url_encode
+from hermod_core.crypto.digests import b64url_decode
 from hermod_core.crypto.errors import CryptoError, ErrorCode, JwsError
 from hermod_core.crypto.jwk import RSA_MIN_BITS, PrivateKey, PublicKey, public_key_from_jwk
 
@@ -33,26 +32,16 @@ MAX_TOKEN_CHARS: Final = 256 * 1024
 MAX_JSON_DEPTH: Final = 32
 
 
-@dataclass(frozen=True)
-class _Algorithm:
-    family: Literal["RS", "PS", "ES"]
-    hash: type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]
-    curve: str | None = None  # cryptography curve name, ES only
-    coordinate_bytes: int = 0  # ES only: length of r and of s in the raw signature
-
-
-_ALGORITHMS: Final[dict[str, _Algorithm]] = {
-    "RS256": _Algorithm("RS", hashes.SHA256),
-    "RS384": _Algorithm("RS", hashes.SHA384),
-    "RS512": _Algorithm("RS", hashes.SHA512),
-    "PS256": _Algorithm("PS", hashes.SHA256),
-    "PS384": _Algorithm("PS", hashes.SHA384),
-    "PS512": _Algorithm("PS", hashes.SHA512),
-    "ES256": _Algorithm("ES", hashes.SHA256, "secp256r1", 32),
-    "ES384": _Algorithm("ES", hashes.SHA384, "secp384r1", 48),
-    "ES512": _Algorithm("ES", hashes.SHA512, "secp521r1", 66),
+# alg -> the key family it needs, and for EC the cryptography curve name.
+_ALGORITHMS: Final[dict[str, tuple[Literal["RSA", "EC"], str | None]]] = {
+    **{f"{family}{bits}": ("RSA", None) for family in ("RS", "PS") for bits in (256, 384, 512)},
+    "ES256": ("EC", "secp256r1"),
+    "ES384": ("EC", "secp384r1"),
+    "ES512": ("EC", "secp521r1"),
 }
 ALLOWED_ALGORITHMS: Final = frozenset(_ALGORITHMS)
+# The only algorithms PyJWT is ever asked to use; its registry holds nothing else.
+_PYJWS: Final = jwt.PyJWS(algorithms=sorted(ALLOWED_ALGORITHMS))
 
 
 @dataclass(frozen=True)
@@ -169,52 +158,41 @@ def parse_compact(token: object) -> ParsedJws:
     )
 
 
-def _algorithm(alg: object) -> _Algorithm:
-    spec = _ALGORITHMS.get(alg) if isinstance(alg, str) else None
-    if spec is None:
+def _algorithm(alg: object) -> str:
+    if not isinstance(alg, str) or alg not in _ALGORITHMS:
         raise JwsError(ErrorCode.JWS_ALG_NOT_ALLOWED, f"Algorithm {alg!r} is not allowed.")
-    return spec
+    return alg
 
 
-def _check_key(spec: _Algorithm, key: object) -> None:
-    if spec.family in ("RS", "PS"):
+def _check_key(alg: str, key: object) -> None:
+    family, curve = _ALGORITHMS[alg]
+    if family == "RSA":
         if not isinstance(key, rsa.RSAPublicKey):
             raise JwsError(ErrorCode.JWS_ALG_KEY_MISMATCH, "RS/PS algorithms need an RSA key.")
         if key.key_size < RSA_MIN_BITS:
             raise JwsError(
                 ErrorCode.JWS_ALG_KEY_MISMATCH, f"RSA keys need at least {RSA_MIN_BITS} bits."
             )
-    elif not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != spec.curve:
+    elif not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != curve:
         raise JwsError(ErrorCode.JWS_ALG_KEY_MISMATCH, "The EC algorithm does not fit this key.")
-
-
-def _pss(spec: _Algorithm) -> padding.PSS:
-    # RFC 7518 §3.5: the salt is as long as the hash output.
-    return padding.PSS(mgf=padding.MGF1(spec.hash()), salt_length=spec.hash.digest_size)
 
 
 def verify(parsed: ParsedJws, key: PublicKey) -> None:
     """Return only if `parsed` is signed by `key` with an allowed algorithm that fits the key.
 
-    Raises `JwsError`: `JWS_ALG_NOT_ALLOWED`, `JWS_ALG_KEY_MISMATCH` or `JWS_BAD_SIGNATURE`.
+    Raises `JwsError`: `JWS_ALG_NOT_ALLOWED`, `JWS_ALG_KEY_MISMATCH` or `JWS_BAD_SIGNATURE`
+    (`JWS_MALFORMED` for an unencoded RFC 7797 payload, which no device sends).
     """
-    spec = _algorithm(parsed.header.get("alg"))
-    _check_key(spec, key)
-    bad = JwsError(ErrorCode.JWS_BAD_SIGNATURE, "The JWS signature does not verify.")
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            pad = padding.PKCS1v15() if spec.family == "RS" else _pss(spec)
-            key.verify(parsed.signature, parsed.signing_input, pad, spec.hash())
-        else:
-            # JWS carries ECDSA as fixed-width r||s (RFC 7518 §3.4), not DER.
-            size = spec.coordinate_bytes
-            if len(parsed.signature) != 2 * size:
-                raise bad
-            r = int.from_bytes(parsed.signature[:size], "big")
-            s = int.from_bytes(parsed.signature[size:], "big")
-            key.verify(encode_dss_signature(r, s), parsed.signing_input, ec.ECDSA(spec.hash()))
-    except InvalidSignature as exc:
-        raise bad from exc
+    alg = _algorithm(parsed.header.get("alg"))
+    _check_key(alg, key)
+    if parsed.header.get("b64", True) is not True:
+        raise _malformed("An unencoded (b64) JWS payload is not supported.")
+    # PyJWT's algorithm, not `decode_complete`: the token is parsed already (strictly), and
+    # PyJWT's own parse checks base64 one character at a time in Python, milliseconds for a
+    # 40 KiB provisioning answer.
+    algorithm = _PYJWS.get_algorithm_by_name(alg)
+    if not algorithm.verify(parsed.signing_input, algorithm.prepare_key(key), parsed.signature):
+        raise JwsError(ErrorCode.JWS_BAD_SIGNATURE, "The JWS signature does not verify.")
 
 
 def verify_compact(token: object, key: PublicKey) -> ParsedJws:
@@ -262,24 +240,15 @@ def sign_compact(
     For the reference device and tests. The same allow-list and key rules as `verify` apply
     (`JwsError`); `extra_header` may not set `alg` (ValueError: a programming error).
     """
-    spec = _algorithm(alg)
-    _check_key(spec, private_key.public_key())
+    _check_key(_algorithm(alg), private_key.public_key())
     extra = dict(extra_header or {})
     if "alg" in extra:
         raise ValueError("pass the algorithm as `alg`, not in extra_header")
-    header = {"alg": alg, **extra}
     body = (
         payload
         if isinstance(payload, bytes)
         else json.dumps(dict(payload), separators=(",", ":"), ensure_ascii=False).encode()
     )
-    header_b64 = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
-    signing_input = f"{header_b64}.{b64url_encode(body)}".encode("ascii")
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        pad = padding.PKCS1v15() if spec.family == "RS" else _pss(spec)
-        signature = private_key.sign(signing_input, pad, spec.hash())
-    else:
-        r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(spec.hash())))
-        size = spec.coordinate_bytes
-        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    return f"{signing_input.decode('ascii')}.{b64url_encode(signature)}"
+    # `typ: None` keeps PyJWT from adding "typ": "JWT": these are not JWTs.
+    headers = {**extra, "typ": extra.get("typ")}
+    return _PYJWS.encode(body, private_key, algorithm=alg, headers=headers, sort_headers=False)

@@ -60,6 +60,9 @@ class Client(models.Model):
     content_provider_basic_auth = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     key_rotated_at = models.DateTimeField(null=True, blank=True)
+    # Deleted from the console: no key, disabled, out of the lists. The row stays so that its
+    # commands (and their callbacks, the audit) keep naming it; its id is not given out again.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "hermod_client"

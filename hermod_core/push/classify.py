@@ -1,11 +1,12 @@
 """How an HTTP answer of a push service maps to a ``PushResult`` (one table for every provider)."""
 
 from hermod_core.push.base import PushOutcome, PushResult
+from hermod_core.push.transport import RETRY_STATUSES
 
 # 404 and 410: the push service no longer knows the address (RFC 8030 §7.3, a relay's unknown
-# pushId); 408, 425, 429 and 5xx pass; any other 4xx is a fault of the notice or the credentials.
+# pushId); the statuses worth a retry are the FCM and APNs clients' (one home, transport.py);
+# anything else is a fault of the notice or the credentials.
 _GONE = frozenset({404, 410})
-_TRANSIENT = frozenset({408, 425, 429})
 
 
 def classify_status(status: int, reason: str = "") -> PushResult:
@@ -14,7 +15,7 @@ def classify_status(status: int, reason: str = "") -> PushResult:
         return PushResult(PushOutcome.DELIVERED, detail, status)
     if status in _GONE:
         return PushResult(PushOutcome.UNREGISTERED, detail, status)
-    if status in _TRANSIENT or status >= 500:
+    if status in RETRY_STATUSES:
         return PushResult(PushOutcome.RETRY, detail, status)
     return PushResult(PushOutcome.REJECTED, detail, status)
 

@@ -12,10 +12,12 @@ from django.conf import settings
 from hermod_core.models import GroupPushSettings, PushProviderName, RelayAuth
 from hermod_core.push.base import PushProvider
 from hermod_core.push.relay import RelayProvider
+from hermod_core.push.transport import ProviderConfigError
 from hermod_core.push.webpush import WebPushProvider
 from hermod_core.services.callbacks import ca_bundle
 from hermod_core.services.credentials import unseal
 
+APNS_SANDBOX = "https://api.sandbox.push.apple.com"  # development builds of the app
 # The purpose under which every push secret of a group is sealed (services.credentials.seal).
 PUSH_SECRET = "push-secret"  # noqa: S105 (a purpose, not a secret)
 
@@ -44,7 +46,15 @@ def _lazy(module: str, name: str) -> Any:
 
 
 def provider_build(config: GroupPushSettings, name: str) -> PushProvider:
-    """The configured provider ``name`` of the group, or ``ProviderUnavailable``."""
+    """The configured provider ``name`` of the group, or ``ProviderUnavailable`` (also when a
+    client refuses its configuration: ``ProviderConfigError`` names the field)."""
+    try:
+        return _build(config, name)
+    except ProviderConfigError as exc:
+        raise ProviderUnavailable(str(exc)) from exc
+
+
+def _build(config: GroupPushSettings, name: str) -> PushProvider:
     if name not in config.providers():
         raise ProviderUnavailable(f"the group has no {name} push configured")
     timeout = float(settings.HERMOD_PUSH_TIMEOUT)
@@ -80,8 +90,7 @@ def provider_build(config: GroupPushSettings, name: str) -> PushProvider:
         return provider
     if name == PushProviderName.APNS:
         apns = _lazy("hermod_core.push.apns", "ApnsProvider")
-        base = "https://api.sandbox.push.apple.com" if config.apns_sandbox else None
-        extra = {"base_url": base} if base else {}
+        extra = {"base_url": APNS_SANDBOX} if config.apns_sandbox else {}
         provider = apns(
             _secret(config.apns_key_sealed, "APNs key"),
             key_id=config.apns_key_id,

@@ -24,4 +24,7 @@ def client_for_delivery(pk: int) -> Client:
 
 
 def client_list() -> list[Client]:
-    return list(Client.objects.select_related("group").order_by("client_id"))
+    """Every client but the deleted ones (kept only for the commands that name them)."""
+    return list(
+        Client.objects.select_related("group").filter(deleted_at=None).order_by("client_id")
+    )

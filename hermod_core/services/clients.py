@@ -59,15 +59,30 @@ def client_create(
     content_provider_url: str = "",
     content_provider_basic_auth: str = "",
     actor: str,
+    create_group: bool = True,
 ) -> IssuedKey:
     """Create a client with a new random key; the key is returned once and stored hashed.
+
+    The group is created with it unless ``create_group`` is false (the console, which chooses an
+    existing group from a list: then an unknown name is refused).
 
     ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
     callback retry policy; ``content_provider_url`` resolves its content ids (PROTOCOL.md §13).
     """
-    if Client.objects.filter(client_id=client_id).exists():
+    existing = Client.objects.filter(client_id=client_id).first()
+    if existing is not None and existing.deleted_at is not None:
+        raise ClientError(
+            f"client {client_id!r} was deleted; its commands keep the id, choose another"
+        )
+    if existing is not None:
         raise ClientError(f"client {client_id!r} already exists")
-    group = group_get_or_create(name=group_name, actor=actor)
+    if create_group:
+        group = group_get_or_create(name=group_name, actor=actor)
+    else:
+        found = Group.objects.filter(name=group_name).first()
+        if found is None:
+            raise ClientError(f"there is no group named {group_name!r}")
+        group = found
     key = api_key_generate()
     client = Client(
         client_id=client_id,
@@ -167,6 +182,45 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
     return client
 
 
+@transaction.atomic
+def client_delete(*, client: Client, actor: str) -> Client:
+    """Delete a client: its key stops working, it leaves the lists, and its commands, callback
+    deliveries and audit rows stay, still naming it (the row is kept, marked deleted, with
+    neither key nor secrets). Refused (``ClientError``) while it has commands in progress,
+    whose callbacks would go to a client nobody manages any more; cancel them or let them end.
+    """
+    locked = Client.objects.select_for_update().get(pk=client.pk)
+    if locked.deleted_at is not None:
+        raise ClientError(f"client {client.client_id!r} is deleted already")
+    in_progress = locked.commands.in_progress().count()
+    if in_progress:
+        raise ClientError(
+            f"client {client.client_id!r} has {in_progress} command(s) in progress; "
+            "cancel them or wait until they end, then delete it"
+        )
+    now = timezone.now()
+    changes = {
+        "deleted_at": now,
+        "enabled": False,
+        "key_hash": "",
+        "callback_basic_auth": "",
+        "callback_signing_secret": "",
+        "content_provider_basic_auth": "",
+    }
+    Client.objects.filter(pk=locked.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(client, name, value)
+    audit_record(
+        actor=actor,
+        action="client.delete",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={"commands_kept": locked.commands.count()},
+    )
+    return client
+
+
 @dataclass(frozen=True)
 class ImportResult:
     created: list[str]
@@ -236,6 +290,11 @@ def clients_import(
             client = Client(client_id=entry.client_id)
             client.group = group_get_or_create(name=entry.group or DEFAULT_GROUP, actor=actor)
             created.append(entry.client_id)
+        elif client.deleted_at is not None:
+            raise ClientError(
+                f"client {entry.client_id!r} was deleted; its commands keep the id, "
+                "rename the entry"
+            )
         else:
             updated.append(entry.client_id)
             if entry.group is not None:

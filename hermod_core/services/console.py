@@ -55,6 +55,7 @@ from hermod_core.services.clients import (
     ImportResult,
     IssuedKey,
     client_create,
+    client_delete,
     client_rotate_key,
     client_set_enabled,
     client_settings_update,
@@ -128,15 +129,18 @@ def console_client_create(
     content_provider_url: str = "",
     content_provider_basic_auth: str = "",
 ) -> IssuedKey:
-    """``client_create`` from the console: a new client whose key is returned once.
+    """``client_create`` from the console: a new client whose key is returned once, in an
+    existing group (the console never creates a group on the way: ``services.groups``).
 
-    A duplicate id or an invalid callback URL raises ``ConsoleError``; nothing is written then.
+    A duplicate id, an unknown group or an invalid callback URL raises ``ConsoleError``; nothing
+    is written then.
     """
     try:
         with _attributed(actor):
             return client_create(
                 client_id=client_id,
                 group_name=group_name,
+                create_group=False,
                 callback_url=callback_url,
                 callback_basic_auth=callback_basic_auth,
                 callback_signing_secret=callback_signing_secret,
@@ -171,6 +175,15 @@ def console_client_rotate_key(*, actor: ConsoleActor, client: Client) -> IssuedK
     """``client_rotate_key`` from the console: the old key stops working at once."""
     with _attributed(actor):
         return client_rotate_key(client=client, actor=actor.name)
+
+
+def console_client_delete(*, actor: ConsoleActor, client: Client) -> Client:
+    """``client_delete`` from the console; the audit row names the console account."""
+    try:
+        with _attributed(actor):
+            return client_delete(client=client, actor=actor.name)
+    except ClientError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: bool) -> Client:

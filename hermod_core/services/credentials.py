@@ -56,6 +56,12 @@ def box_token_generate() -> str:
     return secrets.token_urlsafe(32)
 
 
+def account_invitation_token_hash(token: str) -> str:
+    """The stored, indexed digest of a console account invitation's token (256 random bits,
+    ``secrets.token_urlsafe(32)``)."""
+    return _mac("account-invitation", token).hex()
+
+
 def token_hash(token: str) -> str:
     """The stored, indexed digest of a message or box token."""
     return _mac("token", token).hex()

@@ -42,6 +42,7 @@ from hermod_core.protocol.client_config import is_http_url
 from hermod_core.protocol.push import parse_registration
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.providers import PUSH_SECRET, ProviderUnavailable, provider_build
+from hermod_core.push.transport import retry_after_in
 from hermod_core.push.webpush import vapid_keys_generate
 from hermod_core.services.audit import audit_record
 from hermod_core.services.credentials import seal, token_matches, unseal
@@ -376,6 +377,9 @@ def _record(delivery: PushDelivery, result: PushResult, fingerprint: str) -> str
         )
         return _finish(delivery, PushState.EXHAUSTED, result)
     delay = retry_delay(attempts)
+    asked = retry_after_in(result.detail)  # a provider's Retry-After (FCM, APNs): at least that
+    if asked is not None and asked > delay.total_seconds():
+        delay = timedelta(seconds=asked)
     with transaction.atomic():
         PushDelivery.objects.filter(pk=delivery.pk, state=PushState.PENDING).update(
             attempts=attempts,

@@ -2,11 +2,15 @@
 
 from typing import Any
 
+from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.models import Login
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,6 +29,7 @@ from portal.services import (
     login_success_reset,
     login_throttle_clear,
 )
+from portal.sso import PROVIDER_ID
 
 
 class ConsoleLoginView(auth_views.LoginView):
@@ -32,12 +37,23 @@ class ConsoleLoginView(auth_views.LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if settings.HERMOD_OIDC_ISSUER:
+            context["sso_name"] = settings.HERMOD_OIDC_NAME
+            context["sso_url"] = reverse("openid_connect_login", args=[PROVIDER_ID])
+        return context
+
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
+        """The password is right: forget this pair's failures and hand over to allauth, which
+        asks for the second factor if the account has one, then signs in
+        (``portal.signin.ConsoleAccountAdapter.login`` audits ``console.login``)."""
         user = form.get_user()
-        ip = client_address(self.request)
-        login_success_reset(username=user.get_username(), ip=ip)
-        console_session_record(user=user, ip=ip, action="console.login")
+        login_success_reset(username=user.get_username(), ip=client_address(self.request))
+        login = Login(user=user, redirect_url=self.get_success_url())
+        response: HttpResponse = perform_password_login(
+            self.request, {"username": user.get_username()}, login
+        )
         return response
 
 

@@ -13,6 +13,7 @@ from portal.rendering import live_fragment, no_store, or_404
 from portal.roles import console_view
 from portal.selectors import bulk_job_get, bulk_job_list, bulk_job_rows
 from portal.services import (
+    BulkResultGoneError,
     BulkUploadError,
     bulk_csv_parse,
     bulk_job_create,
@@ -51,6 +52,7 @@ def bulk_create(request: HttpRequest) -> HttpResponse:
                 rows=rows,
                 filename=upload.name or "",
                 link_base=request.build_absolute_uri("/"),
+                invitation_lifetime=form.invitation_lifetime(),
             )
         except (BulkUploadError, ConsoleError) as exc:
             form.add_error("file", str(exc))
@@ -80,7 +82,17 @@ def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 @console_view()
 def bulk_result(request: HttpRequest, job_id: int) -> HttpResponse:
     job = or_404(bulk_job_get(job_id))
-    text = bulk_result_csv(actor=actor_from(request), job=job)
+    try:
+        text = bulk_result_csv(actor=actor_from(request), job=job)
+    except BulkResultGoneError as exc:
+        messages.error(request, str(exc))
+        response = render(
+            request,
+            "portal/bulk/detail.html",
+            {"job": job, "rows": bulk_job_rows(job)},
+            status=410,
+        )
+        return no_store(response)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-{job.pk}-result.csv"'
     return no_store(response)

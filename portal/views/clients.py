@@ -3,8 +3,9 @@
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.models import Client
@@ -16,19 +17,20 @@ from hermod_core.protocol.client_config import (
     render_client_snippet,
 )
 from hermod_core.selectors import clients as client_selectors
-from hermod_core.selectors.console import group_list
 from hermod_core.services.clients import IssuedKey, client_entry
 from hermod_core.services.console import (
     ConsoleError,
     callback_send_test,
     client_callback_update,
     console_client_create,
+    console_client_delete,
     console_client_rotate_key,
     console_client_set_enabled,
     console_client_settings_update,
     console_clients_import,
 )
 from hermod_core.services.credentials import api_key_generate
+from portal import shown_once
 from portal.actors import actor_from
 from portal.forms import (
     ClientCallbackForm,
@@ -44,7 +46,6 @@ from portal.roles import console_view
 def _list_context(**forms: Any) -> dict[str, Any]:
     return {
         "clients": client_selectors.client_list(),
-        "groups": group_list(),
         "create_form": forms.get("create_form") or ClientCreateForm(),
         "import_form": forms.get("import_form") or ClientImportForm(),
         "generate_form": GenerateClientForm(),
@@ -57,16 +58,29 @@ def client_list(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/clients/list.html", _list_context())
 
 
-def _key_page(request: HttpRequest, issued: IssuedKey, *, created: bool) -> HttpResponse:
-    snippet = render_client_snippet(
-        client_entry(issued.client, key=issued.key), issued.api_key_header
-    )
-    response = render(
-        request,
-        "portal/clients/key.html",
-        {"issued": issued, "client": issued.client, "snippet": snippet, "created": created},
-    )
-    return no_store(response)
+def _to_key_page(request: HttpRequest, issued: IssuedKey, *, created: bool) -> HttpResponse:
+    """POST → redirect → GET: the key waits in the session for the key page's first view, so
+    a reload neither creates nor rotates again (nor shows the key twice)."""
+    client_id = issued.client.client_id
+    shown_once.stash(request, "client-key", client_id, issued.key)
+    url = reverse("portal:client_key", args=[client_id])
+    return redirect(f"{url}?created=1" if created else url)
+
+
+@require_GET
+@console_view(admin=True)
+def client_key(request: HttpRequest, client_id: str) -> HttpResponse:
+    """The key just issued, shown once; afterwards this page says it is gone."""
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    key = shown_once.take(request, "client-key", client.client_id)
+    context: dict[str, Any] = {"client": client, "created": request.GET.get("created") == "1"}
+    if key:
+        issued = IssuedKey(client=client, key=key)
+        context["issued"] = issued
+        context["snippet"] = render_client_snippet(
+            client_entry(client, key=key), issued.api_key_header
+        )
+    return no_store(render(request, "portal/clients/key.html", context))
 
 
 @require_POST
@@ -78,7 +92,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
             issued = console_client_create(
                 actor=actor_from(request),
                 client_id=form.cleaned_data["client_id"],
-                group_name=form.cleaned_data["group"],
+                group_name=form.cleaned_data["group"].name,
                 callback_url=form.cleaned_data["callback_url"],
                 callback_basic_auth=form.cleaned_data["callback_basic_auth"],
                 callback_signing_secret=form.cleaned_data["callback_signing_secret"],
@@ -90,7 +104,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
         except ConsoleError as exc:
             form.add_error(None, str(exc))
         else:
-            return _key_page(request, issued, created=True)
+            return _to_key_page(request, issued, created=True)
     return render(request, "portal/clients/list.html", _list_context(create_form=form), status=400)
 
 
@@ -110,6 +124,30 @@ def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
     }
 
 
+def _managed(client_id: str) -> Client:
+    """A client that may still be changed: a deleted one answers 404 (rotating its key would
+    bring it back)."""
+    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    if client.deleted_at is not None:
+        raise Http404
+    return client
+
+
+@require_POST
+@console_view(admin=True)
+def client_delete(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = _managed(client_id)
+    try:
+        console_client_delete(actor=actor_from(request), client=client)
+    except ConsoleError as exc:
+        messages.error(request, f"Not deleted: {exc}.")
+        return redirect("portal:client_detail", client_id=client.client_id)
+    messages.success(
+        request, f"Client {client.client_id} deleted; its commands and their history stay."
+    )
+    return redirect("portal:client_list")
+
+
 @require_GET
 @console_view()
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
@@ -121,7 +159,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
 @console_view(admin=True)
 def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
     """Content provider and callback retry policy of a client."""
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     form = ClientContentForm(request.POST)
     if form.is_valid():
         try:
@@ -144,15 +182,15 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     issued = console_client_rotate_key(actor=actor_from(request), client=client)
-    return _key_page(request, issued, created=False)
+    return _to_key_page(request, issued, created=False)
 
 
 @require_POST
 @console_view(admin=True)
 def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     enabled = request.POST.get("enabled") == "true"
     console_client_set_enabled(actor=actor_from(request), client=client, enabled=enabled)
     messages.success(request, f"{client.client_id} is {'enabled' if enabled else 'disabled'}.")
@@ -162,7 +200,7 @@ def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     form = ClientCallbackForm(request.POST)
     if form.is_valid():
         basic_auth, signing_secret = form.secrets()
@@ -187,7 +225,7 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def client_test_callback(request: HttpRequest, client_id: str) -> HttpResponse:
-    client = or_404(client_selectors.client_get_by_client_id(client_id))
+    client = _managed(client_id)
     context: dict[str, Any] = {"client": client}
     try:
         context["delivery"] = callback_send_test(client=client, actor=actor_from(request))

@@ -7,27 +7,42 @@ invitation gets a friendly page that says what to do next and nothing about anyo
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.models import EnrollmentInvitation
 from portal.qr import qr_svg
 from portal.rendering import live_fragment
-from portal.selectors import enrollment_status, invitation_get_by_code
-from portal.services import invitation_mark_opened
+from portal.selectors import (
+    LinkState,
+    enrollment_status,
+    invitation_get_by_code,
+    invitation_link_state,
+)
+from portal.services import InvitationRenewError, invitation_mark_opened, invitation_renew
 
 
 def _context(request: HttpRequest, invitation: EnrollmentInvitation, code: str) -> dict[str, Any]:
     # The app returns to this page once the user confirmed on the same phone.
     page = request.build_absolute_uri(reverse("enroll:page", args=[code]))
     status = enrollment_status(invitation.command, redirect=page)
+    link = invitation_link_state(invitation, status)
     return {
         "code": code,
         "status": status,
-        "qr": qr_svg(status.uri) if status.shows_code else "",
+        "link": link,
+        "qr": qr_svg(status.uri) if status.shows_code and link is LinkState.USABLE else "",
     }
+
+
+def _ended(context: dict[str, Any]) -> bool:
+    """Whether the page has nothing more to offer: no code now and none to ask for."""
+    link = context["link"]
+    if link in {LinkState.REVOKED, LinkState.EXPIRED}:
+        return True
+    return context["status"].is_final and link is not LinkState.RENEWABLE
 
 
 def _unknown(request: HttpRequest) -> HttpResponse:
@@ -41,11 +56,27 @@ def enroll_page(request: HttpRequest, code: str) -> HttpResponse:
     if invitation is None:
         return _unknown(request)
     context = _context(request, invitation, code)
-    if context["status"].is_final:
-        # A used or expired link: say so, without the QR code or anything else.
+    if _ended(context):
+        # A used, withdrawn or expired link: say so, without the QR code or anything else.
         return render(request, "portal/enroll/ended.html", context, status=410)
     invitation_mark_opened(invitation=invitation)
     return render(request, "portal/enroll/page.html", context)
+
+
+@require_POST
+@never_cache
+def enroll_renew(request: HttpRequest, code: str) -> HttpResponse:
+    """ "Show a new code": the link is still valid but its request was not used in time; a new
+    request replaces it (POST, so that a mail scanner fetching the link creates nothing)."""
+    invitation = invitation_get_by_code(code)
+    if invitation is None:
+        return _unknown(request)
+    try:
+        invitation_renew(invitation=invitation)
+    except InvitationRenewError as exc:
+        context = {**_context(request, invitation, code), "problem": str(exc)}
+        return render(request, "portal/enroll/ended.html", context, status=409)
+    return redirect("enroll:page", code=code)
 
 
 @require_GET
@@ -56,6 +87,5 @@ def enroll_status(request: HttpRequest, code: str) -> HttpResponse:
     if invitation is None:
         return live_fragment(request, "portal/enroll/_invalid.html", {}, final=True)
     context = _context(request, invitation, code)
-    return live_fragment(
-        request, "portal/enroll/_status.html", context, final=context["status"].is_final
-    )
+    final = context["status"].is_final or context["link"] is not LinkState.USABLE
+    return live_fragment(request, "portal/enroll/_status.html", context, final=final)

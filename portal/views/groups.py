@@ -21,10 +21,19 @@ from hermod_core.services.console import (
     trusted_key_add,
     trusted_key_remove,
 )
+from hermod_core.services.groups import (
+    group_contents,
+    group_contents_text,
+    group_create,
+    group_delete,
+    group_rename,
+)
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
+from portal import shown_once
 from portal.actors import actor_from
 from portal.forms import (
     CaSettingsForm,
+    GroupNameForm,
     PushSettingsForm,
     RaIdentityForm,
     TrustedKeyForm,
@@ -34,10 +43,61 @@ from portal.rendering import no_store, or_404
 from portal.roles import console_view
 
 
+def _list_page(
+    request: HttpRequest, form: GroupNameForm | None = None, *, status: int = 200
+) -> HttpResponse:
+    context = {"groups": group_list(), "create_form": form or GroupNameForm()}
+    return render(request, "portal/groups/list.html", context, status=status)
+
+
 @require_GET
 @console_view()
 def groups(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/groups/list.html", {"groups": group_list()})
+    return _list_page(request)
+
+
+@require_POST
+@console_view(admin=True)
+def group_create_view(request: HttpRequest) -> HttpResponse:
+    form = GroupNameForm(request.POST)
+    if form.is_valid():
+        try:
+            group = group_create(actor=actor_from(request), name=form.cleaned_data["name"])
+        except ConsoleError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Group {group.name} created.")
+            return redirect("portal:group", name=group.name)
+    return _list_page(request, form, status=400)
+
+
+@require_POST
+@console_view(admin=True)
+def group_rename_view(request: HttpRequest, name: str) -> HttpResponse:
+    group = or_404(group_get(name))
+    form = GroupNameForm(request.POST, prefix="rename")
+    if form.is_valid():
+        try:
+            group_rename(actor=actor_from(request), group=group, name=form.cleaned_data["name"])
+        except ConsoleError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Group {name} is now called {group.name}.")
+            return redirect("portal:group", name=group.name)
+    return group_detail_page(request, group, status=400, rename_form=form)
+
+
+@require_POST
+@console_view(admin=True)
+def group_delete_view(request: HttpRequest, name: str) -> HttpResponse:
+    group = or_404(group_get(name))
+    try:
+        group_delete(actor=actor_from(request), group=group)
+    except ConsoleError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:group", name=group.name)
+    messages.success(request, f"Group {name} deleted.")
+    return redirect("portal:groups")
 
 
 def group_detail_page(
@@ -70,6 +130,9 @@ def group_detail_page(
         "ca_form": forms.get("ca_form") or CaSettingsForm(initial=initial),
         "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
         **push_context(group, forms.get("push_form")),
+        "rename_form": forms.get("rename_form")
+        or GroupNameForm(prefix="rename", initial={"name": group.name}),
+        "contents": group_contents_text(group_contents(group)),
     }
     return render(request, "portal/groups/detail.html", context, status=status)
 
@@ -87,7 +150,11 @@ def push_context(group: Group, form: PushSettingsForm | None) -> dict[str, Any]:
 @require_GET
 @console_view()
 def group_page(request: HttpRequest, name: str) -> HttpResponse:
-    return group_detail_page(request, or_404(group_get(name)))
+    group = or_404(group_get(name))
+    credential = shown_once.take(request, "ca-verifier", group.pk)
+    if credential:
+        return no_store(group_detail_page(request, group, verifier_credential=credential))
+    return group_detail_page(request, group)
 
 
 @require_POST
@@ -194,14 +261,16 @@ def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @console_view(admin=True)
 def group_ca_verifier(request: HttpRequest, name: str) -> HttpResponse:
-    """A new verifier credential, shown on this one (uncached) page and never again."""
+    """A new verifier credential, shown by the next (uncached) view of the group page and never
+    again: POST → redirect → GET, so that a reload does not replace it once more."""
     group = or_404(group_get(name))
     try:
         credential = ca_verifier_generate(actor=actor_from(request), group=group)
     except ConsoleError as exc:
         messages.error(request, str(exc))
-        return redirect("portal:group", name=group.name)
-    return no_store(group_detail_page(request, group, verifier_credential=credential))
+    else:
+        shown_once.stash(request, "ca-verifier", group.pk, credential)
+    return redirect("portal:group", name=group.name)
 
 
 @require_POST

@@ -68,9 +68,8 @@ def hermod(live_server: Any, settings: Any, transactional_db: None) -> str:
     return str(live_server.url)
 
 
-@pytest.fixture
-def page(browser: Any, hermod: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=hermod, viewport={"width": 1280, "height": 900})
+def _checked_page(browser: Any, base_url: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
@@ -81,6 +80,18 @@ def page(browser: Any, hermod: str) -> Iterator[Any]:
     yield page
     context.close()
     assert errors == [], errors
+
+
+@pytest.fixture
+def page(browser: Any, hermod: str) -> Iterator[Any]:
+    yield from _checked_page(browser, hermod)
+
+
+@pytest.fixture
+def localhost_page(browser: Any, hermod: str) -> Iterator[Any]:
+    """A page on http://localhost: WebAuthn needs a secure context whose host is a domain
+    (browsers take an IP address as no relying party id; localhost counts as secure)."""
+    yield from _checked_page(browser, hermod.replace("127.0.0.1", "localhost"))
 
 
 @pytest.fixture

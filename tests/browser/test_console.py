@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import expect
 
 from hermod_core.emulator.device import Device, parse_target
-from hermod_core.models import Client, Command, Profile
+from hermod_core.models import Client, Command, Group, Profile
 from hermod_core.services.clients import client_create
 from portal.models import BulkJob
 from tests.matchers import PROVISIONED
@@ -39,13 +39,14 @@ def _fill_provisioning(page, *, userid: str, congrats: str = "") -> None:
 
 
 def test_an_admin_creates_a_client_and_reads_its_key(admin_page, hermod, screenshot) -> None:
+    Group.objects.create(name="smartid")  # chosen from the list (tests/browser/test_console_flows)
     page = admin_page
     expect(page.locator("h1")).to_have_text("Dashboard")
     expect(page.locator("svg.chart")).to_have_count(2)
     screenshot(page, "dashboard")
     page.click("nav >> text=Clients")
     page.fill("#client-create input[name=client_id]", "gateway")
-    page.fill("#client-create input[name=group]", "smartid")
+    page.select_option("#client-create select[name=group]", label="smartid")
     page.fill("#client-create input[name=callback_url]", "https://gw.example.com/hermod")
     page.click("#client-create button[type=submit]")
     expect(page.locator("h1")).to_have_text("Client gateway created")

@@ -7,7 +7,7 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState
+from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState, Group
 from hermod_core.protocol.client_config import parse_client_config
 from hermod_core.services.clients import client_create
 from hermod_core.services.console import ConsoleActor, ConsoleError, client_callback_update
@@ -27,11 +27,16 @@ def test_the_list_shows_every_client_in_a_fixed_number_of_queries(
 
 
 def test_creating_a_client_shows_its_key_once_with_the_header_value(admin, admin_user) -> None:
-    response = admin.post(
+    Group.objects.create(name="smartid")
+    posted = admin.post(
         reverse("portal:client_create"),
         {"client_id": "gateway", "group": "smartid", "callback_url": "https://gw.example.com/cb"},
         REMOTE_ADDR="192.0.2.7",
     )
+    # POST → redirect → GET: a reload of the key page creates nothing.
+    assert posted.status_code == 302
+    assert posted["Location"] == reverse("portal:client_key", args=["gateway"]) + "?created=1"
+    response = admin.get(posted["Location"])
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     key = response.context["issued"].key
@@ -46,8 +51,12 @@ def test_creating_a_client_shows_its_key_once_with_the_header_value(admin, admin
     assert key not in str(Client.objects.filter(pk=client.pk).values().get())
     event = AuditEvent.objects.get(action="client.create")
     assert (event.actor, event.actor_user, event.ip) == ("alice-admin", admin_user, "192.0.2.7")
-    # Shown once: the client page does not show it again.
+    # Shown once: neither the client page nor a reload of the key page shows it again.
     assert key not in admin.get(reverse("portal:client_detail", args=["gateway"])).content.decode()
+    again = admin.get(posted["Location"]).content.decode()
+    assert key not in again
+    assert "shown once and is gone" in again
+    assert Client.objects.filter(client_id="gateway").count() == 1
 
 
 def test_a_duplicate_client_id_is_refused(admin, client_a) -> None:
@@ -56,17 +65,23 @@ def test_a_duplicate_client_id_is_refused(admin, client_a) -> None:
     assert "exists already" in response.content.decode()
 
 
-def test_an_invalid_callback_url_is_refused(admin) -> None:
+def test_an_invalid_callback_url_is_refused(admin, client_a) -> None:
     response = admin.post(
         reverse("portal:client_create"),
-        {"client_id": "gw", "group": "x", "callback_url": "ftp://nope"},
+        {"client_id": "gw", "group": "smartid", "callback_url": "ftp://nope"},
     )
     assert response.status_code == 400
     assert not Client.objects.filter(client_id="gw").exists()
+    # On its field, saying what is valid.
+    assert response.context["create_form"].errors["callback_url"] == [
+        "Enter an absolute http or https URL, e.g. https://idm.example.com/hermod."
+    ]
 
 
 def test_rotating_a_key_kills_the_old_one(admin, client_a) -> None:
-    response = admin.post(reverse("portal:client_rotate", args=["idm"]))
+    posted = admin.post(reverse("portal:client_rotate", args=["idm"]))
+    assert posted.status_code == 302
+    response = admin.get(posted["Location"])
     assert response.status_code == 200
     new_key = response.context["issued"].key
     client = Client.objects.get(client_id="idm")

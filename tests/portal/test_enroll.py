@@ -9,12 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hermod_core.lifecycle import State
-from hermod_core.models import Command, Message, MessageState
+from hermod_core.models import AuditEvent, Client, Command, Message, MessageState
 from hermod_core.selectors.commands import command_result
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
+from portal.models import EnrollmentInvitation
 from portal.provisioning import KeySpec, ProvisionSpec
-from portal.services import IssuedInvitation, invitation_create
+from portal.services import IssuedInvitation, invitation_create, invitation_revoke
 from tests.portal.helpers import complete, make_profile
 
 
@@ -100,7 +101,6 @@ def test_without_a_congratsmessage_a_plain_success_is_shown(client_a):
     ("state", "text"),
     [
         (State.FAILED, "did not succeed"),
-        (State.EXPIRED, "has expired"),
         (State.CANCELLED, "was cancelled"),
     ],
 )
@@ -119,6 +119,27 @@ def test_a_failed_expired_or_cancelled_enrollment_says_what_to_do(invitation, st
     assert "internal reason ABC" not in body
 
 
+def test_an_expired_link_says_so_and_what_to_do(invitation):
+    command_transition(
+        command_id=invitation.invitation.command_id,
+        to=State.EXPIRED,
+        failure_code="X",
+        failure_reason="internal reason ABC",
+    )
+    EnrollmentInvitation.objects.filter(pk=invitation.invitation.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    fragment = _status(invitation)
+    assert fragment.status_code == 286
+    body = fragment.content.decode()
+    assert "has expired" in body
+    assert "new link" in body
+    assert "internal reason ABC" not in body
+    page = _page(invitation)
+    assert page.status_code == 410
+    assert "It has expired: it was valid until" in page.content.decode()
+
+
 def test_a_used_link_shows_a_friendly_page(invitation, client_a):
     complete(invitation.invitation.command, make_profile(client_a.client, "dave@example.com"))
     response = _page(invitation)
@@ -130,12 +151,80 @@ def test_a_used_link_shows_a_friendly_page(invitation, client_a):
 
 
 def test_a_link_past_its_deadline_is_expired_even_before_the_sweep(invitation):
-    Command.objects.filter(pk=invitation.invitation.command_id).update(
+    EnrollmentInvitation.objects.filter(pk=invitation.invitation.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     response = _page(invitation)
     assert response.status_code == 410
     assert "has expired" in response.content.decode()
+    assert "<svg" not in response.content.decode()
+
+
+def test_the_link_outlives_its_qr_code_and_asks_for_a_new_request(invitation, client_a):
+    """The link has its own lifetime (72 h by default): a request not used within its
+    lifespan is replaced, on a POST from the page, by a new one from the same spec."""
+    first = invitation.invitation.command_id
+    assert invitation.invitation.expires_at - invitation.invitation.created_at > timedelta(hours=71)
+    Command.objects.filter(pk=first).update(expires_at=timezone.now() - timedelta(seconds=1))
+    page = _page(invitation)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'data-phase="RENEWABLE"' in text
+    assert "<svg" not in text
+    # Opening the link (a mail scanner's GET) creates nothing.
+    assert Command.objects.count() == 1
+    renew = reverse("enroll:renew", args=[invitation.code])
+    response = HttpClient().post(renew)
+    assert response.status_code == 302
+    invitation.invitation.refresh_from_db()
+    second = invitation.invitation.command_id
+    assert second != first
+    assert Command.objects.get(pk=first).state == State.EXPIRED
+    new = Command.objects.get(pk=second)
+    assert (new.state, new.client_id, new.body["userid"]) == (
+        State.IN_PROGRESS,
+        client_a.client.pk,
+        "dave@example.com",
+    )
+    assert new.body["profile"]["name"] == "Laptop"
+    assert invitation.invitation.requests_issued == 2
+    assert '<div class="qr" id="enroll-qr"><svg' in _page(invitation).content.decode()
+    # A second press while the new code is usable creates nothing.
+    HttpClient().post(renew)
+    assert Command.objects.count() == 2
+    assert AuditEvent.objects.filter(action="invitation.renew").count() == 1
+
+
+def test_a_renewal_the_client_can_no_longer_issue_fails_kindly(invitation, client_a):
+    Client.objects.filter(pk=client_a.client.pk).update(enabled=False)
+    first = invitation.invitation.command_id
+    Command.objects.filter(pk=first).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = HttpClient().post(reverse("enroll:renew", args=[invitation.code]))
+    assert response.status_code == 409
+    text = response.content.decode()
+    assert "A new code cannot be made now" in text
+    assert "disabled" not in text
+    assert Command.objects.count() == 1
+    assert not AuditEvent.objects.filter(action="invitation.renew").exists()
+
+
+def test_a_request_used_by_the_app_is_not_renewed(invitation):
+    Message.objects.filter(command=invitation.invitation.command).update(
+        state=MessageState.FETCHED, fetched_at=timezone.now()
+    )
+    HttpClient().post(reverse("enroll:renew", args=[invitation.code]))
+    assert Command.objects.count() == 1
+
+
+def test_a_revoked_link_says_it_was_withdrawn_and_cannot_be_renewed(invitation):
+    invitation_revoke(actor=ConsoleActor(name="alice-admin"), invitation=invitation.invitation)
+    assert Command.objects.get().state == State.CANCELLED
+    response = _page(invitation)
+    assert response.status_code == 410
+    assert "withdrew it" in response.content.decode()
+    HttpClient().post(reverse("enroll:renew", args=[invitation.code]))
+    assert Command.objects.count() == 1
+    assert 'data-phase="REVOKED"' in _status(invitation).content.decode()
 
 
 def test_an_unfetched_code_past_its_lifespan_is_expired(invitation):

@@ -214,7 +214,10 @@ def test_the_verifier_credential_is_shown_once_and_only_its_hash_kept(admin, cli
         reverse("portal:group_ca_save", args=["smartid"]),
         {"scep_url": "http://ca.example.com/scep", "enabled": "on"},
     )
-    response = admin.post(reverse("portal:group_ca_verifier", args=["smartid"]))
+    posted = admin.post(reverse("portal:group_ca_verifier", args=["smartid"]))
+    # POST → redirect → GET: a reload of the page does not generate another credential.
+    assert posted.status_code == 302
+    response = admin.get(posted["Location"])
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     credential = re.search(r'id="ca-verifier">(hcv_[^<]+)<', response.content.decode()).group(1)

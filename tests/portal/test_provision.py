@@ -2,6 +2,7 @@
 
 import base64
 import re
+from datetime import timedelta
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -162,19 +163,32 @@ def test_a_non_provisioning_command_has_no_session_page(operator, client_a):
 def test_creating_an_invitation_shows_a_one_time_link_and_stores_its_hash(
     operator, client_a, operator_user
 ):
-    response = operator.post(
+    posted = operator.post(
         reverse("portal:provision"), provision_data(client_a.client, action="invite")
     )
+    # POST → redirect → GET: a reload of the result page issues no second invitation.
+    assert posted.status_code == 302
+    invitation = EnrollmentInvitation.objects.get()
+    assert posted["Location"] == reverse("portal:invitation", args=[invitation.pk])
+    response = operator.get(posted["Location"])
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     link = response.context["link"]
     code = re.fullmatch(r"http://testserver/enroll/([A-Za-z0-9_-]+)", link).group(1)
     assert len(base64.urlsafe_b64decode(code + "==")) * 8 >= 128
-    invitation = EnrollmentInvitation.objects.get()
     assert invitation.code_hash == invitation_code_hash(code)
     assert code not in str(EnrollmentInvitation.objects.values().get())
     assert (invitation.userid, invitation.command.client) == ("alice@example.com", client_a.client)
-    assert invitation.expires_at == invitation.command.expires_at
+    # The link's own lifetime (HERMOD_INVITATION_LIFETIME_HOURS), not the QR code's lifespan.
+    assert invitation.expires_at - invitation.created_at >= timedelta(hours=72) - timedelta(
+        seconds=5
+    )
+    assert invitation.expires_at > invitation.command.expires_at
+    # Shown once: a reload of the result page shows no link and creates nothing.
+    again = operator.get(posted["Location"]).content.decode()
+    assert code not in again
+    assert "shown once when it was made" in again
+    assert EnrollmentInvitation.objects.count() == 1
     assert AuditEvent.objects.filter(action="invitation.create", actor_user=operator_user).exists()
     page = operator.get(reverse("portal:invitations")).content.decode()
     assert "alice@example.com" in page

@@ -267,6 +267,32 @@ def test_it_allows_exactly_the_protocol_algorithms() -> None:
     }  # fmt: skip
 
 
+def test_pyjwt_is_only_ever_given_the_allowed_algorithms() -> None:
+    # The PyJWS behind `verify` and `sign_compact` knows no other algorithm, so even a bug in our
+    # checks could not reach HMAC or `none`.
+    from hermod_core.crypto.jws import _PYJWS
+
+    for alg in ALLOWED_ALGORITHMS:
+        _PYJWS.get_algorithm_by_name(alg)
+    for alg in ("HS256", "none", "EdDSA", "ES256K"):
+        with pytest.raises(NotImplementedError):
+            _PYJWS.get_algorithm_by_name(alg)
+
+
+def test_an_unencoded_b64_payload_is_malformed_not_an_error(rsa2048: rsa.RSAPrivateKey) -> None:
+    # RFC 7797 without `crit` (which we refuse anyway): the signature would cover other bytes.
+    token = forge({"alg": "RS256", "b64": False}, json.dumps(PAYLOAD).encode(), b"\x00" * 256)
+    with raises_code(ErrorCode.JWS_MALFORMED):
+        verify_compact(token, rsa2048.public_key())
+
+
+def test_signed_tokens_carry_the_given_header_and_no_jwt_typ(
+    p256: ec.EllipticCurvePrivateKey,
+) -> None:
+    header = parse_compact(sign_compact(PAYLOAD, p256, "ES256", {"kid": "k1"})).header
+    assert header == {"alg": "ES256", "kid": "k1"}
+
+
 def test_it_rejects_es256_with_a_p384_key(p384: ec.EllipticCurvePrivateKey) -> None:
     token = sign_compact(PAYLOAD, p384, "ES384")
     _, payload, signature = token.split(".")

@@ -13,10 +13,10 @@ from hermod_core.push.classify import classify_status, network_failure
         (201, PushOutcome.DELIVERED),  # Web Push: created
         (404, PushOutcome.UNREGISTERED),
         (410, PushOutcome.UNREGISTERED),  # RFC 8030 §7.3: the subscription is gone
-        (408, PushOutcome.RETRY),
         (429, PushOutcome.RETRY),
         (500, PushOutcome.RETRY),
         (503, PushOutcome.RETRY),
+        (501, PushOutcome.REJECTED),  # not implemented: it will not be next time either
         (400, PushOutcome.REJECTED),
         (401, PushOutcome.REJECTED),  # bad credentials: retrying cannot help
         (403, PushOutcome.REJECTED),

@@ -8,7 +8,7 @@ import hermod_core.models.clients
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hermod_core", "0008_signers_smartcards_formats"),
+        ("hermod_core", "0009_client_deleted_at"),
     ]
 
     operations = [
