@@ -82,6 +82,10 @@ HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
 HERMOD_PUSH_ATTEMPTS = env_int("HERMOD_PUSH_ATTEMPTS", 5, minimum=1, maximum=50)
 HERMOD_PUSH_RETRY_DELAY = env_int("HERMOD_PUSH_RETRY_DELAY", 2, minimum=1, maximum=3600)
 HERMOD_PUSH_TIMEOUT = env_int("HERMOD_PUSH_TIMEOUT", 10, minimum=1, maximum=120)
+# Where FCM and APNs are reached (an egress proxy, a test endpoint); the vendors' by default.
+# APNs: production, or Apple's sandbox for a group marked sandbox, unless this is set.
+HERMOD_PUSH_FCM_URL = env_http_url("HERMOD_PUSH_FCM_URL", "https://fcm.googleapis.com")
+HERMOD_PUSH_APNS_URL = env_str("HERMOD_PUSH_APNS_URL", "").rstrip("/")
 # A device chooses its Web Push endpoint: https only, unless a local distributor needs http.
 HERMOD_PUSH_ALLOW_HTTP = env_bool("HERMOD_PUSH_ALLOW_HTTP", False)
 # Content providers (PROTOCOL.md §13): attempts per command and the first retry delay (doubled

@@ -84,13 +84,15 @@ def _build(config: GroupPushSettings, name: str) -> PushProvider:
         fcm = _lazy("hermod_core.push.fcm", "FcmProvider")
         provider: PushProvider = fcm(
             _secret(config.fcm_service_account_sealed, "FCM service account"),
+            api_base=settings.HERMOD_PUSH_FCM_URL,
             verify=verify,
             timeout=timeout,
         )
         return provider
     if name == PushProviderName.APNS:
         apns = _lazy("hermod_core.push.apns", "ApnsProvider")
-        extra = {"base_url": APNS_SANDBOX} if config.apns_sandbox else {}
+        base = settings.HERMOD_PUSH_APNS_URL or (APNS_SANDBOX if config.apns_sandbox else "")
+        extra = {"base_url": base} if base else {}
         provider = apns(
             _secret(config.apns_key_sealed, "APNs key"),
             key_id=config.apns_key_id,

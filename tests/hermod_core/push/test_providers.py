@@ -49,7 +49,8 @@ def test_fcm_is_built_from_the_unsealed_service_account(client_a, monkeypatch) -
     provider_build(config, "fcm")
     ((args, kwargs),) = calls
     assert args == (ACCOUNT,)
-    assert set(kwargs) == {"verify", "timeout"}
+    assert set(kwargs) == {"api_base", "verify", "timeout"}
+    assert kwargs["api_base"] == "https://fcm.googleapis.com"
 
 
 @pytest.mark.parametrize(("sandbox", "base"), [(True, "https://api.sandbox.push.apple.com"),
