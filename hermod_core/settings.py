@@ -77,6 +77,18 @@ HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
 HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maximum=300)
 HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
+# Push (PROTOCOL.md §14, docs/push.md): attempts per message and the first retry delay (doubled
+# after each failure), seconds per attempt; TLS trust is the callbacks'. A push is worth little
+# once the message is old, so fewer, quicker attempts than callbacks.
+HERMOD_PUSH_ATTEMPTS = env_int("HERMOD_PUSH_ATTEMPTS", 5, minimum=1, maximum=50)
+HERMOD_PUSH_RETRY_DELAY = env_int("HERMOD_PUSH_RETRY_DELAY", 2, minimum=1, maximum=3600)
+HERMOD_PUSH_TIMEOUT = env_int("HERMOD_PUSH_TIMEOUT", 10, minimum=1, maximum=120)
+# Where FCM and APNs are reached (an egress proxy, a test endpoint); the vendors' by default.
+# APNs: production, or Apple's sandbox for a group marked sandbox, unless this is set.
+HERMOD_PUSH_FCM_URL = env_http_url("HERMOD_PUSH_FCM_URL", "https://fcm.googleapis.com")
+HERMOD_PUSH_APNS_URL = env_str("HERMOD_PUSH_APNS_URL", "").rstrip("/")
+# A device chooses its Web Push endpoint: https only, unless a local distributor needs http.
+HERMOD_PUSH_ALLOW_HTTP = env_bool("HERMOD_PUSH_ALLOW_HTTP", False)
 # Content providers (docs/PROTOCOL.md §13): attempts per command and the first retry delay (doubled
 # after each failure); timeout and TLS trust are the callbacks'.
 HERMOD_CONTENT_ATTEMPTS = env_int("HERMOD_CONTENT_ATTEMPTS", 3, minimum=1, maximum=20)

@@ -13,11 +13,18 @@ from hermod_core.services.ca import ca_enroll
 from hermod_core.services.callbacks import callback_deliver
 from hermod_core.services.content import content_resolve
 from hermod_core.services.expiry import sweep
+from hermod_core.services.push import push_deliver
 
 
 @shared_task(name="hermod.callbacks.deliver", acks_late=True, reject_on_worker_lost=True)
 def deliver_callback(delivery_id: int) -> str:
     return callback_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="hermod.push.deliver", acks_late=True, reject_on_worker_lost=True)
+def deliver_push(push_id: int) -> str:
+    """One attempt at a push; the service schedules any retry itself."""
+    return push_deliver(push_id=push_id)
 
 
 @shared_task(name="hermod.content.resolve", acks_late=True, reject_on_worker_lost=True)

@@ -12,6 +12,7 @@ from portal.views import (
     dashboard,
     groups,
     provision,
+    pushes,
     users,
 )
 from portal.views.auth import (
@@ -92,6 +93,7 @@ urlpatterns = [
     path("groups/<str:name>/ca/ra", groups.group_ca_ra, name="group_ca_ra"),
     path("groups/<str:name>/ca/verifier", groups.group_ca_verifier, name="group_ca_verifier"),
     path("groups/<str:name>/ca/test", groups.group_ca_test, name="group_ca_test"),
+    path("groups/<str:name>/push", pushes.group_push_save, name="group_push_save"),
     # users and profiles
     path("users/", users.users, name="users"),
     path("users/<str:group>/<str:userid>/", users.user_page, name="user"),
@@ -100,6 +102,11 @@ urlpatterns = [
         "profiles/<uuid:profile_id>/revoke-box-token",
         users.profile_revoke_box_token,
         name="profile_revoke_box_token",
+    ),
+    path(
+        "profiles/<uuid:profile_id>/remove-push",
+        pushes.profile_push_remove,
+        name="profile_push_remove",
     ),
     # commands
     path("commands/", commands.commands, name="commands"),
@@ -110,6 +117,7 @@ urlpatterns = [
     path("callbacks/", callbacks.callbacks, name="callbacks"),
     path("callbacks/resend", callbacks.callback_resend_all, name="callback_resend_all"),
     path("callbacks/<int:delivery_id>/resend", callbacks.callback_resend, name="callback_resend"),
+    path("pushes/", pushes.pushes, name="pushes"),
     # provisioning, invitations, bulk
     path("provision/", provision.provision, name="provision"),
     path("provision/<int:command_id>/", provision.provision_session, name="provision_session"),

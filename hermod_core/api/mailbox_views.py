@@ -3,6 +3,7 @@
 import uuid
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +24,7 @@ from hermod_core.services.mailbox import (
     mailbox_open,
     message_fetch,
 )
+from hermod_core.services.push import BoxNotOpened, PushRefused, push_register, push_unregister
 
 _TOKEN = OpenApiParameter(
     "token",
@@ -30,6 +32,14 @@ _TOKEN = OpenApiParameter(
     OpenApiParameter.QUERY,
     required=False,
     description="The one-time token (or box token); alternatively `Authorization: Bearer`.",
+)
+
+
+# Box and message ids are UUIDs (PROTOCOL.md §1): said so, a generated or hand-written id cannot
+# carry a "/" into another route (``<bid>/token``, ``<bid>/push``).
+_BID = OpenApiParameter("bid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The box id.")
+_MID = OpenApiParameter(
+    "mid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The message id."
 )
 
 
@@ -99,7 +109,7 @@ class BoxView(DeviceView):
     @extend_schema(
         operation_id="mailbox_list",
         summary="List the messages waiting in a box",
-        parameters=[_TOKEN],
+        parameters=[_BID, _TOKEN],
         responses=schema.BOX_RESPONSES,
         tags=["mailbox"],
     )
@@ -111,7 +121,7 @@ class MessageView(DeviceView):
     @extend_schema(
         operation_id="message_fetch",
         summary="Fetch one message",
-        parameters=[_TOKEN],
+        parameters=[_BID, _MID, _TOKEN],
         responses=schema.MESSAGE_RESPONSES,
         tags=["mailbox"],
     )
@@ -127,7 +137,7 @@ class MessageView(DeviceView):
         summary="Answer one message",
         description="The first valid answer wins; 422 names the validation rule the answer broke "
         "(the command then ends FAILED).",
-        parameters=[_TOKEN],
+        parameters=[_BID, _MID, _TOKEN],
         request=schema.ANSWER_REQUEST,
         responses=schema.ANSWER_RESPONSES,
         examples=[
@@ -154,6 +164,7 @@ class MessageView(DeviceView):
 class BoxTokenView(DeviceView):
     @extend_schema(
         operation_id="box_token_rotate",
+        parameters=[_BID],
         summary="Rotate a permanent box's token",
         description="Presented with the box's current box token (`Authorization: Bearer`), "
         "answers a new one; the old token stops opening the box at once. A one-time token "
@@ -171,3 +182,60 @@ class BoxTokenView(DeviceView):
         except BoxNotFound:
             raise _not_found(request) from None
         return Response({"boxtoken": boxtoken})
+
+
+_PUSH_AUTH_NOTE = (
+    " Presented with the box token of the profile's permanent box (`Authorization: Bearer`); a "
+    "one-time message token does not open it (404)."
+)
+
+
+class PushView(DeviceView):
+    """docs/PROTOCOL.md §14: the device's push registration, with its box token."""
+
+    def _box(self, request: Request, bid: str) -> tuple[uuid.UUID, str | None]:
+        box = _uuid(bid)
+        if box is None:
+            raise _not_found(request)
+        return box, _token(request)
+
+    @extend_schema(
+        operation_id="push_register",
+        parameters=[_BID],
+        summary="Register (or replace) the device's push target",
+        description="From now on every message queued for the box also wakes the device through "
+        "the group's provider, with ids and the type only (docs/push.md)." + _PUSH_AUTH_NOTE,
+        request=schema.PUSH_REQUEST,
+        responses=schema.PUSH_RESPONSES,
+        tags=["mailbox"],
+    )
+    def put(self, request: Request, bid: str) -> Response:
+        box, token = self._box(request, bid)
+        raw = read_json(request)  # malformed JSON is 400 whatever the box: that tells nothing
+        try:
+            # The members are checked only once the box opened (404 first, as for every token).
+            answer = push_register(bid=box, token=token, raw=raw)
+        except BoxNotOpened:
+            raise _not_found(request) from None
+        except PushRefused as exc:
+            raise ApiError(422, exc.code, exc.message, field=exc.field) from None
+        ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
+        return Response(answer)
+
+    @extend_schema(
+        operation_id="push_unregister",
+        parameters=[_BID],
+        summary="Remove the device's push target",
+        description="The device polls again." + _PUSH_AUTH_NOTE,
+        request=None,
+        responses=schema.PUSH_DELETE_RESPONSES,
+        tags=["mailbox"],
+    )
+    def delete(self, request: Request, bid: str) -> Response:
+        box, token = self._box(request, bid)
+        try:
+            push_unregister(bid=box, token=token)
+        except BoxNotOpened:
+            raise _not_found(request) from None
+        ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
+        return Response(status=204)

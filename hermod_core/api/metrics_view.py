@@ -77,6 +77,13 @@ def render_metrics() -> str:
     )
     for state, n in metrics.callbacks_recent(since=recent.since):
         lines.append(f'hermod_callbacks_recent{{state="{state}"}} {n}')
+    family(
+        "hermod_pushes_recent",
+        "gauge",
+        f"Pushes written in the last {window} s, by provider and state (docs/push.md).",
+    )
+    for provider, state, n in metrics.pushes_recent(since=recent.since):
+        lines.append(f'hermod_pushes_recent{{provider="{provider}",state="{state}"}} {n}')
     attempts = metrics.callback_attempts_recent()
     sample = metrics.ATTEMPT_SAMPLE
     family(

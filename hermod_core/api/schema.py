@@ -1452,6 +1452,93 @@ BOX_TOKEN_RESPONSES = {
 }
 
 
+# --- push registration (PROTOCOL.md §14, docs/push.md) -----------------------------------------
+
+COMPONENTS["PushProvider"] = _enum(
+    "relay (the group's notification server), webpush (Web Push / UnifiedPush), fcm, apns.",
+    ["relay", "webpush", "fcm", "apns"],
+)
+_P256DH_EXAMPLE = (
+    "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+)
+PUSH_REQUEST = _doc(
+    "PushRegistration",
+    _obj(
+        "Where the device wants to be woken when a message waits in its box. A new registration "
+        "replaces the previous one.",
+        {
+            "provider": _use(
+                "PushProvider", "The push provider; the group must have it configured."
+            ),
+            "token": _str(
+                "The app's address at the provider: the device token (`relay`), the FCM "
+                "registration token, the APNs device token in hex, or the Web Push endpoint "
+                "URL (`webpush`).",
+                maxLength=4096,
+            ),
+            "os": _str(
+                "The device's OS (`ios`, `android`, `linux` …).", pattern="^[A-Za-z0-9._-]{1,20}$"
+            ),
+            "p256dh": _str(
+                "`webpush` only: the subscription's P-256 public key, base64url (RFC 8291)."
+            ),
+            "auth": _str("`webpush` only: the subscription's 16-byte auth secret, base64url."),
+        },
+        required=["provider", "token", "os"],
+    ),
+)
+_PUSH_EXAMPLE = {
+    "provider": "webpush",
+    "os": "android",
+    "fingerprint": "3f9a0c51d2e4",
+    "updated": _EXPIRES,
+    "vapidPublicKey": _P256DH_EXAMPLE,
+}
+PUSH_RESPONSES = {
+    200: OpenApiResponse(
+        _doc(
+            "PushRegistered",
+            _obj(
+                "The registration as kept (the token itself is never shown back).",
+                {
+                    "provider": _ref("PushProvider"),
+                    "os": _str("The OS, lower case."),
+                    "fingerprint": _str("Tells two registered tokens apart (a keyed hash)."),
+                    "updated": _str("When it was registered.", format="date-time"),
+                    "vapidPublicKey": _str(
+                        "`webpush` only: the group's VAPID public key (applicationServerKey)."
+                    ),
+                },
+                required=["provider", "os", "fingerprint", "updated"],
+            ),
+        ),
+        description="Registered; messages queued from now on wake the device.",
+        examples=[OpenApiExample("Web Push", value=_PUSH_EXAMPLE)],
+    ),
+    400: _error(
+        f"{_NOT_JSON} Nothing is stored.",
+        "INVALID_FIELD",
+        "p256dh must be 65 bytes (an uncompressed P-256 point).",
+        "p256dh",
+    ),
+    404: _NO_BOX,
+    413: _TOO_LARGE,
+    422: _error(
+        "The group has no such provider configured. Nothing is stored.",
+        "PUSH_PROVIDER_NOT_CONFIGURED",
+        "The group has no fcm push configured.",
+        "provider",
+    ),
+    429: _RATE_LIMITED,
+    **_SERVER_ERRORS,
+}
+PUSH_DELETE_RESPONSES = {
+    204: OpenApiResponse(description="Removed (or there was none): the device polls."),
+    404: _NO_BOX,
+    429: _RATE_LIMITED,
+    **_SERVER_ERRORS,
+}
+
 # --- the CA's challenge check (docs/PROTOCOL.md §10)
 # -------------------------------------------------
 

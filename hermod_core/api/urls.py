@@ -4,7 +4,7 @@ from django.urls import URLPattern, path
 
 from hermod_core.api.ca_views import ChallengeVerifyView
 from hermod_core.api.command_views import COMMAND_VIEWS, CancelView, PollView
-from hermod_core.api.mailbox_views import BoxTokenView, BoxView, MessageView
+from hermod_core.api.mailbox_views import BoxTokenView, BoxView, MessageView, PushView
 from hermod_core.api.util_views import GenerateClientView
 
 util_urlpatterns: list[URLPattern] = [
@@ -24,6 +24,7 @@ command_urlpatterns: list[URLPattern] = [
 mailbox_urlpatterns: list[URLPattern] = [
     path("<str:bid>", BoxView.as_view(), name="box"),
     path("<str:bid>/token", BoxTokenView.as_view(), name="box-token"),
+    path("<str:bid>/push", PushView.as_view(), name="box-push"),
     path("<str:bid>/<str:mid>", MessageView.as_view(), name="message"),
 ]
 

@@ -19,6 +19,7 @@ from hermod_core.crypto.jwk import thumbprint
 from hermod_core.emulator.device import AnswerOutcome, Device, default_deviceinfo
 from hermod_core.emulator.faults import FAULT_HELP, Faults, fault_names
 from hermod_core.emulator.http import DeviceError
+from hermod_core.emulator.push import WebPushReceiver, register_profiles, run_woken
 
 EXIT_OK: Final = 0
 EXIT_NOT_COMPLETED: Final = 1  # the server answered, but not COMPLETED (FAILED, 4xx)
@@ -44,6 +45,7 @@ examples:
   # then answer everything sent to the provisioned profiles (certificate, sign, ping ...)
   hermod-device run --once
   hermod-device run --interval 2          # keep polling, like an app in the foreground
+  hermod-device run --push webpush        # sleep until a Web Push wakes it (docs/push.md)
   hermod-device show                      # list stored profiles and keys
   # prove the server refuses broken answers
   hermod-device --fault wrong-nonce enroll '<uri>'       # -> 422 NONCE_MISMATCH, exit 1
@@ -199,11 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
         "with the key the filter selects (jws or pkcs7), PING reports device and profile info, "
         "SPIN returns a fresh nonce, EPIN stores a new admin key, DELETE forgets the profile, "
         "anything else is answered with code 3 (not supported).",
-        epilog="examples:\n  hermod-device run --once\n  hermod-device run --interval 5",
+        epilog="examples:\n  hermod-device run --once\n  hermod-device run --interval 5\n"
+        "  hermod-device run --push webpush --push-listen 0.0.0.0:8099",
     )
     run.add_argument("--once", action="store_true", help="one pass, then exit")
     run.add_argument(
-        "--interval", type=float, default=2.0, help="seconds between passes (default 2)"
+        "--push",
+        choices=["webpush"],
+        help="wait for pushes instead of polling: run a local Web Push receiver, register its "
+        "endpoint for every profile (PUT <box url>/push), fetch and answer on each push; "
+        "--interval then is the rare safety poll (default 60 s)",
+    )
+    run.add_argument(
+        "--push-listen",
+        default="127.0.0.1:0",
+        metavar="HOST:PORT",
+        help="address of the Web Push receiver (default 127.0.0.1 on a free port); the server "
+        "must reach it",
+    )
+    run.add_argument(
+        "--interval", type=float, default=None, help="seconds between passes (default 2)"
     )
 
     _subcommand(
@@ -315,6 +332,25 @@ def _run(device: Device, *, once: bool, interval: float) -> int:
         return EXIT_OK
 
 
+def _run_push(device: Device, *, listen: str, interval: float) -> int:
+    host, _, port = listen.rpartition(":")
+    receiver = WebPushReceiver(host=host or "127.0.0.1", port=int(port or 0)).start()
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        registered = register_profiles(device, receiver)
+        _print({"push": "webpush", "endpoint": receiver.endpoint, "profiles": registered})
+        run_woken(device, receiver, safety_interval=interval, report=_report)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        receiver.stop()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hermod-device`; returns the exit code (see DESCRIPTION)."""
     args = build_parser().parse_args(argv)
@@ -340,8 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "answer":
             message = device.fetch(args.location, args.token)
             return _report([device.answer(args.location, args.token, message)])
+        if args.command == "run" and args.push:
+            return _run_push(device, listen=args.push_listen, interval=args.interval or 60.0)
         if args.command == "run":
-            return _run(device, once=args.once, interval=args.interval)
+            return _run(device, once=args.once, interval=args.interval or 2.0)
         if args.command == "rotate-token":
             ids = [args.profileid] if args.profileid else [p.profile_id for p in device.profiles]
             for profile_id in ids:

@@ -88,8 +88,10 @@ class MailboxClient:
             parsed = {"error": {"code": f"HTTP_{response.status_code}", "message": text}}
         return HttpResult(response.status_code, parsed)
 
-    def _ok(self, method: str, url: str, token: str) -> dict[str, Any]:
-        result = self._request(method, url, token)
+    def _ok(
+        self, method: str, url: str, token: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        result = self._request(method, url, token, body)
         if result.status != 200:
             code = result.error_code or f"HTTP_{result.status}"
             raise DeviceError(
@@ -125,3 +127,9 @@ class MailboxClient:
         if not isinstance(boxtoken, str) or not boxtoken:
             raise DeviceError(f"POST {box_url}/token: no boxtoken", code="BAD_ANSWER")
         return boxtoken
+
+    def register_push(
+        self, box_url: str, token: str, registration: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`PUT <box url>/push` with the box token (PROTOCOL.md §14): the registration as kept."""
+        return self._ok("PUT", f"{box_url}/push", token, registration)

@@ -27,6 +27,14 @@ from hermod_core.models.profiles import (
     Profile,
     ProfileState,
 )
+from hermod_core.models.push import (
+    GroupPushSettings,
+    PushDelivery,
+    PushProviderName,
+    PushRegistration,
+    PushState,
+    RelayAuth,
+)
 
 __all__ = [
     "AcceptedSignature",
@@ -46,6 +54,7 @@ __all__ = [
     "DeliveryState",
     "EndUser",
     "Group",
+    "GroupPushSettings",
     "InProgressTally",
     "Key",
     "KeyUsage",
@@ -55,6 +64,11 @@ __all__ = [
     "MessageState",
     "Profile",
     "ProfileState",
+    "PushDelivery",
+    "PushProviderName",
+    "PushRegistration",
+    "PushState",
+    "RelayAuth",
     "TrustedAttestationKey",
     "TrustedSignerCa",
 ]

@@ -227,6 +227,9 @@ class ProvisionResult:
     box_id: uuid.UUID
     reported_own_ids: bool
     keys: tuple[ProvisionedKey, ...]
+    # ``deviceinfo.push`` (PROTOCOL.md §14), as sent: the push registration the device asks for,
+    # checked by the push service (it is not device information to show).
+    push: Any = None
 
 
 def _verify_outer(data: str) -> tuple[jws.ParsedJws, dict[str, Any]]:
@@ -354,7 +357,12 @@ def validate_provision(envelope: Envelope, expected: ProvisionExpectation) -> Pr
     )
     profile_id, box_id, own = _reported_ids(profile, expected)
     device_info = payload.get("deviceinfo")
+    push = None
+    if isinstance(device_info, dict) and "push" in device_info:
+        device_info = {k: v for k, v in device_info.items() if k != "push"}
+        push = payload["deviceinfo"]["push"]
     return ProvisionResult(
+        push=push,
         device_info={}
         if device_info is None
         else info_map(device_info, "deviceinfo", "DEVICEINFO_INVALID"),

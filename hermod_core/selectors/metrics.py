@@ -18,6 +18,7 @@ from hermod_core.models import (
     Command,
     CommandState,
     InProgressTally,
+    PushDelivery,
 )
 
 LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -79,6 +80,17 @@ def callbacks_recent(*, since: datetime) -> list[tuple[str, int]]:
         .annotate(n=Count("id"))
     )
     return sorted((r["state"], r["n"]) for r in rows)
+
+
+def pushes_recent(*, since: datetime) -> list[tuple[str, str, int]]:
+    """Pushes written since ``since`` (docs/push.md), by provider and state."""
+    rows = (
+        PushDelivery.objects.order_by()
+        .filter(created_at__gte=since)
+        .values("provider", "state")
+        .annotate(n=Count("id"))
+    )
+    return sorted((r["provider"], r["state"], r["n"]) for r in rows)
 
 
 def callback_attempts_recent() -> dict[str, int]:

@@ -56,6 +56,7 @@ from hermod_core.services.credentials import (
     token_hash,
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
+from hermod_core.services.push import push_forget, push_queue
 
 
 class CommandError(Exception):
@@ -329,6 +330,12 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     # What ``command.messages.all()`` returns, as prefetch_related would have stored it: the
     # result body built next needs no query to read them back.
     command._prefetched_objects_cache = {"messages": messages}  # type: ignore[attr-defined]
+    # Push rows with their messages (same transaction); only permanent boxes are woken.
+    push_queue(
+        group_id=client.group_id,
+        messages=[m for m, t in zip(messages, targets, strict=True) if t.box_id is not None],
+        ready=command.content_ready,
+    )
     CallbackDelivery.objects.create(
         command=command,
         client=client,
@@ -346,10 +353,12 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
 
 
 def profile_delete(*, profile: Profile) -> None:
-    """Mark a profile deleted and close its permanent box (nothing opens it again)."""
+    """Mark a profile deleted and close its permanent box (nothing opens it again); its push
+    registration goes too (nothing is left to wake it for)."""
     now = timezone.now()
     Profile.objects.filter(pk=profile.pk).update(state=ProfileState.DELETED, deleted_at=now)
     Mailbox.objects.filter(profile=profile, closed_at__isnull=True).update(closed_at=now)
+    push_forget(profile_id=profile.pk)
 
 
 def command_transition(

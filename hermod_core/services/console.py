@@ -64,6 +64,7 @@ from hermod_core.services.clients import (
 )
 from hermod_core.services.commands import command_create, command_transition
 from hermod_core.services.dispatch import enqueue_callback
+from hermod_core.services.push import push_forget
 
 TEST_CALLBACK_PATH = "/callback/test"
 # A private JWK member: a pasted key holding one is refused, so no private key is ever stored.
@@ -360,6 +361,8 @@ def box_token_revoke(*, actor: ConsoleActor, profile: Profile) -> bool:
         .update(token_hash="")
     )
     if revoked:
+        # The device can no longer fetch: waking it would only tell it that something waits.
+        push_forget(profile_id=profile.pk)
         console_audit(
             actor,
             "profile.revoke_box_token",

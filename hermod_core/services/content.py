@@ -39,6 +39,7 @@ from hermod_core.protocol.content import (
 from hermod_core.services.callbacks import ca_bundle
 from hermod_core.services.commands import command_transition
 from hermod_core.services.dispatch import enqueue_content_resolution
+from hermod_core.services.push import push_release
 
 logger = logging.getLogger("hermod.content")
 
@@ -199,6 +200,7 @@ def content_resolve(*, command_id: int) -> str:
         if done:
             # The messages become visible to devices with this commit.
             Command.objects.filter(pk=command.pk).update(content_ready=True)
+            push_release(command_id=command.pk)
     return ContentResolutionState.DONE
 
 

@@ -50,3 +50,13 @@ def enqueue_ca_enrollment(command_id: int) -> None:
 
 def enqueue_content_resolution(command_id: int, *, countdown: float | None = None) -> None:
     enqueue_after_commit("hermod.content.resolve", command_id, countdown=countdown)
+
+
+def enqueue_pushes(push_ids: list[int]) -> None:
+    if push_ids:
+        ids = list(push_ids)
+        transaction.on_commit(lambda: _send_each("hermod.push.deliver", ids))
+
+
+def enqueue_push(push_id: int, *, countdown: float | None = None) -> None:
+    enqueue_after_commit("hermod.push.deliver", push_id, countdown=countdown)

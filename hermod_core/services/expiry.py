@@ -1,5 +1,5 @@
 """The periodic sweep (docs/PROTOCOL.md §7): expire commands and messages on time, tidy temporary
-boxes, and hand work whose task was lost (a callback, a CA step, a content resolution) to the
+boxes, and hand work whose task was lost (a callback, a CA step, a content resolution, a push) to
 workers again.
 
 Rows are claimed with ``select_for_update(skip_locked=True)`` in small batches, so several workers
@@ -21,6 +21,7 @@ from hermod_core.services.ca import ca_requeue_stalled
 from hermod_core.services.callbacks import callbacks_requeue_lost
 from hermod_core.services.commands import commands_transition
 from hermod_core.services.content import content_requeue_lost
+from hermod_core.services.push import pushes_requeue_lost
 
 logger = logging.getLogger("hermod.sweep")
 
@@ -33,6 +34,7 @@ class SweepResult:
     callbacks_requeued: int
     ca_steps_given_up: int
     content_requeued: int = 0
+    pushes_requeued: int = 0
 
 
 def commands_expire(*, batch: int) -> int:
@@ -95,6 +97,7 @@ def sweep(*, batch: int, budget_seconds: float = 0.0) -> SweepResult:
         callbacks_requeued=callbacks_requeue_lost(batch=batch),
         ca_steps_given_up=ca_requeue_stalled(batch=batch),
         content_requeued=content_requeue_lost(batch=batch),
+        pushes_requeued=pushes_requeue_lost(batch=batch),
     )
     if result.commands_expired or result.callbacks_requeued:
         logger.info(

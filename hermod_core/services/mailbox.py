@@ -45,6 +45,7 @@ from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_o
 from hermod_core.services.commands import command_transition, profile_delete
 from hermod_core.services.credentials import box_token_generate, token_hash, token_matches
 from hermod_core.services.dispatch import enqueue_ca_enrollment
+from hermod_core.services.push import push_register_provisioned
 
 _OPEN = [s.value for s in OPEN_DESTINATIONS]
 
@@ -329,6 +330,8 @@ def _provision(command: Command, envelope: answers.Envelope) -> str:
         profile=profile,
         token_hash=token_hash(boxtoken),
     )
+    if result.push is not None:
+        push_register_provisioned(profile=profile, raw=result.push)
     Key.objects.bulk_create(
         Key(
             profile=profile,

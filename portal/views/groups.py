@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from hermod_core.models import Group
 from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_detail, group_get, group_list
+from hermod_core.selectors.push import push_settings_get
 from hermod_core.services.audit import acting_as
 from hermod_core.services.console import (
     ConsoleError,
@@ -33,6 +34,7 @@ from portal.actors import actor_from
 from portal.forms import (
     CaSettingsForm,
     GroupNameForm,
+    PushSettingsForm,
     RaIdentityForm,
     TrustedKeyForm,
     TrustedSignerCaForm,
@@ -82,7 +84,7 @@ def group_rename_view(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, f"Group {name} is now called {group.name}.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, rename_form=form)
+    return group_detail_page(request, group, status=400, rename_form=form)
 
 
 @require_POST
@@ -98,7 +100,7 @@ def group_delete_view(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("portal:groups")
 
 
-def _detail(
+def group_detail_page(
     request: HttpRequest,
     group: Group,
     *,
@@ -127,11 +129,22 @@ def _detail(
         "signer_ca_form": forms.get("signer_ca_form") or TrustedSignerCaForm(),
         "ca_form": forms.get("ca_form") or CaSettingsForm(initial=initial),
         "ra_form": RaIdentityForm(initial={"common_name": f"Hermod RA {group.name}"}),
+        **push_context(group, forms.get("push_form")),
         "rename_form": forms.get("rename_form")
         or GroupNameForm(prefix="rename", initial={"name": group.name}),
         "contents": group_contents_text(group_contents(group)),
     }
     return render(request, "portal/groups/detail.html", context, status=status)
+
+
+def push_context(group: Group, form: PushSettingsForm | None) -> dict[str, Any]:
+    """The push section: the settings (secrets only as set / not set) and the form."""
+    push = push_settings_get(group)
+    return {
+        "push": push,
+        "push_providers": sorted(push.providers()) if push else [],
+        "push_form": form or PushSettingsForm.for_settings(push),
+    }
 
 
 @require_GET
@@ -140,8 +153,8 @@ def group_page(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     credential = shown_once.take(request, "ca-verifier", group.pk)
     if credential:
-        return no_store(_detail(request, group, verifier_credential=credential))
-    return _detail(request, group)
+        return no_store(group_detail_page(request, group, verifier_credential=credential))
+    return group_detail_page(request, group)
 
 
 @require_POST
@@ -162,7 +175,7 @@ def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, f"Key {key.thumbprint} is now trusted.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, key_form=form)
+    return group_detail_page(request, group, status=400, key_form=form)
 
 
 @require_POST
@@ -197,7 +210,7 @@ def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, f"Signer CA {ca.subject} is now trusted.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, signer_ca_form=form)
+    return group_detail_page(request, group, status=400, signer_ca_form=form)
 
 
 @require_POST
@@ -227,7 +240,7 @@ def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, "CA settings saved.")
             return redirect("portal:group", name=group.name)
-    return _detail(request, group, status=400, ca_form=form)
+    return group_detail_page(request, group, status=400, ca_form=form)
 
 
 @require_POST

@@ -17,11 +17,18 @@ from hermod_core.selectors.console import (
     user_get,
     user_search,
 )
+from hermod_core.selectors.push import (
+    push_deliveries_list,
+    push_providers,
+    push_registration_get,
+)
 from hermod_core.services.console import box_token_revoke, console_command_issue
 from portal.actors import actor_from
 from portal.forms import ProfileCommandForm
 from portal.rendering import PERSON_ERRORS, error_text, or_404, page_or_fragment
 from portal.roles import console_view
+
+PUSHES_SHOWN = 10  # the profile's latest pushes
 
 
 @require_GET
@@ -52,6 +59,9 @@ def _profile_page(
         "extension_rows": profile_extension_rows(profile),
         "commands": profile_commands(profile),
         "form": form,
+        "push": push_registration_get(profile),
+        "push_relay": "relay" in push_providers(profile.group),
+        "pushes": list(push_deliveries_list(profile=profile)[:PUSHES_SHOWN]),
     }
     return render(request, "portal/users/profile.html", context, status=status)
 

@@ -39,7 +39,7 @@ import psycopg
 import requests
 
 from hermod_core.emulator.device import Device
-from tests.bench import data, profile
+from tests.bench import data, profile, push_wake
 from tests.bench.load import (
     BenchError,
     Connection,
@@ -801,6 +801,17 @@ def table(results: dict[str, Any]) -> str:
             f"{sweep['ratio_rate_to_bare']:.3f}",
         )
     )
+    if "push_wake" in results:
+        push = results["push_wake"]
+        poll = push["poll_interval_for_same_latency_s"]
+        rows.append(
+            (
+                "create → device woken by push p50/p95/p99",
+                f"{push['woken_ms']['p50']:.1f} / {push['woken_ms']['p95']:.1f} / "
+                f"{push['woken_ms']['p99']:.1f} ms",
+                f"polling every {poll['p50']:.2f} s (p50) / {poll['p99']:.2f} s (p99)",
+            )
+        )
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     header = ("figure", "value", "ratio to bare")
     width = [max(w, len(h)) for w, h in zip(width, header, strict=True)]
@@ -891,6 +902,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # budgets no phase reaches: one client and 50 boxes are far busier than real ones.
         "HERMOD_RATE_LIMIT_CLIENT": "1000000000",
         "HERMOD_RATE_LIMIT_BOX": "1000000000",
+        # The push phase's devices are their own Web Push endpoints, on plain http.
+        "HERMOD_PUSH_ALLOW_HTTP": "true",
     }
     background = machine_busy_cores()
     deadline = time.monotonic() + options.quiet_wait
@@ -921,6 +934,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 bench.create()
                 bench.round_trip()
                 bench.callback_latency()
+                # Push (docs/push.md): create → device woken, against polling.
+                bench.results["push_wake"] = push_wake.measure(
+                    hermod,
+                    folder / "push",
+                    devices=2 if options.quick else 5,
+                    count=20 if options.quick else 300,
+                )
                 bench.count_queries()
                 if options.profile:
                     bench.profile()

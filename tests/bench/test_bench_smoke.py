@@ -34,6 +34,8 @@ def test_the_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
             assert results["scale"][size][kind]["p50"] > 0
     assert results["scale"]["ratio_p50"].keys() == {"poll", "list", "fetch"}
     assert results["sweep"]["seconds"] > 0
+    assert results["push_wake"]["lost"] == 0
+    assert 0 < results["push_wake"]["woken_ms"]["p50"] <= results["push_wake"]["woken_ms"]["p99"]
     assert results["sweep"]["due"] == 500
     for request in ("create", "poll", "list", "fetch", "answer", "callback"):
         assert results["queries"][request]["queries"] > 0

@@ -1,7 +1,8 @@
 """A local HTTP callback receiver for end-to-end tests: records what it got, answers on demand.
 
-It can answer 500 (``fail_next``), hang past the callback timeout (``hang_next``) or be down
-(``stop()`` / ``start()`` on the same port), and it checks Basic auth and the HMAC signature.
+It can answer 500 (``fail_next``), any status in turn (``status_next``), hang past the callback
+timeout (``hang_next``) or be down (``stop()`` / ``start()`` on the same port), and it checks
+Basic auth and the HMAC signature.
 """
 
 import base64
@@ -42,6 +43,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     attempts: list[Received] = field(default_factory=list)  # every POST, whatever the answer
     fail_next: int = 0
+    status_next: list[int] = field(default_factory=list)  # answered in turn, before anything else
     hang_next: int = 0
     hang_seconds: float = 15.0
     problems: list[str] = field(default_factory=list)
@@ -85,6 +87,8 @@ class Receiver:
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> int:
         with self._lock:
             self.attempts.append(Received(path, headers, raw, time.time()))
+            if self.status_next:
+                return self.status_next.pop(0)
             hang = self.hang_next > 0
             self.hang_next -= int(hang)
             fail = not hang and self.fail_next > 0

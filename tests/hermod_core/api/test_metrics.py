@@ -87,10 +87,12 @@ def test_every_metrics_query_is_bounded(scrape, client_a) -> None:
     with CaptureQueriesContext(connection) as captured:
         assert scrape().status_code == 200
     statements = [q["sql"] for q in captured.captured_queries]
-    assert len(statements) == 5
+    assert len(statements) == 6
     for sql in statements:
         if '"hermod_command"' in sql:
             assert '"hermod_command"."created_at" >=' in sql, sql
+        if '"hermod_push_delivery"' in sql:
+            assert '"hermod_push_delivery"."created_at" >=' in sql, sql
         if '"hermod_callback_attempt"' in sql:
             assert "LIMIT 10000" in sql, sql
         assert '"hermod_message"' not in sql, sql

@@ -1,0 +1,62 @@
+"""The real product's push shape: POST the notice to the group's notification server.
+
+The notification server (a Nexus-style relay the customer runs) knows each app's ``pushId`` and
+OS token from the app itself; Hermod tells it only which profile has which message waiting
+(``{"messageId", "pushId", "requestor", "type"}``), with basic auth or a bearer token.
+"""
+
+import base64
+import threading
+
+import requests
+
+from hermod_core.push.base import PushNotice, PushResult, PushTarget
+from hermod_core.push.classify import classify_status, network_failure
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per worker thread (a session is not shared between threads)."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
+class RelayProvider:
+    def __init__(
+        self,
+        url: str,
+        *,
+        basic_auth: str = "",
+        bearer: str = "",
+        verify: str | bool = True,
+        timeout: float = 10.0,
+        user_agent: str = "Hermod",
+    ) -> None:
+        self.url = url
+        self.headers = {"Content-Type": "application/json", "User-Agent": user_agent}
+        if basic_auth:
+            token = base64.b64encode(basic_auth.encode()).decode("ascii")
+            self.headers["Authorization"] = f"Basic {token}"
+        elif bearer:
+            self.headers["Authorization"] = f"Bearer {bearer}"
+        self.verify = verify
+        self.timeout = timeout
+
+    def send(self, target: PushTarget, notice: PushNotice) -> PushResult:
+        """One POST; the relay needs no target (it maps ``pushId`` itself), so ``target`` is
+        only what the device registered, if anything."""
+        try:
+            response = _session().post(
+                self.url,
+                json=notice.as_relay_body(),
+                headers=self.headers,
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return network_failure(exc)
+        return classify_status(response.status_code, response.reason or "")
