@@ -77,7 +77,7 @@ HERMOD_CALLBACK_RETRY_DELAY = env_int("HERMOD_CALLBACK_RETRY_DELAY", 30, minimum
 HERMOD_CALLBACK_BACKOFF = env_bool("HERMOD_CALLBACK_BACKOFF", True)
 HERMOD_CALLBACK_TIMEOUT = env_int("HERMOD_CALLBACK_TIMEOUT", 10, minimum=1, maximum=300)
 HERMOD_CALLBACK_CA_DIR = env_path("HERMOD_CALLBACK_CA_DIR", None)
-# Push (PROTOCOL.md §14, docs/push.md): attempts per message and the first retry delay (doubled
+# Push (docs/PROTOCOL.md §14, docs/push.md): attempts per message and the first retry delay (doubled
 # after each failure), seconds per attempt; TLS trust is the callbacks'. A push is worth little
 # once the message is old, so fewer, quicker attempts than callbacks.
 HERMOD_PUSH_ATTEMPTS = env_int("HERMOD_PUSH_ATTEMPTS", 5, minimum=1, maximum=50)

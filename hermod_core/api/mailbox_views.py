@@ -35,8 +35,8 @@ _TOKEN = OpenApiParameter(
 )
 
 
-# Box and message ids are UUIDs (PROTOCOL.md §1): said so, a generated or hand-written id cannot
-# carry a "/" into another route (``<bid>/token``, ``<bid>/push``).
+# Box and message ids are UUIDs (docs/PROTOCOL.md §1): said so, a generated or hand-written id
+# cannot carry a "/" into another route (``<bid>/token``, ``<bid>/push``).
 _BID = OpenApiParameter("bid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The box id.")
 _MID = OpenApiParameter(
     "mid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The message id."

@@ -1452,7 +1452,7 @@ BOX_TOKEN_RESPONSES = {
 }
 
 
-# --- push registration (PROTOCOL.md §14, docs/push.md) -----------------------------------------
+# --- push registration (docs/PROTOCOL.md §14, docs/push.md) ------------------------------------
 
 COMPONENTS["PushProvider"] = _enum(
     "relay (the group's notification server), webpush (Web Push / UnifiedPush), fcm, apns.",

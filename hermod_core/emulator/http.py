@@ -131,5 +131,6 @@ class MailboxClient:
     def register_push(
         self, box_url: str, token: str, registration: dict[str, Any]
     ) -> dict[str, Any]:
-        """`PUT <box url>/push` with the box token (PROTOCOL.md §14): the registration as kept."""
+        """`PUT <box url>/push` with the box token (docs/PROTOCOL.md §14): the registration as
+        kept."""
         return self._ok("PUT", f"{box_url}/push", token, registration)

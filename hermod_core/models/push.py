@@ -1,4 +1,4 @@
-"""Push (PROTOCOL.md §14): a group's providers, a profile's registration, the push outbox."""
+"""Push (docs/PROTOCOL.md §14): a group's providers, a profile's registration, the push outbox."""
 
 from django.db import models
 

@@ -227,8 +227,8 @@ class ProvisionResult:
     box_id: uuid.UUID
     reported_own_ids: bool
     keys: tuple[ProvisionedKey, ...]
-    # ``deviceinfo.push`` (PROTOCOL.md §14), as sent: the push registration the device asks for,
-    # checked by the push service (it is not device information to show).
+    # ``deviceinfo.push`` (docs/PROTOCOL.md §14), as sent: the push registration the device asks
+    # for, checked by the push service (it is not device information to show).
     push: Any = None
 
 

@@ -1,4 +1,4 @@
-"""The push registration a device sends (PROTOCOL.md §14): ``PUT /ms/{bid}/push`` or
+"""The push registration a device sends (docs/PROTOCOL.md §14): ``PUT /ms/{bid}/push`` or
 ``deviceinfo.push`` in a provisioning answer. Pure: parsing and checking only."""
 
 import base64

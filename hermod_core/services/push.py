@@ -1,4 +1,4 @@
-"""Push (PROTOCOL.md §14, docs/push.md): registrations, the push outbox and its delivery.
+"""Push (docs/PROTOCOL.md §14, docs/push.md): registrations, the push outbox and its delivery.
 
 A push only wakes the app; the app then fetches from its box as it would when polling. So a
 push is written with its message (same transaction), sent after commit, retried with backoff

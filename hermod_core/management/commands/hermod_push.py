@@ -1,4 +1,4 @@
-"""Configure a group's push providers (PROTOCOL.md §14, docs/push.md) from the command line.
+"""Configure a group's push providers (docs/PROTOCOL.md §14, docs/push.md) from the command line.
 
 Secrets are read from files (``--relay-credential-file``, ``--fcm-service-account``,
 ``--apns-key``), never from the command line where ``ps`` would show them, and never printed.

@@ -1,4 +1,4 @@
-"""``PUT``/``DELETE /ms/{bid}/push`` (PROTOCOL.md §14): the attacker's cases first."""
+"""``PUT``/``DELETE /ms/{bid}/push`` (docs/PROTOCOL.md §14): the attacker's cases first."""
 
 import json
 from typing import Any

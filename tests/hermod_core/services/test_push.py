@@ -1,4 +1,4 @@
-"""The push outbox (PROTOCOL.md §14) against real local receivers: a relay notification server
+"""The push outbox (docs/PROTOCOL.md §14) against real local receivers: a relay notification server
 (``tests.e2e.receiver``) and the reference device's Web Push endpoint. The worker's service is
 called directly here; tests/e2e/test_push.py runs it in real Celery workers."""
 
@@ -357,7 +357,7 @@ def test_a_push_waiting_for_content_that_never_comes_is_ended_by_the_sweep(
     with_relay(profile.group, relay)
     command = ping(client_a.client, profile)
     push = PushDelivery.objects.get()
-    # As for a command whose content ids are still being resolved (PROTOCOL.md §13) …
+    # As for a command whose content ids are still being resolved (docs/PROTOCOL.md §13) …
     PushDelivery.objects.filter(pk=push.pk).update(state=PushState.WAITING, next_attempt_at=None)
     assert pushes_requeue_lost(batch=10) == 0
     assert PushDelivery.objects.get().state == PushState.WAITING

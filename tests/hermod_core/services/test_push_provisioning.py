@@ -1,4 +1,4 @@
-"""``deviceinfo.push`` in a provisioning answer (PROTOCOL.md §14): registered with the new
+"""``deviceinfo.push`` in a provisioning answer (docs/PROTOCOL.md §14): registered with the new
 profile when valid and served by the group; otherwise ignored, never a reason to refuse."""
 
 from pathlib import Path
