@@ -7,7 +7,6 @@ API's own path); this module adds what only the portal knows about.
 import base64
 import csv
 import hashlib
-import hmac
 import io
 import json
 import logging
@@ -41,7 +40,7 @@ from hermod_core.services.console import (
     console_command_cancel,
     console_command_issue,
 )
-from hermod_core.services.credentials import seal, unseal
+from hermod_core.services.credentials import keyed_digest, seal, unseal
 from hermod_core.services.dispatch import enqueue_after_commit
 from portal.models import (
     OPEN_COMMAND_STATES,
@@ -73,17 +72,12 @@ LOGIN_WINDOW = timedelta(minutes=15)
 LOGIN_IP_BLOCK = timedelta(minutes=15)
 
 
-def _mac(purpose: str, value: str) -> str:
-    key = settings.HERMOD_KEY_HASH_SECRET.encode()
-    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
 # --- enrollment invitations -------------------------------------------------------------------
 
 
 def invitation_code_hash(code: str) -> str:
     """The stored, indexed digest of an invitation code (keyed, like API keys)."""
-    return _mac("enrollment-invitation", code)
+    return keyed_digest("enrollment-invitation", code)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from hermod_core.crypto.tokens import MESSAGE_TOKEN, unseal
 from hermod_core.models import Certificate, Client, Command, Message, Profile
 from hermod_core.protocol.commands import BY_TYPE, CommandType
 from hermod_core.protocol.results import (
@@ -18,7 +19,6 @@ from hermod_core.protocol.results import (
     plugout_uri,
     result_body,
 )
-from hermod_core.services.credentials import MESSAGE_TOKEN, unseal
 
 # Read for every command created (models.commands.InProgressTally): hand-written, since Django
 # spends several times the round trip's CPU compiling the ORM form (README "Performance").
@@ -91,7 +91,7 @@ def destination_views(
         location = message_location(public_url, bid, str(message.id))
         uri = applink = None
         if with_uri:
-            token = unseal(MESSAGE_TOKEN, message.token_sealed)
+            token = unseal(settings.HERMOD_KEY_HASH_SECRET, MESSAGE_TOKEN, message.token_sealed)
             uri = plugout_uri(box_url(public_url, bid), token)
             applink = app_link(settings.HERMOD_APP_LINK_SCHEME, location, token)
         destinations.append(

@@ -9,21 +9,26 @@ encryption under a key of its own purpose) so that poll and callback bodies can 
 plug-out URI again (docs/PROTOCOL.md §4.2): reading it back needs both the database and the secret.
 """
 
-import base64
 import enum
-import hashlib
-import hmac
 import secrets
 import uuid
 
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+
+from hermod_core.crypto import tokens
+from hermod_core.crypto.tokens import MESSAGE_TOKEN
+
+__all__ = ["MESSAGE_TOKEN"]  # re-exported: the purpose callers seal one-time tokens under
 
 
 def _mac(purpose: str, value: str) -> bytes:
-    return hmac.new(
-        settings.HERMOD_KEY_HASH_SECRET.encode(), f"{purpose}:{value}".encode(), hashlib.sha256
-    ).digest()
+    return tokens.keyed_hash(settings.HERMOD_KEY_HASH_SECRET, purpose, value)
+
+
+def keyed_digest(purpose: str, value: str) -> str:
+    """The server's keyed hash (hex) of ``value`` for ``purpose``: how every stored digest of
+    a secret is made (``crypto.tokens.keyed_hash``)."""
+    return _mac(purpose, value).hex()
 
 
 def api_key_generate() -> str:
@@ -42,8 +47,7 @@ _DUMMY_HASH = "0" * 64
 
 def api_key_matches(key: str, stored_hash: str | None) -> bool:
     """Constant-time comparison of a presented key with a stored digest."""
-    candidate = api_key_hash(key)
-    return hmac.compare_digest(candidate, stored_hash or _DUMMY_HASH) and bool(stored_hash)
+    return tokens.digest_matches(api_key_hash(key), stored_hash, _DUMMY_HASH)
 
 
 class KeyMatch(enum.Enum):
@@ -59,8 +63,8 @@ def api_key_check(key: str, current_hash: str | None, previous_hash: str | None)
     answer time tells neither whether the client exists nor whether it has a previous key.
     """
     candidate = api_key_hash(key)
-    current = hmac.compare_digest(candidate, current_hash or _DUMMY_HASH) and bool(current_hash)
-    previous = hmac.compare_digest(candidate, previous_hash or _DUMMY_HASH) and bool(previous_hash)
+    current = tokens.digest_matches(candidate, current_hash, _DUMMY_HASH)
+    previous = tokens.digest_matches(candidate, previous_hash, _DUMMY_HASH)
     if current:
         return KeyMatch.CURRENT
     return KeyMatch.PREVIOUS if previous else KeyMatch.NONE
@@ -90,31 +94,18 @@ def token_hash(token: str) -> str:
 
 def token_matches(token: str, stored_hash: str) -> bool:
     """Constant-time comparison of a presented token with a stored digest (empty: revoked)."""
-    return bool(stored_hash) and hmac.compare_digest(token_hash(token), stored_hash)
-
-
-# What seal() keeps for poll and callback bodies: a destination's one-time token.
-MESSAGE_TOKEN = "message-token"  # noqa: S105 (a purpose, not a secret)
-
-
-def _sealer(purpose: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_mac("seal", purpose)))
+    return tokens.digest_matches(token_hash(token), stored_hash, _DUMMY_HASH)
 
 
 def seal(purpose: str, text: str) -> str:
     """``text`` encrypted and authenticated under the key of ``purpose``."""
-    return _sealer(purpose).encrypt(text.encode()).decode("ascii")
+    return tokens.seal(settings.HERMOD_KEY_HASH_SECRET, purpose, text)
 
 
 def unseal(purpose: str, sealed: str) -> str:
     """What ``seal(purpose, …)`` sealed, or "" when it cannot be read (none stored, another
     purpose, or the secret changed since)."""
-    if not sealed:
-        return ""
-    try:
-        return _sealer(purpose).decrypt(sealed.encode()).decode()
-    except InvalidToken:
-        return ""
+    return tokens.unseal(settings.HERMOD_KEY_HASH_SECRET, purpose, sealed)
 
 
 def ca_challenge_generate() -> str:

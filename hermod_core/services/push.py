@@ -6,8 +6,6 @@ while the message still waits, and never fails or delays the command: whatever g
 device can still poll.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -45,7 +43,7 @@ from hermod_core.push.providers import PUSH_SECRET, ProviderUnavailable, provide
 from hermod_core.push.transport import retry_after_in
 from hermod_core.push.webpush import vapid_keys_generate
 from hermod_core.services.audit import audit_record
-from hermod_core.services.credentials import seal, token_matches, unseal
+from hermod_core.services.credentials import keyed_digest, seal, token_matches, unseal
 from hermod_core.services.dispatch import enqueue_push, enqueue_pushes
 
 logger = logging.getLogger("hermod.push")
@@ -79,9 +77,7 @@ class PushConfigurationError(Exception):
 
 def _fingerprint(token: str) -> str:
     """Tells two tokens apart in the console without showing either: a keyed hash, 12 hex."""
-    return hmac.new(
-        settings.HERMOD_KEY_HASH_SECRET.encode(), f"push:{token}".encode(), hashlib.sha256
-    ).hexdigest()[:12]
+    return keyed_digest("push", token)[:12]
 
 
 def _box_profile(bid: uuid.UUID, token: str | None) -> tuple[uuid.UUID, int]:

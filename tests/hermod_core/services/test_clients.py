@@ -3,6 +3,7 @@ import hmac
 
 import pytest
 
+from hermod_core.crypto import tokens
 from hermod_core.models import AuditEvent, Client, Group
 from hermod_core.protocol.client_config import parse_client_config
 from hermod_core.services import credentials
@@ -38,7 +39,7 @@ def test_key_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> Non
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(credentials.hmac, "compare_digest", spy)
+    monkeypatch.setattr(tokens.hmac, "compare_digest", spy)  # the one comparison helper
     assert not credentials.api_key_matches("k", None)
     assert credentials.api_key_matches("k", credentials.api_key_hash("k"))
     assert len(calls) == 2  # the unknown client is compared too, against a dummy digest
