@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hermod_core.crypto.digests import b64url_decode
+from hermod_core.crypto.digests import b64url_decode, b64url_encode
 from hermod_core.crypto.errors import CryptoError, ErrorCode, JwsError
 from hermod_core.crypto.jwk import RSA_MIN_BITS, PrivateKey, PublicKey, public_key_from_jwk
 
@@ -249,6 +249,11 @@ def sign_compact(
         if isinstance(payload, bytes)
         else json.dumps(dict(payload), separators=(",", ":"), ensure_ascii=False).encode()
     )
-    # `typ: None` keeps PyJWT from adding "typ": "JWT": these are not JWTs.
-    headers = {**extra, "typ": extra.get("typ")}
-    return _PYJWS.encode(body, private_key, algorithm=alg, headers=headers, sort_headers=False)
+    # The header is written here, not by `PyJWS.encode`: a test device must be able to send any
+    # header (a numeric `kid`, an odd `b64`), which PyJWT's encoder refuses or rewrites; the
+    # signature is PyJWT's algorithm, as in `verify`.
+    header_b64 = b64url_encode(json.dumps({"alg": alg, **extra}, separators=(",", ":")).encode())
+    signing_input = f"{header_b64}.{b64url_encode(body)}".encode("ascii")
+    algorithm = _PYJWS.get_algorithm_by_name(alg)
+    signature = algorithm.sign(signing_input, algorithm.prepare_key(private_key))
+    return f"{signing_input.decode('ascii')}.{b64url_encode(signature)}"
