@@ -11,10 +11,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
+from hermod_core import sql
 from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.chains import ChainResult, verify_signer_chain
 from hermod_core.crypto.digests import b64decode_strict
@@ -124,17 +125,11 @@ def _box_token_opens(bid: uuid.UUID, token: str) -> bool:
     """Whether ``token`` is the box token of the open permanent box ``bid``.
 
     The most frequent statement of the device API (every list, fetch and answer with a box token),
-    so written by hand: compiling it through the ORM costs several times its round trip. The
-    stored digest is compared in constant time; a revoked token (empty digest) matches nothing.
+    so a tuned statement (``hermod_core.sql``). The stored digest is compared in constant time; a
+    revoked token (empty digest) matches nothing.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT token_hash FROM hermod_mailbox"
-            " WHERE id = %s AND kind = %s AND closed_at IS NULL",
-            [Mailbox._meta.pk.get_db_prep_value(bid, connection), MailboxKind.PERMANENT.value],
-        )
-        row = cursor.fetchone()
-    return row is not None and token_matches(token, row[0])
+    stored = sql.open_box_token_hash(bid)
+    return stored is not None and token_matches(token, stored)
 
 
 def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False) -> BoxAccess:
@@ -357,15 +352,11 @@ def _provision(command: Command, envelope: answers.Envelope) -> str:
     return boxtoken
 
 
-# Read for every signed answer: hand-written, as _box_token_opens.
-_ACTIVE_KEYS = "SELECT * FROM hermod_key WHERE profile_id = %s AND keystate = 'ACTIVE' ORDER BY id"
-
-
 def _signing_candidates(command: Command, profile: Profile) -> tuple[answers.SigningKey, ...]:
     params = command.body.get("params") or {}
     filter_ = params.get("filter") or {}
-    profile_id = Profile._meta.pk.get_db_prep_value(profile.pk, connection)
-    keys = list(Key.objects.raw(_ACTIVE_KEYS, [profile_id]))
+    # Read for every signed answer: a tuned statement, as _box_token_opens.
+    keys = sql.active_keys(profile.pk)
     attribute = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}.get(
         filter_.get("param", "")
     )
