@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from hermod_core.lifecycle import CaStep
 from hermod_core.lifecycle import State as CommandState
 from hermod_core.models.choices import choices_of
 from hermod_core.models.clients import Client, Group
@@ -72,7 +73,7 @@ class Command(models.Model):
             # The sweep looks for stalled CA steps on every run: only the few pending ones.
             models.Index(
                 fields=["ca_next_attempt_at"],
-                condition=models.Q(ca_state="PENDING"),
+                condition=models.Q(ca_state=CaStep.PENDING),
                 name="command_ca_pending",
             ),
         ]

@@ -16,7 +16,13 @@ from django.utils import timezone
 from hermod_core import sql
 from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.jwk import public_key_from_jwk, public_keys_equal
-from hermod_core.lifecycle import State, command_sources, destination_end_state, destination_sources
+from hermod_core.lifecycle import (
+    CaStep,
+    State,
+    command_sources,
+    destination_end_state,
+    destination_sources,
+)
 from hermod_core.models import (
     CallbackDelivery,
     Client,
@@ -494,7 +500,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         command = delivery.command
         assert command is not None  # selected by command
         commands.append(command)
-        if command.ca_state == "PENDING":
+        if command.ca_state == CaStep.PENDING:
             continue
         delivery.body = command_result(command)
         if delivery.client.callback_url:

@@ -20,7 +20,7 @@ from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.chains import ChainResult, verify_signer_chain
 from hermod_core.crypto.digests import b64decode_strict
 from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM
-from hermod_core.lifecycle import OPEN_DESTINATIONS, State
+from hermod_core.lifecycle import OPEN_DESTINATIONS, CaStep, State
 from hermod_core.models import (
     AcceptedSignature,
     CaSettings,
@@ -346,7 +346,7 @@ def _provision(command: Command, envelope: answers.Envelope) -> str:
     if ca is not None:
         # The provisioning callback waits for the certificates (services.ca releases it).
         Command.objects.filter(pk=command.pk).update(
-            ca_state="PENDING", ca_next_attempt_at=timezone.now()
+            ca_state=CaStep.PENDING, ca_next_attempt_at=timezone.now()
         )
         enqueue_ca_enrollment(command.pk)
     return boxtoken
