@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hermod_core import sql
@@ -18,6 +19,7 @@ from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.jwk import public_key_from_jwk, public_keys_equal
 from hermod_core.lifecycle import (
     CaStep,
+    DestinationState,
     State,
     command_sources,
     destination_end_state,
@@ -445,13 +447,23 @@ def commands_transition(
     return won
 
 
+def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> int:
+    """Move the messages matched by ``where`` to ``to`` (with ``changes``, such as a timestamp);
+    returns how many moved. The only code that changes a message's state.
+
+    One conditional UPDATE restricted to the states ``to`` may follow (lifecycle's destination
+    table): of two racing callers only the one whose UPDATE matched a row moved it, the other's
+    count says it lost, so a destination is answered, withdrawn or expired once.
+    """
+    sources = [s.value for s in destination_sources(to)]
+    return Message.objects.filter(where, state__in=sources).update(state=to.value, **changes)
+
+
 def _after_transition(command_ids: list[int], to: State) -> None:
     """What every final state brings, in the same transaction: open destinations end, callbacks
     are released, admin keys are forgotten."""
     end = destination_end_state(to)
-    Message.objects.filter(
-        command_id__in=command_ids, state__in=[s.value for s in destination_sources(end)]
-    ).update(state=end.value)
+    messages_transition(where=Q(command_id__in=command_ids), to=end)
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
 

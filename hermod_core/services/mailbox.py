@@ -43,7 +43,11 @@ from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_reques
 from hermod_core.protocol.content import content_refs, merge
 from hermod_core.protocol.results import box_url, fqdn, iso, message_location
 from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_of_group
-from hermod_core.services.commands import command_transition, profile_delete
+from hermod_core.services.commands import (
+    command_transition,
+    messages_transition,
+    profile_delete,
+)
 from hermod_core.services.credentials import box_token_generate, token_hash, token_matches
 from hermod_core.services.dispatch import enqueue_ca_enrollment
 from hermod_core.services.push import push_register_provisioned
@@ -229,9 +233,7 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
     if message is None:
         raise BoxNotFound
     if message.state == MessageState.WAITING:
-        Message.objects.filter(pk=mid, state=MessageState.WAITING).update(
-            state=MessageState.FETCHED, fetched_at=now
-        )
+        messages_transition(where=Q(pk=mid), to=MessageState.FETCHED, fetched_at=now)
         message.state = MessageState.FETCHED
     command = message.command
     public_url = settings.HERMOD_PUBLIC_URL
@@ -559,8 +561,8 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
     now = timezone.now()
     try:
         with transaction.atomic():
-            claimed = Message.objects.filter(visible_messages(now), pk=mid).update(
-                state=MessageState.ANSWERED, answered_at=now
+            claimed = messages_transition(
+                where=visible_messages(now) & Q(pk=mid), to=MessageState.ANSWERED, answered_at=now
             )
             if not claimed:
                 if Message.objects.filter(pk=mid, state=MessageState.ANSWERED).exists():
@@ -632,7 +634,5 @@ def _reject_answer(
     command: Command, envelope: answers.Envelope, rejected: answers.AnswerRejected, mid: uuid.UUID
 ) -> AnswerOutcome:
     with transaction.atomic():
-        Message.objects.filter(pk=mid, state__in=_OPEN).update(
-            state=MessageState.ANSWERED, answered_at=timezone.now()
-        )
+        messages_transition(where=Q(pk=mid), to=MessageState.ANSWERED, answered_at=timezone.now())
         return _fail(command, envelope, rejected)
