@@ -19,6 +19,15 @@ class DestinationState(StrEnum):
     EXPIRED = "EXPIRED"
 
 
+class CaStep(StrEnum):
+    """The certificate-authority step of a completed provisioning (docs/PROTOCOL.md §10), stored
+    in ``Command.ca_state`` (empty: the group has no CA, there is no step)."""
+
+    PENDING = "PENDING"  # the provisioning callback waits for the certificates
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
 FINAL_STATES = frozenset({State.COMPLETED, State.FAILED, State.EXPIRED, State.CANCELLED})
 
 # A final command never changes again: only IN_PROGRESS has successors.

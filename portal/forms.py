@@ -392,8 +392,8 @@ def _datetime_local() -> forms.DateTimeField:
 
 
 class CommandFilterForm(forms.Form):
-    type = forms.ChoiceField(choices=_blank(CommandType.values), required=False)
-    state = forms.ChoiceField(choices=_blank(CommandState.values), required=False)
+    type = forms.ChoiceField(choices=_blank([t.value for t in CommandType]), required=False)
+    state = forms.ChoiceField(choices=_blank([s.value for s in CommandState]), required=False)
     client = forms.CharField(max_length=100, required=False)
     user = forms.CharField(max_length=255, required=False)
     created_from = _datetime_local()

@@ -15,7 +15,7 @@ from hermod_core.api.json_body import read_json
 from hermod_core.models import Client, Command
 from hermod_core.protocol.commands import ENDPOINTS, parse_command_request
 from hermod_core.selectors.commands import command_get_for_client, command_result
-from hermod_core.services.commands import command_cancel, command_create
+from hermod_core.services.commands import command_cancel, command_create_with_messages
 
 logger = logging.getLogger("hermod.api")
 
@@ -35,10 +35,10 @@ class CommandCreateView(ClientView):
     def post(self, request: Request) -> Response:
         # ProtocolError and CommandError become their §12 bodies in api.errors.
         command_request = parse_command_request(self.endpoint_name, read_json(request))
-        command = command_create(client=self.client(request), request=command_request)
-        observability.command_id.set(str(command.pk))
-        logger.info("command created: %s", command.command_type)
-        return Response(command_result(command))
+        created = command_create_with_messages(client=self.client(request), request=command_request)
+        observability.command_id.set(str(created.command.pk))
+        logger.info("command created: %s", created.command.command_type)
+        return Response(command_result(created.command, messages=created.messages))
 
 
 def _command_view(name: str) -> type[CommandCreateView]:

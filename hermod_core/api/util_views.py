@@ -11,6 +11,7 @@ from kombu.connection import Connection
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from hermod_core import sql
 from hermod_core.api import schema
 from hermod_core.api.errors import ApiError
 from hermod_core.protocol.api_key import build_api_key_header
@@ -54,9 +55,7 @@ class GenerateClientView(APIView):
 
 def _database_ok() -> tuple[bool, str]:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True, connection.vendor
+        return True, sql.database_ping()
     except Exception as exc:  # any failure means "not reachable"; the reason is logged only
         logger.warning("database check failed: %s", exc)
         return False, connection.vendor

@@ -1,3 +1,6 @@
+# The states' one spelling is the pure enums'; the models' names for them are these aliases.
+from hermod_core.lifecycle import DestinationState as MessageState
+from hermod_core.lifecycle import State as CommandState
 from hermod_core.models.audit import AuditEvent
 from hermod_core.models.ca import CaChallenge
 from hermod_core.models.callbacks import CallbackAttempt, CallbackDelivery, DeliveryState
@@ -11,13 +14,11 @@ from hermod_core.models.clients import (
 )
 from hermod_core.models.commands import (
     Command,
-    CommandState,
-    CommandType,
     ContentResolution,
     ContentResolutionState,
     InProgressTally,
 )
-from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message, MessageState
+from hermod_core.models.mailboxes import Mailbox, MailboxKind, Message
 from hermod_core.models.profiles import (
     AcceptedSignature,
     Certificate,
@@ -35,6 +36,7 @@ from hermod_core.models.push import (
     PushState,
     RelayAuth,
 )
+from hermod_core.protocol.commands import CommandType
 
 __all__ = [
     "AcceptedSignature",

@@ -2,31 +2,15 @@
 
 from django.db import models
 
+from hermod_core.lifecycle import CaStep
+from hermod_core.lifecycle import State as CommandState
+from hermod_core.models.choices import choices_of
 from hermod_core.models.clients import Client, Group
 from hermod_core.models.profiles import Profile
+from hermod_core.protocol.commands import CommandType
 
-
-class CommandType(models.TextChoices):
-    """``commandType`` values, spelled as on the wire (docs/PROTOCOL.md §4)."""
-
-    PROV = "PROV"
-    CERT = "CERT"
-    AUTH = "AUTH"
-    SIGN = "SIGN"
-    PING = "PING"
-    DELETE = "DELETE"
-    SPIN = "SPIN"
-    EPIN = "EPIN"
-
-
-class CommandState(models.TextChoices):
-    """Command states (docs/PROTOCOL.md §7); all but IN_PROGRESS are final."""
-
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
+# One spelling per state: the columns' choices are the pure enums' members (``commandType`` as on
+# the wire, docs/PROTOCOL.md §4; command states of §7, all but IN_PROGRESS final).
 
 
 class CommandQuerySet(models.QuerySet["Command"]):
@@ -44,9 +28,9 @@ class Command(models.Model):
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="commands")
     group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="commands")
-    command_type = models.CharField(max_length=6, choices=CommandType.choices)
+    command_type = models.CharField(max_length=6, choices=choices_of(CommandType))
     state = models.CharField(
-        max_length=12, choices=CommandState.choices, default=CommandState.IN_PROGRESS
+        max_length=12, choices=choices_of(CommandState), default=CommandState.IN_PROGRESS
     )
     external_id = models.CharField(max_length=255, blank=True)
     lifespan = models.PositiveIntegerField()
@@ -89,7 +73,7 @@ class Command(models.Model):
             # The sweep looks for stalled CA steps on every run: only the few pending ones.
             models.Index(
                 fields=["ca_next_attempt_at"],
-                condition=models.Q(ca_state="PENDING"),
+                condition=models.Q(ca_state=CaStep.PENDING),
                 name="command_ca_pending",
             ),
         ]

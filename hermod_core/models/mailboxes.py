@@ -4,6 +4,8 @@ import uuid
 
 from django.db import models
 
+from hermod_core.lifecycle import DestinationState as MessageState
+from hermod_core.models.choices import choices_of
 from hermod_core.models.clients import Group
 from hermod_core.models.profiles import Profile
 
@@ -49,16 +51,6 @@ class Mailbox(models.Model):
         return str(self.id)
 
 
-class MessageState(models.TextChoices):
-    """Destination states (docs/PROTOCOL.md §7)."""
-
-    WAITING = "WAITING"
-    FETCHED = "FETCHED"
-    ANSWERED = "ANSWERED"
-    WITHDRAWN = "WITHDRAWN"
-    EXPIRED = "EXPIRED"
-
-
 class Message(models.Model):
     """One command as delivered into one box: a destination of the command, id ``mid``.
 
@@ -79,7 +71,7 @@ class Message(models.Model):
     )
     to = models.CharField(max_length=300)
     state = models.CharField(
-        max_length=10, choices=MessageState.choices, default=MessageState.WAITING
+        max_length=10, choices=choices_of(MessageState), default=MessageState.WAITING
     )
     token_hash = models.CharField(max_length=64, unique=True)
     token_sealed = models.TextField(blank=True)

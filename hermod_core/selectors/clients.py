@@ -1,12 +1,7 @@
 """Reads of clients."""
 
+from hermod_core import sql
 from hermod_core.models import Client
-
-# Every API request authenticates and every callback attempt reads its client: hand-written,
-# since Django spends several times the round trip's CPU compiling the ORM form of even these
-# queries (README "Performance").
-_BY_CLIENT_ID = "SELECT * FROM hermod_client WHERE client_id = %s"
-_BY_PK = "SELECT * FROM hermod_client WHERE id = %s"
 
 
 def client_get_by_client_id(client_id: str) -> Client | None:
@@ -15,12 +10,12 @@ def client_get_by_client_id(client_id: str) -> Client | None:
 
 def client_for_authentication(client_id: str) -> Client | None:
     """The client named in an X-Api-Key header, without its group (one cheap query)."""
-    return next(iter(Client.objects.raw(_BY_CLIENT_ID, [client_id])), None)
+    return sql.client_by_client_id(client_id)
 
 
 def client_for_delivery(pk: int) -> Client:
     """The client a callback goes to (one cheap query: every callback attempt reads it)."""
-    return next(iter(Client.objects.raw(_BY_PK, [pk])))
+    return sql.client_by_pk(pk)
 
 
 def client_list() -> list[Client]:

@@ -4,8 +4,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
+from hermod_core import sql
 from hermod_core.crypto.tokens import MESSAGE_TOKEN, unseal
 from hermod_core.models import Certificate, Client, Command, Message, Profile
 from hermod_core.protocol.commands import BY_TYPE, CommandType
@@ -20,26 +20,15 @@ from hermod_core.protocol.results import (
     result_body,
 )
 
-# Read for every command created (models.commands.InProgressTally): hand-written, since Django
-# spends several times the round trip's CPU compiling the ORM form (README "Performance").
-_IN_PROGRESS = "SELECT coalesce(sum(count), 0) FROM hermod_in_progress_tally WHERE client_id = %s"
-
 
 def commands_in_progress(*, client_id: int) -> int:
     """How many of the client's commands are in progress: the sum of its tally slots."""
-    with connection.cursor() as cursor:
-        cursor.execute(_IN_PROGRESS, [client_id])
-        (count,) = cursor.fetchone()
-    return int(count)
-
-
-# Every poll and cancel reads its command first: hand-written, as above.
-_FOR_CLIENT = "SELECT * FROM hermod_command WHERE id = %s AND client_id = %s"
+    return sql.in_progress_count(client_id)
 
 
 def command_get_for_client(*, client: Client, command_id: int) -> Command | None:
     """The client's own command, or None (answered 404, like a command that does not exist)."""
-    return next(iter(Command.objects.raw(_FOR_CLIENT, [command_id, client.pk])), None)
+    return sql.command_of_client(command_id=command_id, client_id=client.pk)
 
 
 def _profile_summary(profile: Profile) -> dict[str, Any]:
@@ -110,11 +99,14 @@ def destination_views(
     return destinations
 
 
-def command_result(command: Command) -> dict[str, Any]:
-    """The result body of docs/PROTOCOL.md §8 for a command, as it is now."""
+def command_result(
+    command: Command, *, messages: Iterable[Message] | None = None
+) -> dict[str, Any]:
+    """The result body of docs/PROTOCOL.md §8 for a command, as it is now (its ``messages``, when
+    the caller has them, else read)."""
     public_url = settings.HERMOD_PUBLIC_URL
     endpoint = BY_TYPE[CommandType(command.command_type)]
-    destinations = destination_views(command)
+    destinations = destination_views(command, messages=messages)
     profile = None
     certificates = None
     completed_prov = command.command_type == CommandType.PROV and command.state == "COMPLETED"

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hermod_core.crypto.certs import parse_certificate_der
+from hermod_core.lifecycle import CaStep
 from hermod_core.models import CaSettings, Certificate, Command, Group, Key
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.scep import (
@@ -36,9 +37,9 @@ from hermod_core.services.dispatch import enqueue_ca_enrollment
 
 logger = logging.getLogger("hermod.ca")
 
-PENDING = "PENDING"
-DONE = "DONE"
-FAILED = "FAILED"
+PENDING = CaStep.PENDING
+DONE = CaStep.DONE
+FAILED = CaStep.FAILED
 # A CA task not finished this long after the command's deadline is given up (lost or stuck);
 # the command's one-time challenges die at the same moment.
 GIVE_UP_AFTER = CA_STEP_GRACE

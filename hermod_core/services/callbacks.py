@@ -16,10 +16,11 @@ from pathlib import Path
 import certifi
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hermod_core import sql
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, DeliveryState
 from hermod_core.selectors.clients import client_for_delivery
 from hermod_core.services.audit import audit_record
@@ -83,25 +84,16 @@ def _session() -> requests.Session:
     return session
 
 
-# One statement per claim, hand-written: every callback attempt starts here, and Django spends
-# several times the round trip's CPU compiling the ORM's update and re-read (README "Performance").
-_CLAIM = (
-    "UPDATE hermod_callback_delivery SET next_attempt_at = %s "
-    "WHERE id = %s AND state = %s AND next_attempt_at <= %s RETURNING *"
-)
-
-
 def _claim(delivery_id: int) -> CallbackDelivery | None:
     """Take the next attempt of a due delivery; None if another worker has it or it is not due.
 
     The conditional UPDATE pushes ``next_attempt_at`` past the attempt's timeout: only the worker
     whose UPDATE matched the row sends, so one attempt never goes out twice at the same time.
+    Every callback attempt starts here: one tuned statement (``hermod_core.sql``).
     """
     now = timezone.now()
     lease = now + timedelta(seconds=settings.HERMOD_CALLBACK_TIMEOUT) + LEASE_MARGIN
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(lease), delivery_id, DeliveryState.PENDING.value, adapt(now)]
-    delivery = next(iter(CallbackDelivery.objects.raw(_CLAIM, params)), None)
+    delivery = sql.callback_claim(delivery_id=delivery_id, now=now, lease=lease)
     if delivery is not None:
         delivery.client = client_for_delivery(delivery.client_id)
     return delivery

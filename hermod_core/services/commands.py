@@ -10,12 +10,21 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from hermod_core import sql
 from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.jwk import public_key_from_jwk, public_keys_equal
-from hermod_core.lifecycle import State, command_sources, destination_end_state, destination_sources
+from hermod_core.lifecycle import (
+    CaStep,
+    DestinationState,
+    State,
+    command_sources,
+    destination_end_state,
+    destination_sources,
+)
 from hermod_core.models import (
     CallbackDelivery,
     Client,
@@ -197,30 +206,14 @@ def _with_challenge(request: CommandRequest) -> dict[str, Any]:
     return body
 
 
-# Adds to one of the client's tally slots (models.commands.InProgressTally), creating it first.
-_TALLY = (
-    "INSERT INTO hermod_in_progress_tally (client_id, slot, count) VALUES (%s, %s, %s) "
-    "ON CONFLICT (client_id, slot) "
-    "DO UPDATE SET count = hermod_in_progress_tally.count + excluded.count"
-)
-
-
 def _tally(client_id: int, change: int) -> None:
-    slot = random.randrange(InProgressTally.SLOTS)
-    with connection.cursor() as cursor:
-        cursor.execute(_TALLY, [client_id, slot, change])
+    """Add to one of the client's tally slots (models.commands.InProgressTally), at random."""
+    sql.tally_add(client_id=client_id, slot=random.randrange(InProgressTally.SLOTS), change=change)
 
 
 def _untally(command_ids: list[int]) -> None:
     """Take commands that just ended off their clients' tallies."""
-    placeholders = ", ".join(["%s"] * len(command_ids))
-    with connection.cursor() as cursor:
-        # Only placeholders are joined into the statement.
-        cursor.execute(
-            f"SELECT client_id FROM hermod_command WHERE id IN ({placeholders})",  # noqa: S608
-            command_ids,
-        )
-        ended = Counter(client_id for (client_id,) in cursor.fetchall())
+    ended = Counter(sql.clients_of_commands(command_ids))
     for client_id, count in ended.items():
         _tally(client_id, -count)
 
@@ -259,8 +252,23 @@ def _check_capacity(client: Client) -> None:
         )
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class CreatedCommand:
+    """A command just created and its messages as created (``None`` when they changed since, as
+    a delete that ended at once: read them again). The result body built from it needs no query
+    to read the messages back."""
+
+    command: Command
+    messages: list[Message] | None
+
+
 def command_create(*, client: Client, request: CommandRequest) -> Command:
+    """``command_create_with_messages`` for callers that need only the command."""
+    return command_create_with_messages(client=client, request=request).command
+
+
+@transaction.atomic
+def command_create_with_messages(*, client: Client, request: CommandRequest) -> CreatedCommand:
     """Create a command, one message per destination and its callback record, atomically.
 
     Either all rows exist afterwards or none (docs/PROTOCOL.md §4.2). A delete with
@@ -327,9 +335,6 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
             state=MessageState.WITHDRAWN if immediate_delete else MessageState.WAITING,
         )
         messages.append(message)
-    # What ``command.messages.all()`` returns, as prefetch_related would have stored it: the
-    # result body built next needs no query to read them back.
-    command._prefetched_objects_cache = {"messages": messages}  # type: ignore[attr-defined]
     # Push rows with their messages (same transaction); only permanent boxes are woken.
     push_queue(
         group_id=client.group_id,
@@ -349,7 +354,8 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
                 profile_delete(profile=target.profile)
         command_transition(command_id=command.pk, to=State.COMPLETED)
         command.refresh_from_db()
-    return command
+        return CreatedCommand(command=command, messages=None)
+    return CreatedCommand(command=command, messages=messages)
 
 
 def profile_delete(*, profile: Profile) -> None:
@@ -441,13 +447,23 @@ def commands_transition(
     return won
 
 
+def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> int:
+    """Move the messages matched by ``where`` to ``to`` (with ``changes``, such as a timestamp);
+    returns how many moved. The only code that changes a message's state.
+
+    One conditional UPDATE restricted to the states ``to`` may follow (lifecycle's destination
+    table): of two racing callers only the one whose UPDATE matched a row moved it, the other's
+    count says it lost, so a destination is answered, withdrawn or expired once.
+    """
+    sources = [s.value for s in destination_sources(to)]
+    return Message.objects.filter(where, state__in=sources).update(state=to.value, **changes)
+
+
 def _after_transition(command_ids: list[int], to: State) -> None:
     """What every final state brings, in the same transaction: open destinations end, callbacks
     are released, admin keys are forgotten."""
     end = destination_end_state(to)
-    Message.objects.filter(
-        command_id__in=command_ids, state__in=[s.value for s in destination_sources(end)]
-    ).update(state=end.value)
+    messages_transition(where=Q(command_id__in=command_ids), to=end)
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
 
@@ -496,7 +512,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         command = delivery.command
         assert command is not None  # selected by command
         commands.append(command)
-        if command.ca_state == "PENDING":
+        if command.ca_state == CaStep.PENDING:
             continue
         delivery.body = command_result(command)
         if delivery.client.callback_url:

@@ -19,7 +19,7 @@ from hermod_core.lifecycle import State
 from hermod_core.models import Command, CommandState, Mailbox, MailboxKind, Message, MessageState
 from hermod_core.services.ca import ca_requeue_stalled
 from hermod_core.services.callbacks import callbacks_requeue_lost
-from hermod_core.services.commands import commands_transition
+from hermod_core.services.commands import commands_transition, messages_transition
 from hermod_core.services.content import content_requeue_lost
 from hermod_core.services.push import pushes_requeue_lost
 
@@ -63,8 +63,9 @@ def messages_expire(*, batch: int) -> int:
             .filter(state=MessageState.WAITING, expires_at__lte=now)
             .values_list("pk", flat=True)[:batch]
         )
-        return Message.objects.filter(pk__in=due, state=MessageState.WAITING).update(
-            state=MessageState.EXPIRED
+        # Only unfetched ones: a fetched message lives until its command ends.
+        return messages_transition(
+            where=Q(pk__in=due, state=MessageState.WAITING), to=MessageState.EXPIRED
         )
 
 

@@ -11,15 +11,16 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
+from hermod_core import sql
 from hermod_core.crypto.certs import parse_certificate_der
 from hermod_core.crypto.chains import ChainResult, verify_signer_chain
 from hermod_core.crypto.digests import b64decode_strict
 from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM
-from hermod_core.lifecycle import OPEN_DESTINATIONS, State
+from hermod_core.lifecycle import OPEN_DESTINATIONS, CaStep, State
 from hermod_core.models import (
     AcceptedSignature,
     CaSettings,
@@ -42,7 +43,11 @@ from hermod_core.protocol.commands import BY_TYPE, CommandType, parse_key_reques
 from hermod_core.protocol.content import content_refs, merge
 from hermod_core.protocol.results import box_url, fqdn, iso, message_location
 from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_of_group
-from hermod_core.services.commands import command_transition, profile_delete
+from hermod_core.services.commands import (
+    command_transition,
+    messages_transition,
+    profile_delete,
+)
 from hermod_core.services.credentials import box_token_generate, token_hash, token_matches
 from hermod_core.services.dispatch import enqueue_ca_enrollment
 from hermod_core.services.push import push_register_provisioned
@@ -124,17 +129,11 @@ def _box_token_opens(bid: uuid.UUID, token: str) -> bool:
     """Whether ``token`` is the box token of the open permanent box ``bid``.
 
     The most frequent statement of the device API (every list, fetch and answer with a box token),
-    so written by hand: compiling it through the ORM costs several times its round trip. The
-    stored digest is compared in constant time; a revoked token (empty digest) matches nothing.
+    so a tuned statement (``hermod_core.sql``). The stored digest is compared in constant time; a
+    revoked token (empty digest) matches nothing.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT token_hash FROM hermod_mailbox"
-            " WHERE id = %s AND kind = %s AND closed_at IS NULL",
-            [Mailbox._meta.pk.get_db_prep_value(bid, connection), MailboxKind.PERMANENT.value],
-        )
-        row = cursor.fetchone()
-    return row is not None and token_matches(token, row[0])
+    stored = sql.open_box_token_hash(bid)
+    return stored is not None and token_matches(token, stored)
 
 
 def mailbox_open(*, bid: uuid.UUID, token: str | None, for_answer: bool = False) -> BoxAccess:
@@ -234,9 +233,7 @@ def message_fetch(*, access: BoxAccess, mid: uuid.UUID) -> dict[str, Any]:
     if message is None:
         raise BoxNotFound
     if message.state == MessageState.WAITING:
-        Message.objects.filter(pk=mid, state=MessageState.WAITING).update(
-            state=MessageState.FETCHED, fetched_at=now
-        )
+        messages_transition(where=Q(pk=mid), to=MessageState.FETCHED, fetched_at=now)
         message.state = MessageState.FETCHED
     command = message.command
     public_url = settings.HERMOD_PUBLIC_URL
@@ -351,21 +348,17 @@ def _provision(command: Command, envelope: answers.Envelope) -> str:
     if ca is not None:
         # The provisioning callback waits for the certificates (services.ca releases it).
         Command.objects.filter(pk=command.pk).update(
-            ca_state="PENDING", ca_next_attempt_at=timezone.now()
+            ca_state=CaStep.PENDING, ca_next_attempt_at=timezone.now()
         )
         enqueue_ca_enrollment(command.pk)
     return boxtoken
 
 
-# Read for every signed answer: hand-written, as _box_token_opens.
-_ACTIVE_KEYS = "SELECT * FROM hermod_key WHERE profile_id = %s AND keystate = 'ACTIVE' ORDER BY id"
-
-
 def _signing_candidates(command: Command, profile: Profile) -> tuple[answers.SigningKey, ...]:
     params = command.body.get("params") or {}
     filter_ = params.get("filter") or {}
-    profile_id = Profile._meta.pk.get_db_prep_value(profile.pk, connection)
-    keys = list(Key.objects.raw(_ACTIVE_KEYS, [profile_id]))
+    # Read for every signed answer: a tuned statement, as _box_token_opens.
+    keys = sql.active_keys(profile.pk)
     attribute = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}.get(
         filter_.get("param", "")
     )
@@ -568,8 +561,8 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
     now = timezone.now()
     try:
         with transaction.atomic():
-            claimed = Message.objects.filter(visible_messages(now), pk=mid).update(
-                state=MessageState.ANSWERED, answered_at=now
+            claimed = messages_transition(
+                where=visible_messages(now) & Q(pk=mid), to=MessageState.ANSWERED, answered_at=now
             )
             if not claimed:
                 if Message.objects.filter(pk=mid, state=MessageState.ANSWERED).exists():
@@ -641,7 +634,5 @@ def _reject_answer(
     command: Command, envelope: answers.Envelope, rejected: answers.AnswerRejected, mid: uuid.UUID
 ) -> AnswerOutcome:
     with transaction.atomic():
-        Message.objects.filter(pk=mid, state__in=_OPEN).update(
-            state=MessageState.ANSWERED, answered_at=timezone.now()
-        )
+        messages_transition(where=Q(pk=mid), to=MessageState.ANSWERED, answered_at=timezone.now())
         return _fail(command, envelope, rejected)

@@ -1,0 +1,315 @@
+"""Each tuned statement of hermod_core.sql returns what its ORM form returns (run on SQLite
+and, with DATABASE_URL, on PostgreSQL), and no other module of the code opens a cursor or calls
+``.raw()``."""
+
+import ast
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Model, Sum
+from django.utils import timezone
+
+from hermod_core import sql
+from hermod_core.models import (
+    CallbackDelivery,
+    Client,
+    Command,
+    DeliveryState,
+    EndUser,
+    InProgressTally,
+    Key,
+    Mailbox,
+    MailboxKind,
+    Profile,
+    ProfileState,
+)
+from tests.conftest import Persona
+from tests.seeds import provisioning_command
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = f"/{settings.HERMOD_API_PREFIX}"
+
+
+def row(instance: Model | None) -> dict[str, Any] | None:
+    """Every column of a model instance, as Django converted it."""
+    if instance is None:
+        return None
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def rows_with_box(found: list[tuple[Profile, uuid.UUID]]) -> list[tuple[Any, uuid.UUID]]:
+    return [(row(profile), box) for profile, box in found]
+
+
+def orm_with_box(**filters: Any) -> list[tuple[Any, uuid.UUID]]:
+    """The ORM form of the profile-with-box lookups: the profile and its box's id."""
+    profiles = Profile.objects.filter(mailbox__isnull=False, **filters).annotate(
+        box=F("mailbox__id")
+    )
+    return [(row(p), p.box) for p in profiles]
+
+
+def create_command(web: Any, persona: Persona) -> Command:
+    response = web.post(
+        f"{PREFIX}/command/provision",
+        provisioning_command(),
+        content_type="application/json",
+        **persona.headers,
+    )
+    assert response.status_code == 200, response.content
+    return Command.objects.get(pk=response.json()["commandId"])
+
+
+@pytest.fixture
+def profiles(client_a: Persona, client_b: Persona) -> dict[str, Profile]:
+    """Profiles of one userid in two groups: open, closed, deleted, box-less, smart cards."""
+    group_a, group_b = client_a.client.group, client_b.client.group
+    alice = EndUser.objects.create(group=group_a, userid="alice")
+    alice_b = EndUser.objects.create(group=group_b, userid="alice")
+    made: dict[str, Profile] = {}
+
+    def make(name: str, user: EndUser, *, box: str | None = "open", **extra: Any) -> None:
+        profile = Profile.objects.create(
+            group=user.group, user=user, name=name, servername="hermod", **extra
+        )
+        if box is not None:
+            Mailbox.objects.create(
+                group=user.group,
+                kind=MailboxKind.PERMANENT,
+                profile=profile,
+                token_hash=f"digest-{name}",
+                closed_at=timezone.now() if box == "closed" else None,
+            )
+        made[name] = profile
+
+    make("old", alice, smartcard_id="card")
+    make("new", alice, smartcard_id="card")
+    make("closed", alice, box="closed", smartcard_id="card")
+    make("deleted", alice, state=ProfileState.DELETED, smartcard_id="card")
+    make("boxless", alice, box=None)
+    make("other-group", alice_b, smartcard_id="card")
+    return made
+
+
+@pytest.mark.django_db
+def test_the_client_by_its_client_id_is_the_orm_s(client_a: Persona, client_b: Persona) -> None:
+    for client_id in (client_a.client.client_id, client_b.client.client_id, "nobody"):
+        expected = Client.objects.filter(client_id=client_id).first()
+        assert row(sql.client_by_client_id(client_id)) == row(expected)
+    assert sql.client_by_client_id(client_a.client.client_id) is not None
+
+
+@pytest.mark.django_db
+def test_the_client_by_its_pk_is_the_orm_s_and_a_missing_one_raises(client_a: Persona) -> None:
+    assert row(sql.client_by_pk(client_a.client.pk)) == row(
+        Client.objects.get(pk=client_a.client.pk)
+    )
+    with pytest.raises(Client.DoesNotExist):
+        sql.client_by_pk(client_a.client.pk + 1000)
+
+
+def test_an_active_profile_with_its_box_is_the_orm_s(
+    profiles: dict[str, Profile], client_a: Persona, client_b: Persona
+) -> None:
+    for profile in [*profiles.values(), Profile(id=uuid.uuid4())]:
+        for group_id in (client_a.client.group_id, client_b.client.group_id):
+            found = sql.active_profile_with_box(group_id=group_id, profile_id=profile.id)
+            expected = orm_with_box(pk=profile.id, group_id=group_id, state=ProfileState.ACTIVE)
+            assert rows_with_box([found] if found else []) == expected
+    found = sql.active_profile_with_box(
+        group_id=client_a.client.group_id, profile_id=profiles["closed"].id
+    )
+    assert found is not None
+    assert found[1] == profiles["closed"].mailbox.id
+
+
+def test_a_user_s_profiles_with_their_boxes_are_the_orm_s(
+    profiles: dict[str, Profile], client_a: Persona, client_b: Persona
+) -> None:
+    for group_id in (client_a.client.group_id, client_b.client.group_id):
+        for userid in ("alice", "bob"):
+            expected = orm_with_box(
+                user__userid=userid,
+                group_id=group_id,
+                state=ProfileState.ACTIVE,
+                mailbox__closed_at=None,
+            )
+            found = sql.active_profiles_of_user_with_box(group_id=group_id, userid=userid)
+            assert rows_with_box(found) == sorted(expected, key=lambda r: r[0]["created_at"])
+    in_a = sql.active_profiles_of_user_with_box(group_id=client_a.client.group_id, userid="alice")
+    assert [p.name for p, _ in in_a] == ["old", "new"]
+
+
+def test_a_smart_card_s_newest_profile_with_its_box_is_the_orm_s(
+    profiles: dict[str, Profile], client_a: Persona, client_b: Persona
+) -> None:
+    for group_id in (client_a.client.group_id, client_b.client.group_id):
+        for card in ("card", "other"):
+            expected = orm_with_box(
+                smartcard_id=card,
+                group_id=group_id,
+                state=ProfileState.ACTIVE,
+                mailbox__closed_at=None,
+            )
+            newest = sorted(expected, key=lambda r: r[0]["created_at"], reverse=True)[:1]
+            found = sql.active_profile_of_smartcard_with_box(group_id=group_id, smartcard_id=card)
+            assert rows_with_box([found] if found else []) == newest
+    found = sql.active_profile_of_smartcard_with_box(
+        group_id=client_a.client.group_id, smartcard_id="card"
+    )
+    assert found is not None
+    assert found[0].name == "new"
+
+
+def test_the_box_token_digest_of_an_open_permanent_box_is_the_orm_s(
+    profiles: dict[str, Profile], client_a: Persona
+) -> None:
+    temporary = Mailbox.objects.create(
+        group=client_a.client.group, kind=MailboxKind.TEMPORARY, token_hash="digest-temp"
+    )
+    boxes = [*Mailbox.objects.all(), Mailbox(id=uuid.uuid4())]
+    for box in boxes:
+        expected = (
+            Mailbox.objects.filter(pk=box.pk, kind=MailboxKind.PERMANENT, closed_at=None)
+            .values_list("token_hash", flat=True)
+            .first()
+        )
+        assert sql.open_box_token_hash(box.pk) == expected
+    assert sql.open_box_token_hash(profiles["old"].mailbox.pk) == "digest-old"
+    assert sql.open_box_token_hash(profiles["closed"].mailbox.pk) is None
+    assert sql.open_box_token_hash(temporary.pk) is None
+
+
+def test_a_profile_s_active_keys_are_the_orm_s(profiles: dict[str, Profile]) -> None:
+    for n, state in enumerate(["ACTIVE", "REVOKED", "ACTIVE"]):
+        for profile in (profiles["old"], profiles["new"]):
+            Key.objects.create(
+                profile=profile,
+                keyid=f"k{n}",
+                usage="auth",
+                keytype="EC",
+                keylength=256,
+                keystate=state,
+                jwk={"kty": "EC", "n": n},
+                thumbprint=f"t{n}",
+                certreq="",
+            )
+    for profile in (*profiles.values(), Profile(id=uuid.uuid4())):
+        expected = Key.objects.filter(profile_id=profile.pk, keystate="ACTIVE").order_by("id")
+        assert [row(k) for k in sql.active_keys(profile.pk)] == [row(k) for k in expected]
+    assert [k.jwk for k in sql.active_keys(profiles["old"].pk)] == [
+        {"kty": "EC", "n": 0},
+        {"kty": "EC", "n": 2},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_client_s_own_command_is_the_orm_s(
+    client: Any, client_a: Persona, client_b: Persona
+) -> None:
+    command = create_command(client, client_a)
+    for command_id in (command.pk, command.pk + 1000):
+        for persona in (client_a, client_b):
+            expected = Command.objects.filter(pk=command_id, client_id=persona.client.pk).first()
+            found = sql.command_of_client(command_id=command_id, client_id=persona.client.pk)
+            assert row(found) == row(expected)
+    assert sql.command_of_client(command_id=command.pk, client_id=client_b.client.pk) is None
+
+
+@pytest.mark.django_db
+def test_the_clients_of_commands_are_the_orm_s(
+    client: Any, client_a: Persona, client_b: Persona
+) -> None:
+    commands = [create_command(client, p) for p in (client_a, client_a, client_b)]
+    ids = [c.pk for c in commands]
+    for chosen in (ids, ids[:1], ids[1:], [], [ids[0] + 1000]):
+        expected = Counter(
+            Command.objects.filter(pk__in=chosen).values_list("client_id", flat=True)
+        )
+        assert Counter(sql.clients_of_commands(chosen)) == expected
+    assert Counter(sql.clients_of_commands(ids)) == {client_a.client.pk: 2, client_b.client.pk: 1}
+
+
+@pytest.mark.django_db
+def test_the_in_progress_tally_adds_and_sums_as_the_orm_does(
+    client_a: Persona, client_b: Persona
+) -> None:
+    a, b = client_a.client.pk, client_b.client.pk
+    for client_id, slot, change in [(a, 0, 1), (a, 0, 1), (a, 3, 1), (a, 0, -1), (b, 0, 5)]:
+        sql.tally_add(client_id=client_id, slot=slot, change=change)
+    slots = dict(InProgressTally.objects.filter(client_id=a).values_list("slot", "count"))
+    assert slots == {0: 1, 3: 1}
+    for client_id in (a, b, a + b + 1000):
+        expected = InProgressTally.objects.filter(client_id=client_id).aggregate(n=Sum("count"))
+        assert sql.in_progress_count(client_id) == (expected["n"] or 0)
+    assert sql.in_progress_count(a) == 2
+
+
+@pytest.mark.django_db
+def test_the_callback_claim_is_the_orm_s_conditional_update(client: Any, client_a: Persona) -> None:
+    delivery = create_command(client, client_a).callback
+    now = timezone.now()
+    lease = now + timedelta(seconds=60)
+    CallbackDelivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.WAITING)
+    assert sql.callback_claim(delivery_id=delivery.pk, now=now, lease=lease) is None
+
+    due = now - timedelta(seconds=1)
+    CallbackDelivery.objects.filter(pk=delivery.pk).update(
+        state=DeliveryState.PENDING, next_attempt_at=due, body={"commandId": "1"}
+    )
+    claimed = sql.callback_claim(delivery_id=delivery.pk, now=now, lease=lease)
+    assert claimed is not None
+    assert claimed.next_attempt_at == lease
+    assert row(claimed) == row(CallbackDelivery.objects.get(pk=delivery.pk))
+    # The lease makes it not due: a second worker's claim at the same moment wins nothing.
+    assert sql.callback_claim(delivery_id=delivery.pk, now=now, lease=lease) is None
+    # The ORM form of the same claim agrees.
+    orm_won = CallbackDelivery.objects.filter(
+        pk=delivery.pk, state=DeliveryState.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=lease)
+    assert orm_won == 0
+    assert sql.callback_claim(delivery_id=delivery.pk + 1000, now=now, lease=lease) is None
+
+
+@pytest.mark.django_db
+def test_the_database_ping_names_the_database() -> None:
+    assert sql.database_ping() == connection.vendor
+
+
+def _raw_sql_uses(path: Path, root: Path = ROOT) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Attribute) and func.attr in {"cursor", "raw", "extra"}:
+            found.append(f"{path.relative_to(root)}:{node.lineno} .{func.attr}()")
+        if isinstance(node, ast.Attribute) and node.attr == "_prefetched_objects_cache":
+            found.append(f"{path.relative_to(root)}:{node.lineno} _prefetched_objects_cache")
+    return found
+
+
+def test_no_module_but_hermod_core_sql_writes_sql_by_hand() -> None:
+    files = [
+        path
+        for place in ("hermod_core", "portal", "celery_app")
+        for path in sorted((ROOT / place).rglob("*.py"))
+        if path != ROOT / "hermod_core" / "sql.py"
+    ]
+    assert [use for path in files for use in _raw_sql_uses(path)] == []
+
+
+def test_the_check_sees_a_cursor_a_raw_query_and_a_private_cache(tmp_path: Path) -> None:
+    module = ROOT / "hermod_core" / "sql.py"
+    assert any(".cursor()" in use for use in _raw_sql_uses(module))
+    assert any(".raw()" in use for use in _raw_sql_uses(module))
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("c._prefetched_objects_cache = {}\nConnection().cursor()\n")
+    assert _raw_sql_uses(sneaky, tmp_path) == [
+        "sneaky.py:1 _prefetched_objects_cache",
+        "sneaky.py:2 .cursor()",
+    ]
