@@ -6,7 +6,8 @@ protocol keeps members it does not know, accepts numbers and booleans spelled as
 "true") and names members after the command type (``provCommand`` …), none of which a serializer
 describes well. ``COMPONENTS`` holds the named schemas. A view names the body it takes or answers
 with a documentation-only serializer class (``_Doc``); ``_DocExtension`` hands drf-spectacular that
-class's schema and registers every component it refers to, so each appears once, by name.
+class's schema, and the post-processing hook ``add_components`` adds every component the document
+refers to, so each appears once, by name.
 
 Examples are built with the same pure functions the server renders its bodies with
 (``protocol.results``, ``api.errors``), so they cannot drift from the real shapes.
@@ -19,7 +20,6 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.plumbing import ComponentIdentity, ComponentRegistry, ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
@@ -691,23 +691,6 @@ def _refs(schema: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
-def _register(registry: ComponentRegistry, schema: Schema) -> None:
-    """Register every component ``schema`` refers to, and theirs, once.
-
-    Copies, because drf-spectacular's post-processing edits component schemas in place.
-    """
-    for name in _refs(schema):
-        component = ResolvedComponent(  # type: ignore[no-untyped-call]
-            name=name,
-            type=ResolvedComponent.SCHEMA,
-            object=ComponentIdentity(f"hermod:{name}"),  # type: ignore[no-untyped-call]
-            schema=copy.deepcopy(COMPONENTS[name]),
-        )
-        if component not in registry:
-            registry.register(component)
-            _register(registry, COMPONENTS[name])
-
-
 class _DocExtension(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
     target_class = _Doc
     match_subclasses = True
@@ -717,7 +700,6 @@ class _DocExtension(OpenApiSerializerExtension):  # type: ignore[no-untyped-call
         return str(self.target.component)
 
     def map_serializer(self, auto_schema: Any, direction: Any) -> Schema:
-        _register(auto_schema.registry, self.target.openapi)
         return copy.deepcopy(self.target.openapi)
 
 
@@ -1639,6 +1621,23 @@ def hide_path_aliases(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any)
         return endpoints
     served = {(path, method) for path, _, method, _ in endpoints}
     return [e for e in endpoints if (f"{_PREFIX}{e[0]}", e[2]) not in served]
+
+
+def add_components(result: Schema, **kwargs: Any) -> Schema:
+    """drf-spectacular POSTPROCESSING_HOOKS entry: add every ``COMPONENTS`` schema the document
+    refers to, and those they refer to, once; components stay sorted by name as drf-spectacular
+    sorts its own. Listed after drf-spectacular's enum hook, which rebuilds the components from
+    its registry. Copies, so that nothing done to the document reaches ``COMPONENTS``.
+    """
+    schemas: Schema = result.setdefault("components", {}).setdefault("schemas", {})
+    pending = list(_refs(result))
+    while pending:
+        name = pending.pop()
+        if name not in schemas and name in COMPONENTS:
+            schemas[name] = copy.deepcopy(COMPONENTS[name])
+            pending.extend(_refs(COMPONENTS[name]))
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
+    return result
 
 
 GENERATECLIENT_RESPONSES: dict[Any, OpenApiResponse] = {
