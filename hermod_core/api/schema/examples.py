@@ -256,6 +256,41 @@ def result_example(endpoint: Endpoint) -> dict[str, Any]:
 
 
 _PROV, _SIGN = ENDPOINTS["provision"], ENDPOINTS["sign"]
+_LOCATION = message_location(_PUBLIC_URL, _BOX, _MID)
+_PROFILE_SUMMARY = {
+    "id": _PROFILE,
+    "userid": "userA",
+    "name": "TestProfile",
+    "servername": "nexus-cod1",
+}
+
+
+def _sign_answer(
+    code: int,
+    result: dict[str, str] | None = None,
+    *,
+    location: str = _LOCATION,
+    status: int | None = None,
+) -> dict[str, Any]:
+    """A device's answer to a sign message."""
+    header: dict[str, Any] = {"inReplyTo": location} | ({"status": status} if status else {})
+    answer: dict[str, Any] = {"code": code} | ({"result": result} if result else {})
+    return {"responseHeader": header, "signResponse": answer}
+
+
+def _signed(title: str, contenttype: str, data: str, verification: str) -> OpenApiExample:
+    """A completed sign whose answer carries ``data`` in the ``contenttype`` format."""
+    return OpenApiExample(
+        title,
+        value=_result(
+            _SIGN,
+            State.COMPLETED,
+            answer=_sign_answer(0, {"contenttype": contenttype, "data": data}),
+            signature={"verification": verification, "format": contenttype},
+        ),
+    )
+
+
 RESULT_EXAMPLES = [
     OpenApiExample(
         "Completed provisioning",
@@ -264,10 +299,7 @@ RESULT_EXAMPLES = [
             State.COMPLETED,
             answer=ANSWER_EXAMPLE,
             profile={
-                "id": _PROFILE,
-                "userid": "userA",
-                "name": "TestProfile",
-                "servername": "nexus-cod1",
+                **_PROFILE_SUMMARY,
                 "boxurl": box_url(_PUBLIC_URL, _BOX),
                 "keys": [
                     {
@@ -292,13 +324,12 @@ RESULT_EXAMPLES = [
             _SIGN,
             State.COMPLETED,
             tmp=True,
-            answer={
-                "responseHeader": {"inReplyTo": _TMP_LOCATION, "status": 200},
-                "signResponse": {
-                    "code": 0,
-                    "result": {"contenttype": "pkcs7", "data": "<base64 DER CMS SignedData>"},
-                },
-            },
+            answer=_sign_answer(
+                0,
+                {"contenttype": "pkcs7", "data": "<base64 DER CMS SignedData>"},
+                location=_TMP_LOCATION,
+                status=200,
+            ),
             signature={
                 "verification": "VERIFIED",
                 "signer": {
@@ -310,54 +341,23 @@ RESULT_EXAMPLES = [
                     "verified": False,
                     "reason": "unverified signer",
                 },
-                "profile": {
-                    "id": _PROFILE,
-                    "userid": "userA",
-                    "name": "TestProfile",
-                    "servername": "nexus-cod1",
-                },
+                "profile": _PROFILE_SUMMARY,
             },
         ),
     ),
-    OpenApiExample(
-        "Raw PKCS#1 signature",
-        value=_result(
-            _SIGN,
-            State.COMPLETED,
-            answer={
-                "responseHeader": {"inReplyTo": message_location(_PUBLIC_URL, _BOX, _MID)},
-                "signResponse": {
-                    "code": 0,
-                    "result": {"contenttype": "raw", "data": "<base64 RSASSA-PKCS1-v1_5>"},
-                },
-            },
-            signature={"verification": "VERIFIED", "format": "raw"},
-        ),
-    ),
-    OpenApiExample(
+    _signed("Raw PKCS#1 signature", "raw", "<base64 RSASSA-PKCS1-v1_5>", "VERIFIED"),
+    _signed(
         "XML signature, not verified by the server",
-        value=_result(
-            _SIGN,
-            State.COMPLETED,
-            answer={
-                "responseHeader": {"inReplyTo": message_location(_PUBLIC_URL, _BOX, _MID)},
-                "signResponse": {
-                    "code": 0,
-                    "result": {"contenttype": "xmldsig", "data": "<base64 XML Signature>"},
-                },
-            },
-            signature={"verification": "NOT_VERIFIED_BY_SERVER", "format": "xmldsig"},
-        ),
+        "xmldsig",
+        "<base64 XML Signature>",
+        "NOT_VERIFIED_BY_SERVER",
     ),
     OpenApiExample(
         "Declined on the device",
         value=_result(
             _SIGN,
             State.FAILED,
-            answer={
-                "responseHeader": {"inReplyTo": message_location(_PUBLIC_URL, _BOX, _MID)},
-                "signResponse": {"code": 1},
-            },
+            answer=_sign_answer(1),
             failure={"code": DEVICE_CODES[1][0], "message": DEVICE_CODES[1][1]},
         ),
     ),
@@ -381,7 +381,7 @@ BOX_EXAMPLE = {
     "messages": [
         {
             "mid": _MID,
-            "location": message_location(_PUBLIC_URL, _BOX, _MID),
+            "location": _LOCATION,
             "commandType": "SIGN",
             "expires": _EXPIRES,
         }
