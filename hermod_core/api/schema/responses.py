@@ -190,6 +190,8 @@ CANCEL_RESPONSES = {
     **_SERVER_ERRORS,
 }
 
+# What every mailbox operation may answer besides its own (docs/PROTOCOL.md §6, §12).
+_MAILBOX_ERRORS = {404: _NO_BOX, 429: _RATE_LIMITED, **_SERVER_ERRORS}
 _MAILBOX_AUTH = (
     " The box opens with its destination's one-time token (from the plug-out URI) or, for a "
     "profile's permanent box, its box token: `Authorization: Bearer <token>` or `?token=`. "
@@ -211,9 +213,7 @@ BOX_RESPONSES = {
         description=f"The waiting messages.{_MAILBOX_AUTH}",
         examples=[OpenApiExample("A waiting sign request", value=BOX_EXAMPLE)],
     ),
-    404: _NO_BOX,
-    429: _RATE_LIMITED,
-    **_SERVER_ERRORS,
+    **_MAILBOX_ERRORS,
 }
 MESSAGE_RESPONSES = {
     200: OpenApiResponse(
@@ -235,9 +235,7 @@ MESSAGE_RESPONSES = {
         description=f"The message.{_MAILBOX_AUTH}",
         examples=[OpenApiExample("A provisioning message", value=MESSAGE_EXAMPLE)],
     ),
-    404: _NO_BOX,
-    429: _RATE_LIMITED,
-    **_SERVER_ERRORS,
+    **_MAILBOX_ERRORS,
 }
 
 ANSWER_RESPONSES = {
@@ -301,9 +299,7 @@ BOX_TOKEN_RESPONSES = {
         description="Rotated.",
         examples=[OpenApiExample("Rotated", value={"boxtoken": BOX_TOKEN_EXAMPLE})],
     ),
-    404: _NO_BOX,
-    429: _RATE_LIMITED,
-    **_SERVER_ERRORS,
+    **_MAILBOX_ERRORS,
 }
 
 
@@ -347,9 +343,7 @@ PUSH_RESPONSES = {
 }
 PUSH_DELETE_RESPONSES = {
     204: OpenApiResponse(description="Removed (or there was none): the device polls."),
-    404: _NO_BOX,
-    429: _RATE_LIMITED,
-    **_SERVER_ERRORS,
+    **_MAILBOX_ERRORS,
 }
 
 CA_VERIFY_RESPONSES = {
