@@ -317,7 +317,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # The unprefixed /command/ and /ms/ aliases serve the same views: documented once.
-    "PREPROCESSING_HOOKS": ["hermod_core.api.schema.hide_path_aliases"],
+    "PREPROCESSING_HOOKS": ["hermod_core.api.schema.hooks.hide_path_aliases"],
+    # drf-spectacular's own enum post-processing (it rebuilds the components from its registry),
+    # then the named wire-format schemas (api/schema/components.py) the operations refer to.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "hermod_core.api.schema.hooks.add_components",
+    ],
     # Swagger UI from the installed sidecar package: nothing is loaded from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
