@@ -19,7 +19,8 @@ from hermod_core.models import (
     GroupPushSettings,
     RelayAuth,
 )
-from hermod_core.protocol.client_config import is_http_url
+from hermod_core.models.clients import validate_client_id
+from hermod_core.protocol.client_config import CLIENT_ID_MAX, is_http_url
 from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
@@ -109,9 +110,11 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 # --- clients and groups -----------------------------------------------------------------------
 
 
-def _client_id(value: str) -> None:
-    if not value or len(value) > 100 or ":" in value or value != value.strip():
-        raise ValidationError("Up to 100 characters, no colon, no surrounding spaces.")
+def _client_id_field() -> forms.CharField:
+    """The model field's own rule (``validate_client_id``): one home for the client-id rule."""
+    return forms.CharField(
+        label="Client id", max_length=CLIENT_ID_MAX, validators=[validate_client_id]
+    )
 
 
 def _http_url(value: str) -> None:
@@ -165,7 +168,7 @@ class GroupNameForm(forms.Form):
 
 
 class ClientCreateForm(forms.Form):
-    client_id = forms.CharField(label="Client id", max_length=100, validators=[_client_id])
+    client_id = _client_id_field()
     group = GroupChoiceField(
         label="Group",
         help_text="The tenant whose users this client sees. A new group is created on the "
@@ -268,7 +271,7 @@ class ClientImportForm(forms.Form):
 
 
 class GenerateClientForm(forms.Form):
-    client_id = forms.CharField(label="Client id", max_length=100, validators=[_client_id])
+    client_id = _client_id_field()
 
 
 class TrustedKeyForm(forms.Form):

@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 from hermod_core.api import schema
 from hermod_core.api.errors import ApiError
 from hermod_core.protocol.api_key import build_api_key_header
-from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, render_client_snippet
+from hermod_core.protocol.client_config import (
+    DEFAULT_GROUP,
+    ClientEntry,
+    is_client_id,
+    render_client_snippet,
+)
 from hermod_core.services.credentials import api_key_generate
 
 logger = logging.getLogger("hermod.health")
@@ -35,7 +40,7 @@ class GenerateClientView(APIView):
         tags=["util"],
     )
     def get(self, request: Request, client_id: str) -> HttpResponse:
-        if not client_id or len(client_id) > 100 or ":" in client_id:
+        if not is_client_id(client_id):
             raise ApiError(
                 400, "INVALID_CLIENT_ID", "The client id is not valid.", field="clientId"
             )

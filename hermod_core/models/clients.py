@@ -6,7 +6,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from hermod_core.protocol.client_config import is_http_url
+from hermod_core.protocol.client_config import (
+    CLIENT_ID_MAX,
+    CLIENT_ID_RULE,
+    is_client_id,
+    is_http_url,
+)
+
+
+def validate_client_id(value: str) -> None:
+    """The client-id rule (``protocol.client_config.is_client_id``) as a field validator."""
+    if not is_client_id(value):
+        raise ValidationError(CLIENT_ID_RULE, code="invalid")
 
 
 def validate_http_url(value: str) -> None:
@@ -40,7 +51,9 @@ class Client(models.Model):
     shown back in full and never logged.
     """
 
-    client_id = models.CharField(max_length=100, unique=True)
+    client_id = models.CharField(
+        max_length=CLIENT_ID_MAX, unique=True, validators=[validate_client_id]
+    )
     group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="clients")
     key_hash = models.CharField(max_length=64, blank=True)
     enabled = models.BooleanField(default=True)

@@ -123,6 +123,19 @@ class ClientConfig:
     notes: list[ConfigNote] = field(default_factory=list)
 
 
+CLIENT_ID_MAX = 100
+CLIENT_ID_RULE = "Up to 100 characters, no colon, no surrounding spaces."
+
+
+def is_client_id(value: str) -> bool:
+    """The client-id rule, the one home of it (model field, console, configuration files,
+    ``hermod_client``, ``generateclient``): the X-Api-Key header joins the id and the key with a
+    colon (docs/PROTOCOL.md §3), so an id never holds one, and it fits the column."""
+    return (
+        bool(value) and len(value) <= CLIENT_ID_MAX and ":" not in value and value == value.strip()
+    )
+
+
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_[]:")
 
 
@@ -247,7 +260,7 @@ def _entry(raw: Any, position: str) -> ClientEntry:
         attempts=_integer(raw, "attempts", position),
         retry_delay=_integer(raw, "retry_delay", position),
     )
-    if not entry.client_id or len(entry.client_id) > 100 or ":" in entry.client_id:
+    if not is_client_id(entry.client_id):
         raise ClientConfigError(f"{position}: client-id is missing or invalid")
     if entry.group is not None and len(entry.group) > 100:
         raise ClientConfigError(f"{position}: group is longer than 100 characters")

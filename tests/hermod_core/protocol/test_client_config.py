@@ -7,6 +7,7 @@ from hermod_core.protocol.client_config import (
     ClientConfigError,
     ClientEntry,
     ConfigNote,
+    is_client_id,
     parse_client_config,
     read_client_config,
     render_client_config,
@@ -228,3 +229,19 @@ def test_the_content_provider_and_retry_policy_survive_an_export() -> None:
 def test_bad_content_provider_and_retry_members_are_explained(member: str, problem: str) -> None:
     with pytest.raises(ClientConfigError, match=problem):
         parse_client_config(f"allowedClients:\n  - clientId: a\n    {member}\n")
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("idm", True),
+        ("x" * 100, True),
+        ("", False),
+        ("x" * 101, False),
+        ("a:b", False),
+        (" idm", False),
+        ("idm ", False),
+    ],
+)
+def test_the_client_id_rule(value, valid) -> None:
+    assert is_client_id(value) is valid
