@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from hermod_core.protocol.api_key import build_api_key_header
+
 LIST_KEYS = ("allowed-clients", "allowedClients")
 FIELDS = {
     "client_id": ("client-id", "clientId"),
@@ -360,6 +362,20 @@ def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
 def render_client_snippet(entry: ClientEntry, api_key_header: str) -> str:
     """The ``generateclient`` answer: the X-Api-Key comment and one kebab-case entry."""
     return "\n".join([f"# X-Api-Key: {api_key_header}", *_entry_lines(entry, with_key=True)]) + "\n"
+
+
+def render_generated_client(client_id: str, key: str, *, callback_url: str = "") -> str:
+    """The ``generateclient`` snippet of a client not stored anywhere (docs/PROTOCOL.md §9): the
+    fresh ``key`` in the default group, for the API endpoint and the console alike."""
+    entry = ClientEntry(
+        client_id=client_id,
+        key=key,
+        group=DEFAULT_GROUP,
+        callback_url=callback_url,
+        callback_basic_auth="",
+        callback_signing_secret="",
+    )
+    return render_client_snippet(entry, build_api_key_header(client_id, key))
 
 
 def render_client_config(entries: list[ClientEntry]) -> str:
