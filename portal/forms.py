@@ -1,7 +1,6 @@
 """Console forms: they parse and check input; services do the work."""
 
 import math
-import re
 from datetime import timedelta
 from typing import Any, cast
 
@@ -21,7 +20,19 @@ from hermod_core.models import (
 )
 from hermod_core.models.clients import validate_client_id
 from hermod_core.protocol.client_config import CLIENT_ID_MAX, is_http_url
-from hermod_core.protocol.commands import MAX_SECONDS, PROTECTION_LEVELS, STORAGES, USAGES
+from hermod_core.protocol.commands import (
+    BOOLEAN_EXTENSIONS,
+    EC_MECHANISM,
+    KEY_SIZES,
+    KEYSTATES,
+    MAX_SECONDS,
+    MECHANISMS,
+    PROTECTION_LEVELS,
+    PROVISIONREADER,
+    STORAGES,
+    USAGES,
+)
+from hermod_core.protocol.fields import HEX48
 from hermod_core.proxies import client_address
 from hermod_core.selectors.console import AuditFilters, CommandFilters
 from hermod_core.services.console import ConsoleError
@@ -29,7 +40,6 @@ from hermod_core.services.groups import GROUP_NAME_RULE, group_name_check
 from hermod_core.services.push import PushSettingsChange
 from portal.guidance import FIELD_HELP, help_texts_apply
 from portal.provisioning import (
-    BOOLEAN_EXTENSIONS,
     SUBJECT_FIELDS,
     USERID_PLACEHOLDER,
     KeySpec,
@@ -39,8 +49,6 @@ from portal.selectors import login_refusal
 from portal.services import login_failure_record, login_refusal_record
 
 MAX_INVITATION_HOURS = 24 * 90
-_ADMIN_KEY = re.compile(r"[0-9a-f]{48}")
-_PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -439,15 +447,12 @@ class AuditFilterForm(forms.Form):
 
 # --- provisioning -----------------------------------------------------------------------------
 
+# The protocol's key sizes and mechanisms (protocol.commands), as the form offers them.
 KEY_TYPES = [
-    ("RSA-2048", "RSA 2048"),
-    ("RSA-3072", "RSA 3072"),
-    ("RSA-4096", "RSA 4096"),
-    ("EC-256", "EC P-256"),
-    ("EC-384", "EC P-384"),
+    (f"{kind}-{size}", f"RSA {size}" if kind == "RSA" else f"EC P-{size}")
+    for kind, sizes in KEY_SIZES.items()
+    for size in sizes
 ]
-MECHANISMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
-EC_MECHANISMS = {256: "ES256", 384: "ES384"}
 
 
 class KeyRequestForm(forms.Form):
@@ -457,7 +462,9 @@ class KeyRequestForm(forms.Form):
     usage = forms.ChoiceField(label="Usage", choices=[(u, u) for u in USAGES], required=False)
     keytype = forms.ChoiceField(label="Key type", choices=KEY_TYPES, required=False)
     mechanism = forms.ChoiceField(
-        label="Response mechanism", choices=[(m, m) for m in MECHANISMS], required=False
+        label="Response mechanism",
+        choices=[(m, m) for kind in MECHANISMS.values() for m in kind],
+        required=False,
     )
     storages = forms.CharField(
         label="Storage priorities",
@@ -467,7 +474,7 @@ class KeyRequestForm(forms.Form):
         help_text="In order, comma-separated: " + ", ".join(STORAGES),
     )
     keystate = forms.ChoiceField(
-        label="Key state", choices=[("ACTIVE", "ACTIVE"), ("INACTIVE", "INACTIVE")], required=False
+        label="Key state", choices=[(s, s) for s in KEYSTATES], required=False
     )
 
     def clean(self) -> dict[str, Any]:
@@ -477,7 +484,7 @@ class KeyRequestForm(forms.Form):
         keytype, length = str(data.get("keytype") or "RSA-2048").split("-")
         mechanism = data.get("mechanism") or ("RS256" if keytype == "RSA" else "")
         if keytype == "EC":
-            mechanism = EC_MECHANISMS[int(length)]
+            mechanism = EC_MECHANISM[int(length)]
         elif not mechanism.startswith(("RS", "PS")):
             self.add_error("mechanism", "An RSA key answers with RS256/384/512 or PS256.")
         storages = [s.strip().upper() for s in str(data.get("storages") or "APP").split(",")]
@@ -632,9 +639,9 @@ class ProvisionTemplateForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         for name in ("adminkey", "oldadminkey"):
-            if data.get(name) and not _ADMIN_KEY.fullmatch(data[name]):
+            if data.get(name) and not HEX48.fullmatch(data[name]):
                 self.add_error(name, "48 lowercase hexadecimal characters.")
-        if data.get("provisionreader") and not _PROVISIONREADER.fullmatch(data["provisionreader"]):
+        if data.get("provisionreader") and not PROVISIONREADER.fullmatch(data["provisionreader"]):
             self.add_error("provisionreader", "CreateTPM, FreeTPM or <n>TPM.")
         lifespan, timeout = data.get("lifespan"), data.get("timeout")
         if lifespan and timeout and timeout < lifespan:
