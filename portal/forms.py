@@ -46,7 +46,10 @@ from portal.provisioning import (
     ProvisionSpec,
 )
 from portal.selectors import login_refusal
-from portal.services import login_failure_record, login_refusal_record
+from portal.services.login import (
+    login_failure_record,
+    login_refusal_record,
+)
 
 MAX_INVITATION_HOURS = 24 * 90
 
@@ -82,7 +85,7 @@ def _callback_retry_delay_field() -> forms.IntegerField:
 
 class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's sign-in form, making a name that failed from an address wait before it may try
-    again from there (``portal.services.login_failure_record``).
+    again from there (``portal.services.login.login_failure_record``).
 
     An attempt inside its wait is refused before the password is checked, with the same message
     whether the account exists or not, and audited; every failure is counted and audited. The

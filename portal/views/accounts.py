@@ -23,7 +23,10 @@ from portal.account_selectors import (
     account_list,
     console_mfa_required,
 )
-from portal.account_services import (
+from portal.actors import actor_from
+from portal.rendering import or_404
+from portal.roles import console_view
+from portal.services.accounts import (
     AccountError,
     account_create,
     account_enabled_set,
@@ -34,9 +37,6 @@ from portal.account_services import (
     account_unlock,
     console_mfa_required_set,
 )
-from portal.actors import actor_from
-from portal.rendering import or_404
-from portal.roles import console_view
 
 # The session key that carries a new invitation's link from the POST to the page showing it once.
 _NEW_LINK = "hermod_account_invitation_link"

@@ -19,7 +19,7 @@ from portal.actors import actor_from
 from portal.forms import ThrottledAuthenticationForm
 from portal.roles import console_view
 from portal.selectors import login_throttles_list
-from portal.services import (
+from portal.services.login import (
     LOGIN_FREE_FAILURES,
     LOGIN_IP_BLOCK,
     LOGIN_MAX_DELAY,

@@ -12,7 +12,7 @@ from portal.forms import BaseKeyRequestFormSet, BulkUploadForm, key_requests
 from portal.rendering import live_fragment, no_store, or_404
 from portal.roles import console_view
 from portal.selectors import bulk_job_get, bulk_job_list, bulk_job_rows
-from portal.services import (
+from portal.services.bulk import (
     BulkResultGoneError,
     BulkUploadError,
     bulk_csv_parse,

@@ -26,7 +26,7 @@ from portal.selectors import (
     invitation_list,
     provision_initial,
 )
-from portal.services import (
+from portal.services.invitations import (
     OnOpen,
     OpenInvitationError,
     invitation_create,

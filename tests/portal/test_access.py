@@ -11,7 +11,7 @@ from django.urls import reverse
 from hermod_core.models import AuditEvent, Client
 from portal.middleware import CONTENT_SECURITY_POLICY
 from portal.models import LoginThrottle
-from portal.services import (
+from portal.services.login import (
     LOGIN_FREE_FAILURES,
     LOGIN_MAX_DELAY,
     login_failure_delay,
@@ -350,7 +350,7 @@ def test_unknown_names_are_throttled_like_real_ones(db: None) -> None:
 
 
 def test_an_address_spraying_many_names_is_refused_for_every_name(admin_user, monkeypatch) -> None:
-    monkeypatch.setattr("portal.services.LOGIN_MAX_FAILURES_PER_IP", 4)
+    monkeypatch.setattr("portal.services.login.LOGIN_MAX_FAILURES_PER_IP", 4)
     for name in ("ann", "bob", "cy", "dee"):
         _login(HttpClient(), name, "wrong", ip="203.0.113.5")
     refused = _login(HttpClient(), admin_user.username, PASSWORD, ip="203.0.113.5")

@@ -17,7 +17,9 @@ from hermod_core.services.console import ConsoleActor
 from portal.callback_errors import callback_problem, error_cause
 from portal.forms import ProvisionForm
 from portal.rendering import attach_error
-from portal.services import invitation_create
+from portal.services.invitations import (
+    invitation_create,
+)
 from tests.portal.helpers import provision_data
 from tests.portal.test_callbacks import _exhausted
 from tests.portal.test_enroll import _spec
