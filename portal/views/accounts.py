@@ -9,12 +9,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from hermod_core.proxies import client_address
-from portal.account_forms import (
-    AccountCreateForm,
-    AccountInviteForm,
-    AccountJoinForm,
-    AccountRoleForm,
-)
 from portal.account_selectors import (
     account_get,
     account_invitation_get,
@@ -24,6 +18,12 @@ from portal.account_selectors import (
     console_mfa_required,
 )
 from portal.actors import actor_from
+from portal.forms.accounts import (
+    AccountCreateForm,
+    AccountInviteForm,
+    AccountJoinForm,
+    AccountRoleForm,
+)
 from portal.rendering import or_404
 from portal.roles import console_view
 from portal.services.accounts import (

@@ -31,7 +31,7 @@ from hermod_core.services.console import (
 from hermod_core.services.credentials import api_key_generate
 from portal import shown_once
 from portal.actors import actor_from
-from portal.forms import (
+from portal.forms.clients import (
     ClientCallbackForm,
     ClientContentForm,
     ClientCreateForm,

@@ -15,7 +15,9 @@ from hermod_core.selectors.commands import command_result
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
 from portal.callback_errors import callback_problem, error_cause
-from portal.forms import ProvisionForm
+from portal.forms.provision import (
+    ProvisionForm,
+)
 from portal.rendering import attach_error
 from portal.services.invitations import (
     invitation_create,
