@@ -8,11 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from hermod_core.proxies import client_address
-from portal.selectors import login_refusal
-from portal.services.login import (
-    login_failure_record,
-    login_refusal_record,
-)
+from portal.selectors import LoginRefusal, login_refusal
 
 
 def _wait_text(wait: timedelta) -> str:
@@ -27,8 +23,10 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     again from there (``portal.services.login.login_failure_record``).
 
     An attempt inside its wait is refused before the password is checked, with the same message
-    whether the account exists or not, and audited; every failure is counted and audited. The
-    address is the client's as ``hermod_core.proxies`` sees it, the same as the API's.
+    whether the account exists or not. The address is the client's as ``hermod_core.proxies``
+    sees it, the same as the API's. ``clean()`` only reads: it leaves ``refusal`` (refused
+    inside a wait) or ``failed`` (a wrong password or an inactive account) for the view,
+    which counts and audits them (``ConsoleLoginView.form_invalid``).
     """
 
     error_messages = {
@@ -38,20 +36,25 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         "address": "Too many failed sign-ins from your address. Try again in %(wait)s.",
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempted_username = ""
+        self.ip = ""
+        self.refusal: LoginRefusal | None = None
+        self.failed = False
+
     def clean(self) -> dict[str, Any]:
-        username = str(self.cleaned_data.get("username") or "")
-        ip = client_address(self.request) if self.request else ""
-        refusal = login_refusal(username=username, ip=ip)
-        if refusal is not None:
-            login_refusal_record(username=username, ip=ip, scope=refusal.scope, wait=refusal.wait)
+        self.attempted_username = username = str(self.cleaned_data.get("username") or "")
+        self.ip = client_address(self.request) if self.request else ""
+        self.refusal = login_refusal(username=username, ip=self.ip)
+        if self.refusal is not None:
             raise ValidationError(
-                self.error_messages[refusal.scope],
+                self.error_messages[self.refusal.scope],
                 code="throttled",
-                params={"wait": _wait_text(refusal.wait)},
+                params={"wait": _wait_text(self.refusal.wait)},
             )
         try:
             return super().clean()
         except ValidationError:
-            if username:
-                login_failure_record(username=username, ip=ip)
+            self.failed = bool(username)
             raise

@@ -1,6 +1,6 @@
 """Signing in to the console (throttled, audited), and the throttle as admins see it."""
 
-from typing import Any
+from typing import Any, cast
 
 from allauth.account.internal.flows.login import perform_password_login
 from allauth.account.models import Login
@@ -28,6 +28,8 @@ from portal.services.login import (
     LOGIN_MAX_FAILURES_PER_IP,
     LOGIN_WINDOW,
     console_session_record,
+    login_failure_record,
+    login_refusal_record,
     login_success_reset,
     login_throttle_clear,
 )
@@ -57,6 +59,21 @@ class ConsoleLoginView(auth_views.LoginView):
             self.request, {"username": user.get_username()}, login
         )
         return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        """Count and audit what the form refused: an attempt inside its wait, or a failure
+        (which may start a wait). The form only decides; the writes are the services'."""
+        throttled = cast(ThrottledAuthenticationForm, form)
+        if throttled.refusal is not None:
+            login_refusal_record(
+                username=throttled.attempted_username,
+                ip=throttled.ip,
+                scope=throttled.refusal.scope,
+                wait=throttled.refusal.wait,
+            )
+        elif throttled.failed:
+            login_failure_record(username=throttled.attempted_username, ip=throttled.ip)
+        return super().form_invalid(form)
 
 
 class ConsoleLogoutView(auth_views.LogoutView):
