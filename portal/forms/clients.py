@@ -10,7 +10,7 @@ from hermod_core.models import (
     Client,
 )
 from hermod_core.models.clients import validate_client_id
-from hermod_core.protocol.client_config import CLIENT_ID_MAX
+from hermod_core.protocol.client_config import CLIENT_ID_MAX, INTEGER_BOUNDS
 from portal.forms.fields import (
     GroupChoiceField,
     basic_auth_field,
@@ -29,8 +29,8 @@ def _callback_attempts_field() -> forms.IntegerField:
     """A client's own callback attempts, overriding the server's (docs/PROTOCOL.md §8)."""
     return forms.IntegerField(
         label="Callback attempts (blank: the server's default)",
-        min_value=1,
-        max_value=100,
+        min_value=INTEGER_BOUNDS["attempts"][0],
+        max_value=INTEGER_BOUNDS["attempts"][1],
         required=False,
     )
 
@@ -38,8 +38,8 @@ def _callback_attempts_field() -> forms.IntegerField:
 def _callback_retry_delay_field() -> forms.IntegerField:
     return forms.IntegerField(
         label="Seconds between callback attempts (blank: the server's default)",
-        min_value=1,
-        max_value=86400,
+        min_value=INTEGER_BOUNDS["retry_delay"][0],
+        max_value=INTEGER_BOUNDS["retry_delay"][1],
         required=False,
     )
 
