@@ -12,6 +12,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.commands import (
     BOOLEAN_EXTENSIONS,
+    DEFAULT_SECONDS,
     EC_MECHANISM,
     KEY_SIZES,
     KEYSTATES,
@@ -158,15 +159,15 @@ class ProvisionTemplateForm(forms.Form):
         label="Lifespan (s)",
         min_value=1,
         max_value=MAX_SECONDS,
-        initial=300,
+        initial=DEFAULT_SECONDS,
         help_text="How long the QR code or link can be opened.",
     )
     timeout = forms.IntegerField(
         label="Timeout (s)",
         min_value=1,
         max_value=MAX_SECONDS,
-        initial=300,
-        help_text="When the request ends if not done; at most 86400 (a day).",
+        initial=DEFAULT_SECONDS,
+        help_text=f"When the request ends if not done; at most {MAX_SECONDS} (a day).",
     )
     external_id = forms.CharField(label="External id", max_length=255, required=False)
     smartcardid = forms.CharField(label="vscinfo: smartcardid", max_length=255, required=False)
