@@ -12,8 +12,11 @@ from django.urls import reverse
 
 from hermod_core.api.middleware import is_api_path
 from portal.account_selectors import console_mfa_required
-from portal.account_services import MFA_SETUP_SESSION_KEY, SECOND_FACTORS
 from portal.roles import role_of
+from portal.services.accounts import (
+    MFA_SETUP_SESSION_KEY,
+    SECOND_FACTORS,
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -169,7 +169,7 @@ class BulkJobRow(models.Model):
 
 class LoginThrottle(models.Model):
     """Failed console sign-ins of one account name from one address (``username`` set), or from
-    one address whatever the names tried (``username`` empty): ``portal.services`` decides.
+    one address whatever the names tried (``username`` empty): ``portal.services.login`` decides.
 
     A pair's ``failures`` are consecutive (a success, or an admin clearing the row, deletes it)
     and ``blocked_until`` is when its next attempt may be checked; an address's ``failures`` count

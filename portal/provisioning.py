@@ -13,16 +13,10 @@ from typing import Any
 from hermod_core.crypto.csr import SUBJECT_ATTRIBUTES, make_dummy_csr, parse_csr_b64
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import PrivateKey
+from hermod_core.protocol.commands import BOOLEAN_EXTENSIONS
 
 # Subject attributes the form offers, in the order they appear in the template's subject.
 SUBJECT_FIELDS = ("C", "ST", "L", "O", "OU", "CN", "emailAddress", "serialNumber", "UID")
-BOOLEAN_EXTENSIONS = (
-    "singleprofile",
-    "deletedisabled",
-    "disableactivatebutton",
-    "disablepinresetbutton",
-    "hybridprofile",
-)
 USERID_PLACEHOLDER = "{userid}"
 
 

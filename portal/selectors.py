@@ -19,7 +19,13 @@ from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import command_result
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
 from portal.provisioning import congrats_message, form_initial
-from portal.services import LOGIN_FORGET, LOGIN_FREE_FAILURES, invitation_code_hash
+from portal.services.invitations import (
+    invitation_code_hash,
+)
+from portal.services.login import (
+    LOGIN_FORGET,
+    LOGIN_FREE_FAILURES,
+)
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -183,7 +189,7 @@ def invitation_link_state(
     invitation: EnrollmentInvitation, status: EnrollmentStatus, *, now: datetime | None = None
 ) -> LinkState:
     """Whether an invitation's link still works, and whether its spent request may be renewed
-    (``portal.services.invitation_renew`` decides the same way)."""
+    (``portal.services.invitations.invitation_renew`` decides the same way)."""
     now = now or timezone.now()
     if status.phase is Phase.COMPLETED:
         return LinkState.USABLE

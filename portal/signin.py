@@ -26,14 +26,16 @@ from django.shortcuts import redirect
 from hermod_core.proxies import client_address
 from hermod_core.services.credentials import seal, unseal
 from portal.account_selectors import console_mfa_required
-from portal.account_services import (
+from portal.services.accounts import (
     MFA_SETUP_SESSION_KEY,
     SECOND_FACTORS,
     login_disabled_record,
     second_factor_change_record,
     signin_second_factor_failure_record,
 )
-from portal.services import console_session_record
+from portal.services.login import (
+    console_session_record,
+)
 
 MFA_SECRET = "mfa-secret"  # noqa: S105 (a purpose, not a secret)
 

@@ -25,8 +25,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.proxies import client_address
 from portal.account_selectors import account_get_by_name
-from portal.account_services import AccountError, account_sso_role_sync, sso_refusal_record
 from portal.roles import Role
+from portal.services.accounts import (
+    AccountError,
+    account_sso_role_sync,
+    sso_refusal_record,
+)
 
 PROVIDER_ID = "hermod-sso"
 

@@ -3,7 +3,11 @@
 from celery import shared_task
 from django.conf import settings
 
-from portal.services import BULK_TASK, bulk_job_run, bulk_jobs_requeue_stalled
+from portal.services.bulk import (
+    BULK_TASK,
+    bulk_job_run,
+    bulk_jobs_requeue_stalled,
+)
 
 
 @shared_task(name=BULK_TASK, acks_late=True, reject_on_worker_lost=True)

@@ -14,8 +14,10 @@ from rest_framework.views import APIView
 from hermod_core import sql
 from hermod_core.api import schema
 from hermod_core.api.errors import ApiError
-from hermod_core.protocol.api_key import build_api_key_header
-from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, render_client_snippet
+from hermod_core.protocol.client_config import (
+    is_client_id,
+    render_generated_client,
+)
 from hermod_core.services.credentials import api_key_generate
 
 logger = logging.getLogger("hermod.health")
@@ -36,20 +38,15 @@ class GenerateClientView(APIView):
         tags=["util"],
     )
     def get(self, request: Request, client_id: str) -> HttpResponse:
-        if not client_id or len(client_id) > 100 or ":" in client_id:
+        if not is_client_id(client_id):
             raise ApiError(
                 400, "INVALID_CLIENT_ID", "The client id is not valid.", field="clientId"
             )
-        key = api_key_generate()
-        entry = ClientEntry(
-            client_id=client_id,
-            key=key,
-            group=DEFAULT_GROUP,
+        snippet = render_generated_client(
+            client_id,
+            api_key_generate(),
             callback_url=f"https://{request.get_host().split(':')[0]}/callback-base",
-            callback_basic_auth="",
-            callback_signing_secret="",
         )
-        snippet = render_client_snippet(entry, build_api_key_header(client_id, key))
         return HttpResponse(snippet, content_type="text/plain; charset=utf-8")
 
 

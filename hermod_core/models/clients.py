@@ -6,12 +6,30 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from hermod_core.protocol.client_config import is_http_url
+from hermod_core.protocol.client_config import (
+    CLIENT_ID_MAX,
+    CLIENT_ID_RULE,
+    INTEGER_BOUNDS,
+    is_client_id,
+    is_http_url,
+)
+
+
+def validate_client_id(value: str) -> None:
+    """The client-id rule (``protocol.client_config.is_client_id``) as a field validator."""
+    if not is_client_id(value):
+        raise ValidationError(CLIENT_ID_RULE, code="invalid")
 
 
 def validate_http_url(value: str) -> None:
     if value and not is_http_url(value):
         raise ValidationError("Enter an absolute http(s) URL.", code="invalid")
+
+
+def _bounds(member: str) -> list[MinValueValidator | MaxValueValidator]:
+    """The configuration file's bounds of a retry-policy member (``INTEGER_BOUNDS``)."""
+    low, high = INTEGER_BOUNDS[member]
+    return [MinValueValidator(low), MaxValueValidator(high)]
 
 
 class Group(models.Model):
@@ -40,7 +58,9 @@ class Client(models.Model):
     shown back in full and never logged.
     """
 
-    client_id = models.CharField(max_length=100, unique=True)
+    client_id = models.CharField(
+        max_length=CLIENT_ID_MAX, unique=True, validators=[validate_client_id]
+    )
     group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="clients")
     key_hash = models.CharField(max_length=64, blank=True)
     enabled = models.BooleanField(default=True)
@@ -50,10 +70,10 @@ class Client(models.Model):
     # Per-client callback retry policy (docs/PROTOCOL.md §8 ``attempts``/``retry-delay``); None: the
     # server's defaults (HERMOD_CALLBACK_ATTEMPTS, HERMOD_CALLBACK_RETRY_DELAY).
     callback_attempts = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+        null=True, blank=True, validators=_bounds("attempts")
     )
     callback_retry_delay = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(86400)]
+        null=True, blank=True, validators=_bounds("retry_delay")
     )
     # Content provider (docs/PROTOCOL.md §13): resolves content ids of the client's commands.
     content_provider_url = models.CharField(

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from hermod_core.protocol.api_key import build_api_key_header
+
 LIST_KEYS = ("allowed-clients", "allowedClients")
 FIELDS = {
     "client_id": ("client-id", "clientId"),
@@ -121,6 +123,19 @@ class ConfigNote:
 class ClientConfig:
     entries: list[ClientEntry]
     notes: list[ConfigNote] = field(default_factory=list)
+
+
+CLIENT_ID_MAX = 100
+CLIENT_ID_RULE = "Up to 100 characters, no colon, no surrounding spaces."
+
+
+def is_client_id(value: str) -> bool:
+    """The client-id rule, the one home of it (model field, console, configuration files,
+    ``hermod_client``, ``generateclient``): the X-Api-Key header joins the id and the key with a
+    colon (docs/PROTOCOL.md §3), so an id never holds one, and it fits the column."""
+    return (
+        bool(value) and len(value) <= CLIENT_ID_MAX and ":" not in value and value == value.strip()
+    )
 
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_[]:")
@@ -247,7 +262,7 @@ def _entry(raw: Any, position: str) -> ClientEntry:
         attempts=_integer(raw, "attempts", position),
         retry_delay=_integer(raw, "retry_delay", position),
     )
-    if not entry.client_id or len(entry.client_id) > 100 or ":" in entry.client_id:
+    if not is_client_id(entry.client_id):
         raise ClientConfigError(f"{position}: client-id is missing or invalid")
     if entry.group is not None and len(entry.group) > 100:
         raise ClientConfigError(f"{position}: group is longer than 100 characters")
@@ -347,6 +362,20 @@ def _entry_lines(entry: ClientEntry, *, with_key: bool) -> list[str]:
 def render_client_snippet(entry: ClientEntry, api_key_header: str) -> str:
     """The ``generateclient`` answer: the X-Api-Key comment and one kebab-case entry."""
     return "\n".join([f"# X-Api-Key: {api_key_header}", *_entry_lines(entry, with_key=True)]) + "\n"
+
+
+def render_generated_client(client_id: str, key: str, *, callback_url: str = "") -> str:
+    """The ``generateclient`` snippet of a client not stored anywhere (docs/PROTOCOL.md §9): the
+    fresh ``key`` in the default group, for the API endpoint and the console alike."""
+    entry = ClientEntry(
+        client_id=client_id,
+        key=key,
+        group=DEFAULT_GROUP,
+        callback_url=callback_url,
+        callback_basic_auth="",
+        callback_signing_secret="",
+    )
+    return render_client_snippet(entry, build_api_key_header(client_id, key))
 
 
 def render_client_config(entries: list[ClientEntry]) -> str:

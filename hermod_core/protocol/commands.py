@@ -97,7 +97,7 @@ BOOLEAN_EXTENSIONS = (
     "disablepinresetbutton",
     "hybridprofile",
 )
-_PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
+PROVISIONREADER = re.compile(r"CreateTPM|FreeTPM|[0-9]{1,3}TPM")
 _PRINTABLE = re.compile(r"[\x20-\x7e]{1,128}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){1,4096}")
 
@@ -303,7 +303,7 @@ def _desktop_extensions(body: dict[str, Any], path: str) -> None:
         key = f.text(ext, "key", f"{item}.key", required=True, max_length=100)
         data = ext.get("data")
         if key == "provisionreader" and not (
-            isinstance(data, str) and _PROVISIONREADER.fullmatch(data)
+            isinstance(data, str) and PROVISIONREADER.fullmatch(data)
         ):
             raise invalid(f"{item}.data", "must be CreateTPM, FreeTPM or <n>TPM")
         if key in BOOLEAN_EXTENSIONS:

@@ -14,7 +14,7 @@ from hermod_core.crypto.digests import b64decode_strict
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.protocol.errors import invalid, missing
 
-_HEX48 = re.compile(r"[0-9a-f]{48}")
+HEX48 = re.compile(r"[0-9a-f]{48}")
 
 
 def obj(parent: dict[str, Any], key: str, path: str, *, required: bool) -> dict[str, Any] | None:
@@ -120,7 +120,7 @@ def admin_key(parent: dict[str, Any], key: str, path: str) -> str | None:
     value = parent.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or not _HEX48.fullmatch(value):
+    if not isinstance(value, str) or not HEX48.fullmatch(value):
         raise invalid(path, "must be 48 lowercase hex characters")
     return value
 

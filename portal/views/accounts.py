@@ -9,12 +9,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from hermod_core.proxies import client_address
-from portal.account_forms import (
-    AccountCreateForm,
-    AccountInviteForm,
-    AccountJoinForm,
-    AccountRoleForm,
-)
 from portal.account_selectors import (
     account_get,
     account_invitation_get,
@@ -23,7 +17,16 @@ from portal.account_selectors import (
     account_list,
     console_mfa_required,
 )
-from portal.account_services import (
+from portal.actors import actor_from
+from portal.forms.accounts import (
+    AccountCreateForm,
+    AccountInviteForm,
+    AccountJoinForm,
+    AccountRoleForm,
+)
+from portal.rendering import or_404
+from portal.roles import console_view
+from portal.services.accounts import (
     AccountError,
     account_create,
     account_enabled_set,
@@ -34,9 +37,6 @@ from portal.account_services import (
     account_unlock,
     console_mfa_required_set,
 )
-from portal.actors import actor_from
-from portal.rendering import or_404
-from portal.roles import console_view
 
 # The session key that carries a new invitation's link from the POST to the page showing it once.
 _NEW_LINK = "hermod_account_invitation_link"

@@ -1,6 +1,6 @@
 """Signing in to the console (throttled, audited), and the throttle as admins see it."""
 
-from typing import Any
+from typing import Any, cast
 
 from allauth.account.internal.flows.login import perform_password_login
 from allauth.account.models import Login
@@ -16,16 +16,20 @@ from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.proxies import client_address
 from portal.actors import actor_from
-from portal.forms import ThrottledAuthenticationForm
+from portal.forms.login import (
+    ThrottledAuthenticationForm,
+)
 from portal.roles import console_view
 from portal.selectors import login_throttles_list
-from portal.services import (
+from portal.services.login import (
     LOGIN_FREE_FAILURES,
     LOGIN_IP_BLOCK,
     LOGIN_MAX_DELAY,
     LOGIN_MAX_FAILURES_PER_IP,
     LOGIN_WINDOW,
     console_session_record,
+    login_failure_record,
+    login_refusal_record,
     login_success_reset,
     login_throttle_clear,
 )
@@ -55,6 +59,21 @@ class ConsoleLoginView(auth_views.LoginView):
             self.request, {"username": user.get_username()}, login
         )
         return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        """Count and audit what the form refused: an attempt inside its wait, or a failure
+        (which may start a wait). The form only decides; the writes are the services'."""
+        throttled = cast(ThrottledAuthenticationForm, form)
+        if throttled.refusal is not None:
+            login_refusal_record(
+                username=throttled.attempted_username,
+                ip=throttled.ip,
+                scope=throttled.refusal.scope,
+                wait=throttled.refusal.wait,
+            )
+        elif throttled.failed:
+            login_failure_record(username=throttled.attempted_username, ip=throttled.ip)
+        return super().form_invalid(form)
 
 
 class ConsoleLogoutView(auth_views.LogoutView):

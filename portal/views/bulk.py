@@ -8,11 +8,17 @@ from django.views.decorators.http import require_GET, require_POST
 from hermod_core.selectors.console import clients_enabled
 from hermod_core.services.console import ConsoleError
 from portal.actors import actor_from
-from portal.forms import BaseKeyRequestFormSet, BulkUploadForm, key_requests
+from portal.forms.bulk import (
+    BulkUploadForm,
+)
+from portal.forms.provision import (
+    BaseKeyRequestFormSet,
+    key_requests,
+)
 from portal.rendering import live_fragment, no_store, or_404
 from portal.roles import console_view
 from portal.selectors import bulk_job_get, bulk_job_list, bulk_job_rows
-from portal.services import (
+from portal.services.bulk import (
     BulkResultGoneError,
     BulkUploadError,
     bulk_csv_parse,

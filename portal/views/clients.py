@@ -10,12 +10,10 @@ from django.utils.timezone import now
 from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.models import Client
-from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import (
-    DEFAULT_GROUP,
-    ClientEntry,
     render_client_config,
     render_client_snippet,
+    render_generated_client,
 )
 from hermod_core.selectors import clients as client_selectors
 from hermod_core.services.clients import IssuedKey, client_entry
@@ -33,7 +31,7 @@ from hermod_core.services.console import (
 from hermod_core.services.credentials import api_key_generate
 from portal import shown_once
 from portal.actors import actor_from
-from portal.forms import (
+from portal.forms.clients import (
     ClientCallbackForm,
     ClientContentForm,
     ClientCreateForm,
@@ -295,16 +293,7 @@ def client_generate(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "portal/clients/list.html", _list_context(), status=400)
     client_id = form.cleaned_data["client_id"]
-    key = api_key_generate()
-    entry = ClientEntry(
-        client_id=client_id,
-        key=key,
-        group=DEFAULT_GROUP,
-        callback_url="",
-        callback_basic_auth="",
-        callback_signing_secret="",
-    )
-    snippet = render_client_snippet(entry, build_api_key_header(client_id, key))
+    snippet = render_generated_client(client_id, api_key_generate())
     return no_store(
         render(request, "portal/clients/snippet.html", {"snippet": snippet, "client_id": client_id})
     )

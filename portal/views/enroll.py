@@ -22,7 +22,11 @@ from portal.selectors import (
     invitation_get_by_code,
     invitation_link_state,
 )
-from portal.services import InvitationRenewError, invitation_mark_opened, invitation_renew
+from portal.services.invitations import (
+    InvitationRenewError,
+    invitation_mark_opened,
+    invitation_renew,
+)
 
 
 def _context(request: HttpRequest, invitation: EnrollmentInvitation, code: str) -> dict[str, Any]:

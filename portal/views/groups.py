@@ -31,13 +31,15 @@ from hermod_core.services.groups import (
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
 from portal import shown_once
 from portal.actors import actor_from
-from portal.forms import (
+from portal.forms.groups import (
     CaSettingsForm,
     GroupNameForm,
-    PushSettingsForm,
     RaIdentityForm,
     TrustedKeyForm,
     TrustedSignerCaForm,
+)
+from portal.forms.pushes import (
+    PushSettingsForm,
 )
 from portal.rendering import no_store, or_404
 from portal.roles import console_view

@@ -14,7 +14,11 @@ from hermod_core.selectors.console import clients_enabled, command_get
 from hermod_core.services.console import ConsoleError, console_command_issue
 from portal import shown_once
 from portal.actors import actor_from
-from portal.forms import BaseKeyRequestFormSet, ProvisionForm, key_requests
+from portal.forms.provision import (
+    BaseKeyRequestFormSet,
+    ProvisionForm,
+    key_requests,
+)
 from portal.models import EnrollmentInvitation
 from portal.provisioning import provision_body
 from portal.qr import qr_svg
@@ -26,7 +30,7 @@ from portal.selectors import (
     invitation_list,
     provision_initial,
 )
-from portal.services import (
+from portal.services.invitations import (
     OnOpen,
     OpenInvitationError,
     invitation_create,

@@ -15,7 +15,10 @@ from playwright.sync_api import expect
 from hermod_core.models import AuditEvent
 from hermod_core.settings import oidc_provider_settings
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP
-from portal.services import LOGIN_FREE_FAILURES, login_failure_record
+from portal.services.login import (
+    LOGIN_FREE_FAILURES,
+    login_failure_record,
+)
 from tests.browser.conftest import ADMIN_PASSWORD
 from tests.portal.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
 from tests.portal.test_mfa import totp

@@ -17,7 +17,10 @@ from hermod_core.services.clients import client_create
 from hermod_core.services.commands import command_create
 from hermod_core.services.console import ConsoleActor
 from portal.provisioning import KeySpec, ProvisionSpec
-from portal.services import IssuedInvitation, invitation_create
+from portal.services.invitations import (
+    IssuedInvitation,
+    invitation_create,
+)
 from tests.e2e.receiver import Receiver
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command

@@ -229,3 +229,10 @@ def test_debug_and_unset_secrets_still_start(tmp_path) -> None:
     # Unset: a random key is made and kept in var/ (make run on a fresh machine).
     assert _check(tmp_path).returncode == 0
     assert len((tmp_path / "secret-key").read_text()) >= 50
+
+
+@pytest.mark.parametrize("client_id", ["idm:admin", " idm", "x" * 101])
+def test_create_refuses_a_client_id_the_api_key_header_cannot_carry(client_id) -> None:
+    with pytest.raises(CommandError, match="invalid client_id"):
+        run("hermod_client", "create", client_id, "--group", "fresh")
+    assert not Client.objects.exists()

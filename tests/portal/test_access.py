@@ -9,9 +9,10 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, Client
+from portal.forms.login import ThrottledAuthenticationForm
 from portal.middleware import CONTENT_SECURITY_POLICY
 from portal.models import LoginThrottle
-from portal.services import (
+from portal.services.login import (
     LOGIN_FREE_FAILURES,
     LOGIN_MAX_DELAY,
     login_failure_delay,
@@ -349,8 +350,30 @@ def test_unknown_names_are_throttled_like_real_ones(db: None) -> None:
     assert "Too many failed sign-ins for this account" in response.content.decode()
 
 
+def test_the_sign_in_form_only_decides_and_writes_nothing(admin_user, rf) -> None:
+    """The form's clean() reads the throttle; counting and auditing are the view's."""
+    _fail(admin_user.username, LOGIN_FREE_FAILURES)
+    throttles, events = LoginThrottle.objects.count(), AuditEvent.objects.count()
+    for password in ("wrong", PASSWORD):
+        request = rf.post("/console/login/", REMOTE_ADDR="10.0.0.1")
+        form = ThrottledAuthenticationForm(
+            request, data={"username": admin_user.username, "password": password}
+        )
+        assert not form.is_valid()
+        assert form.refusal is not None
+        assert form.refusal.scope == "account"
+    fresh = ThrottledAuthenticationForm(
+        rf.post("/console/login/", REMOTE_ADDR="192.0.2.99"),
+        data={"username": admin_user.username, "password": "wrong"},
+    )
+    assert not fresh.is_valid()
+    assert fresh.failed
+    assert fresh.refusal is None
+    assert (LoginThrottle.objects.count(), AuditEvent.objects.count()) == (throttles, events)
+
+
 def test_an_address_spraying_many_names_is_refused_for_every_name(admin_user, monkeypatch) -> None:
-    monkeypatch.setattr("portal.services.LOGIN_MAX_FAILURES_PER_IP", 4)
+    monkeypatch.setattr("portal.services.login.LOGIN_MAX_FAILURES_PER_IP", 4)
     for name in ("ann", "bob", "cy", "dee"):
         _login(HttpClient(), name, "wrong", ip="203.0.113.5")
     refused = _login(HttpClient(), admin_user.username, PASSWORD, ip="203.0.113.5")

@@ -15,7 +15,9 @@ from django.utils import timezone
 from hermod_core.models import AuditEvent
 from portal.models import AccountInvitation, LoginThrottle
 from portal.roles import Role, role_of
-from portal.services import LOGIN_FREE_FAILURES
+from portal.services.login import (
+    LOGIN_FREE_FAILURES,
+)
 from tests.portal.conftest import PASSWORD
 
 NEW_PASSWORD = "a long new passphrase 42"

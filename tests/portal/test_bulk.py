@@ -16,7 +16,7 @@ from hermod_core.services.clients import client_create
 from hermod_core.services.console import ConsoleActor, ConsoleError
 from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
 from portal.provisioning import ProvisionSpec
-from portal.services import (
+from portal.services.bulk import (
     BULK_TASK,
     BulkUploadError,
     bulk_csv_parse,

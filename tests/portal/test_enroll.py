@@ -15,7 +15,11 @@ from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
 from portal.models import EnrollmentInvitation
 from portal.provisioning import KeySpec, ProvisionSpec
-from portal.services import IssuedInvitation, invitation_create, invitation_revoke
+from portal.services.invitations import (
+    IssuedInvitation,
+    invitation_create,
+    invitation_revoke,
+)
 from tests.portal.helpers import complete, make_profile
 
 

@@ -15,9 +15,13 @@ from hermod_core.selectors.commands import command_result
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
 from portal.callback_errors import callback_problem, error_cause
-from portal.forms import ProvisionForm
+from portal.forms.provision import (
+    ProvisionForm,
+)
 from portal.rendering import attach_error
-from portal.services import invitation_create
+from portal.services.invitations import (
+    invitation_create,
+)
 from tests.portal.helpers import provision_data
 from tests.portal.test_callbacks import _exhausted
 from tests.portal.test_enroll import _spec

@@ -11,7 +11,9 @@ from hermod_core.models import AuditEvent, Client, Command, Group
 from hermod_core.services.commands import command_transition
 from hermod_core.services.console import ConsoleActor
 from portal.roles import ADMIN_GROUP
-from portal.services import invitation_create
+from portal.services.invitations import (
+    invitation_create,
+)
 from tests.portal.test_enroll import _spec
 
 

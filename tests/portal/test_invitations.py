@@ -17,7 +17,10 @@ from django.utils import timezone
 from hermod_core.lifecycle import State
 from hermod_core.models import AuditEvent, Command
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation
-from portal.services import bulk_csv_parse, bulk_job_run
+from portal.services.bulk import (
+    bulk_csv_parse,
+    bulk_job_run,
+)
 from tests.portal.helpers import complete, make_profile, provision_data
 from tests.portal.test_bulk import _job, _upload, sent  # noqa: F401 - the fixture
 
@@ -311,7 +314,9 @@ def test_a_tab_separated_upload_is_read() -> None:
 
 
 def test_a_line_with_the_wrong_separator_is_named_as_the_problem() -> None:
-    from portal.services import BulkUploadError
+    from portal.services.bulk import (
+        BulkUploadError,
+    )
 
     with pytest.raises(BulkUploadError, match="Line 3: expected 2 values separated by semicolons"):
         bulk_csv_parse(b"userid;CN\nann;Ann\nben,Ben\n")

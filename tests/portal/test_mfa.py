@@ -22,7 +22,9 @@ from django.urls import reverse
 
 from hermod_core.models import AuditEvent
 from portal.models import LoginThrottle
-from portal.services import LOGIN_FREE_FAILURES
+from portal.services.login import (
+    LOGIN_FREE_FAILURES,
+)
 from tests.portal.conftest import PASSWORD
 
 SECRET = base64.b32encode(b"12345678901234567890").decode()  # RFC 6238's test key

@@ -13,7 +13,9 @@ from hermod_core.models import AuditEvent, Command, Message, MessageState
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.selectors.commands import command_result
 from portal.models import EnrollmentInvitation
-from portal.services import invitation_code_hash
+from portal.services.invitations import (
+    invitation_code_hash,
+)
 from tests.portal.helpers import complete, make_profile, provision_data
 
 

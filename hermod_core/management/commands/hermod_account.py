@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from hermod_core.services.console import ConsoleActor
 from portal.account_selectors import account_get_by_name, account_list
-from portal.account_services import (
+from portal.services.accounts import (
     INVITATION_DEFAULT_HOURS,
     AccountError,
     account_create,

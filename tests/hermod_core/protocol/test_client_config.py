@@ -3,14 +3,18 @@ import time
 import pytest
 import yaml
 
+from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import (
+    DEFAULT_GROUP,
     ClientConfigError,
     ClientEntry,
     ConfigNote,
+    is_client_id,
     parse_client_config,
     read_client_config,
     render_client_config,
     render_client_snippet,
+    render_generated_client,
 )
 
 # The kebab-case example of the integration guide (seed 002), placed in a full file.
@@ -228,3 +232,27 @@ def test_the_content_provider_and_retry_policy_survive_an_export() -> None:
 def test_bad_content_provider_and_retry_members_are_explained(member: str, problem: str) -> None:
     with pytest.raises(ClientConfigError, match=problem):
         parse_client_config(f"allowedClients:\n  - clientId: a\n    {member}\n")
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("idm", True),
+        ("x" * 100, True),
+        ("", False),
+        ("x" * 101, False),
+        ("a:b", False),
+        (" idm", False),
+        ("idm ", False),
+    ],
+)
+def test_the_client_id_rule(value, valid) -> None:
+    assert is_client_id(value) is valid
+
+
+def test_the_generated_client_snippet_carries_the_header_of_its_id_and_key() -> None:
+    snippet = render_generated_client("idm", "k3y", callback_url="https://h/callback-base")
+    assert snippet.startswith(f"# X-Api-Key: {build_api_key_header('idm', 'k3y')}\n")
+    (entry,) = parse_client_config(snippet)
+    assert (entry.client_id, entry.key, entry.group) == ("idm", "k3y", DEFAULT_GROUP)
+    assert entry.callback_url == "https://h/callback-base"

@@ -4,7 +4,10 @@ from typing import Any
 
 from django import forms
 
-from portal.account_services import INVITATION_DEFAULT_HOURS, INVITATION_MAX_HOURS
+from portal.services.accounts import (
+    INVITATION_DEFAULT_HOURS,
+    INVITATION_MAX_HOURS,
+)
 
 ROLE_CHOICES = [
     ("operator", "Operator — views everything, issues commands"),

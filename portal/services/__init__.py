@@ -1,0 +1,1 @@
+"""Portal-only services, one module per area (invitations, bulk, login, accounts)."""
