@@ -15,7 +15,9 @@ from portal.forms.fields import (
 
 class CommandFilterForm(forms.Form):
     type = forms.ChoiceField(choices=blank_choices([t.value for t in CommandType]), required=False)
-    state = forms.ChoiceField(choices=blank_choices([s.value for s in CommandState]), required=False)
+    state = forms.ChoiceField(
+        choices=blank_choices([s.value for s in CommandState]), required=False
+    )
     client = forms.CharField(max_length=100, required=False)
     user = forms.CharField(max_length=255, required=False)
     created_from = datetime_local_field()
