@@ -50,7 +50,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.services import free_port
+from tests.required_services import free_port
 from tests.tls_ca import TlsFiles
 
 Headers = dict[str, str]

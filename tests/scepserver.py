@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import free_port, port_open, service_missing
+from tests.required_services import free_port, port_open, service_missing
 
 SCEPSERVER = "/usr/bin/scepserver"
 CHALLENGE = "s3cret-challenge"

@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from tests.services import free_port, port_open, service_missing
+from tests.required_services import free_port, port_open, service_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable

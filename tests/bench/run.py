@@ -52,8 +52,8 @@ from tests.bench.load import (
     run_loop,
 )
 from tests.e2e.receiver import Receiver
+from tests.required_services import free_port, port_open
 from tests.seeds import provisioning_command
-from tests.services import free_port, port_open
 from tests.stack import PYTHON, ROOT, Hermod, Postgres, Redis, hermod_stack
 
 AUTH_PATH = "/hermod/rest/command/authenticate"

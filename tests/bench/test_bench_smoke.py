@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import service_missing
+from tests.required_services import service_missing
 from tests.stack import _postgres_bin
 
 pytestmark = pytest.mark.services

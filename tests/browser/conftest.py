@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.db import connections
 
 from portal.roles import ADMIN_GROUP
-from tests.services import service_missing
+from tests.required_services import service_missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.services import port_open, service_missing
+from tests.required_services import port_open, service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.services import free_port
+from tests.required_services import free_port
 
 # A 1x1 PNG and a 1x1 JPEG-like payload: what the device receives must be these bytes.
 PNG = base64.b64decode(

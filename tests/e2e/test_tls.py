@@ -18,8 +18,8 @@ from hermod_core.emulator.device import Device
 from tests.e2e.conftest import Api
 from tests.e2e.receiver import Receiver
 from tests.matchers import PROVISIONED
+from tests.required_services import free_port, port_open
 from tests.seeds import provisioning_command
-from tests.services import free_port, port_open
 from tests.stack import ROOT, Hermod, hermod_stack
 from tests.tls_ca import TlsFiles, make_tls_files
 

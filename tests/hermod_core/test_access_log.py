@@ -17,7 +17,7 @@ import requests
 from hermod_core.access_log import REDACTED, RedactingFilter, redact, redact_atoms
 from hermod_core.management.commands.serve import gunicorn_argv
 from hermod_core.observability import JsonFormatter
-from tests.services import free_port
+from tests.required_services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Zm9vYmFyLXNlY3JldC10b2tlbg"

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from hermod_core.api import ratelimit
-from tests.services import port_open, service_missing
+from tests.required_services import port_open, service_missing
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 
 from hermod_core.push.base import PushNotice, PushTarget
 from tests.push_endpoints import ApnsEndpoint, FcmEndpoint
-from tests.services import free_port
+from tests.required_services import free_port
 from tests.tls_ca import TlsFiles, make_tls_files
 
 MESSAGE_ID = "3f2c1d0e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"

@@ -21,7 +21,7 @@ from hermod_core.scep.results import PkiStatus
 from tests.hermod_core.scep import factories
 from tests.hermod_core.scep.conftest import Keys
 from tests.hermod_core.scep.fake_ca import FakeCa
-from tests.services import free_port
+from tests.required_services import free_port
 
 
 @pytest.fixture(scope="module")
