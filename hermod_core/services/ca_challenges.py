@@ -35,6 +35,7 @@ from hermod_core.crypto.csr import (
 )
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import thumbprint
+from hermod_core.lifecycle import CaStep
 from hermod_core.models import (
     CaChallenge,
     CaSettings,
@@ -209,7 +210,7 @@ def ca_challenge_verify(
     if now >= row.expires_at:
         raise ChallengeRefused("the challenge is past its deadline")
     command = row.command
-    if command.state != CommandState.COMPLETED or command.ca_state != "PENDING":
+    if command.state != CommandState.COMPLETED or command.ca_state != CaStep.PENDING:
         raise ChallengeRefused(
             f"command {command.pk} is {command.state}, CA step {command.ca_state or 'none'}"
         )
