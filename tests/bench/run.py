@@ -532,7 +532,12 @@ class Bench:
         for round_ in range(self.sizes.samples + 10):
             bench_device, location = self.probes[round_ % len(self.probes)]
             bearer = f"Authorization: Bearer {bench_device.boxtoken}\r\n".encode()
-            command_id = rng.randint(int(low), int(high))
+            # The first history row at or after a random id: ids between low and high may belong
+            # to commands other phases created meanwhile (another client's: its poll is a 404).
+            (command_id,) = self.db.execute(
+                "SELECT min(id) FROM hermod_command WHERE external_id = %s AND id >= %s",
+                (data.HISTORY, rng.randint(int(low), int(high))),
+            ).fetchone()
             timed("poll", f"/hermod/rest/command/poll/{command_id}", self.api_headers)
             timed("list", "/" + bench_device.boxurl.split("/", 3)[3], bearer)
             timed("fetch", "/" + location.split("/", 3)[3], bearer)
