@@ -31,7 +31,7 @@ from hermod_core.crypto.csr import default_hash
 from hermod_core.crypto.digests import b64url_sha256
 from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM, RAW_RSA_MECHANISMS
-from hermod_core.crypto.testca import make_self_signed_ca
+from hermod_core.emulator.testca import make_self_signed_ca
 from hermod_core.emulator import forgery
 from hermod_core.emulator.display import request_images
 from hermod_core.emulator.envelope import (

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 
-from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
+from hermod_core.emulator.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import DeviceError
 from hermod_core.models import Certificate, Command, Key, Mailbox, Profile
 from hermod_core.services.expiry import commands_expire

@@ -54,7 +54,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hermod_core.crypto import jws
 from hermod_core.crypto.digests import b64url_decode, b64url_encode
 from hermod_core.crypto.jwk import jwk_from_public_key, thumbprint
-from hermod_core.crypto.testca import make_self_signed_ca
+from hermod_core.emulator.testca import make_self_signed_ca
 from hermod_core.emulator.device import Device
 from hermod_core.models import (
     AuditEvent,
@@ -1209,7 +1209,7 @@ def test_a_traversal_name_on_the_bulk_upload_is_stored_without_its_path(
     console, client_a, filename
 ) -> None:
     from portal.models import BulkJob
-    from tests.portal.helpers import provision_data
+    from tests.factories import provision_data
 
     since = time.time() - 1
     form = {k: str(v) for k, v in provision_data(client_a.client).items() if k != "userid"}

@@ -25,7 +25,7 @@ from portal.services.bulk import (
     bulk_jobs_requeue_stalled,
 )
 from portal.tasks import bulk_provision
-from tests.portal.helpers import provision_data
+from tests.factories import provision_data
 
 CSV = b"userid,CN,emailAddress\nann,Ann Smith,ann@example.com\nben,,ben@example.com\ncid,Cid,\n"
 

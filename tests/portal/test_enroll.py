@@ -20,7 +20,7 @@ from portal.services.invitations import (
     invitation_create,
     invitation_revoke,
 )
-from tests.portal.helpers import complete, make_profile
+from tests.factories import complete, make_profile
 
 
 def _spec(userid: str = "dave@example.com", congrats: str = "") -> ProvisionSpec:

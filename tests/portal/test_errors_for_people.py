@@ -22,7 +22,7 @@ from portal.rendering import attach_error
 from portal.services.invitations import (
     invitation_create,
 )
-from tests.portal.helpers import provision_data
+from tests.factories import provision_data
 from tests.portal.test_callbacks import _exhausted
 from tests.portal.test_enroll import _spec
 

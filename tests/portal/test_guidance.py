@@ -103,7 +103,7 @@ def test_on_a_phone_the_enrollment_page_leads_with_the_app_link(invitation) -> N
 
 
 def test_the_profile_page_explains_key_states_and_the_box_token(operator, client_a) -> None:
-    from tests.portal.helpers import make_profile
+    from tests.factories import make_profile
 
     profile = make_profile(client_a.client)
     html = operator.get(reverse("portal:profile", args=[profile.pk])).content.decode()

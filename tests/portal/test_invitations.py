@@ -21,7 +21,7 @@ from portal.services.bulk import (
     bulk_csv_parse,
     bulk_job_run,
 )
-from tests.portal.helpers import complete, make_profile, provision_data
+from tests.factories import complete, make_profile, provision_data
 from tests.portal.test_bulk import _job, _upload, sent  # noqa: F401 - the fixture
 
 LINK = re.compile(r'id="invitation-link">(http://testserver/enroll/[A-Za-z0-9_-]+)<')

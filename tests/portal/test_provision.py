@@ -16,7 +16,7 @@ from portal.models import EnrollmentInvitation
 from portal.services.invitations import (
     invitation_code_hash,
 )
-from tests.portal.helpers import complete, make_profile, provision_data
+from tests.factories import complete, make_profile, provision_data
 
 
 def test_the_form_offers_clients_subject_keys_and_desktop_options(operator, client_a, client_b):

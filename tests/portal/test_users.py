@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, Command, Message, Profile, ProfileState
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 
 
 def test_searching_users_by_id(operator, client_a, client_b, django_assert_max_num_queries):

@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from hermod_core.crypto import testca
+from hermod_core.emulator import testca
 from hermod_core.crypto.certs import (
     certificate_matches_key,
     parse_certificate_b64,

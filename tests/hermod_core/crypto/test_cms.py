@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from hermod_core.crypto import testca
+from hermod_core.emulator import testca
 from hermod_core.crypto.cms import MAX_CMS_BYTES, sign_data, verify_signed_data
 from hermod_core.crypto.csr import make_dummy_csr
 from hermod_core.crypto.errors import ErrorCode

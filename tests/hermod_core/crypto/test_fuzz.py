@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hermod_core.crypto import testca
+from hermod_core.emulator import testca
 from hermod_core.crypto.certs import parse_certificate_b64, parse_certificate_der
 from hermod_core.crypto.cms import sign_data, verify_signed_data
 from hermod_core.crypto.csr import (

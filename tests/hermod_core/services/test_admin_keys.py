@@ -17,7 +17,7 @@ from hermod_core.services.commands import command_transition
 from hermod_core.services.expiry import commands_expire
 from tests.conftest import Persona
 from tests.matchers import PROVISIONED
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db

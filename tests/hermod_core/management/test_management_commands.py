@@ -214,7 +214,7 @@ def test_a_guessable_secret_stops_start_up_when_debug_is_off(
 
 
 def test_the_secrets_of_the_example_env_file_are_refused(tmp_path) -> None:
-    example = (Path(__file__).resolve().parents[2] / "docker" / ".env.example").read_text()
+    example = (Path(__file__).resolve().parents[3] / "docker" / ".env.example").read_text()
     values = dict(
         line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
     )
