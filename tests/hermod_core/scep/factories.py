@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import AttributeOID, NameOID
 
+from hermod_core.crypto.certs import key_usage
 from hermod_core.scep.identity import make_ra_identity
 
 
@@ -26,33 +27,35 @@ def ra_identity(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     return make_ra_identity(common_name)
 
 
-def _key_usage(*, cert_sign: bool, key_encipherment: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=key_encipherment,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: rsa.RSAPublicKey,
+    signer: rsa.RSAPrivateKey,
+    *,
+    ca: bool,
+    usage: x509.KeyUsage,
+) -> x509.Certificate:
+    """A certificate valid from an hour ago for 30 days, with a random serial."""
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(secrets.randbits(64))
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .sign(signer, hashes.SHA256())
     )
 
 
 def self_signed_ca(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name(common_name))
-        .issuer_name(name(common_name))
-        .public_key(key.public_key())
-        .serial_number(secrets.randbits(64))
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=True, key_encipherment=False), critical=True)
-        .sign(key, hashes.SHA256())
+    subject = name(common_name)
+    return _certificate(
+        subject, subject, key.public_key(), key, ca=True, usage=key_usage(cert_sign=True)
     )
 
 
@@ -70,20 +73,13 @@ def issue(
     key_encipherment: bool = False,
 ) -> x509.Certificate:
     """An end-entity certificate for `public_key`, issued by the CA."""
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(public_key)
-        .serial_number(secrets.randbits(64))
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            _key_usage(cert_sign=False, key_encipherment=key_encipherment), critical=True
-        )
-        .sign(ca_key, hashes.SHA256())
+    return _certificate(
+        subject,
+        ca_cert.subject,
+        public_key,
+        ca_key,
+        ca=False,
+        usage=key_usage(key_encipherment=key_encipherment),
     )
 
 
