@@ -21,7 +21,7 @@ from portal.services.login import (
 )
 from tests.browser.conftest import ADMIN_PASSWORD
 from tests.portal.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
-from tests.portal.test_mfa import totp
+from tests.totp import totp
 
 pytestmark = pytest.mark.services
 

@@ -37,9 +37,10 @@ from hermod_core.scep import ScepClient, ScepConfig
 from hermod_core.scep.identity import make_ra_identity
 from hermod_core.scep.results import PkiStatus
 from portal.roles import ADMIN_GROUP
-from tests.e2e.conftest import Api, make_client
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
-from tests.hermod_core.ca_fixtures import assert_no_secret, attacker_csr, template_challenge
+from tests.e2e.steps import make_client
+from tests.factories import assert_no_secret, attacker_csr, template_challenge
 from tests.matchers import PROVISIONED
 from tests.scepserver import verifying_scepserver
 from tests.seeds import provisioning_command

@@ -9,7 +9,7 @@ from django.urls import reverse
 from hermod_core.models import AuditEvent, CallbackDelivery, DeliveryState
 from hermod_core.services.audit import audit_record
 from hermod_core.services.clients import client_rotate_key
-from tests.portal.test_callbacks import _exhausted
+from tests.factories import exhausted_deliveries
 
 
 def _failed_test_callback(client) -> CallbackDelivery:
@@ -26,7 +26,7 @@ def _failed_test_callback(client) -> CallbackDelivery:
 
 
 def test_a_failed_test_callback_does_not_count_as_a_failed_callback(operator, client_a) -> None:
-    _exhausted(client_a.client, 1)
+    exhausted_deliveries(client_a.client, 1)
     _failed_test_callback(client_a.client)
     dashboard = operator.get(reverse("portal:dashboard"))
     assert dashboard.context["stats"].callbacks_exhausted == 1
@@ -36,7 +36,7 @@ def test_a_failed_test_callback_does_not_count_as_a_failed_callback(operator, cl
 
 
 def test_resend_all_leaves_test_callbacks_alone(admin, client_a) -> None:
-    (real,) = _exhausted(client_a.client, 1)
+    (real,) = exhausted_deliveries(client_a.client, 1)
     test = _failed_test_callback(client_a.client)
     admin.post(reverse("portal:callback_resend_all"))
     assert CallbackDelivery.objects.get(pk=real.pk).state == DeliveryState.PENDING

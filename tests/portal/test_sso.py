@@ -26,7 +26,7 @@ from tests.portal.oidc_provider import (
     _new_key,
     running_provider,
 )
-from tests.portal.test_mfa import SECRET, totp
+from tests.totp import SECRET, totp
 
 IP = "10.0.0.8"
 

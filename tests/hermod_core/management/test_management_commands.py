@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from hermod_core.models import AuditEvent, Client
 from hermod_core.protocol.api_key import parse_api_key_header
 from hermod_core.services.credentials import api_key_matches
-from tests.hermod_core.protocol.test_client_config import CAMEL, KEBAB
+from tests.seeds import CAMEL, KEBAB
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from hermod_core.emulator.device import Device
 from hermod_core.models import Command, Profile
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 

@@ -11,7 +11,7 @@ from hermod_core.emulator.device import Device
 from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import Profile, PushRegistration
 from hermod_core.services.push import PushSettingsChange, push_settings_set
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
