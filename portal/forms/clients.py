@@ -6,9 +6,7 @@ from datetime import timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 
-from hermod_core.models import (
-    Client,
-)
+from hermod_core.models import Client
 from hermod_core.models.clients import validate_client_id
 from hermod_core.protocol.client_config import CLIENT_ID_MAX, INTEGER_BOUNDS
 from portal.forms.fields import (

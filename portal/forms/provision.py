@@ -7,9 +7,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from hermod_core.models import (
-    Client,
-)
+from hermod_core.models import Client
 from hermod_core.protocol.commands import (
     BOOLEAN_EXTENSIONS,
     DEFAULT_SECONDS,

@@ -15,9 +15,7 @@ from hermod_core.services.console import (
     ConsoleActor,
     console_audit,
 )
-from portal.models import (
-    LoginThrottle,
-)
+from portal.models import LoginThrottle
 
 # Sign-in throttle: growing delays per (account name, address), a coarse budget per address.
 LOGIN_FREE_FAILURES = 5  # consecutive failures of a name from an address before delays start

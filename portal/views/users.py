@@ -24,9 +24,7 @@ from hermod_core.selectors.push import (
 )
 from hermod_core.services.console import box_token_revoke, console_command_issue
 from portal.actors import actor_from
-from portal.forms.users import (
-    ProfileCommandForm,
-)
+from portal.forms.users import ProfileCommandForm
 from portal.rendering import PERSON_ERRORS, error_text, or_404, page_or_fragment
 from portal.roles import console_view
 
