@@ -213,6 +213,27 @@ def exhausted_deliveries(client: Client, n: int = 1) -> list[CallbackDelivery]:
     return rows
 
 
+def ping_from_page(operator: HttpClient, profile: Profile, client: Client) -> Any:
+    """The operator pings ``profile`` from its console page, as ``client``."""
+    return operator.post(
+        reverse("portal:profile", args=[profile.pk]), {"action": "ping", "client": client.pk}
+    )
+
+
+def failed_test_callback(client: Client) -> CallbackDelivery:
+    """A console "test callback" (no command) that gave up: connection refused."""
+    return CallbackDelivery.objects.create(
+        command=None,
+        client=client,
+        path="/callback/test",
+        state=DeliveryState.EXHAUSTED,
+        body={"test": True},
+        attempts=1,
+        max_attempts=1,
+        last_error="connection refused",
+    )
+
+
 def provision_spec(userid: str = "dave@example.com", congrats: str = "") -> ProvisionSpec:
     """A console provisioning (one RSA signing key) for ``userid``, as an invitation carries it."""
     return ProvisionSpec(
