@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from hermod_core.crypto.csr import make_dummy_csr, parse_csr_b64
 from hermod_core.emulator.device import Device
+from hermod_core.emulator.envelope import Answer
 from hermod_core.emulator.state import StoredProfile
 from hermod_core.lifecycle import State
 from hermod_core.models import (
@@ -331,9 +332,8 @@ def provision(client: Any, persona: Persona, body: dict[str, Any] | None = None)
     return Provisioning(created["commandId"], destination["location"], token, message)
 
 
-def answer(client: Any, provisioning: Provisioning, tmp_path: Path) -> StoredProfile:
-    """The reference device answers the provisioning; returns what it stored (keys, CSRs)."""
-    device = Device(tmp_path / f"phone-{provisioning.command_id}")
+def device_answer(client: Any, device: Device, provisioning: Provisioning) -> tuple[Answer, Any]:
+    """``device`` answers ``provisioning``: what it built, and the server's response."""
     built = device.build_answer(provisioning.location, provisioning.message)
     answered = post_json(
         client,
@@ -341,6 +341,13 @@ def answer(client: Any, provisioning: Provisioning, tmp_path: Path) -> StoredPro
         built.body,
         HTTP_AUTHORIZATION=f"Bearer {provisioning.token}",
     )
+    return built, answered
+
+
+def answer(client: Any, provisioning: Provisioning, tmp_path: Path) -> StoredProfile:
+    """The reference device answers the provisioning; returns what it stored (keys, CSRs)."""
+    device = Device(tmp_path / f"phone-{provisioning.command_id}")
+    built, answered = device_answer(client, device, provisioning)
     assert answered.json() == PROVISIONED, answered.content
     assert built.new_profile is not None
     return built.new_profile

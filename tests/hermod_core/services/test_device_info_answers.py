@@ -12,7 +12,7 @@ from django.conf import settings
 from hermod_core.emulator.device import Device
 from hermod_core.emulator.state import StoredProfile
 from hermod_core.models import Command, Profile
-from tests.factories import Persona, provision
+from tests.factories import Persona, device_answer, provision
 from tests.matchers import PROVISIONED
 
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"
@@ -26,13 +26,7 @@ def post_json(client: Any, path: str, body: Any, **extra: Any) -> Any:
 def enroll(client: Any, persona: Persona, device: Device) -> tuple[str, Any]:
     """Create a provisioning and answer it with ``device``: (command id, answer response)."""
     provisioning = provision(client, persona)
-    built = device.build_answer(provisioning.location, provisioning.message)
-    answered = post_json(
-        client,
-        urlsplit(provisioning.location).path,
-        built.body,
-        HTTP_AUTHORIZATION=f"Bearer {provisioning.token}",
-    )
+    built, answered = device_answer(client, device, provisioning)
     if answered.status_code == 200:
         device.remember(built, answered.json())
     return provisioning.command_id, answered

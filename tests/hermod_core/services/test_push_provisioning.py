@@ -3,7 +3,6 @@ profile when valid and served by the group; otherwise ignored, never a reason to
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,14 +23,8 @@ def _http_endpoints(settings: Any) -> None:
 
 
 def provision(client: Any, persona: Persona, device: Device) -> Any:
-    provisioning = factories.provision(client, persona)
-    built = device.build_answer(provisioning.location, provisioning.message)
-    return client.post(
-        urlsplit(provisioning.location).path,
-        built.body,
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {provisioning.token}",
-    )
+    _, answered = factories.device_answer(client, device, factories.provision(client, persona))
+    return answered
 
 
 def test_a_valid_deviceinfo_push_registers_with_the_new_profile(
