@@ -30,7 +30,7 @@ from hermod_core.scep import (
     enroll_until_done,
     make_ra_identity,
 )
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.ca_challenges import CA_STEP_GRACE
 from hermod_core.services.commands import callback_release, command_create
 from hermod_core.services.dispatch import enqueue_ca_enrollment
@@ -63,7 +63,7 @@ def ca_settings_set(
     challenge_mode: str | None = None,
     ra_key_pem: str | None = None,
     ra_certificate_pem: str | None = None,
-    actor: str,
+    actor: Actor,
 ) -> CaSettings:
     """Create or change a group's SCEP CA (docs/PROTOCOL.md §10).
 

@@ -45,7 +45,7 @@ from hermod_core.models import (
     Group,
     Key,
 )
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import (
     ca_challenge_generate,
     ca_challenge_hash,
@@ -224,7 +224,7 @@ def ca_challenge_verify(
         )
         if first:
             audit_record(
-                actor="ca",
+                actor=Actor.system("ca"),
                 action="ca.challenge_consumed",
                 target_type="command",
                 target_id=str(command.pk),
@@ -239,7 +239,7 @@ def ca_challenge_verify(
 
 
 @transaction.atomic
-def ca_verifier_rotate(*, group: Group, actor: str) -> str:
+def ca_verifier_rotate(*, group: Group, actor: Actor) -> str:
     """A new verifier credential for the group's CA; returned once, only its digest is stored.
 
     The previous credential stops working at once. Raises ``CaSettings.DoesNotExist`` when the

@@ -23,7 +23,7 @@ from django.utils import timezone
 from hermod_core import sql
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, DeliveryState
 from hermod_core.selectors.clients import client_for_delivery
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.dispatch import enqueue_callback
 
 logger = logging.getLogger("hermod.callbacks")
@@ -183,7 +183,7 @@ def callbacks_requeue_lost(*, batch: int) -> int:
 
 
 @transaction.atomic
-def callback_resend(*, delivery: CallbackDelivery, actor: str) -> None:
+def callback_resend(*, delivery: CallbackDelivery, actor: Actor) -> None:
     """Give an exhausted delivery a fresh set of attempts (same event id and body)."""
     CallbackDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.EXHAUSTED).update(
         state=DeliveryState.PENDING,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from hermod_core.models import Client, Group
 from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, ConfigNote
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import api_key_generate, api_key_hash
 
 
@@ -40,7 +40,7 @@ class IssuedKey:
         return build_api_key_header(self.client.client_id, self.key)
 
 
-def group_get_or_create(*, name: str, actor: str) -> Group:
+def group_get_or_create(*, name: str, actor: Actor) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     if created:
         audit_record(actor=actor, action="group.create", target_type="group", target_id=name)
@@ -59,7 +59,7 @@ def client_create(
     callback_retry_delay: int | None = None,
     content_provider_url: str = "",
     content_provider_basic_auth: str = "",
-    actor: str,
+    actor: Actor,
     create_group: bool = True,
 ) -> IssuedKey:
     """Create a client with a new random key; the key is returned once and stored hashed.
@@ -127,7 +127,7 @@ _SECRET_SETTINGS = frozenset(
 
 
 @transaction.atomic
-def client_settings_update(*, client: Client, changes: dict[str, object], actor: str) -> Client:
+def client_settings_update(*, client: Client, changes: dict[str, object], actor: Actor) -> Client:
     """Change some of a client's callback and content-provider settings (names of
     ``CLIENT_SETTINGS``); validated as a whole (``ClientError``), audited without secret values.
     """
@@ -157,7 +157,9 @@ MAX_KEY_GRACE = timedelta(days=30)
 
 
 @transaction.atomic
-def client_rotate_key(*, client: Client, actor: str, grace: timedelta = timedelta(0)) -> IssuedKey:
+def client_rotate_key(
+    *, client: Client, actor: Actor, grace: timedelta = timedelta(0)
+) -> IssuedKey:
     """Replace the key. With ``grace`` (0 by default, at most ``MAX_KEY_GRACE``) the old key keeps
     working that long beside the new one, so the application server can switch without an
     outage; only its keyed hash is kept, with its expiry. Without grace it stops at once (and
@@ -202,7 +204,7 @@ def client_rotate_key(*, client: Client, actor: str, grace: timedelta = timedelt
 
 
 @transaction.atomic
-def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
+def client_set_enabled(*, client: Client, enabled: bool, actor: Actor) -> Client:
     client.enabled = enabled
     client.save(update_fields=["enabled"])
     audit_record(
@@ -216,7 +218,7 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
 
 
 @transaction.atomic
-def client_delete(*, client: Client, actor: str) -> Client:
+def client_delete(*, client: Client, actor: Actor) -> Client:
     """Delete a client: its key stops working, it leaves the lists, and its commands, callback
     deliveries and audit rows stay, still naming it (the row is kept, marked deleted, with
     neither key nor secrets). Refused (``ClientError``) while it has commands in progress,
@@ -303,7 +305,7 @@ def config_notes_report(notes: list[ConfigNote]) -> tuple[str, ...]:
 
 @transaction.atomic
 def clients_import(
-    *, entries: list[ClientEntry], actor: str, notes: list[ConfigNote] | None = None
+    *, entries: list[ClientEntry], actor: Actor, notes: list[ConfigNote] | None = None
 ) -> ImportResult:
     """Create or update one client per entry, keyed by client id; all or nothing.
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -42,7 +41,7 @@ from hermod_core.protocol.client_config import ClientConfigError, read_client_co
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.protocol.results import iso
 from hermod_core.scep import ScepError
-from hermod_core.services.audit import acting_as, audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.ca import (
     CaConfigurationError,
     ca_capabilities,
@@ -76,17 +75,8 @@ class ConsoleError(Exception):
     """A console operation that cannot be done; the message is shown to the person as is."""
 
 
-@dataclass(frozen=True)
-class ConsoleActor:
-    """Who acts: the account's user name (the audit ``actor``), the account and its address."""
-
-    name: str
-    user: AbstractBaseUser | None = None
-    ip: str | None = None
-
-
 def console_audit(
-    actor: ConsoleActor,
+    actor: Actor,
     action: str,
     *,
     target_type: str = "",
@@ -95,9 +85,7 @@ def console_audit(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     return audit_record(
-        actor=actor.name,
-        user=actor.user,
-        ip=actor.ip,
+        actor=actor,
         action=action,
         target_type=target_type,
         target_id=target_id,
@@ -107,10 +95,9 @@ def console_audit(
 
 
 @contextmanager
-def _attributed(actor: ConsoleActor) -> Iterator[None]:
-    """Run a shared service in one transaction with its audit rows naming the console account
-    and address (the services themselves take only the actor's name)."""
-    with transaction.atomic(), acting_as(actor.user, actor.ip):
+def _attributed(actor: Actor) -> Iterator[None]:
+    """Run a shared service in one transaction."""
+    with transaction.atomic():
         yield
 
 
@@ -119,7 +106,7 @@ def _attributed(actor: ConsoleActor) -> Iterator[None]:
 
 def console_client_create(
     *,
-    actor: ConsoleActor,
+    actor: Actor,
     client_id: str,
     group_name: str,
     callback_url: str = "",
@@ -149,14 +136,14 @@ def console_client_create(
                 callback_retry_delay=callback_retry_delay,
                 content_provider_url=content_provider_url,
                 content_provider_basic_auth=content_provider_basic_auth,
-                actor=actor.name,
+                actor=actor,
             )
     except ClientError as exc:
         raise ConsoleError(str(exc)) from None
 
 
 def console_client_settings_update(
-    *, actor: ConsoleActor, client: Client, changes: dict[str, object]
+    *, actor: Actor, client: Client, changes: dict[str, object]
 ) -> Client:
     """``client_settings_update`` from the console (content provider, retry policy): validated
     as a whole, a refused change (``ConsoleError``) writes nothing and leaves ``client`` as it
@@ -164,7 +151,7 @@ def console_client_settings_update(
     candidate = copy.copy(client)
     try:
         with _attributed(actor):
-            client_settings_update(client=candidate, changes=changes, actor=actor.name)
+            client_settings_update(client=candidate, changes=changes, actor=actor)
     except ClientError as exc:
         raise ConsoleError(str(exc)) from None
     for name in changes:
@@ -173,38 +160,38 @@ def console_client_settings_update(
 
 
 def console_client_rotate_key(
-    *, actor: ConsoleActor, client: Client, grace: timedelta = timedelta(0)
+    *, actor: Actor, client: Client, grace: timedelta = timedelta(0)
 ) -> IssuedKey:
     """``client_rotate_key`` from the console: the old key stops working at once, or after
     ``grace`` (``ConsoleError`` for a period out of range)."""
     try:
         with _attributed(actor):
-            return client_rotate_key(client=client, actor=actor.name, grace=grace)
+            return client_rotate_key(client=client, actor=actor, grace=grace)
     except ClientError as exc:
         raise ConsoleError(str(exc)) from None
 
 
-def console_client_delete(*, actor: ConsoleActor, client: Client) -> Client:
+def console_client_delete(*, actor: Actor, client: Client) -> Client:
     """``client_delete`` from the console; the audit row names the console account."""
     try:
         with _attributed(actor):
-            return client_delete(client=client, actor=actor.name)
+            return client_delete(client=client, actor=actor)
     except ClientError as exc:
         raise ConsoleError(str(exc)) from None
 
 
-def console_client_set_enabled(*, actor: ConsoleActor, client: Client, enabled: bool) -> Client:
+def console_client_set_enabled(*, actor: Actor, client: Client, enabled: bool) -> Client:
     """``client_set_enabled`` from the console; a disabled client's key answers 401."""
     with _attributed(actor):
-        return client_set_enabled(client=client, enabled=enabled, actor=actor.name)
+        return client_set_enabled(client=client, enabled=enabled, actor=actor)
 
 
-def console_clients_import(*, actor: ConsoleActor, text: str) -> ImportResult:
+def console_clients_import(*, actor: Actor, text: str) -> ImportResult:
     """Import a Hermod configuration file: every entry or none (``ConsoleError`` says why)."""
     try:
         config = read_client_config(text)
         with _attributed(actor):
-            return clients_import(entries=config.entries, notes=config.notes, actor=actor.name)
+            return clients_import(entries=config.entries, notes=config.notes, actor=actor)
     except (ClientConfigError, ClientError) as exc:
         raise ConsoleError(str(exc)) from None
 
@@ -212,7 +199,7 @@ def console_clients_import(*, actor: ConsoleActor, text: str) -> ImportResult:
 @transaction.atomic
 def client_callback_update(
     *,
-    actor: ConsoleActor,
+    actor: Actor,
     client: Client,
     callback_url: str,
     callback_basic_auth: str | None,
@@ -255,7 +242,7 @@ def client_callback_update(
 
 
 @transaction.atomic
-def callback_send_test(*, client: Client, actor: ConsoleActor) -> CallbackDelivery:
+def callback_send_test(*, client: Client, actor: Actor) -> CallbackDelivery:
     """Send a small test callback to ``<callback-url>/callback/test``, through the outbox.
 
     A delivery row without a command, due now and allowed one attempt (a test shows whether
@@ -291,13 +278,13 @@ def callback_send_test(*, client: Client, actor: ConsoleActor) -> CallbackDelive
     return delivery
 
 
-def console_callback_resend(*, actor: ConsoleActor, delivery: CallbackDelivery) -> None:
+def console_callback_resend(*, actor: Actor, delivery: CallbackDelivery) -> None:
     """``callback_resend`` from the console: an exhausted delivery gets fresh attempts."""
     with _attributed(actor):
-        callback_resend(delivery=delivery, actor=actor.name)
+        callback_resend(delivery=delivery, actor=actor)
 
 
-def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
+def callbacks_resend_exhausted(*, actor: Actor) -> int:
     """Resend every exhausted delivery of a command (same event ids and bodies; test callbacks
     are not resent); returns how many."""
     deliveries = list(
@@ -307,7 +294,7 @@ def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
     )
     with _attributed(actor):
         for delivery in deliveries:
-            callback_resend(delivery=delivery, actor=actor.name)
+            callback_resend(delivery=delivery, actor=actor)
     return len(deliveries)
 
 
@@ -316,7 +303,7 @@ def callbacks_resend_exhausted(*, actor: ConsoleActor) -> int:
 
 @transaction.atomic
 def trusted_key_add(
-    *, actor: ConsoleActor, group: Group, jwk_text: str, label: str = ""
+    *, actor: Actor, group: Group, jwk_text: str, label: str = ""
 ) -> TrustedAttestationKey:
     """Trust a device attestation key (docs/PROTOCOL.md §6.2 rule 1) for a group.
 
@@ -351,7 +338,7 @@ def trusted_key_add(
 
 
 @transaction.atomic
-def box_token_revoke(*, actor: ConsoleActor, profile: Profile) -> bool:
+def box_token_revoke(*, actor: Actor, profile: Profile) -> bool:
     """Revoke the box token of a profile's permanent box: from the next request on, the device
     can no longer open its box (the profile stays; provision again to reconnect the device).
     True if there was a token to revoke."""
@@ -374,7 +361,7 @@ def box_token_revoke(*, actor: ConsoleActor, profile: Profile) -> bool:
 
 
 @transaction.atomic
-def trusted_key_remove(*, actor: ConsoleActor, key: TrustedAttestationKey) -> None:
+def trusted_key_remove(*, actor: Actor, key: TrustedAttestationKey) -> None:
     """Stop trusting an attestation key; profiles it signed stay as they are."""
     group = key.group
     details = {"thumbprint": key.thumbprint, "label": key.label}
@@ -391,7 +378,7 @@ def trusted_key_remove(*, actor: ConsoleActor, key: TrustedAttestationKey) -> No
 
 def ca_settings_save(
     *,
-    actor: ConsoleActor,
+    actor: Actor,
     group: Group,
     scep_url: str,
     enabled: bool,
@@ -413,22 +400,22 @@ def ca_settings_save(
                 challenge_mode=challenge_mode,
                 ra_key_pem=ra_key_pem,
                 ra_certificate_pem=ra_certificate_pem,
-                actor=actor.name,
+                actor=actor,
             )
     except CaConfigurationError as exc:
         raise ConsoleError(str(exc)) from None
 
 
-def ca_verifier_generate(*, actor: ConsoleActor, group: Group) -> str:
+def ca_verifier_generate(*, actor: Actor, group: Group) -> str:
     """A new verifier credential for the group's CA (``ca_verifier_rotate``), shown once."""
     if not CaSettings.objects.filter(group=group).exists():
         raise ConsoleError("Save the CA's SCEP URL first.")
     with _attributed(actor):
-        return ca_verifier_rotate(group=group, actor=actor.name)
+        return ca_verifier_rotate(group=group, actor=actor)
 
 
 @transaction.atomic
-def ca_ra_identity_generate(*, actor: ConsoleActor, group: Group, common_name: str) -> CaSettings:
+def ca_ra_identity_generate(*, actor: Actor, group: Group, common_name: str) -> CaSettings:
     """Give a group's CA settings a fresh RA key and self-signed certificate.
 
     The CA must already have its URL saved. The key is stored PEM (unencrypted: the workers
@@ -458,7 +445,7 @@ class CaTestResult:
     error: str = ""
 
 
-def ca_test_connection(*, actor: ConsoleActor, group: Group) -> CaTestResult:
+def ca_test_connection(*, actor: Actor, group: Group) -> CaTestResult:
     """Ask the group's CA for its capabilities (SCEP GetCACaps) and record the outcome.
 
     Never raises for a CA that is down or misconfigured: the result says what went wrong.
@@ -490,7 +477,7 @@ def ca_test_connection(*, actor: ConsoleActor, group: Group) -> CaTestResult:
 
 @transaction.atomic
 def console_command_issue(
-    *, actor: ConsoleActor, client: Client, endpoint_name: str, body: dict[str, Any]
+    *, actor: Actor, client: Client, endpoint_name: str, body: dict[str, Any]
 ) -> Command:
     """Create a command on behalf of ``client`` exactly as the command API would.
 
@@ -519,7 +506,7 @@ def console_command_issue(
 
 
 @transaction.atomic
-def console_command_cancel(*, actor: ConsoleActor, command: Command) -> bool:
+def console_command_cancel(*, actor: Actor, command: Command) -> bool:
     """Cancel a command still in progress; False (and nothing changes) if it was already final.
 
     Goes through ``command_transition`` like every state change, so the client gets its

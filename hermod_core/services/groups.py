@@ -10,7 +10,8 @@ import re
 from django.db import IntegrityError, transaction
 
 from hermod_core.models import Group
-from hermod_core.services.console import ConsoleActor, ConsoleError, console_audit
+from hermod_core.services.audit import Actor, audit_record
+from hermod_core.services.console import ConsoleError
 
 # Letters, digits and . _ - inside; it is part of console URLs (/console/groups/<name>/).
 _GROUP_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")
@@ -34,7 +35,7 @@ def _taken(name: str, *, other_than: Group | None = None) -> bool:
     return taken.exists()
 
 
-def group_create(*, actor: ConsoleActor, name: str) -> Group:
+def group_create(*, actor: Actor, name: str) -> Group:
     """A new, empty group. Refused (``ConsoleError``) when the name is invalid or taken, in any
     letter case: ``Acme`` and ``acme`` would be two tenants nobody tells apart."""
     group_name_check(name)
@@ -43,13 +44,15 @@ def group_create(*, actor: ConsoleActor, name: str) -> Group:
             if _taken(name):
                 raise ConsoleError(f"A group named {name} exists already.")
             group = Group.objects.create(name=name)
-            console_audit(actor, "group.create", target_type="group", target_id=name, group=group)
+            audit_record(
+                actor=actor, action="group.create", target_type="group", target_id=name, group=group
+            )
     except IntegrityError:
         raise ConsoleError(f"A group named {name} exists already.") from None
     return group
 
 
-def group_rename(*, actor: ConsoleActor, group: Group, name: str) -> Group:
+def group_rename(*, actor: Actor, group: Group, name: str) -> Group:
     """Give a group another name; its clients, users and profiles stay in it (they refer to it
     by id). Clients' configuration files name the group, so an export after this shows the new
     name."""
@@ -63,9 +66,9 @@ def group_rename(*, actor: ConsoleActor, group: Group, name: str) -> Group:
                 raise ConsoleError(f"A group named {name} exists already.")
             Group.objects.filter(pk=group.pk).update(name=name)
             group.name = name
-            console_audit(
-                actor,
-                "group.rename",
+            audit_record(
+                actor=actor,
+                action="group.rename",
                 target_type="group",
                 target_id=name,
                 group=group,
@@ -106,7 +109,7 @@ def group_contents_text(contents: dict[str, int]) -> str:
 
 
 @transaction.atomic
-def group_delete(*, actor: ConsoleActor, group: Group) -> None:
+def group_delete(*, actor: Actor, group: Group) -> None:
     """Delete an empty group (its trusted keys, signer CAs and CA settings go with it).
 
     A group that still holds clients, users, profiles or commands is refused with the counts,
@@ -121,5 +124,5 @@ def group_delete(*, actor: ConsoleActor, group: Group) -> None:
         raise ConsoleError(
             f"The group {locked.name} is not empty ({listed}); only an empty group can be deleted."
         )
-    console_audit(actor, "group.delete", target_type="group", target_id=locked.name)
+    audit_record(actor=actor, action="group.delete", target_type="group", target_id=locked.name)
     locked.delete()

@@ -23,11 +23,10 @@ from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.lifecycle import State
 from hermod_core.models import Client, Command, CommandState, MessageState
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.commands import CommandError, command_transition
 from hermod_core.services.console import (
-    ConsoleActor,
     ConsoleError,
-    console_audit,
     console_command_cancel,
     console_command_issue,
 )
@@ -88,7 +87,7 @@ def invitation_lifetime_default() -> timedelta:
 
 
 def _issue(
-    actor: ConsoleActor,
+    actor: Actor,
     client: Client,
     spec: ProvisionSpec,
     template_key: PrivateKey | None = None,
@@ -105,7 +104,7 @@ def _new_code() -> tuple[str, str]:
 @transaction.atomic
 def invitation_create(
     *,
-    actor: ConsoleActor,
+    actor: Actor,
     client: Client,
     spec: ProvisionSpec,
     bulk_job: BulkJob | None = None,
@@ -148,9 +147,9 @@ def invitation_create(
         lifetime=lifetime,
         spec_sealed=seal(INVITATION_SPEC, json.dumps(spec.to_json())),
     )
-    console_audit(
-        actor,
-        "invitation.create",
+    audit_record(
+        actor=actor,
+        action="invitation.create",
         target_type="invitation",
         target_id=str(invitation.pk),
         group=client.group,
@@ -173,7 +172,7 @@ def _locked(invitation: EnrollmentInvitation) -> EnrollmentInvitation:
 
 
 @transaction.atomic
-def invitation_revoke(*, actor: ConsoleActor, invitation: EnrollmentInvitation) -> bool:
+def invitation_revoke(*, actor: Actor, invitation: EnrollmentInvitation) -> bool:
     """Withdraw an invitation: its link stops working and its request, if still in progress,
     is cancelled (the client gets its CANCELLED callback). False when it was revoked already
     or its enrollment completed (nothing to withdraw)."""
@@ -185,9 +184,9 @@ def invitation_revoke(*, actor: ConsoleActor, invitation: EnrollmentInvitation) 
     invitation.revoked_at, invitation.revoked_by = now, actor.name
     if locked.command.state == CommandState.IN_PROGRESS:
         console_command_cancel(actor=actor, command=locked.command)
-    console_audit(
-        actor,
-        "invitation.revoke",
+    audit_record(
+        actor=actor,
+        action="invitation.revoke",
         target_type="invitation",
         target_id=str(locked.pk),
         group=locked.group,
@@ -254,7 +253,7 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
             failure_code="EXPIRED",
             failure_reason="Not opened within its lifespan; the invitation issued a new request.",
         )
-    actor = ConsoleActor(name=locked.created_by)
+    actor = Actor(name=locked.created_by)
     try:
         with transaction.atomic():
             command = _issue(actor, old.client, spec)
@@ -269,9 +268,9 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
         command=command, requests_issued=F("requests_issued") + 1
     )
     invitation.command = command
-    console_audit(
-        ConsoleActor(name="enrollment link"),
-        "invitation.renew",
+    audit_record(
+        actor=Actor(name="enrollment link"),
+        action="invitation.renew",
         target_type="invitation",
         target_id=str(locked.pk),
         group=locked.group,
@@ -281,7 +280,7 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
 
 
 @transaction.atomic
-def invitation_resend(*, actor: ConsoleActor, invitation: EnrollmentInvitation) -> IssuedInvitation:
+def invitation_resend(*, actor: Actor, invitation: EnrollmentInvitation) -> IssuedInvitation:
     """A new link for an open invitation, valid for its lifetime again: the old link stops
     working (its code's hash is replaced). ``ConsoleError`` when the invitation was revoked or
     its enrollment ended (completed, failed, cancelled): then create a new one."""
@@ -299,9 +298,9 @@ def invitation_resend(*, actor: ConsoleActor, invitation: EnrollmentInvitation) 
         code_hash=code_hash, expires_at=now + lifetime, resent_at=now
     )
     locked.code_hash, locked.expires_at, locked.resent_at = code_hash, now + lifetime, now
-    console_audit(
-        actor,
-        "invitation.resend",
+    audit_record(
+        actor=actor,
+        action="invitation.resend",
         target_type="invitation",
         target_id=str(locked.pk),
         group=locked.group,

@@ -11,7 +11,6 @@ from hermod_core.models import Group
 from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_detail, group_get, group_list
 from hermod_core.selectors.push import push_settings_get
-from hermod_core.services.audit import acting_as
 from hermod_core.services.console import (
     ConsoleError,
     ca_ra_identity_generate,
@@ -198,15 +197,13 @@ def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = TrustedSignerCaForm(request.POST)
     if form.is_valid():
-        actor = actor_from(request)
         try:
-            with acting_as(actor.user, actor.ip):
-                ca = signer_ca_add(
-                    group=group,
-                    certificate_text=form.cleaned_data["certificate"],
-                    label=form.cleaned_data["label"],
-                    actor=actor.name,
-                )
+            ca = signer_ca_add(
+                group=group,
+                certificate_text=form.cleaned_data["certificate"],
+                label=form.cleaned_data["label"],
+                actor=actor_from(request),
+            )
         except SignerCaError as exc:
             form.add_error("certificate", str(exc))
         else:
@@ -222,9 +219,7 @@ def group_signer_ca_remove(request: HttpRequest, name: str, ca_id: int) -> HttpR
     ca = group.trusted_signer_cas.filter(pk=ca_id).first()
     if ca is None:
         raise Http404
-    actor = actor_from(request)
-    with acting_as(actor.user, actor.ip):
-        signer_ca_remove(ca=ca, actor=actor.name)
+    signer_ca_remove(ca=ca, actor=actor_from(request))
     messages.success(request, f"Signer CA {ca.subject} is no longer trusted.")
     return redirect("portal:group", name=group.name)
 

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState, Group
 from hermod_core.protocol.client_config import parse_client_config
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
-from hermod_core.services.console import ConsoleActor, ConsoleError, client_callback_update
+from hermod_core.services.console import ConsoleError, client_callback_update
 from hermod_core.services.credentials import api_key_hash, api_key_matches
 
 
@@ -18,7 +19,7 @@ def test_the_list_shows_every_client_in_a_fixed_number_of_queries(
     admin, client_a, client_b, django_assert_max_num_queries
 ) -> None:
     for n in range(10):
-        client_create(client_id=f"c{n}", group_name=f"g{n}", actor="test")
+        client_create(client_id=f"c{n}", group_name=f"g{n}", actor=Actor.system("test"))
     with django_assert_max_num_queries(8):
         page = admin.get(reverse("portal:client_list")).content.decode()
     assert "idm" in page
@@ -137,7 +138,7 @@ def test_a_refused_callback_change_leaves_the_client_as_it_was(client_a) -> None
     ):
         with pytest.raises(ConsoleError):
             client_callback_update(
-                actor=ConsoleActor(name="t"), client=client, callback_signing_secret="s9", **changes
+                actor=Actor(name="t"), client=client, callback_signing_secret="s9", **changes
             )
         after = (client.callback_url, client.callback_basic_auth, client.callback_signing_secret)
         assert after == before
@@ -177,7 +178,7 @@ def test_a_test_callback_goes_through_the_outbox(
 
 
 def test_a_client_without_callback_url_cannot_be_tested(admin, db) -> None:
-    client_create(client_id="poller", group_name="g", actor="test")
+    client_create(client_id="poller", group_name="g", actor=Actor.system("test"))
     response = admin.post(
         reverse("portal:client_test_callback", args=["poller"]), HTTP_HX_REQUEST="true"
     )
