@@ -1,5 +1,7 @@
 """Creating and changing clients and their keys; importing Hermod configuration files."""
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,9 +15,10 @@ from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, ConfigNote
 from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import api_key_generate, api_key_hash
+from hermod_core.services.errors import ServiceError
 
 
-class ClientError(Exception):
+class ClientError(ServiceError):
     """A client operation that cannot be done (unknown client, duplicate id …)."""
 
 
@@ -26,6 +29,18 @@ def _validate(client: Client) -> None:
     except ValidationError as exc:
         fields = ", ".join(sorted(exc.message_dict))
         raise ClientError(f"client {client.client_id!r}: invalid {fields}") from None
+
+
+def _change(client: Client, changes: dict[str, object], validate: Callable[[Client], None]) -> None:
+    """Validate ``changes`` on a copy of ``client`` (a refused change leaves the caller's client
+    as it was), then apply and save them."""
+    candidate = copy.copy(client)
+    for name, value in changes.items():
+        setattr(candidate, name, value)
+    validate(candidate)
+    for name, value in changes.items():
+        setattr(client, name, value)
+    client.save(update_fields=list(changes))
 
 
 @dataclass(frozen=True)
@@ -129,15 +144,13 @@ _SECRET_SETTINGS = frozenset(
 @transaction.atomic
 def client_settings_update(*, client: Client, changes: dict[str, object], actor: Actor) -> Client:
     """Change some of a client's callback and content-provider settings (names of
-    ``CLIENT_SETTINGS``); validated as a whole (``ClientError``), audited without secret values.
+    ``CLIENT_SETTINGS``); validated as a whole: a refused change (``ClientError``) writes
+    nothing and leaves ``client`` as it was. Audited without secret values.
     """
     unknown = set(changes) - set(CLIENT_SETTINGS)
     if unknown:
         raise ClientError(f"unknown client settings: {', '.join(sorted(unknown))}")
-    for name, value in changes.items():
-        setattr(client, name, value)
-    _validate(client)
-    client.save(update_fields=list(changes))
+    _change(client, changes, _validate)
     audit_record(
         actor=actor,
         action="client.update_settings",
@@ -379,3 +392,49 @@ def client_entry(client: Client, *, key: str = "") -> ClientEntry:
         attempts=client.callback_attempts,
         retry_delay=client.callback_retry_delay,
     )
+
+
+# --- the console's callback settings ----------------------------------------------------------
+
+
+def _validate_callback(client: Client) -> None:
+    try:
+        client.full_clean(exclude=["key_hash", "group"], validate_unique=False)
+    except ValidationError as exc:
+        raise ClientError("; ".join(exc.messages)) from None
+
+
+@transaction.atomic
+def client_callback_update(
+    *,
+    actor: Actor,
+    client: Client,
+    callback_url: str,
+    callback_basic_auth: str | None,
+    callback_signing_secret: str | None,
+) -> Client:
+    """Change where and how a client's callbacks go.
+
+    ``None`` for the basic auth or the signing secret keeps the stored value (they are never
+    shown back), ``""`` clears it. A refused change (``ClientError``) writes nothing and leaves
+    ``client`` as it was. The audit row says which secrets changed, never their values.
+    Callbacks already frozen keep their body; they go to the new URL from their next attempt.
+    """
+    changes: dict[str, object] = {"callback_url": callback_url.strip()}
+    if callback_basic_auth is not None:
+        if callback_basic_auth and ":" not in callback_basic_auth:
+            raise ClientError("Basic auth must be written user:password.")
+        changes["callback_basic_auth"] = callback_basic_auth
+    if callback_signing_secret is not None:
+        changes["callback_signing_secret"] = callback_signing_secret
+    _change(client, changes, _validate_callback)
+    changed = [name.removeprefix("callback_") for name in changes if name != "callback_url"]
+    audit_record(
+        actor=actor,
+        action="client.update_callback",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={"callback_url": client.callback_url, "changed_secrets": changed},
+    )
+    return client

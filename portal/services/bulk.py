@@ -24,10 +24,8 @@ from hermod_core.models import Client
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.commands import CommandError
-from hermod_core.services.console import (
-    ConsoleError,
-)
 from hermod_core.services.dispatch import enqueue_after_commit
+from hermod_core.services.errors import ServiceError
 from portal.models import (
     BulkJob,
     BulkJobRow,
@@ -150,7 +148,7 @@ def bulk_job_create(
     Each row becomes an invitation valid ``invitation_lifetime`` (None: the server's default);
     a user who has an open invitation already gets none (the row says so: revoke it first)."""
     if not client.enabled:
-        raise ConsoleError(f"Client {client.client_id} is disabled.")
+        raise ServiceError(f"Client {client.client_id} is disabled.")
     job = BulkJob.objects.create(
         client=client,
         created_by=actor.name,
@@ -265,7 +263,7 @@ def _bulk_row(
             return
         logger.exception("bulk job %s row %d: integrity error", job.pk, number)
         error = "The row could not be stored."
-    except (ProtocolError, CommandError, ConsoleError, CryptoError) as exc:
+    except (ProtocolError, CommandError, ServiceError, CryptoError) as exc:
         error = problem_text(exc)
     try:
         with transaction.atomic():
@@ -317,7 +315,7 @@ def bulk_job_run(*, job_id: int) -> str:
     return BulkJobState.DONE
 
 
-class BulkResultGoneError(ConsoleError):
+class BulkResultGoneError(ServiceError):
     """The result file was handed out already (or the job is not finished)."""
 
 

@@ -14,7 +14,7 @@ from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.models import AuditEvent, Client, Command
 from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
-from hermod_core.services.console import ConsoleError
+from hermod_core.services.errors import ServiceError
 from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
 from portal.provisioning import ProvisionSpec
 from portal.services.bulk import (
@@ -246,7 +246,7 @@ def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
     assert not BulkJob.objects.exists()
     # The form offers only enabled clients; the service refuses one on its own too.
     spec = ProvisionSpec(userid="", profile_name="p", servername="s", subject=(), keys=())
-    with pytest.raises(ConsoleError, match="is disabled"):
+    with pytest.raises(ServiceError, match="is disabled"):
         bulk_job_create(
             actor=Actor(name="t"),
             client=client_a.client,

@@ -10,8 +10,7 @@ from django.urls import reverse
 from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState, Group
 from hermod_core.protocol.client_config import parse_client_config
 from hermod_core.services.audit import Actor
-from hermod_core.services.clients import client_create
-from hermod_core.services.console import ConsoleError, client_callback_update
+from hermod_core.services.clients import ClientError, client_callback_update, client_create
 from hermod_core.services.credentials import api_key_hash, api_key_matches
 
 
@@ -136,7 +135,7 @@ def test_a_refused_callback_change_leaves_the_client_as_it_was(client_a) -> None
         {"callback_url": "not a url", "callback_basic_auth": "u:p2"},
         {"callback_url": "https://new.example.com/cb", "callback_basic_auth": "nocolon"},
     ):
-        with pytest.raises(ConsoleError):
+        with pytest.raises(ClientError):
             client_callback_update(
                 actor=Actor(name="t"), client=client, callback_signing_secret="s9", **changes
             )
