@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hermod_core.models import Client, Group
+from hermod_core.models.clients import validate_client_id_free
 from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, ConfigNote
 from hermod_core.services.audit import Actor, audit_record
@@ -85,13 +86,10 @@ def client_create(
     ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
     callback retry policy; ``content_provider_url`` resolves its content ids (docs/PROTOCOL.md §13).
     """
-    existing = Client.objects.filter(client_id=client_id).first()
-    if existing is not None and existing.deleted_at is not None:
-        raise ClientError(
-            f"client {client_id!r} was deleted; its commands keep the id, choose another"
-        )
-    if existing is not None:
-        raise ClientError(f"client {client_id!r} already exists")
+    try:
+        validate_client_id_free(client_id)
+    except ValidationError as exc:
+        raise ClientError(exc.messages[0]) from None
     if create_group:
         group = group_get_or_create(name=group_name, actor=actor)
     else:

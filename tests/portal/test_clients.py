@@ -1,16 +1,23 @@
 """Clients in the console: create (key once), rotate, enable, callbacks, test callback, files."""
 
 import base64
+import io
 
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState, Group
 from hermod_core.protocol.client_config import parse_client_config
 from hermod_core.services.audit import Actor
-from hermod_core.services.clients import ClientError, client_callback_update, client_create
+from hermod_core.services.clients import (
+    ClientError,
+    client_callback_update,
+    client_create,
+    client_delete,
+)
 from hermod_core.services.credentials import api_key_hash, api_key_matches
 
 
@@ -62,7 +69,29 @@ def test_creating_a_client_shows_its_key_once_with_the_header_value(admin, admin
 def test_a_duplicate_client_id_is_refused(admin, client_a) -> None:
     response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "x"})
     assert response.status_code == 400
-    assert "exists already" in response.content.decode()
+    assert "already exists" in response.content.decode()
+
+
+def test_the_form_the_command_line_and_the_service_refuse_a_taken_id_in_the_same_words(
+    admin, client_a
+) -> None:
+    with pytest.raises(ClientError) as refused:
+        client_create(client_id="idm", group_name="smartid", actor=Actor.system("test"))
+    said = str(refused.value)
+    assert said == "client 'idm' already exists"
+    with pytest.raises(CommandError) as cli:
+        call_command("hermod_client", "create", "idm", "--group", "smartid", stdout=io.StringIO())
+    assert str(cli.value) == said
+    response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "smartid"})
+    assert response.status_code == 400
+    assert response.context["create_form"].errors["client_id"] == [said]
+    # A deleted client's id stays taken (its commands keep naming it), in the same words too.
+    client_delete(client=client_a.client, actor=Actor.system("test"))
+    with pytest.raises(ClientError) as deleted:
+        client_create(client_id="idm", group_name="smartid", actor=Actor.system("test"))
+    assert "was deleted" in str(deleted.value)
+    response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "smartid"})
+    assert response.context["create_form"].errors["client_id"] == [str(deleted.value)]
 
 
 def test_an_invalid_callback_url_is_refused(admin, client_a) -> None:
