@@ -45,6 +45,7 @@ from hermod_core.protocol.commands import (
     CommandRequest,
     CommandType,
     admin_keys_removed,
+    parse_command_request,
 )
 from hermod_core.selectors.commands import command_result, commands_in_progress
 from hermod_core.selectors.profiles import (
@@ -53,6 +54,7 @@ from hermod_core.selectors.profiles import (
     profile_of_smartcard,
     profiles_of_user,
 )
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.ca_challenges import (
     MintedChallenge,
     ca_challenges_mint,
@@ -65,6 +67,7 @@ from hermod_core.services.credentials import (
     token_hash,
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
+from hermod_core.services.errors import ServiceError
 from hermod_core.services.push import push_forget, push_queue
 
 
@@ -535,3 +538,62 @@ def command_cancel(*, command: Command) -> bool:
         failure_code="CANCELLED",
         failure_reason="Cancelled by the client.",
     )
+
+
+# --- from the console: a command issued or cancelled by a person ------------------------------
+
+
+@transaction.atomic
+def command_issue(
+    *, actor: Actor, client: Client, endpoint_name: str, body: dict[str, Any]
+) -> Command:
+    """Create a command on behalf of ``client`` exactly as the command API would, audited as
+    issued by ``actor``.
+
+    The body goes through ``parse_command_request`` and ``command_create`` (so every rule of
+    docs/PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
+    limit apply); its callbacks go to that client. Raises ``ProtocolError`` / ``CommandError``
+    like the API, or ``ServiceError`` for a disabled client.
+    """
+    if not client.enabled:
+        raise ServiceError(f"Client {client.client_id} is disabled.")
+    request = parse_command_request(endpoint_name, body)
+    command = command_create(client=client, request=request)
+    audit_record(
+        actor=actor,
+        action="command.issue",
+        target_type="command",
+        target_id=str(command.pk),
+        group=client.group,
+        details={
+            "type": command.command_type,
+            "client": client.client_id,
+            "externalId": command.external_id,
+        },
+    )
+    return command
+
+
+@transaction.atomic
+def command_cancel_by(*, actor: Actor, command: Command) -> bool:
+    """Cancel a command still in progress in ``actor``'s name; False (and nothing changes) if it
+    was already final.
+
+    Goes through ``command_transition`` like every state change, so the client gets its
+    CANCELLED callback exactly once.
+    """
+    won = command_transition(
+        command_id=command.pk,
+        to=State.CANCELLED,
+        failure_code="CANCELLED",
+        failure_reason=f"Cancelled in the console by {actor.name}.",
+    )
+    audit_record(
+        actor=actor,
+        action="command.cancel",
+        target_type="command",
+        target_id=str(command.pk),
+        group=command.group,
+        details={"cancelled": won},
+    )
+    return won

@@ -69,3 +69,16 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     assert {"hermod_core.services.credentials", "django.db"} <= _imports(module)
     assert _forbidden("hermod_core.services.credentials", RULES[("hermod_core/selectors",)])
     assert not _forbidden("hermod_core.servicesx", ("hermod_core.services",))
+
+
+def test_who_acts_is_passed_to_the_services_never_read_from_the_context() -> None:
+    """One ``Actor`` (``services.audit``) goes to every service that audits; no service or
+    console module takes it from a context variable (the old ``acting_as``)."""
+    places = ("hermod_core/services", "hermod_core/selectors", "hermod_core/api", "portal")
+    wrong = sorted(
+        f"{path.relative_to(ROOT)} uses {word}"
+        for path in _files(places)
+        for word in ("ContextVar", "contextvars", "acting_as")
+        if word in path.read_text()
+    )
+    assert wrong == []

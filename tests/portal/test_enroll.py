@@ -11,8 +11,8 @@ from django.utils import timezone
 from hermod_core.lifecycle import State
 from hermod_core.models import AuditEvent, Client, Command, Message, MessageState
 from hermod_core.selectors.commands import command_result
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_transition
-from hermod_core.services.console import ConsoleActor
 from portal.models import EnrollmentInvitation
 from portal.provisioning import KeySpec, ProvisionSpec
 from portal.services.invitations import (
@@ -39,7 +39,7 @@ def _spec(userid: str = "dave@example.com", congrats: str = "") -> ProvisionSpec
 @pytest.fixture
 def invitation(client_a) -> IssuedInvitation:
     return invitation_create(
-        actor=ConsoleActor(name="alice-admin"),
+        actor=Actor(name="alice-admin"),
         client=client_a.client,
         spec=_spec(congrats="Welcome to Acme, Dave!"),
     )
@@ -94,9 +94,7 @@ def test_the_status_ends_with_the_congratulations_and_stops_polling(invitation, 
 
 
 def test_without_a_congratsmessage_a_plain_success_is_shown(client_a):
-    issued = invitation_create(
-        actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec("erin")
-    )
+    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("erin"))
     complete(issued.invitation.command, make_profile(client_a.client, "erin"))
     assert "Your device is enrolled" in _status(issued).content.decode()
 
@@ -221,7 +219,7 @@ def test_a_request_used_by_the_app_is_not_renewed(invitation):
 
 
 def test_a_revoked_link_says_it_was_withdrawn_and_cannot_be_renewed(invitation):
-    invitation_revoke(actor=ConsoleActor(name="alice-admin"), invitation=invitation.invitation)
+    invitation_revoke(actor=Actor(name="alice-admin"), invitation=invitation.invitation)
     assert Command.objects.get().state == State.CANCELLED
     response = _page(invitation)
     assert response.status_code == 410
@@ -255,10 +253,8 @@ def test_the_status_of_an_unknown_code_stops_polling(db):
 
 
 def test_one_users_code_shows_nothing_of_another(client_a, client_b):
-    mine = invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec("me"))
-    theirs = invitation_create(
-        actor=ConsoleActor(name="x"), client=client_b.client, spec=_spec("them")
-    )
+    mine = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("me"))
+    theirs = invitation_create(actor=Actor(name="x"), client=client_b.client, spec=_spec("them"))
     page = _page(mine).content.decode()
     their_uri = command_result(theirs.invitation.command)["destinations"][0]["uri"]
     assert their_uri.split("token=")[1] not in page
