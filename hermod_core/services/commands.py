@@ -47,7 +47,8 @@ from hermod_core.protocol.commands import (
     admin_keys_removed,
     parse_command_request,
 )
-from hermod_core.selectors.commands import command_result, commands_in_progress
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view, commands_in_progress
 from hermod_core.selectors.profiles import (
     ProfileBox,
     profile_active_in_group,
@@ -517,7 +518,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         commands.append(command)
         if command.ca_state == CaStep.PENDING:
             continue
-        delivery.body = command_result(command)
+        delivery.body = result_body(command_result_view(command))
         if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
             pending.append(delivery.pk)

@@ -25,6 +25,8 @@ from hermod_core.protocol.mailbox import (
 from hermod_core.protocol.results import (
     APP_LINK_SCHEME,
     DestinationView,
+    KeyView,
+    ProfileView,
     ResultView,
     app_link,
     box_url,
@@ -306,24 +308,27 @@ RESULT_EXAMPLES = [
             _PROV,
             State.COMPLETED,
             answer=ANSWER_EXAMPLE,
-            profile={
-                **_PROFILE_SUMMARY,
-                "boxurl": box_url(_PUBLIC_URL, _BOX),
-                "keys": [
-                    {
-                        "keyid": "signer",
-                        "usage": "SIG",
-                        "keytype": "RSA",
-                        "keylength": 2048,
-                        "certreq": "<base64 DER PKCS#10 signed by the new key>",
-                    }
-                ],
-                "deviceinfo": {
+            profile=ProfileView(
+                id=_PROFILE_SUMMARY["id"],
+                userid=_PROFILE_SUMMARY["userid"],
+                name=_PROFILE_SUMMARY["name"],
+                servername=_PROFILE_SUMMARY["servername"],
+                boxurl=box_url(_PUBLIC_URL, _BOX),
+                keys=(
+                    KeyView(
+                        keyid="signer",
+                        usage="SIG",
+                        keytype="RSA",
+                        keylength=2048,
+                        certreq="<base64 DER PKCS#10 signed by the new key>",
+                    ),
+                ),
+                device_info={
                     "operatingsystem": "Android 14",
                     "name": "Pixel",
                     "model": "Pixel 8",
                 },
-            },
+            ),
         ),
     ),
     OpenApiExample(
@@ -366,7 +371,8 @@ RESULT_EXAMPLES = [
             _SIGN,
             State.FAILED,
             answer=_sign_answer(1),
-            failure={"code": DEVICE_CODES[1][0], "message": DEVICE_CODES[1][1]},
+            failure_code=DEVICE_CODES[1][0],
+            failure_reason=DEVICE_CODES[1][1],
         ),
     ),
     OpenApiExample(
@@ -374,14 +380,18 @@ RESULT_EXAMPLES = [
         value=_result(
             _SIGN,
             State.EXPIRED,
-            failure={"code": "EXPIRED", "message": "No valid answer before the timeout."},
+            failure_code="EXPIRED",
+            failure_reason="No valid answer before the timeout.",
         ),
     ),
 ]
 CANCELLED_EXAMPLE = OpenApiExample(
     "Cancelled",
     value=_result(
-        _SIGN, State.CANCELLED, failure={"code": "CANCELLED", "message": "Cancelled by the client."}
+        _SIGN,
+        State.CANCELLED,
+        failure_code="CANCELLED",
+        failure_reason="Cancelled by the client.",
     ),
 )
 _EXPIRES_AT = datetime(2025, 6, 2, 10, 5, tzinfo=UTC)  # _EXPIRES
