@@ -47,7 +47,8 @@ from hermod_core.protocol.commands import (
     admin_keys_removed,
     parse_command_request,
 )
-from hermod_core.selectors.commands import command_result, commands_in_progress
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view, commands_in_progress
 from hermod_core.selectors.profiles import (
     ProfileBox,
     profile_active_in_group,
@@ -214,9 +215,12 @@ def _tally(client_id: int, change: int) -> None:
     sql.tally_add(client_id=client_id, slot=random.randrange(InProgressTally.SLOTS), change=change)
 
 
-def _untally(command_ids: list[int]) -> None:
-    """Take commands that just ended off their clients' tallies."""
-    ended = Counter(sql.clients_of_commands(command_ids))
+def _untally(command_ids: list[int], loaded: list[Command]) -> None:
+    """Take commands that just ended off their clients' tallies. The callback release has just
+    loaded them (with their client ids): only a command it did not load has its client read."""
+    known = {command.pk: command.client_id for command in loaded}
+    ended = Counter(known[pk] for pk in command_ids if pk in known)
+    ended.update(sql.clients_of_commands([pk for pk in command_ids if pk not in known]))
     for client_id, count in ended.items():
         _tally(client_id, -count)
 
@@ -445,8 +449,8 @@ def commands_transition(
                 "pk", flat=True
             )
         )
-    _after_transition(winners, to)
-    _untally(winners)
+    loaded = _after_transition(winners, to)
+    _untally(winners, loaded)
     return won
 
 
@@ -462,13 +466,14 @@ def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> in
     return Message.objects.filter(where, state__in=sources).update(state=to.value, **changes)
 
 
-def _after_transition(command_ids: list[int], to: State) -> None:
+def _after_transition(command_ids: list[int], to: State) -> list[Command]:
     """What every final state brings, in the same transaction: open destinations end, callbacks
-    are released, admin keys are forgotten."""
+    are released, admin keys are forgotten. Returns the commands the release read."""
     end = destination_end_state(to)
     messages_transition(where=Q(command_id__in=command_ids), to=end)
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
+    return loaded
 
 
 def _forget_admin_keys(command_ids: list[int], loaded: list[Command]) -> None:
@@ -517,7 +522,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         commands.append(command)
         if command.ca_state == CaStep.PENDING:
             continue
-        delivery.body = command_result(command)
+        delivery.body = result_body(command_result_view(command))
         if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
             pending.append(delivery.pk)

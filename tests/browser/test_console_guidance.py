@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from hermod_core.models import Client, Command
 from hermod_core.protocol.commands import parse_command_request
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
 from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
 from hermod_core.services.commands import command_create
@@ -219,7 +220,9 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
         expect(page.locator("#command-answer-none")).to_contain_text("No answer yet")
         screenshot(page, "live-command-waiting")
 
-        uri = command_result(Command.objects.get(pk=command.pk))["destinations"][0]["uri"]
+        uri = result_body(command_result_view(Command.objects.get(pk=command.pk)))["destinations"][
+            0
+        ]["uri"]
         outcome = Device(tmp_path / "phone").enroll(uri)
         assert (outcome.http_status, outcome.body) == (200, PROVISIONED)
 

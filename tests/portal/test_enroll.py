@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from hermod_core.lifecycle import State
 from hermod_core.models import AuditEvent, Client, Command, Message, MessageState
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
 from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_transition
 from portal.models import EnrollmentInvitation
@@ -60,7 +61,7 @@ def test_the_page_shows_the_qr_code_desktop_button_countdown_and_live_status(inv
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
     page = response.content.decode()
-    uri = command_result(invitation.invitation.command)["destinations"][0]["uri"]
+    uri = result_body(command_result_view(invitation.invitation.command))["destinations"][0]["uri"]
     assert '<div class="qr" id="enroll-qr"><svg' in page
     assert f'href="{uri.replace("&", "&amp;")}"' in page
     assert "Open in the desktop app" in page
@@ -256,7 +257,9 @@ def test_one_users_code_shows_nothing_of_another(client_a, client_b):
     mine = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("me"))
     theirs = invitation_create(actor=Actor(name="x"), client=client_b.client, spec=_spec("them"))
     page = _page(mine).content.decode()
-    their_uri = command_result(theirs.invitation.command)["destinations"][0]["uri"]
+    their_uri = result_body(command_result_view(theirs.invitation.command))["destinations"][0][
+        "uri"
+    ]
     assert their_uri.split("token=")[1] not in page
     assert "them" not in page
 
@@ -266,7 +269,7 @@ def test_the_page_offers_the_app_link_for_a_user_on_the_phone_returning_to_the_p
 ):
     settings.HERMOD_APP_LINK_SCHEME = "acme-id"  # a branded app
     page = _page(invitation).content.decode()
-    destination = command_result(invitation.invitation.command)["destinations"][0]
+    destination = result_body(command_result_view(invitation.invitation.command))["destinations"][0]
     token = destination["uri"].rsplit("token=", 1)[1]
     location = destination["location"].removeprefix("http://")
     back = quote(f"http://testserver{reverse('enroll:page', args=[invitation.code])}", safe="")

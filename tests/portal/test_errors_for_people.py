@@ -11,7 +11,8 @@ from django.utils import timezone
 from hermod_core.lifecycle import State
 from hermod_core.models import CallbackDelivery, Client, Command, Message
 from hermod_core.protocol.errors import ProtocolError
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
 from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_transition
 from portal.callback_errors import callback_problem, error_cause
@@ -197,7 +198,7 @@ def test_the_device_finds_an_expired_code_gone_as_the_protocol_says(client_a) ->
     """docs/PROTOCOL.md §7: an expired token answers 404 for its box, identical to an unknown box
     (no oracle); checked here for a code past its lifespan, before any sweep."""
     issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec())
-    destination = command_result(issued.invitation.command)["destinations"][0]
+    destination = result_body(command_result_view(issued.invitation.command))["destinations"][0]
     box, token = destination["location"], destination["uri"].rsplit("token=", 1)[1]
     path = "/" + box.split("/", 3)[3]  # /hermod/rest/ms/<bid>/<mid>
     http = HttpClient()
