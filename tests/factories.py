@@ -42,6 +42,7 @@ from hermod_core.models import (
     Profile,
 )
 from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.audit import Actor
 from hermod_core.services.ca import ca_settings_set
 from hermod_core.services.ca_challenges import ca_verifier_rotate
 from hermod_core.services.clients import client_create
@@ -78,7 +79,10 @@ def persona(name: str) -> Persona:
     """The client ``name`` of ``CLIENTS``, made as an operator makes one, with its key."""
     client_id, group_name, callback_url = CLIENTS[name]
     issued = client_create(
-        client_id=client_id, group_name=group_name, callback_url=callback_url, actor="test"
+        client_id=client_id,
+        group_name=group_name,
+        callback_url=callback_url,
+        actor=Actor.system("test"),
     )
     return Persona(client=issued.client, key=issued.key, api_key_header=issued.api_key_header)
 
@@ -285,9 +289,9 @@ def ca_for(persona: Persona, *, mode: str | None = None, password: str = STATIC_
         auto_certify=False,
         challenge_password=password,
         challenge_mode=mode,
-        actor="test",
+        actor=Actor.system("test"),
     )
-    return ca_verifier_rotate(group=group, actor="test")
+    return ca_verifier_rotate(group=group, actor=Actor.system("test"))
 
 
 def two_key_provisioning() -> dict[str, Any]:

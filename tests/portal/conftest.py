@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client as HttpClient
 
-from hermod_core.services.console import ConsoleActor
+from hermod_core.services.audit import Actor
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP
 from portal.services.invitations import IssuedInvitation, invitation_create
 from tests.factories import Persona, console_user, provision_spec, signed_in
@@ -53,7 +53,7 @@ def admin_csrf(admin_user: User) -> HttpClient:
 @pytest.fixture
 def invitation(client_a: Persona) -> IssuedInvitation:
     return invitation_create(
-        actor=ConsoleActor(name="alice-admin"),
+        actor=Actor(name="alice-admin"),
         client=client_a.client,
         spec=provision_spec(congrats="Welcome to Acme, Dave!"),
     )
