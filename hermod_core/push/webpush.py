@@ -7,17 +7,15 @@ The notice is encrypted to the subscription's ``p256dh`` key and ``auth`` secret
 
 import base64
 import json
-import threading
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pywebpush import WebPushException, webpush
 
+from hermod_core.http_sessions import thread_session
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
 from hermod_core.push.classify import classify_status, network_failure
-
-_local = threading.local()
 
 
 def _b64url(data: bytes) -> str:
@@ -36,9 +34,7 @@ def vapid_keys_generate() -> tuple[str, str]:
 
 
 def _session(verify: str | bool) -> requests.Session:
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
+    session = thread_session("webpush")
     session.verify = verify
     return session
 

@@ -39,7 +39,7 @@ from hermod_core.services.push import (
 )
 from tests.e2e.content_provider import PNG, ContentProvider, image
 from tests.e2e.receiver import Receiver
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 
 pytestmark = pytest.mark.django_db
 
