@@ -11,7 +11,7 @@ import requests
 
 from hermod_core.http_sessions import thread_session
 from hermod_core.push.base import PushNotice, PushResult, PushTarget
-from hermod_core.push.classify import classify_status, network_failure
+from hermod_core.push.classify import RELAY_GONE, classify_status, network_failure
 
 
 class RelayProvider:
@@ -49,4 +49,4 @@ class RelayProvider:
             )
         except requests.RequestException as exc:
             return network_failure(exc)
-        return classify_status(response.status_code, response.reason or "")
+        return classify_status(response.status_code, response.reason or "", gone=RELAY_GONE)
