@@ -4,6 +4,7 @@ import base64
 import hashlib
 import textwrap
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from asn1crypto import cms as asn1_cms
@@ -24,37 +25,24 @@ from .helpers import raises_code
 TBS = b"Transfer 500 EUR to SE45 5000 0000 0583 9825 7466\n"
 
 
-def _certificate(key: PrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]) -> x509.Certificate:
-    ca_key, ca_cert = test_ca
-    return testca.issue_certificate(make_dummy_csr({"CN": "signer"}, key=key), ca_key, ca_cert)
+def _certificate_fixture(key_fixture: str) -> Any:
+    """A module fixture: a certificate issued by the test CA for the key of ``key_fixture``."""
+
+    @pytest.fixture(scope="module")
+    def certificate(
+        request: pytest.FixtureRequest, test_ca: tuple[PrivateKey, x509.Certificate]
+    ) -> x509.Certificate:
+        key: PrivateKey = request.getfixturevalue(key_fixture)
+        ca_key, ca_cert = test_ca
+        return testca.issue_certificate(make_dummy_csr({"CN": "signer"}, key=key), ca_key, ca_cert)
+
+    return certificate
 
 
-@pytest.fixture(scope="module")
-def rsa_cert(
-    rsa2048: rsa.RSAPrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(rsa2048, test_ca)
-
-
-@pytest.fixture(scope="module")
-def p256_cert(
-    p256: ec.EllipticCurvePrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(p256, test_ca)
-
-
-@pytest.fixture(scope="module")
-def p384_cert(
-    p384: ec.EllipticCurvePrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(p384, test_ca)
-
-
-@pytest.fixture(scope="module")
-def other_rsa_cert(
-    other_rsa2048: rsa.RSAPrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(other_rsa2048, test_ca)
+rsa_cert = _certificate_fixture("rsa2048")
+p256_cert = _certificate_fixture("p256")
+p384_cert = _certificate_fixture("p384")
+other_rsa_cert = _certificate_fixture("other_rsa2048")
 
 
 def _flip_last_byte(der: bytes) -> bytes:
