@@ -1,7 +1,9 @@
 """How console views answer: a page or just its fragment, polling that stops, errors for people."""
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.forms import Form
@@ -91,6 +93,31 @@ _FORM_FIELDS = {
     "oldadminkey": "oldadminkey",
     "desktopKeyProtectionLevel": "protection_level",
 }
+
+
+def form_saved(
+    request: HttpRequest,
+    form: Form,
+    *,
+    save: Callable[[], str],
+    refusals: type[Exception] | tuple[type[Exception], ...],
+    error_field: str | None = None,
+    done: Callable[[], HttpResponse],
+    refused: Callable[[], HttpResponse],
+) -> HttpResponse:
+    """One console form POST that calls one service. When ``form`` is valid, ``save()`` calls the
+    service and returns the success message, shown on ``done()`` (the redirect back). A service
+    error of the ``refusals`` types goes on ``error_field`` (None: above the form); then, as for an
+    invalid form, ``refused()`` answers the page again with the form (status 400)."""
+    if form.is_valid():
+        try:
+            message = save()
+        except refusals as exc:
+            form.add_error(error_field, str(exc))
+        else:
+            messages.success(request, message)
+            return done()
+    return refused()
 
 
 def no_store(response: HttpResponse) -> HttpResponse:

@@ -1,8 +1,10 @@
 """Clients: list, create, rotate, enable, callback settings, test callback, import, export."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,7 +35,7 @@ from portal.forms.clients import (
     ClientRotateForm,
     GenerateClientForm,
 )
-from portal.rendering import no_store, or_404
+from portal.rendering import form_saved, no_store, or_404
 from portal.roles import console_view
 
 
@@ -122,6 +124,21 @@ def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
     }
 
 
+def _client_form_saved(
+    request: HttpRequest, client: Client, form: Form, form_name: str, *, save: Callable[[], str]
+) -> HttpResponse:
+    """A settings form of the client page posted (``form_saved``): back to the client page when
+    saved, else the page again (400) with the refused form, a ``ClientError`` above it."""
+    return form_saved(
+        request,
+        form,
+        save=save,
+        refusals=ClientError,
+        done=lambda: redirect("portal:client_detail", client_id=client.client_id),
+        refused=lambda: _detail_refused(request, client, **{form_name: form}),
+    )
+
+
 def _detail_refused(request: HttpRequest, client: Client, **forms: Any) -> HttpResponse:
     """The client's page again, with the form that was refused (400)."""
     return render(
@@ -166,17 +183,14 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
     """Content provider and callback retry policy of a client."""
     client = _managed(client_id)
     form = ClientContentForm(request.POST)
-    if form.is_valid():
-        try:
-            client_services.client_settings_update(
-                actor=actor_from(request), client=client, changes=form.changes()
-            )
-        except ClientError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Content provider and retry settings saved.")
-            return redirect("portal:client_detail", client_id=client.client_id)
-    return _detail_refused(request, client, content_form=form)
+
+    def save() -> str:
+        client_services.client_settings_update(
+            actor=actor_from(request), client=client, changes=form.changes()
+        )
+        return "Content provider and retry settings saved."
+
+    return _client_form_saved(request, client, form, "content_form", save=save)
 
 
 @require_POST
@@ -211,22 +225,19 @@ def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
 def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
     client = _managed(client_id)
     form = ClientCallbackForm(request.POST)
-    if form.is_valid():
+
+    def save() -> str:
         basic_auth, signing_secret = form.secrets()
-        try:
-            client_services.client_callback_update(
-                actor=actor_from(request),
-                client=client,
-                callback_url=form.cleaned_data["callback_url"],
-                callback_basic_auth=basic_auth,
-                callback_signing_secret=signing_secret,
-            )
-        except ClientError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Callback settings saved.")
-            return redirect("portal:client_detail", client_id=client.client_id)
-    return _detail_refused(request, client, form=form)
+        client_services.client_callback_update(
+            actor=actor_from(request),
+            client=client,
+            callback_url=form.cleaned_data["callback_url"],
+            callback_basic_auth=basic_auth,
+            callback_signing_secret=signing_secret,
+        )
+        return "Callback settings saved."
+
+    return _client_form_saved(request, client, form, "form", save=save)
 
 
 @require_POST

@@ -1,8 +1,10 @@
 """Groups: trusted attestation keys and the SCEP CA settings of each."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -38,7 +40,7 @@ from portal.forms.groups import (
     TrustedSignerCaForm,
 )
 from portal.forms.pushes import PushSettingsForm
-from portal.rendering import no_store, or_404
+from portal.rendering import form_saved, no_store, or_404
 from portal.roles import console_view
 
 
@@ -75,15 +77,14 @@ def group_create_view(request: HttpRequest) -> HttpResponse:
 def group_rename_view(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = GroupNameForm(request.POST, prefix="rename")
-    if form.is_valid():
-        try:
-            group_rename(actor=actor_from(request), group=group, name=form.cleaned_data["name"])
-        except ServiceError as exc:
-            form.add_error("name", str(exc))
-        else:
-            messages.success(request, f"Group {name} is now called {group.name}.")
-            return redirect("portal:group", name=group.name)
-    return group_detail_page(request, group, status=400, rename_form=form)
+
+    def rename() -> str:
+        group_rename(actor=actor_from(request), group=group, name=form.cleaned_data["name"])
+        return f"Group {name} is now called {group.name}."
+
+    return group_form_saved(
+        request, group, form, "rename_form", save=rename, refusals=ServiceError, error_field="name"
+    )
 
 
 @require_POST
@@ -97,6 +98,30 @@ def group_delete_view(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("portal:group", name=group.name)
     messages.success(request, f"Group {name} deleted.")
     return redirect("portal:groups")
+
+
+def group_form_saved(
+    request: HttpRequest,
+    group: Group,
+    form: Form,
+    form_name: str,
+    *,
+    save: Callable[[], str],
+    refusals: type[Exception] | tuple[type[Exception], ...],
+    error_field: str | None = None,
+) -> HttpResponse:
+    """A form of the group page posted (``form_saved``): back to the group page when saved, else
+    the group page again (400) with the refused form in its place ``form_name``."""
+    refused_form: dict[str, Any] = {form_name: form}
+    return form_saved(
+        request,
+        form,
+        save=save,
+        refusals=refusals,
+        error_field=error_field,
+        done=lambda: redirect("portal:group", name=group.name),
+        refused=lambda: group_detail_page(request, group, status=400, **refused_form),
+    )
 
 
 def group_detail_page(
@@ -161,20 +186,19 @@ def group_page(request: HttpRequest, name: str) -> HttpResponse:
 def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = TrustedKeyForm(request.POST)
-    if form.is_valid():
-        try:
-            key = trusted_key_add(
-                actor=actor_from(request),
-                group=group,
-                jwk_text=form.cleaned_data["jwk"],
-                label=form.cleaned_data["label"],
-            )
-        except ServiceError as exc:
-            form.add_error("jwk", str(exc))
-        else:
-            messages.success(request, f"Key {key.thumbprint} is now trusted.")
-            return redirect("portal:group", name=group.name)
-    return group_detail_page(request, group, status=400, key_form=form)
+
+    def add() -> str:
+        key = trusted_key_add(
+            actor=actor_from(request),
+            group=group,
+            jwk_text=form.cleaned_data["jwk"],
+            label=form.cleaned_data["label"],
+        )
+        return f"Key {key.thumbprint} is now trusted."
+
+    return group_form_saved(
+        request, group, form, "key_form", save=add, refusals=ServiceError, error_field="jwk"
+    )
 
 
 @require_POST
@@ -192,20 +216,25 @@ def group_key_remove(request: HttpRequest, name: str, key_id: int) -> HttpRespon
 def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = TrustedSignerCaForm(request.POST)
-    if form.is_valid():
-        try:
-            ca = signer_ca_add(
-                group=group,
-                certificate_text=form.cleaned_data["certificate"],
-                label=form.cleaned_data["label"],
-                actor=actor_from(request),
-            )
-        except SignerCaError as exc:
-            form.add_error("certificate", str(exc))
-        else:
-            messages.success(request, f"Signer CA {ca.subject} is now trusted.")
-            return redirect("portal:group", name=group.name)
-    return group_detail_page(request, group, status=400, signer_ca_form=form)
+
+    def add() -> str:
+        ca = signer_ca_add(
+            group=group,
+            certificate_text=form.cleaned_data["certificate"],
+            label=form.cleaned_data["label"],
+            actor=actor_from(request),
+        )
+        return f"Signer CA {ca.subject} is now trusted."
+
+    return group_form_saved(
+        request,
+        group,
+        form,
+        "signer_ca_form",
+        save=add,
+        refusals=SignerCaError,
+        error_field="certificate",
+    )
 
 
 @require_POST
@@ -223,15 +252,14 @@ def group_signer_ca_remove(request: HttpRequest, name: str, ca_id: int) -> HttpR
 def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = CaSettingsForm(request.POST)
-    if form.is_valid():
-        try:
-            ca_settings_set(actor=actor_from(request), group=group, **form.changes())
-        except CaConfigurationError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "CA settings saved.")
-            return redirect("portal:group", name=group.name)
-    return group_detail_page(request, group, status=400, ca_form=form)
+
+    def save() -> str:
+        ca_settings_set(actor=actor_from(request), group=group, **form.changes())
+        return "CA settings saved."
+
+    return group_form_saved(
+        request, group, form, "ca_form", save=save, refusals=CaConfigurationError
+    )
 
 
 @require_POST

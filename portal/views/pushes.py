@@ -17,7 +17,7 @@ from portal.actors import actor_from
 from portal.forms.pushes import PushSettingsForm
 from portal.rendering import or_404
 from portal.roles import console_view
-from portal.views.groups import group_detail_page
+from portal.views.groups import group_form_saved
 
 SHOWN = 500  # pushes listed, newest first
 
@@ -39,15 +39,14 @@ def pushes(request: HttpRequest) -> HttpResponse:
 def group_push_save(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = PushSettingsForm(request.POST)
-    if form.is_valid():
-        try:
-            push_settings_set(group=group, change=form.change(), actor=actor_from(request))
-        except PushConfigurationError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Push settings saved.")
-            return redirect("portal:group", name=group.name)
-    return group_detail_page(request, group, status=400, push_form=form)
+
+    def save() -> str:
+        push_settings_set(group=group, change=form.change(), actor=actor_from(request))
+        return "Push settings saved."
+
+    return group_form_saved(
+        request, group, form, "push_form", save=save, refusals=PushConfigurationError
+    )
 
 
 @require_POST

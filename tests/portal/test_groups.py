@@ -35,6 +35,12 @@ def test_the_group_list_and_page(
     assert "da" in detail
 
 
+def test_the_group_list_has_a_plain_title_and_one_create_form(admin, db):
+    page = admin.get(reverse("portal:groups")).content.decode()
+    assert "<title>Groups · Hermod</title>" in page
+    assert page.count('id="group-create"') == 1
+
+
 def test_trusting_a_pasted_jwk_stores_its_public_part_and_thumbprint(admin, client_a, device_jwk):
     response = admin.post(
         reverse("portal:group_key_add", args=["smartid"]),

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import textwrap
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from asn1crypto import cms as asn1_cms
@@ -11,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from hermod_core.crypto.cms import MAX_CMS_BYTES, sign_data, verify_signed_data
+from hermod_core.crypto.cms import MAX_CMS_BYTES, VerifiedCms, sign_data, verify_signed_data
 from hermod_core.crypto.csr import make_dummy_csr
 from hermod_core.crypto.errors import ErrorCode
 from hermod_core.crypto.jwk import PrivateKey, public_keys_equal
@@ -24,41 +25,54 @@ from .helpers import raises_code
 TBS = b"Transfer 500 EUR to SE45 5000 0000 0583 9825 7466\n"
 
 
-def _certificate(key: PrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]) -> x509.Certificate:
-    ca_key, ca_cert = test_ca
-    return testca.issue_certificate(make_dummy_csr({"CN": "signer"}, key=key), ca_key, ca_cert)
+def _certificate_fixture(key_fixture: str) -> Any:
+    """A module fixture: a certificate issued by the test CA for the key of ``key_fixture``."""
+
+    @pytest.fixture(scope="module")
+    def certificate(
+        request: pytest.FixtureRequest, test_ca: tuple[PrivateKey, x509.Certificate]
+    ) -> x509.Certificate:
+        key: PrivateKey = request.getfixturevalue(key_fixture)
+        ca_key, ca_cert = test_ca
+        return testca.issue_certificate(make_dummy_csr({"CN": "signer"}, key=key), ca_key, ca_cert)
+
+    return certificate
 
 
-@pytest.fixture(scope="module")
-def rsa_cert(
-    rsa2048: rsa.RSAPrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(rsa2048, test_ca)
-
-
-@pytest.fixture(scope="module")
-def p256_cert(
-    p256: ec.EllipticCurvePrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(p256, test_ca)
-
-
-@pytest.fixture(scope="module")
-def p384_cert(
-    p384: ec.EllipticCurvePrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(p384, test_ca)
-
-
-@pytest.fixture(scope="module")
-def other_rsa_cert(
-    other_rsa2048: rsa.RSAPrivateKey, test_ca: tuple[PrivateKey, x509.Certificate]
-) -> x509.Certificate:
-    return _certificate(other_rsa2048, test_ca)
+rsa_cert = _certificate_fixture("rsa2048")
+p256_cert = _certificate_fixture("p256")
+p384_cert = _certificate_fixture("p384")
+other_rsa_cert = _certificate_fixture("other_rsa2048")
 
 
 def _flip_last_byte(der: bytes) -> bytes:
     return der[:-1] + bytes([der[-1] ^ 0x01])
+
+
+def _verify_spec(spec: CmsSpec) -> VerifiedCms:
+    """Build the CMS that ``spec`` describes and verify it over TBS, expecting the spec's key."""
+    return verify_signed_data(build_cms(spec), expected_key=spec.key.public_key(), content=TBS)
+
+
+def _attributes_over_tbs(
+    *extra: dict[str, object], content_type: str = "data"
+) -> list[dict[str, object]]:
+    """Signed attributes a signer might send: content type and the message digest of TBS, then
+    ``extra``."""
+    return [
+        {"type": "content_type", "values": [content_type]},
+        {"type": "message_digest", "values": [hashlib.sha256(TBS).digest()]},
+        *extra,
+    ]
+
+
+def _assert_attributes_refused(
+    attributes: list[dict[str, object]], key: PrivateKey, certificate: x509.Certificate
+) -> None:
+    """A CMS signing exactly ``attributes`` is refused as invalid."""
+    spec = CmsSpec(TBS, key, certificate, signed_attributes=True, attributes_override=attributes)
+    with raises_code(ErrorCode.CMS_INVALID):
+        _verify_spec(spec)
 
 
 # --- What cryptography's PKCS7SignatureBuilder produces (signed attributes) ------------------
@@ -167,7 +181,7 @@ def test_it_finds_the_signer_by_subject_key_identifier(
         signed_attributes=True,
         extra_certificates=[rsa_cert],
     )
-    verified = verify_signed_data(build_cms(spec), expected_key=p256.public_key(), content=TBS)
+    verified = _verify_spec(spec)
     assert verified.signer_certificate == p256_cert
 
 
@@ -175,7 +189,7 @@ def test_it_accepts_signed_attributes_in_the_order_the_signer_sent(
     rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
 ) -> None:
     spec = CmsSpec(TBS, rsa2048, rsa_cert, signed_attributes=True, unsorted_attributes=True)
-    verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+    _verify_spec(spec)
 
 
 def test_it_verifies_hand_built_rsa_pss_with_explicit_parameters(
@@ -189,7 +203,7 @@ def test_it_verifies_hand_built_rsa_pss_with_explicit_parameters(
         signature_parameters=pss_parameters("sha256", 32),
         pss_salt_length=32,
     )
-    verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+    _verify_spec(spec)
 
 
 # --- Wrong key, wrong content, tampering -----------------------------------------------------
@@ -265,7 +279,7 @@ def test_it_rejects_a_message_digest_of_other_content(
 ) -> None:
     spec = CmsSpec(TBS, rsa2048, rsa_cert, signed_attributes=True, message_digest_of=b"other")
     with raises_code(ErrorCode.CMS_CONTENT_MISMATCH):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+        _verify_spec(spec)
 
 
 def test_it_requires_content_for_a_detached_signature(
@@ -291,7 +305,7 @@ def test_it_rejects_a_cms_without_the_signer_certificate(
         CmsSpec(TBS, rsa2048, rsa_cert, include_certificate=False, sid="subject_key_identifier"),
     ):  # fmt: skip
         with raises_code(ErrorCode.CMS_SIGNER_NOT_FOUND):
-            verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+            _verify_spec(spec)
 
 
 # --- Unsupported and malformed structures ---------------------------------------------------
@@ -326,7 +340,7 @@ def test_it_rejects_unsupported_or_inconsistent_signature_algorithms(
         TBS, rsa2048, rsa_cert, signature_algorithm=algorithm, signature_parameters=parameters
     )
     with raises_code(ErrorCode.CMS_UNSUPPORTED):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+        _verify_spec(spec)
 
 
 def test_it_rejects_an_ecdsa_algorithm_on_an_rsa_key(
@@ -334,7 +348,7 @@ def test_it_rejects_an_ecdsa_algorithm_on_an_rsa_key(
 ) -> None:
     spec = CmsSpec(TBS, rsa2048, rsa_cert, signature_algorithm="sha256_ecdsa")
     with raises_code(ErrorCode.CMS_BAD_SIGNATURE):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+        _verify_spec(spec)
 
 
 def test_it_rejects_more_than_one_signer(
@@ -361,28 +375,13 @@ def test_it_rejects_signed_attributes_without_exactly_one_type_and_digest(
     rsa2048: rsa.RSAPrivateKey,
     rsa_cert: x509.Certificate,
 ) -> None:
-    spec = CmsSpec(
-        TBS, rsa2048, rsa_cert, signed_attributes=True, attributes_override=list(attributes)
-    )
-    with raises_code(ErrorCode.CMS_INVALID):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+    _assert_attributes_refused(list(attributes), rsa2048, rsa_cert)
 
 
 def test_it_rejects_a_content_type_attribute_that_differs(
     rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
 ) -> None:
-    spec = CmsSpec(
-        TBS,
-        rsa2048,
-        rsa_cert,
-        signed_attributes=True,
-        attributes_override=[
-            {"type": "content_type", "values": ["signed_data"]},
-            {"type": "message_digest", "values": [hashlib.sha256(TBS).digest()]},
-        ],
-    )
-    with raises_code(ErrorCode.CMS_INVALID):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+    _assert_attributes_refused(_attributes_over_tbs(content_type="signed_data"), rsa2048, rsa_cert)
 
 
 # --- signingTime (RFC 5652 §11.3) and the signature value: what binds an answer (§6.3) -------
@@ -441,7 +440,7 @@ def test_signed_attributes_without_signing_time_have_none(
     p256: ec.EllipticCurvePrivateKey, p256_cert: x509.Certificate
 ) -> None:
     spec = CmsSpec(TBS, p256, p256_cert, signed_attributes=True)
-    verified = verify_signed_data(build_cms(spec), expected_key=p256.public_key(), content=TBS)
+    verified = _verify_spec(spec)
     assert verified.has_signed_attributes
     assert verified.signing_time is None
 
@@ -457,39 +456,18 @@ def test_signed_attributes_without_signing_time_have_none(
 def test_it_rejects_a_signing_time_without_exactly_one_value(
     signing_time: dict[str, object], rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
 ) -> None:
-    spec = CmsSpec(
-        TBS,
-        rsa2048,
-        rsa_cert,
-        signed_attributes=True,
-        attributes_override=[
-            {"type": "content_type", "values": ["data"]},
-            {"type": "message_digest", "values": [hashlib.sha256(TBS).digest()]},
-            signing_time,
-        ],
-    )
-    with raises_code(ErrorCode.CMS_INVALID):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+    _assert_attributes_refused(_attributes_over_tbs(signing_time), rsa2048, rsa_cert)
 
 
 def test_it_rejects_two_signing_time_attributes(
     rsa2048: rsa.RSAPrivateKey, rsa_cert: x509.Certificate
 ) -> None:
     """Which of two times would count? Neither: RFC 5652 §11.3 allows one attribute."""
-    spec = CmsSpec(
-        TBS,
-        rsa2048,
-        rsa_cert,
-        signed_attributes=True,
-        attributes_override=[
-            {"type": "content_type", "values": ["data"]},
-            {"type": "message_digest", "values": [hashlib.sha256(TBS).digest()]},
-            {"type": "signing_time", "values": [utc_time(SIGNED_AT)]},
-            {"type": "signing_time", "values": [utc_time(SIGNED_AT + timedelta(days=1))]},
-        ],
+    attributes = _attributes_over_tbs(
+        {"type": "signing_time", "values": [utc_time(SIGNED_AT)]},
+        {"type": "signing_time", "values": [utc_time(SIGNED_AT + timedelta(days=1))]},
     )
-    with raises_code(ErrorCode.CMS_INVALID):
-        verify_signed_data(build_cms(spec), expected_key=rsa2048.public_key(), content=TBS)
+    _assert_attributes_refused(attributes, rsa2048, rsa_cert)
 
 
 def test_it_rejects_a_signing_time_that_is_not_a_time(

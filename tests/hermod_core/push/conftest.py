@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hermod_core.push.base import PushNotice, PushTarget
-from tests.push_endpoints import ApnsEndpoint, FcmEndpoint
+from hermod_core.push.base import PushNotice, PushOutcome, PushProvider, PushResult, PushTarget
+from tests.push_endpoints import ApnsEndpoint, FcmEndpoint, H2Endpoint
 from tests.required_services import free_port
 from tests.tls_ca import TlsFiles, make_tls_files
 
@@ -35,6 +35,35 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def send_from_threads(
+    provider: PushProvider, target: PushTarget, count: int = 8
+) -> list[PushOutcome]:
+    """Send NOTICE from ``count`` threads at once; the outcomes, in the order they ended."""
+    outcomes: list[PushOutcome] = []
+
+    def send() -> None:
+        outcomes.append(provider.send(target, NOTICE).outcome)
+
+    threads = [threading.Thread(target=send) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def send_while_down_then_up(
+    provider: PushProvider, endpoint: H2Endpoint, target: PushTarget
+) -> tuple[PushResult, PushResult]:
+    """Deliver NOTICE once, then send it while ``endpoint`` is stopped and again once it is
+    started: the results (down, up)."""
+    assert provider.send(target, NOTICE).outcome is PushOutcome.DELIVERED
+    endpoint.stop()
+    down = provider.send(target, NOTICE)
+    endpoint.start()
+    return down, provider.send(target, NOTICE)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """ApnsProvider against a local HTTP/2 endpoint that checks requests as APNs does."""
 
 import logging
-import threading
 from collections.abc import Callable
 
 import jwt
@@ -11,7 +10,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hermod_core.push.apns import ApnsProvider, apns_payload, is_device_token
 from hermod_core.push.base import PushOutcome, PushTarget
 from hermod_core.push.transport import ProviderConfigError, retry_after_in
-from tests.hermod_core.push.conftest import APNS_TOKEN, MESSAGE_ID, NOTICE, FakeClock
+from tests.hermod_core.push.conftest import (
+    APNS_TOKEN,
+    MESSAGE_ID,
+    NOTICE,
+    FakeClock,
+    send_from_threads,
+    send_while_down_then_up,
+)
 from tests.push_endpoints import ApnsEndpoint, break_http, private_pem
 from tests.tls_ca import TlsFiles
 
@@ -305,12 +311,7 @@ def test_an_untrusted_certificate_is_never_talked_to(
 def test_apns_down_then_up_again_delivers_on_a_new_connection(
     provider: ApnsProvider, apns_endpoint: ApnsEndpoint, apns_target: PushTarget
 ) -> None:
-    assert provider.send(apns_target, NOTICE).outcome is PushOutcome.DELIVERED
-    apns_endpoint.stop()
-
-    down = provider.send(apns_target, NOTICE)
-    apns_endpoint.start()
-    up = provider.send(apns_target, NOTICE)
+    down, up = send_while_down_then_up(provider, apns_endpoint, apns_target)
 
     assert down.outcome is PushOutcome.RETRY
     assert up.outcome is PushOutcome.DELIVERED
@@ -320,18 +321,7 @@ def test_apns_down_then_up_again_delivers_on_a_new_connection(
 def test_concurrent_sends_share_one_connection_pool_and_one_token(
     provider: ApnsProvider, apns_endpoint: ApnsEndpoint, apns_target: PushTarget
 ) -> None:
-    results = []
-
-    def send() -> None:
-        results.append(provider.send(apns_target, NOTICE).outcome)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert results == [PushOutcome.DELIVERED] * 8
+    assert send_from_threads(provider, apns_target) == [PushOutcome.DELIVERED] * 8
     assert len(apns_endpoint.provider_tokens) == 1
 
 

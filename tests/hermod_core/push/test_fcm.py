@@ -1,7 +1,6 @@
 """FcmProvider against a local HTTP/2 endpoint acting as Google's OAuth token endpoint and FCM."""
 
 import json
-import threading
 from collections.abc import Callable
 
 import jwt
@@ -12,7 +11,14 @@ from hermod_core.push.apns import apns_payload
 from hermod_core.push.base import PushOutcome, PushTarget
 from hermod_core.push.fcm import REFRESH_MARGIN, SCOPE, FcmProvider
 from hermod_core.push.transport import ProviderConfigError, retry_after_in
-from tests.hermod_core.push.conftest import FCM_TOKEN, MESSAGE_ID, NOTICE, FakeClock
+from tests.hermod_core.push.conftest import (
+    FCM_TOKEN,
+    MESSAGE_ID,
+    NOTICE,
+    FakeClock,
+    send_from_threads,
+    send_while_down_then_up,
+)
 from tests.push_endpoints import FcmEndpoint, break_http, fcm_error, private_pem
 
 MakeProvider = Callable[..., FcmProvider]
@@ -122,18 +128,7 @@ def test_the_access_token_is_cached_until_shortly_before_it_expires(
 def test_threads_starting_cold_fetch_one_access_token(
     provider: FcmProvider, fcm_endpoint: FcmEndpoint, fcm_target: PushTarget
 ) -> None:
-    outcomes: list[PushOutcome] = []
-
-    def send() -> None:
-        outcomes.append(provider.send(fcm_target, NOTICE).outcome)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert outcomes == [PushOutcome.DELIVERED] * 8
+    assert send_from_threads(provider, fcm_target) == [PushOutcome.DELIVERED] * 8
     assert len(fcm_endpoint.token_requests()) == 1
 
 
@@ -390,12 +385,7 @@ def test_a_refused_token_endpoint_is_retried(
 def test_fcm_down_then_up_again_delivers(
     provider: FcmProvider, fcm_endpoint: FcmEndpoint, fcm_target: PushTarget
 ) -> None:
-    assert provider.send(fcm_target, NOTICE).outcome is PushOutcome.DELIVERED
-    fcm_endpoint.stop()
-
-    down = provider.send(fcm_target, NOTICE)
-    fcm_endpoint.start()
-    up = provider.send(fcm_target, NOTICE)
+    down, up = send_while_down_then_up(provider, fcm_endpoint, fcm_target)
 
     assert (down.outcome, down.detail) == (PushOutcome.RETRY, "connection refused")
     assert up.outcome is PushOutcome.DELIVERED

@@ -53,23 +53,27 @@ OID_SIGNED = "1.2.840.113549.1.7.2"
 OID_ENVELOPED = "1.2.840.113549.1.7.3"
 
 
-def ber_degenerate(certs: Sequence[x509.Certificate], *, indefinite: bool) -> bytes:
+def _signed_data(*fields: bytes, indefinite: bool) -> bytes:
+    """A ContentInfo of type signedData around a SignedData of version 1 whose further fields
+    (digest algorithms, content, certificates, signer infos) are ``fields``."""
     return cons(
         0x30,
         _oid(OID_SIGNED),
         cons(
             0xA0,
-            cons(
-                0x30,
-                b"\x02\x01\x01",
-                b"\x31\x00",
-                cons(0x30, _oid(OID_DATA), indefinite=indefinite),
-                cons(0xA0, *(factories.der(c) for c in certs), indefinite=indefinite),
-                b"\x31\x00",
-                indefinite=indefinite,
-            ),
+            cons(0x30, b"\x02\x01\x01", *fields, indefinite=indefinite),
             indefinite=indefinite,
         ),
+        indefinite=indefinite,
+    )
+
+
+def ber_degenerate(certs: Sequence[x509.Certificate], *, indefinite: bool) -> bytes:
+    return _signed_data(
+        b"\x31\x00",
+        cons(0x30, _oid(OID_DATA), indefinite=indefinite),
+        cons(0xA0, *(factories.der(c) for c in certs), indefinite=indefinite),
+        b"\x31\x00",
         indefinite=indefinite,
     )
 
@@ -152,29 +156,16 @@ def ber_success_cert_rep(
         certificates=[signer_cert],
     )
     parts = asn1_cms.ContentInfo.load(signed)["content"]
-    return cons(
-        0x30,
-        _oid(OID_SIGNED),
+    return _signed_data(
+        parts["digest_algorithms"].dump(),
         cons(
-            0xA0,
-            cons(
-                0x30,
-                b"\x02\x01\x01",
-                parts["digest_algorithms"].dump(),
-                cons(
-                    0x30,
-                    _oid(OID_DATA),
-                    # eContent [0] EXPLICIT, holding a constructed OCTET STRING.
-                    cons(
-                        0xA0, chunked(0x24, envelope, indefinite=indefinite), indefinite=indefinite
-                    ),
-                    indefinite=indefinite,
-                ),
-                parts["certificates"].dump(),
-                parts["signer_infos"].dump(),
-                indefinite=indefinite,
-            ),
+            0x30,
+            _oid(OID_DATA),
+            # eContent [0] EXPLICIT, holding a constructed OCTET STRING.
+            cons(0xA0, chunked(0x24, envelope, indefinite=indefinite), indefinite=indefinite),
             indefinite=indefinite,
         ),
+        parts["certificates"].dump(),
+        parts["signer_infos"].dump(),
         indefinite=indefinite,
     )

@@ -23,19 +23,24 @@ def _http_endpoints(settings: Any) -> None:
     settings.HERMOD_PUSH_ALLOW_HTTP = True
 
 
+@pytest.fixture
+def webpush_on(client_a: Persona) -> None:
+    """Client A's group serves Web Push, so a device may register for it while provisioning."""
+    push_settings_set(
+        group=client_a.client.group,
+        change=PushSettingsChange(webpush_enabled=True),
+        actor=Actor.system("t"),
+    )
+
+
 def provision(client: Any, persona: Persona, device: Device) -> Any:
     _, answered = factories.device_answer(client, device, factories.provision(client, persona))
     return answered
 
 
 def test_a_valid_deviceinfo_push_registers_with_the_new_profile(
-    client, client_a, tmp_path: Path
+    client, client_a, webpush_on: None, tmp_path: Path
 ) -> None:
-    push_settings_set(
-        group=client_a.client.group,
-        change=PushSettingsChange(webpush_enabled=True),
-        actor=Actor.system("t"),
-    )
     device = Device(tmp_path / "phone")
     device.deviceinfo = {**device.deviceinfo, "push": WebPushReceiver(port=9).registration()}  # type: ignore[dict-item]
     answered = provision(client, client_a, device)
@@ -54,13 +59,8 @@ def test_a_valid_deviceinfo_push_registers_with_the_new_profile(
     ],
 )
 def test_an_unusable_deviceinfo_push_is_ignored_and_the_provisioning_completes(
-    client, client_a, tmp_path: Path, push: Any
+    client, client_a, webpush_on: None, tmp_path: Path, push: Any
 ) -> None:
-    push_settings_set(
-        group=client_a.client.group,
-        change=PushSettingsChange(webpush_enabled=True),
-        actor=Actor.system("t"),
-    )
     device = Device(tmp_path / "phone")
     device.deviceinfo = {**device.deviceinfo, "push": push}  # type: ignore[dict-item]
     assert provision(client, client_a, device).json() == PROVISIONED
