@@ -10,11 +10,16 @@ The callers decide what a row means (scoping, token comparison, transitions); th
 reads and writes rows.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Field, Model
 
 from hermod_core.models import (
     CallbackDelivery,
@@ -24,6 +29,7 @@ from hermod_core.models import (
     Key,
     Mailbox,
     MailboxKind,
+    Message,
     Profile,
     ProfileState,
 )
@@ -148,6 +154,116 @@ def tally_add(*, client_id: int, slot: int, change: int) -> None:
     different slots never wait for each other)."""
     with connection.cursor() as cursor:
         cursor.execute(_TALLY_ADD, [client_id, slot, change])
+
+
+# --- a new command with its messages, callback row and tally (docs/PROTOCOL.md §4.2) -----------
+
+
+@cache
+def _inserted_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
+    """The columns an INSERT of ``model`` writes: every concrete field but an auto-increment id
+    (as ``Model.save()`` does)."""
+    meta = model._meta
+    return tuple(f for f in meta.concrete_fields if f is not meta.auto_field)
+
+
+@cache
+def _insert_head(model: type[Model]) -> str:
+    """``INSERT INTO <table> (<columns>)``: only the model's own names go into it."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _inserted_fields(model))
+    return f"INSERT INTO {quote(str(model._meta.db_table))} ({columns})"
+
+
+def _row_values(instance: Model, fields: Sequence[Field[Any, Any]]) -> list[Any]:
+    """The database values of an unsaved instance, prepared as ``Model.save()`` prepares them
+    (``pre_save`` stamps ``auto_now_add``, each field converts its own value)."""
+    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+
+
+def _insert_rows(
+    model: type[Model], instances: Sequence[Model], command_ref: str | None = None
+) -> tuple[str, list[Any]]:
+    """``INSERT INTO <table> (<columns>) VALUES (...), ...`` for ``instances`` and its
+    parameters; with ``command_ref``, the ``command_id`` column takes that SQL expression instead
+    of a value (the id the same statement gives the command)."""
+    fields = _inserted_fields(model)
+    params: list[Any] = []
+    rows = []
+    for instance in instances:
+        values = _row_values(instance, fields)
+        cells = []
+        for field, value in zip(fields, values, strict=True):
+            if command_ref is not None and field.attname == "command_id":
+                cells.append(command_ref)
+            else:
+                cells.append("%s")
+                params.append(value)
+        rows.append(f"({', '.join(cells)})")
+    return f"{_insert_head(model)} VALUES {', '.join(rows)}", params
+
+
+_NEW_COMMAND = "(SELECT id FROM command)"
+
+
+def command_insert(
+    *,
+    command: Command,
+    messages: Sequence[Message],
+    callback: CallbackDelivery,
+    tally_slot: int,
+) -> None:
+    """Insert a new command, its messages and its callback row, and add 1 to its client's tally
+    slot ``tally_slot`` (models.commands.InProgressTally), all or nothing: what
+    ``Command.objects.create``, ``Message.objects.create`` and ``CallbackDelivery.objects.create``
+    of the same unsaved instances, then ``tally_add``, write in one transaction.
+
+    On PostgreSQL it is one statement (data-modifying common table expressions: atomic by itself,
+    one round trip, nothing for Django to compile); elsewhere four, in a transaction. The
+    instances come back as saved: the command and the callback row with their ids, the messages
+    and the callback row with their ``command_id``.
+    """
+    if connection.vendor == "postgresql":
+        command_sql, params = _insert_rows(Command, [command])
+        statement = f"WITH command AS ({command_sql} RETURNING id)"
+        parts = {
+            "message": _insert_rows(Message, messages, _NEW_COMMAND) if messages else None,
+            "callback": _insert_rows(CallbackDelivery, [callback], _NEW_COMMAND),
+            "tally": (_TALLY_ADD, [command.client_id, tally_slot, 1]),
+        }
+        for name, part in parts.items():
+            if part is not None:
+                returning = " RETURNING id" if name == "callback" else ""
+                statement += f", {name} AS ({part[0]}{returning})"
+                params.extend(part[1])
+        with connection.cursor() as cursor:
+            statement += " SELECT command.id, callback.id FROM command, callback"
+            cursor.execute(statement, params)
+            command.pk, callback.pk = cursor.fetchone()
+        _attach(command, messages, callback)
+    else:
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            command_sql, params = _insert_rows(Command, [command])
+            cursor.execute(command_sql + " RETURNING id", params)
+            (command.pk,) = cursor.fetchone()
+            _attach(command, messages, callback)
+            if messages:
+                cursor.execute(*_insert_rows(Message, messages))
+            callback_sql, params = _insert_rows(CallbackDelivery, [callback])
+            cursor.execute(callback_sql + " RETURNING id", params)
+            (callback.pk,) = cursor.fetchone()
+            cursor.execute(_TALLY_ADD, [command.client_id, tally_slot, 1])
+    for instance in [command, *messages, callback]:
+        instance._state.adding = False
+        instance._state.db = connection.alias
+
+
+def _attach(command: Command, messages: Sequence[Message], callback: CallbackDelivery) -> None:
+    """The rows of a command just given its id point to it (``command_id`` and the cached
+    relation, as ``save()`` leaves them)."""
+    for message in messages:
+        message.command = command
+    callback.command = command
 
 
 # --- boxes and keys (the device API, docs/PROTOCOL.md §6) -------------------------------------

@@ -206,9 +206,14 @@ def _with_challenge(request: CommandRequest) -> dict[str, Any]:
     return body
 
 
+def _tally_slot() -> int:
+    """One of a client's tally slots (models.commands.InProgressTally), at random."""
+    return random.randrange(InProgressTally.SLOTS)
+
+
 def _tally(client_id: int, change: int) -> None:
-    """Add to one of the client's tally slots (models.commands.InProgressTally), at random."""
-    sql.tally_add(client_id=client_id, slot=random.randrange(InProgressTally.SLOTS), change=change)
+    """Add to one of the client's tally slots."""
+    sql.tally_add(client_id=client_id, slot=_tally_slot(), change=change)
 
 
 def _untally(command_ids: list[int]) -> None:
@@ -295,7 +300,7 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
     }
     is_prov = request.command_type is CommandType.PROV
     single_profile = {t.profile.pk for t in targets if t.profile} if not is_prov else set()
-    command = Command.objects.create(
+    command = Command(
         client=client,
         group_id=client.group_id,
         command_type=request.command_type.value,
@@ -310,8 +315,6 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
         assigned_box_id=uuid.uuid4() if is_prov else None,
         content_ready=not request.content,
     )
-    ca_challenges_record(command=command, minted=minted)
-    _content_job(command, request)
     immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
     message_expiry = now + timedelta(seconds=request.header.lifespan)
     messages = []
@@ -324,7 +327,7 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
             ).pk
         )
         token = message_token_generate()
-        message = Message.objects.create(
+        message = Message(
             command=command,
             mailbox_id=box_id,
             profile=target.profile,
@@ -335,19 +338,27 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
             state=MessageState.WITHDRAWN if immediate_delete else MessageState.WAITING,
         )
         messages.append(message)
+    callback = CallbackDelivery(
+        command=command,
+        client=client,
+        path=request.endpoint.callback_path,
+        max_attempts=client.callback_attempts or settings.HERMOD_CALLBACK_ATTEMPTS,
+    )
+    # The command, its messages, its callback row and its tally in one statement.
+    sql.command_insert(
+        command=command,
+        messages=messages,
+        callback=callback,
+        tally_slot=_tally_slot(),
+    )
+    ca_challenges_record(command=command, minted=minted)
+    _content_job(command, request)
     # Push rows with their messages (same transaction); only permanent boxes are woken.
     push_queue(
         group_id=client.group_id,
         messages=[m for m, t in zip(messages, targets, strict=True) if t.box_id is not None],
         ready=command.content_ready,
     )
-    CallbackDelivery.objects.create(
-        command=command,
-        client=client,
-        path=request.endpoint.callback_path,
-        max_attempts=client.callback_attempts or settings.HERMOD_CALLBACK_ATTEMPTS,
-    )
-    _tally(client.pk, 1)
     if immediate_delete:
         for target in targets:
             if target.profile is not None:
