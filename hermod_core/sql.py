@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.models import DEFERRED, Field, Model
 
 from hermod_core.models import (
     CallbackDelivery,
@@ -33,6 +34,69 @@ from hermod_core.models import (
     Profile,
     ProfileState,
 )
+
+M = TypeVar("M", bound=Model)
+
+
+@dataclass(frozen=True)
+class _Loader:
+    """How rows of some columns become instances of a model."""
+
+    attnames: tuple[str, ...]  # the model's concrete fields
+    order: tuple[int | None, ...]  # per concrete field, its column (None: not selected: deferred)
+    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]  # column, its Col, its converters
+    extras: tuple[tuple[int, str], ...]  # columns that are not fields: attributes as they come
+
+
+@cache
+def _loader(model: type[Model], columns: tuple[str, ...]) -> _Loader:
+    """The loader of ``model`` for ``columns``, worked out once per column list: the backend's
+    converters of each field's column, then the field's own, as the ORM applies them."""
+    fields = model._meta.concrete_fields
+    by_column = {f.column: f for f in fields}
+    positions = {name: n for n, name in enumerate(columns)}
+    converters = []
+    extras = []
+    for n, name in enumerate(columns):
+        field = by_column.get(name)
+        if field is None:
+            extras.append((n, name))
+            continue
+        col = field.get_col(model._meta.db_table)  # a foreign key's: its target's type
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if found:
+            converters.append((n, col, tuple(found)))
+    return _Loader(
+        attnames=tuple(f.attname for f in fields),
+        order=tuple(positions.get(str(f.column)) for f in fields),
+        converters=tuple(converters),
+        extras=tuple(extras),
+    )
+
+
+def _instances(model: type[M], statement: str, params: Sequence[Any]) -> list[M]:
+    """``list(model.objects.raw(statement, params))``, without the work raw() repeats for every
+    query (matching columns to fields, finding their converters: here once per column list).
+    Columns that are not fields of ``model`` become attributes as the driver gives them."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+        columns = tuple(column[0] for column in cursor.description or ())
+    if not rows:
+        return []
+    loader = _loader(model, columns)
+    instances = []
+    for row in rows:
+        values = list(row)
+        for n, expression, converters in loader.converters:
+            for convert in converters:
+                values[n] = convert(values[n], expression, connection)
+        fields = [DEFERRED if n is None else values[n] for n in loader.order]
+        instance = model.from_db(connection.alias, loader.attnames, fields)
+        for n, name in loader.extras:
+            setattr(instance, name, values[n])
+        instances.append(instance)
+    return instances
 
 
 def _uuid(value: uuid.UUID) -> Any:
@@ -49,12 +113,12 @@ _CLIENT_BY_PK = "SELECT * FROM hermod_client WHERE id = %s"
 def client_by_client_id(client_id: str) -> Client | None:
     """``Client.objects.filter(client_id=client_id).first()``: every API request's
     authentication (X-Api-Key)."""
-    return next(iter(Client.objects.raw(_CLIENT_BY_CLIENT_ID, [client_id])), None)
+    return next(iter(_instances(Client, _CLIENT_BY_CLIENT_ID, [client_id])), None)
 
 
 def client_by_pk(pk: int) -> Client:
     """``Client.objects.get(pk=pk)``: every callback attempt reads its client."""
-    client = next(iter(Client.objects.raw(_CLIENT_BY_PK, [pk])), None)
+    client = next(iter(_instances(Client, _CLIENT_BY_PK, [pk])), None)
     if client is None:
         raise Client.DoesNotExist(pk)
     return client
@@ -82,9 +146,9 @@ ProfileBox = tuple[Profile, uuid.UUID]
 
 
 def _with_box(sql: str, params: list[object]) -> list[ProfileBox]:
-    # raw() converts the model's columns; the extra box_id column arrives as the driver gives it
+    # The model's columns are converted; the extra box_id column arrives as the driver gives it
     # (a UUID from PostgreSQL, 32 hex digits from SQLite).
-    rows = Profile.objects.raw(sql, params)
+    rows = _instances(Profile, sql, params)
     return [(p, uuid.UUID(str(p.box_id))) for p in rows]  # type: ignore[attr-defined]
 
 
@@ -115,7 +179,7 @@ _CLIENTS_OF_COMMANDS = "SELECT client_id FROM hermod_command WHERE id IN ({})"
 def command_of_client(*, command_id: int, client_id: int) -> Command | None:
     """``Command.objects.filter(pk=command_id, client_id=client_id).first()``: every poll and
     cancel reads its command first."""
-    return next(iter(Command.objects.raw(_COMMAND_FOR_CLIENT, [command_id, client_id])), None)
+    return next(iter(_instances(Command, _COMMAND_FOR_CLIENT, [command_id, client_id])), None)
 
 
 def clients_of_commands(command_ids: list[int]) -> list[int]:
@@ -285,7 +349,7 @@ def open_box_token_hash(bid: uuid.UUID) -> str | None:
 
 def active_keys(profile_id: uuid.UUID) -> list[Key]:
     """The profile's active keys in the order they were stored: read for every signed answer."""
-    return list(Key.objects.raw(_ACTIVE_KEYS, [_uuid(profile_id)]))
+    return _instances(Key, _ACTIVE_KEYS, [_uuid(profile_id)])
 
 
 # --- callbacks ------------------------------------------------------------------------------
@@ -302,7 +366,7 @@ def callback_claim(*, delivery_id: int, now: datetime, lease: datetime) -> Callb
     only the one whose UPDATE matched gets it back (the others find it no longer due)."""
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(lease), delivery_id, DeliveryState.PENDING.value, adapt(now)]
-    return next(iter(CallbackDelivery.objects.raw(_CALLBACK_CLAIM, params)), None)
+    return next(iter(_instances(CallbackDelivery, _CALLBACK_CLAIM, params)), None)
 
 
 # --- health -----------------------------------------------------------------------------------
