@@ -27,6 +27,7 @@ from hermod_core.models import (
     Client,
     Command,
     DeliveryState,
+    GroupPushSettings,
     Key,
     Mailbox,
     MailboxKind,
@@ -350,6 +351,17 @@ def open_box_token_hash(bid: uuid.UUID) -> str | None:
 def active_keys(profile_id: uuid.UUID) -> list[Key]:
     """The profile's active keys in the order they were stored: read for every signed answer."""
     return _instances(Key, _ACTIVE_KEYS, [_uuid(profile_id)])
+
+
+# --- push (docs/PROTOCOL.md §14) --------------------------------------------------------------
+
+_PUSH_SETTINGS = "SELECT * FROM hermod_group_push_settings WHERE group_id = %s"
+
+
+def group_push_settings(group_id: int) -> GroupPushSettings | None:
+    """``GroupPushSettings.objects.filter(group_id=group_id).first()``: read for every command
+    created (which providers can wake its boxes)."""
+    return next(iter(_instances(GroupPushSettings, _PUSH_SETTINGS, [group_id])), None)
 
 
 # --- callbacks ------------------------------------------------------------------------------

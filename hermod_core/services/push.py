@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from hermod_core import sql
 from hermod_core.models import (
     Command,
     CommandState,
@@ -210,7 +211,7 @@ def push_queue(*, group_id: int, messages: list[Message], ready: bool) -> int:
     waiting = [m for m in messages if m.profile_id is not None and m.state == MessageState.WAITING]
     if not waiting:
         return 0
-    config = GroupPushSettings.objects.filter(group_id=group_id).first()
+    config = sql.group_push_settings(group_id)
     available = config.providers() if config is not None else set()
     if not available:
         return 0

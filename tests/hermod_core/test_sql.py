@@ -22,6 +22,7 @@ from hermod_core.models import (
     Command,
     DeliveryState,
     EndUser,
+    GroupPushSettings,
     InProgressTally,
     Key,
     Mailbox,
@@ -344,6 +345,22 @@ def test_a_new_command_is_written_with_all_its_rows_or_not_at_all(
     assert not Message.objects.exists()
     assert not CallbackDelivery.objects.exists()
     assert sql.in_progress_count(client_a.client.pk) == 0
+
+
+@pytest.mark.django_db
+def test_a_group_s_push_settings_are_the_orm_s(client_a: Persona, client_b: Persona) -> None:
+    GroupPushSettings.objects.create(
+        group=client_a.client.group,
+        relay_url="https://relay.example.com/push",
+        webpush_enabled=True,
+        vapid_private_sealed="sealed",
+    )
+    for group_id in (client_a.client.group_id, client_b.client.group_id, 1000):
+        expected = GroupPushSettings.objects.filter(group_id=group_id).first()
+        assert row(sql.group_push_settings(group_id)) == row(expected)
+    found = sql.group_push_settings(client_a.client.group_id)
+    assert found is not None
+    assert found.providers() == {"relay", "webpush"}
 
 
 @pytest.mark.django_db
