@@ -5,6 +5,7 @@ import random
 import secrets
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -65,7 +66,7 @@ from hermod_core.services.credentials import (
     token_hash,
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
-from hermod_core.services.push import push_forget, push_queue
+from hermod_core.services.push import push_forget, push_plan, push_queue
 
 
 class CommandError(Exception):
@@ -272,11 +273,13 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     return command_create_with_messages(client=client, request=request).command
 
 
-@transaction.atomic
 def command_create_with_messages(*, client: Client, request: CommandRequest) -> CreatedCommand:
     """Create a command, one message per destination and its callback record, atomically.
 
-    Either all rows exist afterwards or none (docs/PROTOCOL.md §4.2). A delete with
+    Either all rows exist afterwards or none (docs/PROTOCOL.md §4.2): the command, its messages,
+    its callback row and its tally are one statement (``sql.command_insert``), in a transaction
+    with the rows some commands bring too (temporary boxes, one-time challenges, a content job,
+    push rows, an immediate delete). A delete with
     ``confirmed: "false"`` ends at once: the profile and its box are deleted, nothing is sent.
     A command with content ids (§13) also gets its content-provider job, and its messages stay
     hidden from devices until a worker resolved them (``content_ready``).
@@ -317,19 +320,23 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
     )
     immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
     message_expiry = now + timedelta(seconds=request.header.lifespan)
+    # An @tmp destination gets a new temporary box (its id is known before it is written).
+    boxes = [
+        Mailbox(
+            group_id=client.group_id,
+            kind=MailboxKind.TEMPORARY,
+            expires_at=now + timedelta(seconds=request.header.timeout),
+        )
+        for target in targets
+        if target.box_id is None
+    ]
+    new_boxes = iter(boxes)
     messages = []
     for target in targets:
-        box_id = target.box_id or (
-            Mailbox.objects.create(
-                group_id=client.group_id,
-                kind=MailboxKind.TEMPORARY,
-                expires_at=now + timedelta(seconds=request.header.timeout),
-            ).pk
-        )
         token = message_token_generate()
         message = Message(
             command=command,
-            mailbox_id=box_id,
+            mailbox_id=target.box_id or next(new_boxes).pk,
             profile=target.profile,
             to=target.to,
             token_hash=token_hash(token),
@@ -344,28 +351,30 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
         path=request.endpoint.callback_path,
         max_attempts=client.callback_attempts or settings.HERMOD_CALLBACK_ATTEMPTS,
     )
-    # The command, its messages, its callback row and its tally in one statement.
-    sql.command_insert(
-        command=command,
-        messages=messages,
-        callback=callback,
-        tally_slot=_tally_slot(),
-    )
-    ca_challenges_record(command=command, minted=minted)
-    _content_job(command, request)
-    # Push rows with their messages (same transaction); only permanent boxes are woken.
-    push_queue(
+    # Push rows go with their messages; only permanent boxes are woken.
+    pushes = push_plan(
         group_id=client.group_id,
         messages=[m for m, t in zip(messages, targets, strict=True) if t.box_id is not None],
         ready=command.content_ready,
     )
-    if immediate_delete:
-        for target in targets:
-            if target.profile is not None:
-                profile_delete(profile=target.profile)
-        command_transition(command_id=command.pk, to=State.COMPLETED)
-        command.refresh_from_db()
-        return CreatedCommand(command=command, messages=None)
+    # One statement is atomic by itself: a transaction (two more round trips) only when other
+    # rows go with it.
+    alone = not (boxes or minted or request.content or pushes or immediate_delete)
+    with nullcontext() if alone else transaction.atomic():
+        Mailbox.objects.bulk_create(boxes)
+        sql.command_insert(
+            command=command, messages=messages, callback=callback, tally_slot=_tally_slot()
+        )
+        ca_challenges_record(command=command, minted=minted)
+        _content_job(command, request)
+        push_queue(rows=pushes)
+        if immediate_delete:
+            for target in targets:
+                if target.profile is not None:
+                    profile_delete(profile=target.profile)
+            command_transition(command_id=command.pk, to=State.COMPLETED)
+            command.refresh_from_db()
+            return CreatedCommand(command=command, messages=None)
     return CreatedCommand(command=command, messages=messages)
 
 
