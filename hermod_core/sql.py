@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import DEFERRED, Field, Model
+from django.db.models import Field, Model
 
 from hermod_core.models import (
     CallbackDelivery,
@@ -39,63 +38,58 @@ from hermod_core.models import (
 M = TypeVar("M", bound=Model)
 
 
-@dataclass(frozen=True)
-class _Loader:
-    """How rows of some columns become instances of a model."""
-
-    attnames: tuple[str, ...]  # the model's concrete fields
-    order: tuple[int | None, ...]  # per concrete field, its column (None: not selected: deferred)
-    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]  # column, its Col, its converters
-    extras: tuple[tuple[int, str], ...]  # columns that are not fields: attributes as they come
+@cache
+def _statement(model: type[Model], template: str, alias: str) -> str:
+    """``template`` with ``{columns}`` spelled out: the model's concrete columns in field order
+    (qualified by ``alias`` when given), so that a row's values line up with the fields however
+    the table's columns are ordered, and a column added by a later migration is not read."""
+    quote = connection.ops.quote_name
+    prefix = f"{alias}." if alias else ""
+    columns = ", ".join(f"{prefix}{quote(str(f.column))}" for f in model._meta.concrete_fields)
+    return template.format(columns=columns)
 
 
 @cache
-def _loader(model: type[Model], columns: tuple[str, ...]) -> _Loader:
-    """The loader of ``model`` for ``columns``, worked out once per column list: the backend's
-    converters of each field's column, then the field's own, as the ORM applies them."""
-    fields = model._meta.concrete_fields
-    by_column = {f.column: f for f in fields}
-    positions = {name: n for n, name in enumerate(columns)}
+def _converters(model: type[Model]) -> tuple[tuple[int, Any, tuple[Any, ...]], ...]:
+    """Per field that has any, its position, its column expression and its converters: the
+    backend's, then the field's own, as the ORM applies them."""
     converters = []
-    extras = []
-    for n, name in enumerate(columns):
-        field = by_column.get(name)
-        if field is None:
-            extras.append((n, name))
-            continue
+    for n, field in enumerate(model._meta.concrete_fields):
         col = field.get_col(model._meta.db_table)  # a foreign key's: its target's type
         found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
         if found:
             converters.append((n, col, tuple(found)))
-    return _Loader(
-        attnames=tuple(f.attname for f in fields),
-        order=tuple(positions.get(str(f.column)) for f in fields),
-        converters=tuple(converters),
-        extras=tuple(extras),
-    )
+    return tuple(converters)
 
 
-def _instances(model: type[M], statement: str, params: Sequence[Any]) -> list[M]:
-    """``list(model.objects.raw(statement, params))``, without the work raw() repeats for every
-    query (matching columns to fields, finding their converters: here once per column list).
-    Columns that are not fields of ``model`` become attributes as the driver gives them."""
+def _instances(
+    model: type[M],
+    template: str,
+    params: Sequence[Any],
+    *,
+    alias: str = "",
+    extras: tuple[str, ...] = (),
+) -> list[M]:
+    """What ``list(model.objects.raw(<statement>, params))`` returns, without the work raw()
+    repeats for every query (reading the columns' names, matching them to fields, finding their
+    converters): the statement names the columns (``template``'s ``{columns}``), so all of that
+    is known once per model. Columns selected after the model's, named in ``extras``, become
+    attributes as the driver gives them."""
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(_statement(model, template, alias), params)
         rows = cursor.fetchall()
-        columns = tuple(column[0] for column in cursor.description or ())
-    if not rows:
-        return []
-    loader = _loader(model, columns)
+    meta = model._meta
+    count = len(meta.concrete_fields)
+    attnames = [f.attname for f in meta.concrete_fields]
     instances = []
     for row in rows:
         values = list(row)
-        for n, expression, converters in loader.converters:
+        for n, col, converters in _converters(model):
             for convert in converters:
-                values[n] = convert(values[n], expression, connection)
-        fields = [DEFERRED if n is None else values[n] for n in loader.order]
-        instance = model.from_db(connection.alias, loader.attnames, fields)
-        for n, name in loader.extras:
-            setattr(instance, name, values[n])
+                values[n] = convert(values[n], col, connection)
+        instance = model.from_db(connection.alias, attnames, values[:count])
+        for name, value in zip(extras, values[count:], strict=True):
+            setattr(instance, name, value)
         instances.append(instance)
     return instances
 
@@ -107,8 +101,8 @@ def _uuid(value: uuid.UUID) -> Any:
 
 # --- clients ---------------------------------------------------------------------------------
 
-_CLIENT_BY_CLIENT_ID = "SELECT * FROM hermod_client WHERE client_id = %s"
-_CLIENT_BY_PK = "SELECT * FROM hermod_client WHERE id = %s"
+_CLIENT_BY_CLIENT_ID = "SELECT {columns} FROM hermod_client WHERE client_id = %s"
+_CLIENT_BY_PK = "SELECT {columns} FROM hermod_client WHERE id = %s"
 
 
 def client_by_client_id(client_id: str) -> Client | None:
@@ -128,7 +122,8 @@ def client_by_pk(pk: int) -> Client:
 # --- profiles with their permanent box (docs/PROTOCOL.md §4.1) ---------------------------------
 
 _PROFILE_SELECT = (
-    "SELECT p.*, m.id AS box_id FROM hermod_profile p JOIN hermod_mailbox m ON m.profile_id = p.id "
+    "SELECT {columns}, m.id AS box_id FROM hermod_profile p "
+    "JOIN hermod_mailbox m ON m.profile_id = p.id "
 )
 _PROFILE_BY_ID = _PROFILE_SELECT + "WHERE p.id = %s AND p.group_id = %s AND p.state = %s"
 _PROFILES_OF_USER = (
@@ -149,7 +144,7 @@ ProfileBox = tuple[Profile, uuid.UUID]
 def _with_box(sql: str, params: list[object]) -> list[ProfileBox]:
     # The model's columns are converted; the extra box_id column arrives as the driver gives it
     # (a UUID from PostgreSQL, 32 hex digits from SQLite).
-    rows = _instances(Profile, sql, params)
+    rows = _instances(Profile, sql, params, alias="p", extras=("box_id",))
     return [(p, uuid.UUID(str(p.box_id))) for p in rows]  # type: ignore[attr-defined]
 
 
@@ -173,7 +168,7 @@ def active_profile_of_smartcard_with_box(*, group_id: int, smartcard_id: str) ->
 
 # --- commands -------------------------------------------------------------------------------
 
-_COMMAND_FOR_CLIENT = "SELECT * FROM hermod_command WHERE id = %s AND client_id = %s"
+_COMMAND_FOR_CLIENT = "SELECT {columns} FROM hermod_command WHERE id = %s AND client_id = %s"
 _CLIENTS_OF_COMMANDS = "SELECT client_id FROM hermod_command WHERE id IN ({})"
 
 
@@ -336,7 +331,9 @@ def _attach(command: Command, messages: Sequence[Message], callback: CallbackDel
 _BOX_DIGEST = (
     "SELECT token_hash FROM hermod_mailbox WHERE id = %s AND kind = %s AND closed_at IS NULL"
 )
-_ACTIVE_KEYS = "SELECT * FROM hermod_key WHERE profile_id = %s AND keystate = 'ACTIVE' ORDER BY id"
+_ACTIVE_KEYS = (
+    "SELECT {columns} FROM hermod_key WHERE profile_id = %s AND keystate = 'ACTIVE' ORDER BY id"
+)
 
 
 def open_box_token_hash(bid: uuid.UUID) -> str | None:
@@ -355,7 +352,7 @@ def active_keys(profile_id: uuid.UUID) -> list[Key]:
 
 # --- push (docs/PROTOCOL.md §14) --------------------------------------------------------------
 
-_PUSH_SETTINGS = "SELECT * FROM hermod_group_push_settings WHERE group_id = %s"
+_PUSH_SETTINGS = "SELECT {columns} FROM hermod_group_push_settings WHERE group_id = %s"
 
 
 def group_push_settings(group_id: int) -> GroupPushSettings | None:
@@ -368,7 +365,7 @@ def group_push_settings(group_id: int) -> GroupPushSettings | None:
 
 _CALLBACK_CLAIM = (
     "UPDATE hermod_callback_delivery SET next_attempt_at = %s "
-    "WHERE id = %s AND state = %s AND next_attempt_at <= %s RETURNING *"
+    "WHERE id = %s AND state = %s AND next_attempt_at <= %s RETURNING {columns}"
 )
 
 
