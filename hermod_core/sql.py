@@ -18,7 +18,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 from hermod_core.models import (
@@ -36,6 +37,12 @@ from hermod_core.models import (
 )
 
 M = TypeVar("M", bound=Model)
+
+
+def _db() -> BaseDatabaseWrapper:
+    """The database connection itself: ``connection`` is a proxy that looks it up again (in a
+    context-local) at every attribute read, dozens of times for each row written or read."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @cache
@@ -75,7 +82,8 @@ def _instances(
     converters): the statement names the columns (``template``'s ``{columns}``), so all of that
     is known once per model. Columns selected after the model's, named in ``extras``, become
     attributes as the driver gives them."""
-    with connection.cursor() as cursor:
+    db = _db()
+    with db.cursor() as cursor:
         cursor.execute(_statement(model, template, alias), params)
         rows = cursor.fetchall()
     meta = model._meta
@@ -86,8 +94,8 @@ def _instances(
         values = list(row)
         for n, col, converters in _converters(model):
             for convert in converters:
-                values[n] = convert(values[n], col, connection)
-        instance = model.from_db(connection.alias, attnames, values[:count])
+                values[n] = convert(values[n], col, db)
+        instance = model.from_db(db.alias, attnames, values[:count])
         for name, value in zip(extras, values[count:], strict=True):
             setattr(instance, name, value)
         instances.append(instance)
@@ -235,10 +243,12 @@ def _insert_head(model: type[Model]) -> str:
     return f"INSERT INTO {quote(str(model._meta.db_table))} ({columns})"
 
 
-def _row_values(instance: Model, fields: Sequence[Field[Any, Any]]) -> list[Any]:
+def _row_values(
+    instance: Model, fields: Sequence[Field[Any, Any]], db: BaseDatabaseWrapper
+) -> list[Any]:
     """The database values of an unsaved instance, prepared as ``Model.save()`` prepares them
     (``pre_save`` stamps ``auto_now_add``, each field converts its own value)."""
-    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
 
 
 def _insert_rows(
@@ -248,10 +258,11 @@ def _insert_rows(
     parameters; with ``command_ref``, the ``command_id`` column takes that SQL expression instead
     of a value (the id the same statement gives the command)."""
     fields = _inserted_fields(model)
+    db = _db()
     params: list[Any] = []
     rows = []
     for instance in instances:
-        values = _row_values(instance, fields)
+        values = _row_values(instance, fields, db)
         cells = []
         for field, value in zip(fields, values, strict=True):
             if command_ref is not None and field.attname == "command_id":
