@@ -22,11 +22,10 @@ from hermod_core.selectors.push import (
     push_providers,
     push_registration_get,
 )
-from hermod_core.services.console import box_token_revoke, console_command_issue
+from hermod_core.services.commands import command_issue
+from hermod_core.services.profiles import box_token_revoke
 from portal.actors import actor_from
-from portal.forms.users import (
-    ProfileCommandForm,
-)
+from portal.forms.users import ProfileCommandForm
 from portal.rendering import PERSON_ERRORS, error_text, or_404, page_or_fragment
 from portal.roles import console_view
 
@@ -80,7 +79,7 @@ def profile_page(request: HttpRequest, profile_id: uuid.UUID) -> HttpResponse:
     if form.is_valid():
         endpoint, body = form.body(str(profile.pk))
         try:
-            command = console_command_issue(
+            command = command_issue(
                 actor=actor_from(request),
                 client=form.cleaned_data["client"],
                 endpoint_name=endpoint,

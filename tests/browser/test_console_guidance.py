@@ -3,6 +3,7 @@ operator diagnostics, and the integrator's OpenAPI examples. Screenshots of ever
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,17 @@ from playwright.sync_api import expect
 
 from hermod_core.models import Client, Command
 from hermod_core.protocol.commands import parse_command_request
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
 from hermod_core.services.commands import command_create
-from hermod_core.services.console import ConsoleActor
-from portal.provisioning import KeySpec, ProvisionSpec
 from portal.services.invitations import (
     IssuedInvitation,
     invitation_create,
 )
 from tests.e2e.receiver import Receiver
+from tests.factories import failed_test_callback, provision_spec
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
@@ -38,22 +40,15 @@ DESKTOP_UA = (
 )
 
 
-@pytest.fixture
-def idm(hermod: str) -> Client:
-    return client_create(client_id="idm", group_name="smartid", actor="test").client
-
-
 def _invitation(client: Client) -> IssuedInvitation:
-    spec = ProvisionSpec(
-        userid="dave@example.com",
+    spec = replace(
+        provision_spec(),
         profile_name="Phone",
         servername="hermod-browser",
-        subject=(("CN", "{userid}"),),
-        keys=(KeySpec("signer", "SIG", "RSA", 2048, "RS256"),),
         lifespan=300,
         timeout=300,
     )
-    return invitation_create(actor=ConsoleActor(name="ada"), client=client, spec=spec)
+    return invitation_create(actor=Actor(name="ada"), client=client, spec=spec)
 
 
 def _seconds(text: str) -> int:
@@ -208,7 +203,7 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
             callback_url=receiver.url,
             callback_retry_delay=3,
             callback_attempts=3,
-            actor="test",
+            actor=Actor.system("test"),
         ).client
         command = command_create(
             client=client, request=parse_command_request("provision", provisioning_command())
@@ -219,7 +214,9 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
         expect(page.locator("#command-answer-none")).to_contain_text("No answer yet")
         screenshot(page, "live-command-waiting")
 
-        uri = command_result(Command.objects.get(pk=command.pk))["destinations"][0]["uri"]
+        uri = result_body(command_result_view(Command.objects.get(pk=command.pk)))["destinations"][
+            0
+        ]["uri"]
         outcome = Device(tmp_path / "phone").enroll(uri)
         assert (outcome.http_status, outcome.body) == (200, PROVISIONED)
 
@@ -262,7 +259,7 @@ def test_rotation_with_grace_disable_confirmation_and_a_readable_audit(
     from hermod_core.protocol.api_key import build_api_key_header
     from hermod_core.services.clients import client_rotate_key
 
-    old = client_rotate_key(client=idm, actor="test")  # a key this test knows
+    old = client_rotate_key(client=idm, actor=Actor.system("test"))  # a key this test knows
     poll = f"{hermod}/hermod/rest/command/poll/1"
 
     def status(header: str) -> int:
@@ -304,18 +301,7 @@ def test_rotation_with_grace_disable_confirmation_and_a_readable_audit(
 def test_a_failed_test_callback_is_not_a_failed_callback_on_the_dashboard(
     admin_page, hermod, idm, screenshot
 ) -> None:
-    from hermod_core.models import CallbackDelivery, DeliveryState
-
-    CallbackDelivery.objects.create(
-        command=None,
-        client=idm,
-        path="/callback/test",
-        state=DeliveryState.EXHAUSTED,
-        body={"test": True},
-        attempts=1,
-        max_attempts=1,
-        last_error="connection refused",
-    )
+    failed_test_callback(idm)
     page = admin_page
     page.goto("/console/")
     stat = page.locator(".stat", has_text="failed callbacks")

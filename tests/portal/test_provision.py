@@ -11,12 +11,13 @@ from django.urls import reverse
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.models import AuditEvent, Command, Message, MessageState
 from hermod_core.protocol.commands import parse_command_request
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
 from portal.models import EnrollmentInvitation
 from portal.services.invitations import (
     invitation_code_hash,
 )
-from tests.portal.helpers import complete, make_profile, provision_data
+from tests.factories import complete, make_profile, ping_from_page, provision_data
 
 
 def test_the_form_offers_clients_subject_keys_and_desktop_options(operator, client_a, client_b):
@@ -94,7 +95,7 @@ def test_the_session_page_shows_the_qr_code_link_and_countdown(operator, client_
     operator.post(reverse("portal:provision"), provision_data(client_a.client))
     command = Command.objects.get()
     page = operator.get(reverse("portal:provision_session", args=[command.pk])).content.decode()
-    uri = command_result(command)["destinations"][0]["uri"]
+    uri = result_body(command_result_view(command))["destinations"][0]["uri"]
     assert '<div class="qr" id="enroll-qr"><svg' in page
     assert f'href="{uri.replace("&", "&amp;")}"' in page
     assert "Open in the desktop app" in page
@@ -154,10 +155,7 @@ def test_protocol_errors_from_the_api_rules_are_shown(operator, client_a, settin
 
 def test_a_non_provisioning_command_has_no_session_page(operator, client_a):
     profile = make_profile(client_a.client, "bob")
-    operator.post(
-        reverse("portal:profile", args=[profile.pk]),
-        {"action": "ping", "client": client_a.client.pk},
-    )
+    ping_from_page(operator, profile, client_a.client)
     command = Command.objects.get()
     assert operator.get(reverse("portal:provision_session", args=[command.pk])).status_code == 404
 
@@ -215,7 +213,7 @@ def test_the_session_page_offers_the_same_device_app_link_back_to_itself(operato
     command = Command.objects.get()
     session = reverse("portal:provision_session", args=[command.pk])
     page = operator.get(session).content.decode()
-    destination = command_result(command)["destinations"][0]
+    destination = result_body(command_result_view(command))["destinations"][0]
     token = destination["uri"].rsplit("token=", 1)[1]
     location = destination["location"].removeprefix("http://")
     redirect = quote(f"http://testserver{session}", safe="")

@@ -4,19 +4,15 @@ import base64
 
 import pytest
 
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_set_enabled
-from tests.conftest import Persona
+from tests.api_client import b64
+from tests.factories import Persona
+from tests.matchers import EXPECTED_401
 
 pytestmark = pytest.mark.django_db
 
 POLL = "/hermod/rest/command/poll/1"
-EXPECTED_401 = {
-    "error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key header is required."}
-}
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 @pytest.fixture
@@ -43,7 +39,7 @@ def test_every_bad_key_gets_the_same_401(client, bad_headers) -> None:
 
 
 def test_a_disabled_client_gets_the_same_401(client, client_a: Persona) -> None:
-    client_set_enabled(client=client_a.client, enabled=False, actor="test")
+    client_set_enabled(client=client_a.client, enabled=False, actor=Actor.system("test"))
     response = client.get(POLL, **client_a.headers)
     assert response.status_code == 401
     assert response.json() == EXPECTED_401

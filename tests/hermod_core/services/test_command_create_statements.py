@@ -13,7 +13,7 @@ from hermod_core.protocol.commands import parse_command_request
 from hermod_core.selectors.commands import commands_in_progress
 from hermod_core.services.commands import command_create_with_messages
 from tests.conftest import Persona
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db

@@ -23,6 +23,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.push.base import PushOutcome, PushResult
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create, profile_delete
 from hermod_core.services.content import content_resolve
 from hermod_core.services.credentials import box_token_generate, token_hash
@@ -38,7 +39,7 @@ from hermod_core.services.push import (
 )
 from tests.e2e.content_provider import PNG, ContentProvider, image
 from tests.e2e.receiver import Receiver
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -92,13 +93,15 @@ def with_relay(group: Any, relay: Receiver, **extra: Any) -> None:
             relay_credential="hermod:relay-pw",
             **extra,
         ),
-        actor="test",
+        actor=Actor.system("test"),
     )
 
 
 def registered_webpush(profile: Any, receiver: WebPushReceiver) -> dict[str, Any]:
     push_settings_set(
-        group=profile.group, change=PushSettingsChange(webpush_enabled=True), actor="test"
+        group=profile.group,
+        change=PushSettingsChange(webpush_enabled=True),
+        actor=Actor.system("test"),
     )
     boxtoken = box_token_generate()
     box = Mailbox.objects.get(profile=profile)
@@ -225,6 +228,19 @@ def test_a_refused_credential_fails_the_push_at_once(client_a, profile, relay) -
     assert (push.attempts, push.last_status) == (1, 401)
 
 
+def test_a_relay_answering_404_fails_the_push_and_later_messages_are_still_pushed(
+    client_a, profile, relay
+) -> None:
+    """A wrong relay URL answers 404: the push fails, nothing is unregistered."""
+    with_relay(profile.group, relay)
+    ping(client_a.client, profile)
+    relay.status_next = [404]
+    assert push_deliver(push_id=PushDelivery.objects.get().pk) == "FAILED"
+    ping(client_a.client, profile)
+    later = PushDelivery.objects.latest("pk")
+    assert push_deliver(push_id=later.pk) == "DELIVERED"
+
+
 def test_a_message_fetched_before_its_push_is_not_pushed(client_a, profile, relay) -> None:
     with_relay(profile.group, relay)
     command = ping(client_a.client, profile)
@@ -313,7 +329,7 @@ def test_a_broken_configuration_is_refused_with_its_reason(profile) -> None:
     ]
     for change, reason in cases:
         with pytest.raises(PushConfigurationError, match=reason):
-            push_settings_set(group=profile.group, change=change, actor="test")
+            push_settings_set(group=profile.group, change=change, actor=Actor.system("test"))
 
 
 def test_sealed_secrets_never_appear_in_the_settings_row(profile) -> None:
@@ -323,7 +339,7 @@ def test_sealed_secrets_never_appear_in_the_settings_row(profile) -> None:
     config = push_settings_set(
         group=profile.group,
         change=PushSettingsChange(fcm_service_account=account, webpush_enabled=True),
-        actor="test",
+        actor=Actor.system("test"),
     )
     assert "PRIVATE-KEY-TEXT" not in config.fcm_service_account_sealed
     assert config.vapid_public
