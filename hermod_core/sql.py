@@ -10,23 +10,96 @@ The callers decide what a row means (scoping, token comparison, transitions); th
 reads and writes rows.
 """
 
-import uuid
-from datetime import datetime
-from typing import Any
+from __future__ import annotations
 
-from django.db import connection
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
 
 from hermod_core.models import (
     CallbackDelivery,
     Client,
     Command,
     DeliveryState,
+    GroupPushSettings,
     Key,
     Mailbox,
     MailboxKind,
+    Message,
     Profile,
     ProfileState,
 )
+
+M = TypeVar("M", bound=Model)
+
+
+def _db() -> BaseDatabaseWrapper:
+    """The database connection itself: ``connection`` is a proxy that looks it up again (in a
+    context-local) at every attribute read, dozens of times for each row written or read."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+@cache
+def _statement(model: type[Model], template: str, alias: str) -> str:
+    """``template`` with ``{columns}`` spelled out: the model's concrete columns in field order
+    (qualified by ``alias`` when given), so that a row's values line up with the fields however
+    the table's columns are ordered, and a column added by a later migration is not read."""
+    quote = connection.ops.quote_name
+    prefix = f"{alias}." if alias else ""
+    columns = ", ".join(f"{prefix}{quote(str(f.column))}" for f in model._meta.concrete_fields)
+    return template.format(columns=columns)
+
+
+@cache
+def _converters(model: type[Model]) -> tuple[tuple[int, Any, tuple[Any, ...]], ...]:
+    """Per field that has any, its position, its column expression and its converters: the
+    backend's, then the field's own, as the ORM applies them."""
+    converters = []
+    for n, field in enumerate(model._meta.concrete_fields):
+        col = field.get_col(model._meta.db_table)  # a foreign key's: its target's type
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if found:
+            converters.append((n, col, tuple(found)))
+    return tuple(converters)
+
+
+def _instances(
+    model: type[M],
+    template: str,
+    params: Sequence[Any],
+    *,
+    alias: str = "",
+    extras: tuple[str, ...] = (),
+) -> list[M]:
+    """What ``list(model.objects.raw(<statement>, params))`` returns, without the work raw()
+    repeats for every query (reading the columns' names, matching them to fields, finding their
+    converters): the statement names the columns (``template``'s ``{columns}``), so all of that
+    is known once per model. Columns selected after the model's, named in ``extras``, become
+    attributes as the driver gives them."""
+    db = _db()
+    with db.cursor() as cursor:
+        cursor.execute(_statement(model, template, alias), params)
+        rows = cursor.fetchall()
+    meta = model._meta
+    count = len(meta.concrete_fields)
+    attnames = [f.attname for f in meta.concrete_fields]
+    instances = []
+    for row in rows:
+        values = list(row)
+        for n, col, converters in _converters(model):
+            for convert in converters:
+                values[n] = convert(values[n], col, db)
+        instance = model.from_db(db.alias, attnames, values[:count])
+        for name, value in zip(extras, values[count:], strict=True):
+            setattr(instance, name, value)
+        instances.append(instance)
+    return instances
 
 
 def _uuid(value: uuid.UUID) -> Any:
@@ -36,19 +109,19 @@ def _uuid(value: uuid.UUID) -> Any:
 
 # --- clients ---------------------------------------------------------------------------------
 
-_CLIENT_BY_CLIENT_ID = "SELECT * FROM hermod_client WHERE client_id = %s"
-_CLIENT_BY_PK = "SELECT * FROM hermod_client WHERE id = %s"
+_CLIENT_BY_CLIENT_ID = "SELECT {columns} FROM hermod_client WHERE client_id = %s"
+_CLIENT_BY_PK = "SELECT {columns} FROM hermod_client WHERE id = %s"
 
 
 def client_by_client_id(client_id: str) -> Client | None:
     """``Client.objects.filter(client_id=client_id).first()``: every API request's
     authentication (X-Api-Key)."""
-    return next(iter(Client.objects.raw(_CLIENT_BY_CLIENT_ID, [client_id])), None)
+    return next(iter(_instances(Client, _CLIENT_BY_CLIENT_ID, [client_id])), None)
 
 
 def client_by_pk(pk: int) -> Client:
     """``Client.objects.get(pk=pk)``: every callback attempt reads its client."""
-    client = next(iter(Client.objects.raw(_CLIENT_BY_PK, [pk])), None)
+    client = next(iter(_instances(Client, _CLIENT_BY_PK, [pk])), None)
     if client is None:
         raise Client.DoesNotExist(pk)
     return client
@@ -57,7 +130,8 @@ def client_by_pk(pk: int) -> Client:
 # --- profiles with their permanent box (docs/PROTOCOL.md §4.1) ---------------------------------
 
 _PROFILE_SELECT = (
-    "SELECT p.*, m.id AS box_id FROM hermod_profile p JOIN hermod_mailbox m ON m.profile_id = p.id "
+    "SELECT {columns}, m.id AS box_id FROM hermod_profile p "
+    "JOIN hermod_mailbox m ON m.profile_id = p.id "
 )
 _PROFILE_BY_ID = _PROFILE_SELECT + "WHERE p.id = %s AND p.group_id = %s AND p.state = %s"
 _PROFILES_OF_USER = (
@@ -76,9 +150,9 @@ ProfileBox = tuple[Profile, uuid.UUID]
 
 
 def _with_box(sql: str, params: list[object]) -> list[ProfileBox]:
-    # raw() converts the model's columns; the extra box_id column arrives as the driver gives it
+    # The model's columns are converted; the extra box_id column arrives as the driver gives it
     # (a UUID from PostgreSQL, 32 hex digits from SQLite).
-    rows = Profile.objects.raw(sql, params)
+    rows = _instances(Profile, sql, params, alias="p", extras=("box_id",))
     return [(p, uuid.UUID(str(p.box_id))) for p in rows]  # type: ignore[attr-defined]
 
 
@@ -102,14 +176,14 @@ def active_profile_of_smartcard_with_box(*, group_id: int, smartcard_id: str) ->
 
 # --- commands -------------------------------------------------------------------------------
 
-_COMMAND_FOR_CLIENT = "SELECT * FROM hermod_command WHERE id = %s AND client_id = %s"
+_COMMAND_FOR_CLIENT = "SELECT {columns} FROM hermod_command WHERE id = %s AND client_id = %s"
 _CLIENTS_OF_COMMANDS = "SELECT client_id FROM hermod_command WHERE id IN ({})"
 
 
 def command_of_client(*, command_id: int, client_id: int) -> Command | None:
     """``Command.objects.filter(pk=command_id, client_id=client_id).first()``: every poll and
     cancel reads its command first."""
-    return next(iter(Command.objects.raw(_COMMAND_FOR_CLIENT, [command_id, client_id])), None)
+    return next(iter(_instances(Command, _COMMAND_FOR_CLIENT, [command_id, client_id])), None)
 
 
 def clients_of_commands(command_ids: list[int]) -> list[int]:
@@ -150,12 +224,127 @@ def tally_add(*, client_id: int, slot: int, change: int) -> None:
         cursor.execute(_TALLY_ADD, [client_id, slot, change])
 
 
+# --- a new command with its messages, callback row and tally (docs/PROTOCOL.md §4.2) -----------
+
+
+@cache
+def _inserted_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
+    """The columns an INSERT of ``model`` writes: every concrete field but an auto-increment id
+    (as ``Model.save()`` does)."""
+    meta = model._meta
+    return tuple(f for f in meta.concrete_fields if f is not meta.auto_field)
+
+
+@cache
+def _insert_head(model: type[Model]) -> str:
+    """``INSERT INTO <table> (<columns>)``: only the model's own names go into it."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _inserted_fields(model))
+    return f"INSERT INTO {quote(str(model._meta.db_table))} ({columns})"
+
+
+def _row_values(
+    instance: Model, fields: Sequence[Field[Any, Any]], db: BaseDatabaseWrapper
+) -> list[Any]:
+    """The database values of an unsaved instance, prepared as ``Model.save()`` prepares them
+    (``pre_save`` stamps ``auto_now_add``, each field converts its own value)."""
+    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
+
+
+def _insert_rows(
+    model: type[Model], instances: Sequence[Model], command_ref: str | None = None
+) -> tuple[str, list[Any]]:
+    """``INSERT INTO <table> (<columns>) VALUES (...), ...`` for ``instances`` and its
+    parameters; with ``command_ref``, the ``command_id`` column takes that SQL expression instead
+    of a value (the id the same statement gives the command)."""
+    fields = _inserted_fields(model)
+    db = _db()
+    params: list[Any] = []
+    rows = []
+    for instance in instances:
+        values = _row_values(instance, fields, db)
+        cells = []
+        for field, value in zip(fields, values, strict=True):
+            if command_ref is not None and field.attname == "command_id":
+                cells.append(command_ref)
+            else:
+                cells.append("%s")
+                params.append(value)
+        rows.append(f"({', '.join(cells)})")
+    return f"{_insert_head(model)} VALUES {', '.join(rows)}", params
+
+
+_NEW_COMMAND = "(SELECT id FROM command)"
+
+
+def command_insert(
+    *,
+    command: Command,
+    messages: Sequence[Message],
+    callback: CallbackDelivery,
+    tally_slot: int,
+) -> None:
+    """Insert a new command, its messages and its callback row, and add 1 to its client's tally
+    slot ``tally_slot`` (models.commands.InProgressTally), all or nothing: what
+    ``Command.objects.create``, ``Message.objects.create`` and ``CallbackDelivery.objects.create``
+    of the same unsaved instances, then ``tally_add``, write in one transaction.
+
+    On PostgreSQL it is one statement (data-modifying common table expressions: atomic by itself,
+    one round trip, nothing for Django to compile); elsewhere four, in a transaction. The
+    instances come back as saved: the command and the callback row with their ids, the messages
+    and the callback row with their ``command_id``.
+    """
+    if connection.vendor == "postgresql":
+        command_sql, params = _insert_rows(Command, [command])
+        statement = f"WITH command AS ({command_sql} RETURNING id)"
+        parts = {
+            "message": _insert_rows(Message, messages, _NEW_COMMAND) if messages else None,
+            "callback": _insert_rows(CallbackDelivery, [callback], _NEW_COMMAND),
+            "tally": (_TALLY_ADD, [command.client_id, tally_slot, 1]),
+        }
+        for name, part in parts.items():
+            if part is not None:
+                returning = " RETURNING id" if name == "callback" else ""
+                statement += f", {name} AS ({part[0]}{returning})"
+                params.extend(part[1])
+        with connection.cursor() as cursor:
+            statement += " SELECT command.id, callback.id FROM command, callback"
+            cursor.execute(statement, params)
+            command.pk, callback.pk = cursor.fetchone()
+        _attach(command, messages, callback)
+    else:
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            command_sql, params = _insert_rows(Command, [command])
+            cursor.execute(command_sql + " RETURNING id", params)
+            (command.pk,) = cursor.fetchone()
+            _attach(command, messages, callback)
+            if messages:
+                cursor.execute(*_insert_rows(Message, messages))
+            callback_sql, params = _insert_rows(CallbackDelivery, [callback])
+            cursor.execute(callback_sql + " RETURNING id", params)
+            (callback.pk,) = cursor.fetchone()
+            cursor.execute(_TALLY_ADD, [command.client_id, tally_slot, 1])
+    for instance in [command, *messages, callback]:
+        instance._state.adding = False
+        instance._state.db = connection.alias
+
+
+def _attach(command: Command, messages: Sequence[Message], callback: CallbackDelivery) -> None:
+    """The rows of a command just given its id point to it (``command_id`` and the cached
+    relation, as ``save()`` leaves them)."""
+    for message in messages:
+        message.command = command
+    callback.command = command
+
+
 # --- boxes and keys (the device API, docs/PROTOCOL.md §6) -------------------------------------
 
 _BOX_DIGEST = (
     "SELECT token_hash FROM hermod_mailbox WHERE id = %s AND kind = %s AND closed_at IS NULL"
 )
-_ACTIVE_KEYS = "SELECT * FROM hermod_key WHERE profile_id = %s AND keystate = 'ACTIVE' ORDER BY id"
+_ACTIVE_KEYS = (
+    "SELECT {columns} FROM hermod_key WHERE profile_id = %s AND keystate = 'ACTIVE' ORDER BY id"
+)
 
 
 def open_box_token_hash(bid: uuid.UUID) -> str | None:
@@ -169,14 +358,25 @@ def open_box_token_hash(bid: uuid.UUID) -> str | None:
 
 def active_keys(profile_id: uuid.UUID) -> list[Key]:
     """The profile's active keys in the order they were stored: read for every signed answer."""
-    return list(Key.objects.raw(_ACTIVE_KEYS, [_uuid(profile_id)]))
+    return _instances(Key, _ACTIVE_KEYS, [_uuid(profile_id)])
+
+
+# --- push (docs/PROTOCOL.md §14) --------------------------------------------------------------
+
+_PUSH_SETTINGS = "SELECT {columns} FROM hermod_group_push_settings WHERE group_id = %s"
+
+
+def group_push_settings(group_id: int) -> GroupPushSettings | None:
+    """``GroupPushSettings.objects.filter(group_id=group_id).first()``: read for every command
+    created (which providers can wake its boxes)."""
+    return next(iter(_instances(GroupPushSettings, _PUSH_SETTINGS, [group_id])), None)
 
 
 # --- callbacks ------------------------------------------------------------------------------
 
 _CALLBACK_CLAIM = (
     "UPDATE hermod_callback_delivery SET next_attempt_at = %s "
-    "WHERE id = %s AND state = %s AND next_attempt_at <= %s RETURNING *"
+    "WHERE id = %s AND state = %s AND next_attempt_at <= %s RETURNING {columns}"
 )
 
 
@@ -186,7 +386,7 @@ def callback_claim(*, delivery_id: int, now: datetime, lease: datetime) -> Callb
     only the one whose UPDATE matched gets it back (the others find it no longer due)."""
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(lease), delivery_id, DeliveryState.PENDING.value, adapt(now)]
-    return next(iter(CallbackDelivery.objects.raw(_CALLBACK_CLAIM, params)), None)
+    return next(iter(_instances(CallbackDelivery, _CALLBACK_CLAIM, params)), None)
 
 
 # --- health -----------------------------------------------------------------------------------

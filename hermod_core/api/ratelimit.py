@@ -17,6 +17,7 @@ from functools import cache
 import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
+from redis.commands.core import Script
 
 from hermod_core.api.errors import ApiError
 
@@ -40,15 +41,26 @@ def _redis() -> redis.Redis | None:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
+# Counts a hit and gives a window's new key its expiry, atomically (a key never lives without
+# one): one command and one round trip, where a MULTI/INCR/EXPIRE/EXEC pipeline sends four.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
+@cache
+def _counter(client: redis.Redis) -> Script:
+    """The counting script, sent by its digest (EVALSHA), loaded once per server."""
+    return client.register_script(_COUNT)
+
+
 def _incr(key: str, expires: int) -> int | None:
     client = _redis()
     try:
         if client is not None:
-            with client.pipeline() as pipe:
-                pipe.incr(key)
-                pipe.expire(key, expires)
-                count, _ = pipe.execute()
-            return int(count)
+            return int(_counter(client)(keys=[key], args=[expires]))
         django_cache.add(key, 0, expires)
         return int(django_cache.incr(key))
     except (redis.RedisError, ValueError) as exc:

@@ -128,15 +128,18 @@ def ca_challenges_mint(
 def ca_challenges_record(*, command: Command, minted: list[MintedChallenge]) -> None:
     """Store the digests of a new command's one-time challenges (same transaction as it)."""
     expires_at = command.expires_at + CA_STEP_GRACE
+    # A list, not a generator: bulk_create() of an empty list is no statement at all.
     CaChallenge.objects.bulk_create(
-        CaChallenge(
-            command=command,
-            group_id=command.group_id,
-            keyid=item.keyid,
-            challenge_hash=item.challenge_hash,
-            expires_at=expires_at,
-        )
-        for item in minted
+        [
+            CaChallenge(
+                command=command,
+                group_id=command.group_id,
+                keyid=item.keyid,
+                challenge_hash=item.challenge_hash,
+                expires_at=expires_at,
+            )
+            for item in minted
+        ]
     )
 
 

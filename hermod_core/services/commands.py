@@ -5,6 +5,7 @@ import random
 import secrets
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -69,7 +70,7 @@ from hermod_core.services.credentials import (
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
 from hermod_core.services.errors import ServiceError
-from hermod_core.services.push import push_forget, push_queue
+from hermod_core.services.push import push_forget, push_plan, push_queue
 
 
 class CommandError(Exception):
@@ -210,9 +211,14 @@ def _with_challenge(request: CommandRequest) -> dict[str, Any]:
     return body
 
 
+def _tally_slot() -> int:
+    """One of a client's tally slots (models.commands.InProgressTally), at random."""
+    return random.randrange(InProgressTally.SLOTS)
+
+
 def _tally(client_id: int, change: int) -> None:
-    """Add to one of the client's tally slots (models.commands.InProgressTally), at random."""
-    sql.tally_add(client_id=client_id, slot=random.randrange(InProgressTally.SLOTS), change=change)
+    """Add to one of the client's tally slots."""
+    sql.tally_add(client_id=client_id, slot=_tally_slot(), change=change)
 
 
 def _untally(command_ids: list[int], loaded: list[Command]) -> None:
@@ -274,11 +280,13 @@ def command_create(*, client: Client, request: CommandRequest) -> Command:
     return command_create_with_messages(client=client, request=request).command
 
 
-@transaction.atomic
 def command_create_with_messages(*, client: Client, request: CommandRequest) -> CreatedCommand:
     """Create a command, one message per destination and its callback record, atomically.
 
-    Either all rows exist afterwards or none (docs/PROTOCOL.md §4.2). A delete with
+    Either all rows exist afterwards or none (docs/PROTOCOL.md §4.2): the command, its messages,
+    its callback row and its tally are one statement (``sql.command_insert``), in a transaction
+    with the rows some commands bring too (temporary boxes, one-time challenges, a content job,
+    push rows, an immediate delete). A delete with
     ``confirmed: "false"`` ends at once: the profile and its box are deleted, nothing is sent.
     A command with content ids (§13) also gets its content-provider job, and its messages stay
     hidden from devices until a worker resolved them (``content_ready``).
@@ -302,7 +310,7 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
     }
     is_prov = request.command_type is CommandType.PROV
     single_profile = {t.profile.pk for t in targets if t.profile} if not is_prov else set()
-    command = Command.objects.create(
+    command = Command(
         client=client,
         group_id=client.group_id,
         command_type=request.command_type.value,
@@ -317,23 +325,25 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
         assigned_box_id=uuid.uuid4() if is_prov else None,
         content_ready=not request.content,
     )
-    ca_challenges_record(command=command, minted=minted)
-    _content_job(command, request)
     immediate_delete = request.command_type is CommandType.DELETE and not request.confirmed
     message_expiry = now + timedelta(seconds=request.header.lifespan)
+    # An @tmp destination gets a new temporary box (its id is known before it is written).
+    boxes = [
+        Mailbox(
+            group_id=client.group_id,
+            kind=MailboxKind.TEMPORARY,
+            expires_at=now + timedelta(seconds=request.header.timeout),
+        )
+        for target in targets
+        if target.box_id is None
+    ]
+    new_boxes = iter(boxes)
     messages = []
     for target in targets:
-        box_id = target.box_id or (
-            Mailbox.objects.create(
-                group_id=client.group_id,
-                kind=MailboxKind.TEMPORARY,
-                expires_at=now + timedelta(seconds=request.header.timeout),
-            ).pk
-        )
         token = message_token_generate()
-        message = Message.objects.create(
+        message = Message(
             command=command,
-            mailbox_id=box_id,
+            mailbox_id=target.box_id or next(new_boxes).pk,
             profile=target.profile,
             to=target.to,
             token_hash=token_hash(token),
@@ -342,26 +352,36 @@ def command_create_with_messages(*, client: Client, request: CommandRequest) -> 
             state=MessageState.WITHDRAWN if immediate_delete else MessageState.WAITING,
         )
         messages.append(message)
-    # Push rows with their messages (same transaction); only permanent boxes are woken.
-    push_queue(
-        group_id=client.group_id,
-        messages=[m for m, t in zip(messages, targets, strict=True) if t.box_id is not None],
-        ready=command.content_ready,
-    )
-    CallbackDelivery.objects.create(
+    callback = CallbackDelivery(
         command=command,
         client=client,
         path=request.endpoint.callback_path,
         max_attempts=client.callback_attempts or settings.HERMOD_CALLBACK_ATTEMPTS,
     )
-    _tally(client.pk, 1)
-    if immediate_delete:
-        for target in targets:
-            if target.profile is not None:
-                profile_delete(profile=target.profile)
-        command_transition(command_id=command.pk, to=State.COMPLETED)
-        command.refresh_from_db()
-        return CreatedCommand(command=command, messages=None)
+    # Push rows go with their messages; only permanent boxes are woken.
+    pushes = push_plan(
+        group_id=client.group_id,
+        messages=[m for m, t in zip(messages, targets, strict=True) if t.box_id is not None],
+        ready=command.content_ready,
+    )
+    # One statement is atomic by itself: a transaction (two more round trips) only when other
+    # rows go with it.
+    alone = not (boxes or minted or request.content or pushes or immediate_delete)
+    with nullcontext() if alone else transaction.atomic():
+        Mailbox.objects.bulk_create(boxes)
+        sql.command_insert(
+            command=command, messages=messages, callback=callback, tally_slot=_tally_slot()
+        )
+        ca_challenges_record(command=command, minted=minted)
+        _content_job(command, request)
+        push_queue(rows=pushes)
+        if immediate_delete:
+            for target in targets:
+                if target.profile is not None:
+                    profile_delete(profile=target.profile)
+            command_transition(command_id=command.pk, to=State.COMPLETED)
+            command.refresh_from_db()
+            return CreatedCommand(command=command, messages=None)
     return CreatedCommand(command=command, messages=messages)
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from hermod_core import sql
 from hermod_core.models import (
     Command,
     CommandState,
@@ -198,10 +199,10 @@ def push_registration_remove(*, profile: Profile, actor: Actor) -> bool:
 # --- the outbox: written with the messages -----------------------------------------------------
 
 
-def push_queue(*, group_id: int, messages: list[Message], ready: bool) -> int:
-    """Write the push rows of freshly created messages to permanent boxes, in the caller's
-    transaction; enqueue them after commit when the messages are ``ready`` (visible), else leave
-    them WAITING for ``push_release``.
+def push_plan(*, group_id: int, messages: list[Message], ready: bool) -> list[PushDelivery]:
+    """The push rows (unsaved) that freshly created messages to permanent boxes bring: PENDING
+    when the messages are ``ready`` (visible), else WAITING for ``push_release``. Reads only:
+    ``push_queue`` writes them, with their messages.
 
     A profile is pushed through the provider it registered; a profile without a registration
     (or whose provider the group no longer serves) through the group's relay when it has one,
@@ -209,11 +210,11 @@ def push_queue(*, group_id: int, messages: list[Message], ready: bool) -> int:
     """
     waiting = [m for m in messages if m.profile_id is not None and m.state == MessageState.WAITING]
     if not waiting:
-        return 0
-    config = GroupPushSettings.objects.filter(group_id=group_id).first()
+        return []
+    config = sql.group_push_settings(group_id)
     available = config.providers() if config is not None else set()
     if not available:
-        return 0
+        return []
     registered = dict(
         PushRegistration.objects.filter(profile_id__in={m.profile_id for m in waiting}).values_list(
             "profile_id", "provider"
@@ -239,9 +240,14 @@ def push_queue(*, group_id: int, messages: list[Message], ready: bool) -> int:
                 next_attempt_at=now if ready else None,
             )
         )
+    return rows
+
+
+def push_queue(*, rows: list[PushDelivery]) -> int:
+    """Write the push rows of ``push_plan`` in the caller's transaction, the one that writes
+    their messages; the PENDING ones are enqueued after commit."""
     created = PushDelivery.objects.bulk_create(rows)
-    if ready:
-        enqueue_pushes([row.pk for row in created])
+    enqueue_pushes([row.pk for row in created if row.state == PushState.PENDING])
     return len(created)
 
 

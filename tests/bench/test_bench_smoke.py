@@ -39,5 +39,5 @@ def test_the_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     assert results["sweep"]["due"] == 500
     for request in ("create", "poll", "list", "fetch", "answer", "callback"):
         assert results["queries"][request]["queries"] > 0
-    assert len(results["targets"]) == 4
+    assert len(results["targets"]) == 5
     assert all(isinstance(t["pass"], bool) for t in results["targets"])
