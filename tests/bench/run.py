@@ -663,11 +663,11 @@ class Bench:
             "sweep_runs": figures["runs"],
             "batch": figures["batch"],
             "queries_per_command": round(
-                figures["first_run_queries"] / max(figures["first_run_expired"], 1), 1
+                figures["first_run_queries"] / max(figures["first_run_expired"], 1), 3
             ),
             "transaction_statements_per_command": round(
                 figures["first_run_transaction_statements"] / max(figures["first_run_expired"], 1),
-                1,
+                3,
             ),
             "called_back_s": round(called_back, 2),
             "expiries_per_s": round(self.sizes.due_rows / called_back, 1),

@@ -35,6 +35,12 @@ class Received:
         return self.headers.get("X-Hermod-Event-Id", "")
 
 
+class _Server(ThreadingHTTPServer):
+    # A listen backlog like a real server's (nginx: 511): with Python's default of 5, a worker
+    # sending a batch of callbacks at once sees connections reset that no receiver would reset.
+    request_queue_size = 512
+
+
 @dataclass
 class Receiver:
     basic_auth: str | None = None
@@ -71,7 +77,7 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
