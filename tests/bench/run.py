@@ -584,6 +584,9 @@ class Bench:
         their callbacks. The figure: that moment → the last EXPIRED callback received."""
         count = self.sizes.burst_rows
         print(f"  burst: {count} commands due at once, swept by beat", flush=True)
+        # What earlier phases left in progress (the probes, a device's cut-off last round trip)
+        # is ended first: beat would sweep it with the burst.
+        self._end_created_after(0)
         first = self._max_command_id()
         data.insert_due(self.db, client=self.client_pk, group=self.group_pk, count=count, held=True)
         ids = self._inserted_due(first, data.BURST)
