@@ -12,10 +12,10 @@ from django_htmx.http import HTMX_STOP_POLLING
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.services.commands import CommandError
-from hermod_core.services.console import ConsoleError
+from hermod_core.services.errors import ServiceError
 
 # Every exception a console action may show to the person who tried it.
-PERSON_ERRORS = (ProtocolError, CommandError, ConsoleError, CryptoError)
+PERSON_ERRORS = (ProtocolError, CommandError, ServiceError, CryptoError)
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from hermod_core.models import Command, CommandState, CommandType, MessageState
 from hermod_core.protocol.results import app_link
 from hermod_core.proxies import budget_address
-from hermod_core.selectors.commands import command_result
+from hermod_core.selectors.commands import destination_views
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
 from portal.provisioning import congrats_message, form_initial
 from portal.services.invitations import (
@@ -137,7 +137,7 @@ def enrollment_status(
     if phase is None:
         # One read of the messages for the result body and the lifespan checks below.
         prefetch_related_objects([command], "messages")
-        destinations = command_result(command)["destinations"]
+        destinations = [d.as_json() for d in destination_views(command)]
         destination = destinations[0] if destinations else None
         state = destination["state"] if destination else None
         if command.expires_at <= now or destination is None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hermod_core.models import Client
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import IssuedKey, client_create
 from tests.scepserver import scepserver_factory  # noqa: F401 - a fixture for every test
 
@@ -52,7 +53,7 @@ def client_a(db: None) -> Persona:
             client_id="idm",
             group_name="smartid",
             callback_url="https://idm.example.com/ws/hermod",
-            actor="test",
+            actor=Actor.system("test"),
         )
     )
 
@@ -65,7 +66,7 @@ def client_a2(client_a: Persona) -> Persona:
             client_id="da",
             group_name="smartid",
             callback_url="https://da.example.com/personalmessaging",
-            actor="test",
+            actor=Actor.system("test"),
         )
     )
 
@@ -77,6 +78,6 @@ def client_b(db: None) -> Persona:
             client_id="other-tenant",
             group_name="acme",
             callback_url="https://acme.example.com/hermod",
-            actor="test",
+            actor=Actor.system("test"),
         )
     )

@@ -14,7 +14,8 @@ from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
 from hermod_core.models import Client, Command
 from hermod_core.protocol.commands import ENDPOINTS, parse_command_request
-from hermod_core.selectors.commands import command_get_for_client, command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_get_for_client, command_result_view
 from hermod_core.services.commands import command_cancel, command_create_with_messages
 
 logger = logging.getLogger("hermod.api")
@@ -38,7 +39,8 @@ class CommandCreateView(ClientView):
         created = command_create_with_messages(client=self.client(request), request=command_request)
         observability.command_id.set(str(created.command.pk))
         logger.info("command created: %s", created.command.command_type)
-        return Response(command_result(created.command, messages=created.messages))
+        view = command_result_view(created.command, messages=created.messages)
+        return Response(result_body(view))
 
 
 def _command_view(name: str) -> type[CommandCreateView]:
@@ -100,7 +102,7 @@ class PollView(ClientView):
     )
     def get(self, request: Request, command_id: str) -> Response:
         command = _own_command(self.client(request), command_id)
-        return Response(command_result(command))
+        return Response(result_body(command_result_view(command)))
 
 
 class CancelView(ClientView):
@@ -119,4 +121,4 @@ class CancelView(ClientView):
         if not command_cancel(command=command):
             raise ApiError(409, "COMMAND_FINAL", "The command is already final.")
         command.refresh_from_db()
-        return Response(command_result(command))
+        return Response(result_body(command_result_view(command)))

@@ -1,8 +1,11 @@
-"""The mailbox API for devices (docs/PROTOCOL.md §6): thin views over services.mailbox."""
+"""The mailbox API for devices (docs/PROTOCOL.md §6): thin views over the device side's reads
+(selectors.mailbox), its writes (services.mailbox, services.answers) and the pure bodies
+(protocol.mailbox)."""
 
 import uuid
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -12,18 +15,19 @@ from rest_framework.views import APIView
 from hermod_core.api import ratelimit, schema
 from hermod_core.api.errors import ApiError
 from hermod_core.api.json_body import read_json
+from hermod_core.protocol.mailbox import box_body, message_body
 from hermod_core.proxies import budget_address, client_address
-from hermod_core.services.credentials import token_hash
-from hermod_core.services.mailbox import (
-    AlreadyAnswered,
+from hermod_core.selectors.mailbox import (
     BoxAccess,
     BoxNotFound,
-    answer_accept,
-    box_token_rotate,
-    mailbox_list,
+    device_message,
     mailbox_open,
-    message_fetch,
+    message_get_for_box,
+    message_list_for_box,
 )
+from hermod_core.services.answers import AlreadyAnswered, answer_accept
+from hermod_core.services.credentials import presented_token_hash, token_hash
+from hermod_core.services.mailbox import box_token_rotate, message_mark_fetched
 from hermod_core.services.push import BoxNotOpened, PushRefused, push_register, push_unregister
 
 _TOKEN = OpenApiParameter(
@@ -88,15 +92,15 @@ def _open(request: Request, bid: str, *, for_answer: bool = False) -> BoxAccess:
     The token is checked first (one indexed lookup): a valid one proceeds whatever others sent
     from its address; only a request that opens nothing spends the address's failure budget.
     """
-    token = _token(request)
+    digest = presented_token_hash(_token(request))
     box_id = _uuid(bid)
     try:
-        if box_id is None:
+        if box_id is None or digest is None:
             raise BoxNotFound
-        access = mailbox_open(bid=box_id, token=token, for_answer=for_answer)
+        access = mailbox_open(bid=box_id, token_hash=digest, for_answer=for_answer)
     except BoxNotFound:
         raise _not_found(request) from None
-    ratelimit.hit(ratelimit.per_box(), token_hash(token or "")[:32])
+    ratelimit.hit(ratelimit.per_box(), digest[:32])
     return access
 
 
@@ -114,7 +118,13 @@ class BoxView(DeviceView):
         tags=["mailbox"],
     )
     def get(self, request: Request, bid: str) -> Response:
-        return Response(mailbox_list(access=_open(request, bid)))
+        access = _open(request, bid)
+        entries = message_list_for_box(access=access)
+        return Response(
+            box_body(
+                public_url=settings.HERMOD_PUBLIC_URL, bid=str(access.mailbox_id), entries=entries
+            )
+        )
 
 
 class MessageView(DeviceView):
@@ -128,9 +138,14 @@ class MessageView(DeviceView):
     def get(self, request: Request, bid: str, mid: str) -> Response:
         access = _open(request, bid)
         try:
-            return Response(message_fetch(access=access, mid=_mid(mid)))
+            message = message_get_for_box(access=access, mid=_mid(mid))
         except BoxNotFound:
             raise _missing() from None
+        message_mark_fetched(message=message)
+        body = message_body(
+            public_url=settings.HERMOD_PUBLIC_URL, message=device_message(message=message)
+        )
+        return Response(body)
 
     @extend_schema(
         operation_id="message_answer",

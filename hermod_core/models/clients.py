@@ -21,6 +21,22 @@ def validate_client_id(value: str) -> None:
         raise ValidationError(CLIENT_ID_RULE, code="invalid")
 
 
+def validate_client_id_free(value: str) -> None:
+    """No client holds the id ``value``, a deleted one included (its commands keep naming it):
+    the one uniqueness check of a new client's id, with one wording, which the console's form
+    runs and ``services.clients.client_create`` (the command line, the console) raises as
+    ``ClientError``."""
+    existing = Client.objects.filter(client_id=value).only("deleted_at").first()
+    if existing is None:
+        return
+    if existing.deleted_at is not None:
+        raise ValidationError(
+            f"client {value!r} was deleted; its commands keep the id, choose another",
+            code="deleted",
+        )
+    raise ValidationError(f"client {value!r} already exists", code="unique")
+
+
 def validate_http_url(value: str) -> None:
     if value and not is_http_url(value):
         raise ValidationError("Enter an absolute http(s) URL.", code="invalid")

@@ -144,7 +144,7 @@ class AcceptedSignature(models.Model):
     fingerprint (``crypto.signatures``, canonical, so a re-encoded or ECDSA-mirrored copy has the
     same one), and the unique constraints are the replay check itself — a row is written in the
     transaction that completes the command, and a second insert of it fails
-    (``services.mailbox``), also when two answers race.
+    (``services.answers``), also when two answers race.
 
     Keyed by ``profile`` when the signer is a known profile (the command's, or the profile whose
     key signed an answer to a profile-less ``@tmp`` command); a profile-less answer also writes a

@@ -1,7 +1,7 @@
 """Bodies the server builds: plug-out URIs, the synchronous answer / result body (§4.2, §8) and
 the message a device fetches (§6)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -82,8 +82,73 @@ class DestinationView:
 
 
 @dataclass(frozen=True)
+class KeyView:
+    """One key of a provisioned profile, as its result body lists it."""
+
+    keyid: str
+    usage: str
+    keytype: str
+    keylength: int
+    certreq: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "keyid": self.keyid,
+            "usage": self.usage,
+            "keytype": self.keytype,
+            "keylength": self.keylength,
+            "certreq": self.certreq,
+        }
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """The profile a completed provisioning created (``boxurl``: its permanent box's URL)."""
+
+    id: str
+    userid: str
+    name: str
+    servername: str
+    boxurl: str | None
+    keys: tuple[KeyView, ...]
+    device_info: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "userid": self.userid,
+            "name": self.name,
+            "servername": self.servername,
+            "boxurl": self.boxurl,
+            "keys": [key.as_json() for key in self.keys],
+            "deviceinfo": self.device_info,
+        }
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """A certificate the CA step issued for a provisioned key (docs/PROTOCOL.md §10)."""
+
+    keyid: str
+    data: str  # base64 DER
+    subject: str
+    issuer: str
+    not_after: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "keyid": self.keyid,
+            "data": self.data,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "notAfter": self.not_after.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
 class ResultView:
-    """Everything the result body of a command shows; built by a selector, rendered here."""
+    """Everything the result body of a command shows, as plain values: gathered by a selector
+    (``selectors.commands.command_result_view``), rendered by ``result_body``."""
 
     command_id: int
     external_id: str | None
@@ -93,12 +158,15 @@ class ResultView:
     destinations: tuple[DestinationView, ...]
     answer: dict[str, Any] | None = None  # the device's whole answer envelope
     answer_key: str = ""
-    profile: dict[str, Any] | None = None
-    certificates: list[dict[str, Any]] | None = None
-    failure: dict[str, str] | None = None
+    profile: ProfileView | None = None
+    certificates: tuple[CertificateView, ...] = ()
+    failure_code: str = ""
+    failure_reason: str = ""
     # Auth/sign, once answered: what the server established of the signature (decided).
     signature: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The certificate authority step of docs/PROTOCOL.md §10 (decided: reported as "ca").
+    ca_state: str = ""
+    ca_error: str = ""
 
 
 def result_body(view: ResultView) -> dict[str, Any]:
@@ -120,12 +188,12 @@ def result_body(view: ResultView) -> dict[str, Any]:
     body["commandType"] = view.command_type
     body["state"] = view.state
     body["fqdn"] = view.fqdn
-    if view.failure:
-        body["failure"] = view.failure
+    if view.failure_code:
+        body["failure"] = {"code": view.failure_code, "message": view.failure_reason}
     if view.profile is not None:
-        body["profile"] = view.profile
+        body["profile"] = view.profile.as_json()
     if view.certificates:
-        body["certificates"] = view.certificates
+        body["certificates"] = [certificate.as_json() for certificate in view.certificates]
     if view.signature is not None:
         # VERIFIED or NOT_VERIFIED_BY_SERVER; a profile-less @tmp answer also names its signer
         # certificate and, when its key is a known profile's, that profile.
@@ -134,5 +202,8 @@ def result_body(view: ResultView) -> dict[str, Any]:
             body["signer"] = view.signature["signer"]
         if "profile" in view.signature and view.profile is None:
             body["profile"] = view.signature["profile"]
-    body.update(view.extra)
+    if view.ca_state:
+        body["ca"] = {"state": view.ca_state}
+        if view.ca_error:
+            body["ca"]["error"] = view.ca_error
     return body

@@ -1,7 +1,6 @@
 """Scoped reads of commands: a client sees only the commands it created."""
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.conf import settings
 
@@ -10,14 +9,16 @@ from hermod_core.crypto.tokens import MESSAGE_TOKEN, unseal
 from hermod_core.models import Certificate, Client, Command, Message, Profile
 from hermod_core.protocol.commands import BY_TYPE, CommandType
 from hermod_core.protocol.results import (
+    CertificateView,
     DestinationView,
+    KeyView,
+    ProfileView,
     ResultView,
     app_link,
     box_url,
     fqdn,
     message_location,
     plugout_uri,
-    result_body,
 )
 
 
@@ -31,40 +32,41 @@ def command_get_for_client(*, client: Client, command_id: int) -> Command | None
     return sql.command_of_client(command_id=command_id, client_id=client.pk)
 
 
-def _profile_summary(profile: Profile) -> dict[str, Any]:
-    public_url = settings.HERMOD_PUBLIC_URL
+def profile_view(profile: Profile) -> ProfileView:
+    """A provisioned profile (read with its user, box and keys) as its result body shows it."""
     mailbox = getattr(profile, "mailbox", None)
-    return {
-        "id": str(profile.id),
-        "userid": profile.user.userid,
-        "name": profile.name,
-        "servername": profile.servername,
-        "boxurl": box_url(public_url, str(mailbox.id)) if mailbox else None,
-        "keys": [
-            {
-                "keyid": key.keyid,
-                "usage": key.usage,
-                "keytype": key.keytype,
-                "keylength": key.keylength,
-                "certreq": key.certreq,
-            }
+    return ProfileView(
+        id=str(profile.id),
+        userid=profile.user.userid,
+        name=profile.name,
+        servername=profile.servername,
+        boxurl=box_url(settings.HERMOD_PUBLIC_URL, str(mailbox.id)) if mailbox else None,
+        keys=tuple(
+            KeyView(
+                keyid=key.keyid,
+                usage=key.usage,
+                keytype=key.keytype,
+                keylength=key.keylength,
+                certreq=key.certreq,
+            )
             for key in profile.keys.all()
-        ],
-        "deviceinfo": profile.device_info,
-    }
+        ),
+        device_info=profile.device_info,
+    )
 
 
-def certificate_summaries(certificates: list[Certificate]) -> list[dict[str, Any]]:
-    return [
-        {
-            "keyid": cert.key.keyid,
-            "data": cert.der_b64,
-            "subject": cert.subject,
-            "issuer": cert.issuer,
-            "notAfter": cert.not_after.isoformat(),
-        }
+def certificate_views(certificates: Iterable[Certificate]) -> tuple[CertificateView, ...]:
+    """Certificates (read with their keys) as a result body lists them."""
+    return tuple(
+        CertificateView(
+            keyid=cert.key.keyid,
+            data=cert.der_b64,
+            subject=cert.subject,
+            issuer=cert.issuer,
+            not_after=cert.not_after,
+        )
         for cert in certificates
-    ]
+    )
 
 
 def destination_views(
@@ -99,16 +101,16 @@ def destination_views(
     return destinations
 
 
-def command_result(
+def command_result_view(
     command: Command, *, messages: Iterable[Message] | None = None
-) -> dict[str, Any]:
-    """The result body of docs/PROTOCOL.md §8 for a command, as it is now (its ``messages``, when
-    the caller has them, else read)."""
-    public_url = settings.HERMOD_PUBLIC_URL
+) -> ResultView:
+    """What the result body of docs/PROTOCOL.md §8 shows of a command as it is now (its
+    ``messages``, when the caller has them, else read), as plain values for
+    ``protocol.results.result_body``: a completed provisioning's profile and CA-issued
+    certificates are read here."""
     endpoint = BY_TYPE[CommandType(command.command_type)]
-    destinations = destination_views(command, messages=messages)
     profile = None
-    certificates = None
+    certificates: tuple[CertificateView, ...] = ()
     completed_prov = command.command_type == CommandType.PROV and command.state == "COMPLETED"
     if completed_prov and command.profile_id:
         prov_profile = (
@@ -116,37 +118,26 @@ def command_result(
             .prefetch_related("keys")
             .get(pk=command.profile_id)
         )
-        profile = _profile_summary(prov_profile)
-        certificates = certificate_summaries(
-            list(
-                Certificate.objects.filter(
-                    profile=prov_profile, source=Certificate.Source.CA
-                ).select_related("key")
-            )
+        profile = profile_view(prov_profile)
+        certificates = certificate_views(
+            Certificate.objects.filter(
+                profile=prov_profile, source=Certificate.Source.CA
+            ).select_related("key")
         )
-    extra: dict[str, Any] = {}
-    if command.ca_state:
-        # The certificate authority step of docs/PROTOCOL.md §10 (decided: reported as "ca").
-        extra["ca"] = {"state": command.ca_state}
-        if command.ca_error:
-            extra["ca"]["error"] = command.ca_error
-    failure = None
-    if command.failure_code:
-        failure = {"code": command.failure_code, "message": command.failure_reason}
-    return result_body(
-        ResultView(
-            command_id=command.pk,
-            external_id=command.external_id or None,
-            command_type=command.command_type,
-            state=command.state,
-            fqdn=fqdn(public_url),
-            destinations=tuple(destinations),
-            answer=command.answer,
-            answer_key=endpoint.answer_key,
-            profile=profile,
-            certificates=certificates,
-            failure=failure,
-            signature=command.signature,
-            extra=extra,
-        )
+    return ResultView(
+        command_id=command.pk,
+        external_id=command.external_id or None,
+        command_type=command.command_type,
+        state=command.state,
+        fqdn=fqdn(settings.HERMOD_PUBLIC_URL),
+        destinations=tuple(destination_views(command, messages=messages)),
+        answer=command.answer,
+        answer_key=endpoint.answer_key,
+        profile=profile,
+        certificates=certificates,
+        failure_code=command.failure_code,
+        failure_reason=command.failure_reason,
+        signature=command.signature,
+        ca_state=command.ca_state,
+        ca_error=command.ca_error,
     )

@@ -1,52 +1,52 @@
-"""The one way to write the audit log."""
+"""The one way to write the audit log, and who acts (``Actor``)."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 
 from hermod_core.models import AuditEvent, Group
 
-# The signed-in account and address behind the services called in this context (the console
-# sets it), so that every service's audit row names them without passing them through each call.
-_acting: ContextVar[tuple[AbstractBaseUser | None, str | None] | None] = ContextVar(
-    "acting", default=None
-)
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, as the audit log names them: ``name`` (the audit row's ``actor``: an account's
+    user name, or a part of the system such as ``cli``), the signed-in account if there is one
+    and the address the request came from.
 
-@contextmanager
-def acting_as(user: AbstractBaseUser | None, ip: str | None) -> Iterator[None]:
-    token = _acting.set((user, ip))
-    try:
-        yield
-    finally:
-        _acting.reset(token)
+    Every service that audits takes one, passed by its caller (the console builds it from the
+    request, ``portal.actors.actor_from``; a command line or a worker names itself with
+    ``Actor.system``); no service finds out by itself who called it.
+    """
+
+    name: str
+    user: AbstractBaseUser | None = None
+    address: str | None = None
+
+    @classmethod
+    def system(cls, name: str) -> "Actor":
+        """A part of the system acting on its own (``cli``, ``ca`` …): no account, no address."""
+        return cls(name=name)
 
 
 def audit_record(
     *,
-    actor: str,
+    actor: Actor,
     action: str,
     target_type: str = "",
     target_id: str = "",
     group: Group | None = None,
     details: dict[str, Any] | None = None,
-    user: AbstractBaseUser | AnonymousUser | None = None,
-    ip: str | None = None,
 ) -> AuditEvent:
-    """Append one audit event; call it inside the transaction of the change it records."""
-    acting = _acting.get()
-    if user is None and ip is None and acting is not None:
-        user, ip = acting
+    """Append one audit event naming ``actor``; call it inside the transaction of the change it
+    records."""
     return AuditEvent.objects.create(
-        actor=actor,
-        actor_user=user if isinstance(user, AbstractBaseUser) else None,  # type: ignore[misc]
+        actor=actor.name,
+        actor_user=actor.user,  # type: ignore[misc]  # the project's user model
         action=action,
         target_type=target_type,
         target_id=target_id,
         group=group,
         details=details or {},
-        ip=ip,
+        ip=actor.address,
     )

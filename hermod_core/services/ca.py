@@ -7,7 +7,7 @@ released whatever the CA does — success, refusal, or giving up after retries a
 
 import base64
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from cryptography import x509
@@ -30,10 +30,11 @@ from hermod_core.scep import (
     enroll_until_done,
     make_ra_identity,
 )
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.ca_challenges import CA_STEP_GRACE
 from hermod_core.services.commands import callback_release, command_create
 from hermod_core.services.dispatch import enqueue_ca_enrollment
+from hermod_core.services.errors import ServiceError
 
 logger = logging.getLogger("hermod.ca")
 
@@ -48,7 +49,7 @@ CA_LEASE = timedelta(minutes=30)
 LOST_AFTER = timedelta(seconds=30)
 
 
-class CaConfigurationError(Exception):
+class CaConfigurationError(ServiceError):
     """The group's CA settings cannot be used (bad RA key or certificate)."""
 
 
@@ -63,7 +64,7 @@ def ca_settings_set(
     challenge_mode: str | None = None,
     ra_key_pem: str | None = None,
     ra_certificate_pem: str | None = None,
-    actor: str,
+    actor: Actor,
 ) -> CaSettings:
     """Create or change a group's SCEP CA (docs/PROTOCOL.md §10).
 
@@ -261,3 +262,67 @@ def ca_requeue_stalled(*, batch: int) -> int:
         for command_id in lost[:batch]:
             enqueue_ca_enrollment(command_id)
     return len(overdue)
+
+
+# --- from the console: a new RA identity, a test of the CA ------------------------------------
+
+SCEP_TEST_TIMEOUT = 10.0
+
+
+@transaction.atomic
+def ca_ra_identity_generate(*, actor: Actor, group: Group, common_name: str) -> CaSettings:
+    """Give a group's CA settings a fresh RA key and self-signed certificate.
+
+    The CA must already have its URL saved (``CaConfigurationError`` otherwise). The key is
+    stored PEM (unencrypted: the workers sign with it); the certificate is what the CA
+    administrator registers.
+    """
+    ca = CaSettings.objects.select_for_update().filter(group=group).first()
+    if ca is None:
+        raise CaConfigurationError("Save the CA's SCEP URL first.")
+    name = (common_name.strip() or f"Hermod RA {group.name}")[:64]
+    ca.ra_key_pem, ca.ra_certificate_pem = ra_identity_pem(name)
+    ca.save(update_fields=["ra_key_pem", "ra_certificate_pem", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="group.ca_ra_identity",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={"common_name": name},
+    )
+    return ca
+
+
+@dataclass(frozen=True)
+class CaTestResult:
+    ok: bool
+    capabilities: tuple[str, ...] = ()
+    error: str = ""
+
+
+def ca_test_connection(*, actor: Actor, group: Group) -> CaTestResult:
+    """Ask the group's CA for its capabilities (SCEP GetCACaps) and record the outcome.
+
+    Never raises for a CA that is down or misconfigured: the result says what went wrong.
+    """
+    ca = CaSettings.objects.filter(group=group).first()
+    if ca is None:
+        result = CaTestResult(ok=False, error="The group has no CA settings.")
+    else:
+        try:
+            caps = ca_capabilities(settings_row=ca, timeout=SCEP_TEST_TIMEOUT)
+            result = CaTestResult(ok=True, capabilities=tuple(sorted(caps)))
+        except CaConfigurationError as exc:
+            result = CaTestResult(ok=False, error=str(exc))
+        except ScepError as exc:
+            result = CaTestResult(ok=False, error=exc.message)
+    audit_record(
+        actor=actor,
+        action="group.ca_test",
+        target_type="group",
+        target_id=group.name,
+        group=group,
+        details={"ok": result.ok, "capabilities": list(result.capabilities), "error": result.error},
+    )
+    return result

@@ -45,13 +45,14 @@ from hermod_core.models import (
     Group,
     Key,
 )
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import (
     ca_challenge_generate,
     ca_challenge_hash,
     ca_verifier_generate,
     ca_verifier_hash,
 )
+from hermod_core.services.errors import ServiceError
 
 logger = logging.getLogger("hermod.ca")
 
@@ -224,7 +225,7 @@ def ca_challenge_verify(
         )
         if first:
             audit_record(
-                actor="ca",
+                actor=Actor.system("ca"),
                 action="ca.challenge_consumed",
                 target_type="command",
                 target_id=str(command.pk),
@@ -239,13 +240,15 @@ def ca_challenge_verify(
 
 
 @transaction.atomic
-def ca_verifier_rotate(*, group: Group, actor: str) -> str:
+def ca_verifier_rotate(*, group: Group, actor: Actor) -> str:
     """A new verifier credential for the group's CA; returned once, only its digest is stored.
 
-    The previous credential stops working at once. Raises ``CaSettings.DoesNotExist`` when the
-    group has no CA.
+    The previous credential stops working at once. Raises ``ServiceError`` when the group has
+    no CA.
     """
-    ca = CaSettings.objects.select_for_update().get(group=group)
+    ca = CaSettings.objects.select_for_update().filter(group=group).first()
+    if ca is None:
+        raise ServiceError("Save the CA's SCEP URL first.")
     credential = ca_verifier_generate()
     ca.verifier_hash = ca_verifier_hash(credential)
     ca.verifier_created_at = timezone.now()

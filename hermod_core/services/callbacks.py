@@ -25,9 +25,11 @@ from django.utils import timezone
 
 from hermod_core import sql
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, DeliveryState
+from hermod_core.protocol.results import iso
 from hermod_core.selectors.clients import client_for_delivery
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.dispatch import enqueue_callback, enqueue_callbacks
+from hermod_core.services.errors import ServiceError
 
 logger = logging.getLogger("hermod.callbacks")
 
@@ -302,7 +304,7 @@ def callbacks_requeue_lost(*, batch: int) -> int:
 
 
 @transaction.atomic
-def callback_resend(*, delivery: CallbackDelivery, actor: str) -> None:
+def callback_resend(*, delivery: CallbackDelivery, actor: Actor) -> None:
     """Give an exhausted delivery a fresh set of attempts (same event id and body)."""
     CallbackDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.EXHAUSTED).update(
         state=DeliveryState.PENDING,
@@ -318,3 +320,59 @@ def callback_resend(*, delivery: CallbackDelivery, actor: str) -> None:
         group=delivery.client.group,
     )
     enqueue_callback(delivery.pk)
+
+
+# --- from the console: a test callback, resending every exhausted one -------------------------
+
+TEST_CALLBACK_PATH = "/callback/test"
+
+
+@transaction.atomic
+def callback_send_test(*, client: Client, actor: Actor) -> CallbackDelivery:
+    """Send a small test callback to ``<callback-url>/callback/test``, through the outbox.
+
+    A delivery row without a command, due now and allowed one attempt (a test shows whether
+    the receiver works; retries would hide it), handed to the workers after commit like any
+    callback — so it is signed and authenticated exactly as real callbacks are.
+    """
+    if not client.callback_url:
+        raise ServiceError(f"Client {client.client_id} has no callback URL.")
+    now = timezone.now()
+    delivery = CallbackDelivery.objects.create(
+        command=None,
+        client=client,
+        path=TEST_CALLBACK_PATH,
+        state=DeliveryState.PENDING,
+        body={
+            "test": True,
+            "clientId": client.client_id,
+            "message": "Test callback from the Hermod console.",
+            "sentAt": iso(now),
+        },
+        max_attempts=1,
+        next_attempt_at=now,
+    )
+    audit_record(
+        actor=actor,
+        action="callback.test",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={"event_id": str(delivery.event_id)},
+    )
+    enqueue_callback(delivery.pk)
+    return delivery
+
+
+@transaction.atomic
+def callbacks_resend_exhausted(*, actor: Actor) -> int:
+    """Resend every exhausted delivery of a command (same event ids and bodies; test callbacks
+    are not resent); returns how many."""
+    deliveries = list(
+        CallbackDelivery.objects.select_related("client__group").filter(
+            state=DeliveryState.EXHAUSTED, command__isnull=False
+        )
+    )
+    for delivery in deliveries:
+        callback_resend(delivery=delivery, actor=actor)
+    return len(deliveries)

@@ -1,5 +1,7 @@
 """Creating and changing clients and their keys; importing Hermod configuration files."""
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,13 +11,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from hermod_core.models import Client, Group
+from hermod_core.models.clients import validate_client_id_free
 from hermod_core.protocol.api_key import build_api_key_header
 from hermod_core.protocol.client_config import DEFAULT_GROUP, ClientEntry, ConfigNote
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import api_key_generate, api_key_hash
+from hermod_core.services.errors import ServiceError
 
 
-class ClientError(Exception):
+class ClientError(ServiceError):
     """A client operation that cannot be done (unknown client, duplicate id …)."""
 
 
@@ -26,6 +30,18 @@ def _validate(client: Client) -> None:
     except ValidationError as exc:
         fields = ", ".join(sorted(exc.message_dict))
         raise ClientError(f"client {client.client_id!r}: invalid {fields}") from None
+
+
+def _change(client: Client, changes: dict[str, object], validate: Callable[[Client], None]) -> None:
+    """Validate ``changes`` on a copy of ``client`` (a refused change leaves the caller's client
+    as it was), then apply and save them."""
+    candidate = copy.copy(client)
+    for name, value in changes.items():
+        setattr(candidate, name, value)
+    validate(candidate)
+    for name, value in changes.items():
+        setattr(client, name, value)
+    client.save(update_fields=list(changes))
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,7 @@ class IssuedKey:
         return build_api_key_header(self.client.client_id, self.key)
 
 
-def group_get_or_create(*, name: str, actor: str) -> Group:
+def group_get_or_create(*, name: str, actor: Actor) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     if created:
         audit_record(actor=actor, action="group.create", target_type="group", target_id=name)
@@ -59,7 +75,7 @@ def client_create(
     callback_retry_delay: int | None = None,
     content_provider_url: str = "",
     content_provider_basic_auth: str = "",
-    actor: str,
+    actor: Actor,
     create_group: bool = True,
 ) -> IssuedKey:
     """Create a client with a new random key; the key is returned once and stored hashed.
@@ -70,13 +86,10 @@ def client_create(
     ``callback_attempts``/``callback_retry_delay`` (None: the server's defaults) are its own
     callback retry policy; ``content_provider_url`` resolves its content ids (docs/PROTOCOL.md §13).
     """
-    existing = Client.objects.filter(client_id=client_id).first()
-    if existing is not None and existing.deleted_at is not None:
-        raise ClientError(
-            f"client {client_id!r} was deleted; its commands keep the id, choose another"
-        )
-    if existing is not None:
-        raise ClientError(f"client {client_id!r} already exists")
+    try:
+        validate_client_id_free(client_id)
+    except ValidationError as exc:
+        raise ClientError(exc.messages[0]) from None
     if create_group:
         group = group_get_or_create(name=group_name, actor=actor)
     else:
@@ -127,17 +140,15 @@ _SECRET_SETTINGS = frozenset(
 
 
 @transaction.atomic
-def client_settings_update(*, client: Client, changes: dict[str, object], actor: str) -> Client:
+def client_settings_update(*, client: Client, changes: dict[str, object], actor: Actor) -> Client:
     """Change some of a client's callback and content-provider settings (names of
-    ``CLIENT_SETTINGS``); validated as a whole (``ClientError``), audited without secret values.
+    ``CLIENT_SETTINGS``); validated as a whole: a refused change (``ClientError``) writes
+    nothing and leaves ``client`` as it was. Audited without secret values.
     """
     unknown = set(changes) - set(CLIENT_SETTINGS)
     if unknown:
         raise ClientError(f"unknown client settings: {', '.join(sorted(unknown))}")
-    for name, value in changes.items():
-        setattr(client, name, value)
-    _validate(client)
-    client.save(update_fields=list(changes))
+    _change(client, changes, _validate)
     audit_record(
         actor=actor,
         action="client.update_settings",
@@ -157,7 +168,9 @@ MAX_KEY_GRACE = timedelta(days=30)
 
 
 @transaction.atomic
-def client_rotate_key(*, client: Client, actor: str, grace: timedelta = timedelta(0)) -> IssuedKey:
+def client_rotate_key(
+    *, client: Client, actor: Actor, grace: timedelta = timedelta(0)
+) -> IssuedKey:
     """Replace the key. With ``grace`` (0 by default, at most ``MAX_KEY_GRACE``) the old key keeps
     working that long beside the new one, so the application server can switch without an
     outage; only its keyed hash is kept, with its expiry. Without grace it stops at once (and
@@ -202,7 +215,7 @@ def client_rotate_key(*, client: Client, actor: str, grace: timedelta = timedelt
 
 
 @transaction.atomic
-def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
+def client_set_enabled(*, client: Client, enabled: bool, actor: Actor) -> Client:
     client.enabled = enabled
     client.save(update_fields=["enabled"])
     audit_record(
@@ -216,7 +229,7 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: str) -> Client:
 
 
 @transaction.atomic
-def client_delete(*, client: Client, actor: str) -> Client:
+def client_delete(*, client: Client, actor: Actor) -> Client:
     """Delete a client: its key stops working, it leaves the lists, and its commands, callback
     deliveries and audit rows stay, still naming it (the row is kept, marked deleted, with
     neither key nor secrets). Refused (``ClientError``) while it has commands in progress,
@@ -303,7 +316,7 @@ def config_notes_report(notes: list[ConfigNote]) -> tuple[str, ...]:
 
 @transaction.atomic
 def clients_import(
-    *, entries: list[ClientEntry], actor: str, notes: list[ConfigNote] | None = None
+    *, entries: list[ClientEntry], actor: Actor, notes: list[ConfigNote] | None = None
 ) -> ImportResult:
     """Create or update one client per entry, keyed by client id; all or nothing.
 
@@ -377,3 +390,49 @@ def client_entry(client: Client, *, key: str = "") -> ClientEntry:
         attempts=client.callback_attempts,
         retry_delay=client.callback_retry_delay,
     )
+
+
+# --- the console's callback settings ----------------------------------------------------------
+
+
+def _validate_callback(client: Client) -> None:
+    try:
+        client.full_clean(exclude=["key_hash", "group"], validate_unique=False)
+    except ValidationError as exc:
+        raise ClientError("; ".join(exc.messages)) from None
+
+
+@transaction.atomic
+def client_callback_update(
+    *,
+    actor: Actor,
+    client: Client,
+    callback_url: str,
+    callback_basic_auth: str | None,
+    callback_signing_secret: str | None,
+) -> Client:
+    """Change where and how a client's callbacks go.
+
+    ``None`` for the basic auth or the signing secret keeps the stored value (they are never
+    shown back), ``""`` clears it. A refused change (``ClientError``) writes nothing and leaves
+    ``client`` as it was. The audit row says which secrets changed, never their values.
+    Callbacks already frozen keep their body; they go to the new URL from their next attempt.
+    """
+    changes: dict[str, object] = {"callback_url": callback_url.strip()}
+    if callback_basic_auth is not None:
+        if callback_basic_auth and ":" not in callback_basic_auth:
+            raise ClientError("Basic auth must be written user:password.")
+        changes["callback_basic_auth"] = callback_basic_auth
+    if callback_signing_secret is not None:
+        changes["callback_signing_secret"] = callback_signing_secret
+    _change(client, changes, _validate_callback)
+    changed = [name.removeprefix("callback_") for name in changes if name != "callback_url"]
+    audit_record(
+        actor=actor,
+        action="client.update_callback",
+        target_type="client",
+        target_id=client.client_id,
+        group=client.group,
+        details={"callback_url": client.callback_url, "changed_secrets": changed},
+    )
+    return client

@@ -45,14 +45,17 @@ from hermod_core.protocol.commands import (
     CommandRequest,
     CommandType,
     admin_keys_removed,
+    parse_command_request,
 )
-from hermod_core.selectors.commands import command_result, commands_in_progress
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view, commands_in_progress
 from hermod_core.selectors.profiles import (
     ProfileBox,
     profile_active_in_group,
     profile_of_smartcard,
     profiles_of_user,
 )
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.ca_challenges import (
     MintedChallenge,
     ca_challenges_mint,
@@ -65,6 +68,7 @@ from hermod_core.services.credentials import (
     token_hash,
 )
 from hermod_core.services.dispatch import enqueue_callbacks, enqueue_content_resolution
+from hermod_core.services.errors import ServiceError
 from hermod_core.services.push import push_forget, push_queue
 
 
@@ -211,9 +215,12 @@ def _tally(client_id: int, change: int) -> None:
     sql.tally_add(client_id=client_id, slot=random.randrange(InProgressTally.SLOTS), change=change)
 
 
-def _untally(command_ids: list[int]) -> None:
-    """Take commands that just ended off their clients' tallies."""
-    ended = Counter(sql.clients_of_commands(command_ids))
+def _untally(command_ids: list[int], loaded: list[Command]) -> None:
+    """Take commands that just ended off their clients' tallies. The callback release has just
+    loaded them (with their client ids): only a command it did not load has its client read."""
+    known = {command.pk: command.client_id for command in loaded}
+    ended = Counter(known[pk] for pk in command_ids if pk in known)
+    ended.update(sql.clients_of_commands([pk for pk in command_ids if pk not in known]))
     for client_id, count in ended.items():
         _tally(client_id, -count)
 
@@ -442,8 +449,8 @@ def commands_transition(
                 "pk", flat=True
             )
         )
-    _after_transition(winners, to)
-    _untally(winners)
+    loaded = _after_transition(winners, to)
+    _untally(winners, loaded)
     return won
 
 
@@ -459,13 +466,14 @@ def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> in
     return Message.objects.filter(where, state__in=sources).update(state=to.value, **changes)
 
 
-def _after_transition(command_ids: list[int], to: State) -> None:
+def _after_transition(command_ids: list[int], to: State) -> list[Command]:
     """What every final state brings, in the same transaction: open destinations end, callbacks
-    are released, admin keys are forgotten."""
+    are released, admin keys are forgotten. Returns the commands the release read."""
     end = destination_end_state(to)
     messages_transition(where=Q(command_id__in=command_ids), to=end)
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
+    return loaded
 
 
 def _forget_admin_keys(command_ids: list[int], loaded: list[Command]) -> None:
@@ -514,7 +522,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         commands.append(command)
         if command.ca_state == CaStep.PENDING:
             continue
-        delivery.body = command_result(command)
+        delivery.body = result_body(command_result_view(command))
         if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
         else:
@@ -534,3 +542,62 @@ def command_cancel(*, command: Command) -> bool:
         failure_code="CANCELLED",
         failure_reason="Cancelled by the client.",
     )
+
+
+# --- from the console: a command issued or cancelled by a person ------------------------------
+
+
+@transaction.atomic
+def command_issue(
+    *, actor: Actor, client: Client, endpoint_name: str, body: dict[str, Any]
+) -> Command:
+    """Create a command on behalf of ``client`` exactly as the command API would, audited as
+    issued by ``actor``.
+
+    The body goes through ``parse_command_request`` and ``command_create`` (so every rule of
+    docs/PROTOCOL.md §4–§5, the address resolution inside the client's group and the in-progress
+    limit apply); its callbacks go to that client. Raises ``ProtocolError`` / ``CommandError``
+    like the API, or ``ServiceError`` for a disabled client.
+    """
+    if not client.enabled:
+        raise ServiceError(f"Client {client.client_id} is disabled.")
+    request = parse_command_request(endpoint_name, body)
+    command = command_create(client=client, request=request)
+    audit_record(
+        actor=actor,
+        action="command.issue",
+        target_type="command",
+        target_id=str(command.pk),
+        group=client.group,
+        details={
+            "type": command.command_type,
+            "client": client.client_id,
+            "externalId": command.external_id,
+        },
+    )
+    return command
+
+
+@transaction.atomic
+def command_cancel_by(*, actor: Actor, command: Command) -> bool:
+    """Cancel a command still in progress in ``actor``'s name; False (and nothing changes) if it
+    was already final.
+
+    Goes through ``command_transition`` like every state change, so the client gets its
+    CANCELLED callback exactly once.
+    """
+    won = command_transition(
+        command_id=command.pk,
+        to=State.CANCELLED,
+        failure_code="CANCELLED",
+        failure_reason=f"Cancelled in the console by {actor.name}.",
+    )
+    audit_record(
+        actor=actor,
+        action="command.cancel",
+        target_type="command",
+        target_id=str(command.pk),
+        group=command.group,
+        details={"cancelled": won},
+    )
+    return won

@@ -92,6 +92,18 @@ def token_hash(token: str) -> str:
     return _mac("token", token).hex()
 
 
+# Longer than any token the server hands out (a box token has 43 characters): not hashed at all.
+_MAX_TOKEN = 200
+
+
+def presented_token_hash(token: str | None) -> str | None:
+    """The digest of a token a device presented (``token_hash``), or None when it cannot be a
+    token the server handed out (none, or too long): nothing opens with it."""
+    if not token or len(token) > _MAX_TOKEN:
+        return None
+    return token_hash(token)
+
+
 def token_matches(token: str, stored_hash: str) -> bool:
     """Constant-time comparison of a presented token with a stored digest (empty: revoked)."""
     return tokens.digest_matches(token_hash(token), stored_hash, _DUMMY_HASH)

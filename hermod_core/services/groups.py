@@ -10,7 +10,8 @@ import re
 from django.db import IntegrityError, transaction
 
 from hermod_core.models import Group
-from hermod_core.services.console import ConsoleActor, ConsoleError, console_audit
+from hermod_core.services.audit import Actor, audit_record
+from hermod_core.services.errors import ServiceError
 
 # Letters, digits and . _ - inside; it is part of console URLs (/console/groups/<name>/).
 _GROUP_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")
@@ -21,9 +22,9 @@ GROUP_NAME_RULE = (
 
 
 def group_name_check(name: str) -> str:
-    """The name, or ``ConsoleError`` saying what a valid group name is."""
+    """The name, or ``ServiceError`` saying what a valid group name is."""
     if not _GROUP_NAME.fullmatch(name):
-        raise ConsoleError(f"{name!r} is not a valid group name: {GROUP_NAME_RULE}")
+        raise ServiceError(f"{name!r} is not a valid group name: {GROUP_NAME_RULE}")
     return name
 
 
@@ -34,22 +35,24 @@ def _taken(name: str, *, other_than: Group | None = None) -> bool:
     return taken.exists()
 
 
-def group_create(*, actor: ConsoleActor, name: str) -> Group:
-    """A new, empty group. Refused (``ConsoleError``) when the name is invalid or taken, in any
+def group_create(*, actor: Actor, name: str) -> Group:
+    """A new, empty group. Refused (``ServiceError``) when the name is invalid or taken, in any
     letter case: ``Acme`` and ``acme`` would be two tenants nobody tells apart."""
     group_name_check(name)
     try:
         with transaction.atomic():
             if _taken(name):
-                raise ConsoleError(f"A group named {name} exists already.")
+                raise ServiceError(f"A group named {name} exists already.")
             group = Group.objects.create(name=name)
-            console_audit(actor, "group.create", target_type="group", target_id=name, group=group)
+            audit_record(
+                actor=actor, action="group.create", target_type="group", target_id=name, group=group
+            )
     except IntegrityError:
-        raise ConsoleError(f"A group named {name} exists already.") from None
+        raise ServiceError(f"A group named {name} exists already.") from None
     return group
 
 
-def group_rename(*, actor: ConsoleActor, group: Group, name: str) -> Group:
+def group_rename(*, actor: Actor, group: Group, name: str) -> Group:
     """Give a group another name; its clients, users and profiles stay in it (they refer to it
     by id). Clients' configuration files name the group, so an export after this shows the new
     name."""
@@ -60,19 +63,19 @@ def group_rename(*, actor: ConsoleActor, group: Group, name: str) -> Group:
     try:
         with transaction.atomic():
             if _taken(name, other_than=group):
-                raise ConsoleError(f"A group named {name} exists already.")
+                raise ServiceError(f"A group named {name} exists already.")
             Group.objects.filter(pk=group.pk).update(name=name)
             group.name = name
-            console_audit(
-                actor,
-                "group.rename",
+            audit_record(
+                actor=actor,
+                action="group.rename",
                 target_type="group",
                 target_id=name,
                 group=group,
                 details={"from": old, "to": name},
             )
     except IntegrityError:
-        raise ConsoleError(f"A group named {name} exists already.") from None
+        raise ServiceError(f"A group named {name} exists already.") from None
     return group
 
 
@@ -106,7 +109,7 @@ def group_contents_text(contents: dict[str, int]) -> str:
 
 
 @transaction.atomic
-def group_delete(*, actor: ConsoleActor, group: Group) -> None:
+def group_delete(*, actor: Actor, group: Group) -> None:
     """Delete an empty group (its trusted keys, signer CAs and CA settings go with it).
 
     A group that still holds clients, users, profiles or commands is refused with the counts,
@@ -114,12 +117,12 @@ def group_delete(*, actor: ConsoleActor, group: Group) -> None:
     """
     locked = Group.objects.select_for_update().filter(pk=group.pk).first()
     if locked is None:
-        raise ConsoleError(f"The group {group.name} does not exist any more.")
+        raise ServiceError(f"The group {group.name} does not exist any more.")
     contents = group_contents(locked)
     if contents:
         listed = group_contents_text(contents)
-        raise ConsoleError(
+        raise ServiceError(
             f"The group {locked.name} is not empty ({listed}); only an empty group can be deleted."
         )
-    console_audit(actor, "group.delete", target_type="group", target_id=locked.name)
+    audit_record(actor=actor, action="group.delete", target_type="group", target_id=locked.name)
     locked.delete()

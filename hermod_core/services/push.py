@@ -42,7 +42,7 @@ from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarge
 from hermod_core.push.providers import PUSH_SECRET, ProviderUnavailable, provider_build
 from hermod_core.push.transport import retry_after_in
 from hermod_core.push.webpush import vapid_keys_generate
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import keyed_digest, seal, token_matches, unseal
 from hermod_core.services.dispatch import enqueue_push, enqueue_pushes
 
@@ -180,7 +180,7 @@ def push_forget(*, profile_id: uuid.UUID) -> None:
     PushRegistration.objects.filter(profile_id=profile_id).delete()
 
 
-def push_registration_remove(*, profile: Profile, actor: str) -> bool:
+def push_registration_remove(*, profile: Profile, actor: Actor) -> bool:
     """An admin removes a profile's push registration (the device then polls)."""
     with transaction.atomic():
         deleted, _ = PushRegistration.objects.filter(profile=profile).delete()
@@ -506,7 +506,9 @@ _SEALED = {
 
 
 @transaction.atomic
-def push_settings_set(*, group: Group, change: PushSettingsChange, actor: str) -> GroupPushSettings:
+def push_settings_set(
+    *, group: Group, change: PushSettingsChange, actor: Actor
+) -> GroupPushSettings:
     """Create or change a group's push settings; secrets are sealed, never shown back, and the
     audit row names the settings changed, never their values. Turning Web Push on creates the
     group's VAPID key pair (kept until ``vapid_rotate``)."""

@@ -14,7 +14,7 @@ from django.db import transaction
 from hermod_core.crypto.certs import parse_certificate_b64
 from hermod_core.crypto.errors import CryptoError
 from hermod_core.models import Group, TrustedSignerCa
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 
 
 class SignerCaError(Exception):
@@ -23,7 +23,7 @@ class SignerCaError(Exception):
 
 @transaction.atomic
 def signer_ca_add(
-    *, group: Group, certificate_text: str, label: str, actor: str
+    *, group: Group, certificate_text: str, label: str, actor: Actor
 ) -> TrustedSignerCa:
     """Trust a CA certificate (PEM or base64 DER) for the group's signers. It must be a CA
     certificate (basicConstraints cA=true); the same certificate twice is refused."""
@@ -61,7 +61,7 @@ def signer_ca_add(
 
 
 @transaction.atomic
-def signer_ca_remove(*, ca: TrustedSignerCa, actor: str) -> None:
+def signer_ca_remove(*, ca: TrustedSignerCa, actor: Actor) -> None:
     """Stop trusting a signer CA certificate."""
     group = ca.group
     audit_record(

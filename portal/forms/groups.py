@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from hermod_core.models import (
     ChallengeMode,
 )
-from hermod_core.services.console import ConsoleError
+from hermod_core.services.errors import ServiceError
 from hermod_core.services.groups import GROUP_NAME_RULE, group_name_check
 from portal.forms.fields import http_url
 
@@ -17,7 +17,7 @@ from portal.forms.fields import http_url
 def _group_name(value: str) -> None:
     try:
         group_name_check(value)
-    except ConsoleError as exc:
+    except ServiceError as exc:
         raise ValidationError(str(exc)) from None
 
 

@@ -21,8 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hermod_core.services.audit import audit_record
-from hermod_core.services.console import ConsoleActor, console_audit
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.credentials import account_invitation_token_hash
 from portal.models import AccountInvitation, ConsoleSecurity, LoginThrottle
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP, Role, role_of
@@ -99,7 +98,7 @@ def _check_password(password: str, user: AbstractUser) -> None:
 
 @transaction.atomic
 def account_create(
-    *, actor: ConsoleActor, username: str, role: str, email: str = "", password: str | None = None
+    *, actor: Actor, username: str, role: str, email: str = "", password: str | None = None
 ) -> AbstractUser:
     """A new console account with one role. Without a password it cannot sign in until one is
     set (``manage.py changepassword``); the console invites by link instead. Audited as
@@ -115,9 +114,9 @@ def account_create(
         user.set_password(password)
     user.save()
     _set_role(user, chosen)
-    console_audit(
-        actor,
-        "console.account_created",
+    audit_record(
+        actor=actor,
+        action="console.account_created",
         target_type="account",
         target_id=name,
         details={"role": chosen.value},
@@ -126,7 +125,7 @@ def account_create(
 
 
 @transaction.atomic
-def account_role_set(*, actor: ConsoleActor, user: AbstractUser, role: str) -> bool:
+def account_role_set(*, actor: Actor, user: AbstractUser, role: str) -> bool:
     """Give the account ``role`` (its only role); False if it had it already. Refused when it
     would demote the last enabled admin. Audited as ``console.account_role``."""
     chosen = _role(role)
@@ -136,9 +135,9 @@ def account_role_set(*, actor: ConsoleActor, user: AbstractUser, role: str) -> b
     if chosen is not Role.ADMIN:
         _refuse_losing_last_admin(user, "making it an operator")
     _set_role(user, chosen)
-    console_audit(
-        actor,
-        "console.account_role",
+    audit_record(
+        actor=actor,
+        action="console.account_role",
         target_type="account",
         target_id=user.get_username(),
         details={"from": before.value if before else None, "to": chosen.value},
@@ -147,7 +146,7 @@ def account_role_set(*, actor: ConsoleActor, user: AbstractUser, role: str) -> b
 
 
 @transaction.atomic
-def account_enabled_set(*, actor: ConsoleActor, user: AbstractUser, enabled: bool) -> bool:
+def account_enabled_set(*, actor: Actor, user: AbstractUser, enabled: bool) -> bool:
     """Enable or disable an account; False if it already was. A disabled account cannot sign in
     and its open sessions end at their next request (Django refuses inactive users). Nobody
     disables their own account, nor the last enabled admin. Audited as
@@ -160,9 +159,9 @@ def account_enabled_set(*, actor: ConsoleActor, user: AbstractUser, enabled: boo
         _refuse_losing_last_admin(user, "disabling it")
     user.is_active = enabled
     user.save(update_fields=["is_active"])
-    console_audit(
-        actor,
-        "console.account_enabled" if enabled else "console.account_disabled",
+    audit_record(
+        actor=actor,
+        action="console.account_enabled" if enabled else "console.account_disabled",
         target_type="account",
         target_id=user.get_username(),
     )
@@ -170,7 +169,7 @@ def account_enabled_set(*, actor: ConsoleActor, user: AbstractUser, enabled: boo
 
 
 @transaction.atomic
-def account_unlock(*, actor: ConsoleActor, user: AbstractUser) -> int:
+def account_unlock(*, actor: Actor, user: AbstractUser) -> int:
     """Lift every sign-in throttle on the account's name, from every address; how many were
     lifted. Addresses throttled as a whole (password spraying) stay throttled: clear those on
     the Sign-ins page. Audited as ``console.account_unlocked``."""
@@ -178,9 +177,9 @@ def account_unlock(*, actor: ConsoleActor, user: AbstractUser) -> int:
     rows = LoginThrottle.objects.filter(username=name)
     addresses = sorted(rows.values_list("ip", flat=True))
     count, _ = rows.delete()
-    console_audit(
-        actor,
-        "console.account_unlocked",
+    audit_record(
+        actor=actor,
+        action="console.account_unlocked",
         target_type="account",
         target_id=user.get_username(),
         details={"addresses": addresses},
@@ -201,7 +200,7 @@ class IssuedAccountInvitation:
 
 @transaction.atomic
 def account_invitation_create(
-    *, actor: ConsoleActor, role: str, email: str = "", hours: int = INVITATION_DEFAULT_HOURS
+    *, actor: Actor, role: str, email: str = "", hours: int = INVITATION_DEFAULT_HOURS
 ) -> IssuedAccountInvitation:
     """A one-time link to create a console account with ``role``, valid ``hours`` (1 to 720).
     Only the token's keyed hash is stored. Audited as ``console.account_invited``."""
@@ -216,9 +215,9 @@ def account_invitation_create(
         created_by=actor.name,
         expires_at=timezone.now() + timedelta(hours=hours),
     )
-    console_audit(
-        actor,
-        "console.account_invited",
+    audit_record(
+        actor=actor,
+        action="console.account_invited",
         target_type="account_invitation",
         target_id=str(invitation.pk),
         details={"role": chosen.value, "email": invitation.email, "hours": hours},
@@ -227,16 +226,16 @@ def account_invitation_create(
 
 
 @transaction.atomic
-def account_invitation_revoke(*, actor: ConsoleActor, invitation: AccountInvitation) -> bool:
+def account_invitation_revoke(*, actor: Actor, invitation: AccountInvitation) -> bool:
     """Kill an unused invitation; False if it was already used or revoked. Audited."""
     now = timezone.now()
     won = AccountInvitation.objects.filter(pk=invitation.pk, used_at=None, revoked_at=None).update(
         revoked_at=now
     )
     if won:
-        console_audit(
-            actor,
-            "console.account_invitation_revoked",
+        audit_record(
+            actor=actor,
+            action="console.account_invitation_revoked",
             target_type="account_invitation",
             target_id=str(invitation.pk),
         )
@@ -267,9 +266,7 @@ def account_invitation_accept(
     _set_role(user, Role(invitation.role))
     AccountInvitation.objects.filter(pk=invitation.pk).update(used_by=user)
     audit_record(
-        actor=name,
-        user=user,
-        ip=ip or None,
+        actor=Actor(name=name, user=user, address=ip or None),
         action="console.account_joined",
         target_type="account",
         target_id=name,
@@ -282,7 +279,7 @@ def account_invitation_accept(
 
 
 @transaction.atomic
-def console_mfa_required_set(*, actor: ConsoleActor, required: bool) -> None:
+def console_mfa_required_set(*, actor: Actor, required: bool) -> None:
     """Make a second factor mandatory (or optional) for every console account. Refused to an
     admin (in the console) who has none yet: they would be sent to set one up at once. Audited
     as ``console.mfa_required`` / ``console.mfa_optional``."""
@@ -299,9 +296,9 @@ def console_mfa_required_set(*, actor: ConsoleActor, required: bool) -> None:
     row.save()
     if required:
         ended = _sessions_without_second_factor_end()
-        console_audit(actor, "console.mfa_required", details={"sessions_ended": ended})
+        audit_record(actor=actor, action="console.mfa_required", details={"sessions_ended": ended})
     else:
-        console_audit(actor, "console.mfa_optional")
+        audit_record(actor=actor, action="console.mfa_optional")
 
 
 def _sessions_without_second_factor_end() -> int:
@@ -328,8 +325,7 @@ def signin_second_factor_failure_record(*, user: AbstractBaseUser, ip: str, meth
     (``console.login_mfa_failed``; ``method`` is ``code`` or ``webauthn``)."""
     name = user.get_username()
     audit_record(
-        actor="anonymous",
-        ip=ip or None,
+        actor=Actor(name="anonymous", address=ip or None),
         action="console.login_mfa_failed",
         target_type="account",
         target_id=name[:100],
@@ -342,9 +338,7 @@ def second_factor_change_record(*, user: AbstractBaseUser, ip: str, change: str,
     ``kind`` is ``totp``, ``webauthn`` or ``recovery_codes``)."""
     name = user.get_username()
     audit_record(
-        actor=name,
-        user=user,
-        ip=ip or None,
+        actor=Actor(name=name, user=user, address=ip or None),
         action=f"console.mfa_{change}",
         target_type="account",
         target_id=name[:100],
@@ -353,15 +347,15 @@ def second_factor_change_record(*, user: AbstractBaseUser, ip: str, change: str,
 
 
 @transaction.atomic
-def account_second_factors_remove(*, actor: ConsoleActor, user: AbstractUser) -> int:
+def account_second_factors_remove(*, actor: Actor, user: AbstractUser) -> int:
     """Remove every second factor of an account that lost them (TOTP, passkeys, recovery
     codes); how many were removed. If a second factor is required, the account must add a new
     one at its next sign-in. Audited as ``console.mfa_removed_by_admin``."""
     kinds = sorted(set(Authenticator.objects.filter(user=user).values_list("type", flat=True)))
     count: int = Authenticator.objects.filter(user=user).delete()[0]
-    console_audit(
-        actor,
-        "console.mfa_removed_by_admin",
+    audit_record(
+        actor=actor,
+        action="console.mfa_removed_by_admin",
         target_type="account",
         target_id=user.get_username(),
         details={"kinds": kinds},
@@ -380,13 +374,13 @@ def account_sso_role_sync(*, user: AbstractUser, role: str, ip: str, new: bool =
     every sign-in (a role taken away at the provider is taken away here). A new account is
     audited as ``console.account_created``, a change as ``console.account_role``, both by
     "single sign-on". Refused (``AccountError``) when it would demote the last enabled admin."""
-    actor = ConsoleActor(name=SSO_ACTOR, ip=ip or None)
+    actor = Actor(name=SSO_ACTOR, address=ip or None)
     chosen = _role(role)
     if new:
         _set_role(user, chosen)
-        console_audit(
-            actor,
-            "console.account_created",
+        audit_record(
+            actor=actor,
+            action="console.account_created",
             target_type="account",
             target_id=user.get_username(),
             details={"role": chosen.value, "via": "sso"},
@@ -398,8 +392,7 @@ def account_sso_role_sync(*, user: AbstractUser, role: str, ip: str, new: bool =
 def sso_refusal_record(*, subject: str, ip: str, reason: str) -> None:
     """Audit a single sign-on the console refused (``console.login_sso_refused``), with why."""
     audit_record(
-        actor="anonymous",
-        ip=ip or None,
+        actor=Actor(name="anonymous", address=ip or None),
         action="console.login_sso_refused",
         target_type="account",
         target_id=subject[:100],
@@ -411,8 +404,7 @@ def login_disabled_record(*, username: str, ip: str) -> None:
     """Audit a sign-in of a disabled account that its identity provider vouched for
     (``console.login_failed`` with ``reason: disabled``)."""
     audit_record(
-        actor="anonymous",
-        ip=ip or None,
+        actor=Actor(name="anonymous", address=ip or None),
         action="console.login_failed",
         target_type="account",
         target_id=username[:100],

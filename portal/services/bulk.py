@@ -22,13 +22,10 @@ from hermod_core.crypto.errors import CryptoError
 from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.models import Client
 from hermod_core.protocol.errors import ProtocolError
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.commands import CommandError
-from hermod_core.services.console import (
-    ConsoleActor,
-    ConsoleError,
-    console_audit,
-)
 from hermod_core.services.dispatch import enqueue_after_commit
+from hermod_core.services.errors import ServiceError
 from portal.models import (
     BulkJob,
     BulkJobRow,
@@ -138,7 +135,7 @@ def bulk_csv_parse(data: bytes) -> list[dict[str, str]]:
 @transaction.atomic
 def bulk_job_create(
     *,
-    actor: ConsoleActor,
+    actor: Actor,
     client: Client,
     spec: ProvisionSpec,
     rows: list[dict[str, str]],
@@ -151,7 +148,7 @@ def bulk_job_create(
     Each row becomes an invitation valid ``invitation_lifetime`` (None: the server's default);
     a user who has an open invitation already gets none (the row says so: revoke it first)."""
     if not client.enabled:
-        raise ConsoleError(f"Client {client.client_id} is disabled.")
+        raise ServiceError(f"Client {client.client_id} is disabled.")
     job = BulkJob.objects.create(
         client=client,
         created_by=actor.name,
@@ -163,9 +160,9 @@ def bulk_job_create(
         invitation_lifetime=invitation_lifetime,
         total=len(rows),
     )
-    console_audit(
-        actor,
-        "bulk.create",
+    audit_record(
+        actor=actor,
+        action="bulk.create",
         target_type="bulk_job",
         target_id=str(job.pk),
         group=client.group,
@@ -176,7 +173,7 @@ def bulk_job_create(
 
 
 @transaction.atomic
-def bulk_job_requeue(*, actor: ConsoleActor, job: BulkJob) -> bool:
+def bulk_job_requeue(*, actor: Actor, job: BulkJob) -> bool:
     """Hand a stalled job (its task lost with a broker or worker) to a worker again.
 
     Safe whatever the job is doing: a run skips the rows already done and a row is written at
@@ -185,9 +182,9 @@ def bulk_job_requeue(*, actor: ConsoleActor, job: BulkJob) -> bool:
     stalled_before = timezone.now() - BULK_STALLED_AFTER
     if job.is_final or (job.started_at or job.created_at) > stalled_before:
         return False
-    console_audit(
-        actor,
-        "bulk.requeue",
+    audit_record(
+        actor=actor,
+        action="bulk.requeue",
         target_type="bulk_job",
         target_id=str(job.pk),
         group=job.client.group,
@@ -233,7 +230,7 @@ def _bulk_row(
     number: int,
     row: dict[str, str],
     spec: ProvisionSpec,
-    actor: ConsoleActor,
+    actor: Actor,
     template_key: PrivateKey,
 ) -> None:
     """One row in one transaction: invitation, result row and counters, or none of them."""
@@ -266,7 +263,7 @@ def _bulk_row(
             return
         logger.exception("bulk job %s row %d: integrity error", job.pk, number)
         error = "The row could not be stored."
-    except (ProtocolError, CommandError, ConsoleError, CryptoError) as exc:
+    except (ProtocolError, CommandError, ServiceError, CryptoError) as exc:
         error = problem_text(exc)
     try:
         with transaction.atomic():
@@ -291,7 +288,7 @@ def bulk_job_run(*, job_id: int) -> str:
     if not claimed:
         return "skipped"
     job = BulkJob.objects.select_related("client__group", "created_by_user").get(pk=job_id)
-    actor = ConsoleActor(name=job.created_by, user=job.created_by_user)
+    actor = Actor(name=job.created_by, user=job.created_by_user)
     try:
         spec = ProvisionSpec.from_json(job.options)
     except (KeyError, TypeError, ValueError) as exc:
@@ -318,7 +315,7 @@ def bulk_job_run(*, job_id: int) -> str:
     return BulkJobState.DONE
 
 
-class BulkResultGoneError(ConsoleError):
+class BulkResultGoneError(ServiceError):
     """The result file was handed out already (or the job is not finished)."""
 
 
@@ -336,7 +333,7 @@ def _row_email(job: BulkJob, spec: ProvisionSpec | None, number: int, userid: st
 
 
 @transaction.atomic
-def bulk_result_csv(*, actor: ConsoleActor, job: BulkJob) -> str:
+def bulk_result_csv(*, actor: Actor, job: BulkJob) -> str:
     """The result file (user, email, command id, invitation link, error), handed out once.
 
     The file holds working enrollment links, so the first download of a finished job takes it
@@ -377,9 +374,9 @@ def bulk_result_csv(*, actor: ConsoleActor, job: BulkJob) -> str:
             ]
         )
     rows.update(link_sealed="")
-    console_audit(
-        actor,
-        "bulk.download",
+    audit_record(
+        actor=actor,
+        action="bulk.download",
         target_type="bulk_job",
         target_id=str(job.pk),
         group=job.client.group,

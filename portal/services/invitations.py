@@ -1,7 +1,7 @@
 """Enrollment invitations: a one-time code (stored keyed-hashed) that lets a user open the
 provisioning command an admin issued; revoke, renew, resend and the opened mark.
 
-Commands themselves are created by ``hermod_core.services.console.console_command_issue`` (the
+Commands themselves are created by ``hermod_core.services.commands.command_issue`` (the
 API's own path); this module adds what only the portal knows about.
 """
 
@@ -23,15 +23,15 @@ from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.lifecycle import State
 from hermod_core.models import Client, Command, CommandState, MessageState
 from hermod_core.protocol.errors import ProtocolError
-from hermod_core.services.commands import CommandError, command_transition
-from hermod_core.services.console import (
-    ConsoleActor,
-    ConsoleError,
-    console_audit,
-    console_command_cancel,
-    console_command_issue,
+from hermod_core.services.audit import Actor, audit_record
+from hermod_core.services.commands import (
+    CommandError,
+    command_cancel_by,
+    command_issue,
+    command_transition,
 )
 from hermod_core.services.credentials import keyed_digest, seal, unseal
+from hermod_core.services.errors import ServiceError
 from portal.models import (
     OPEN_COMMAND_STATES,
     BulkJob,
@@ -69,7 +69,7 @@ class IssuedInvitation:
         return reverse("enroll:page", args=[self.code])
 
 
-class OpenInvitationError(ConsoleError):
+class OpenInvitationError(ServiceError):
     """The user has an open invitation already: a second one would be a silent duplicate."""
 
     def __init__(self, userid: str, invitations: list[EnrollmentInvitation]) -> None:
@@ -88,13 +88,13 @@ def invitation_lifetime_default() -> timedelta:
 
 
 def _issue(
-    actor: ConsoleActor,
+    actor: Actor,
     client: Client,
     spec: ProvisionSpec,
     template_key: PrivateKey | None = None,
 ) -> Command:
     body = provision_body(spec, template_key=template_key)
-    return console_command_issue(actor=actor, client=client, endpoint_name="provision", body=body)
+    return command_issue(actor=actor, client=client, endpoint_name="provision", body=body)
 
 
 def _new_code() -> tuple[str, str]:
@@ -105,7 +105,7 @@ def _new_code() -> tuple[str, str]:
 @transaction.atomic
 def invitation_create(
     *,
-    actor: ConsoleActor,
+    actor: Actor,
     client: Client,
     spec: ProvisionSpec,
     bulk_job: BulkJob | None = None,
@@ -120,7 +120,7 @@ def invitation_create(
     request's own lifespan, and only the code's keyed hash is stored. When the user has an open
     invitation in the client's group, ``on_open`` decides: ``refuse`` raises
     ``OpenInvitationError``, ``revoke`` revokes it first, ``keep`` makes a second one.
-    Raises ``ProtocolError`` / ``CommandError`` / ``ConsoleError`` / ``CryptoError`` for a spec
+    Raises ``ProtocolError`` / ``CommandError`` / ``ServiceError`` / ``CryptoError`` for a spec
     the API would refuse; nothing is written then.
     """
     now = timezone.now()
@@ -148,9 +148,9 @@ def invitation_create(
         lifetime=lifetime,
         spec_sealed=seal(INVITATION_SPEC, json.dumps(spec.to_json())),
     )
-    console_audit(
-        actor,
-        "invitation.create",
+    audit_record(
+        actor=actor,
+        action="invitation.create",
         target_type="invitation",
         target_id=str(invitation.pk),
         group=client.group,
@@ -173,7 +173,7 @@ def _locked(invitation: EnrollmentInvitation) -> EnrollmentInvitation:
 
 
 @transaction.atomic
-def invitation_revoke(*, actor: ConsoleActor, invitation: EnrollmentInvitation) -> bool:
+def invitation_revoke(*, actor: Actor, invitation: EnrollmentInvitation) -> bool:
     """Withdraw an invitation: its link stops working and its request, if still in progress,
     is cancelled (the client gets its CANCELLED callback). False when it was revoked already
     or its enrollment completed (nothing to withdraw)."""
@@ -184,10 +184,10 @@ def invitation_revoke(*, actor: ConsoleActor, invitation: EnrollmentInvitation) 
     EnrollmentInvitation.objects.filter(pk=locked.pk).update(revoked_at=now, revoked_by=actor.name)
     invitation.revoked_at, invitation.revoked_by = now, actor.name
     if locked.command.state == CommandState.IN_PROGRESS:
-        console_command_cancel(actor=actor, command=locked.command)
-    console_audit(
-        actor,
-        "invitation.revoke",
+        command_cancel_by(actor=actor, command=locked.command)
+    audit_record(
+        actor=actor,
+        action="invitation.revoke",
         target_type="invitation",
         target_id=str(locked.pk),
         group=locked.group,
@@ -223,7 +223,7 @@ def _request_spent(invitation: EnrollmentInvitation, now: datetime) -> bool:
     ).exists()
 
 
-class InvitationRenewError(ConsoleError):
+class InvitationRenewError(ServiceError):
     """The invitation is open but no new request can be issued for it (its client disabled …)."""
 
 
@@ -254,11 +254,11 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
             failure_code="EXPIRED",
             failure_reason="Not opened within its lifespan; the invitation issued a new request.",
         )
-    actor = ConsoleActor(name=locked.created_by)
+    actor = Actor(name=locked.created_by)
     try:
         with transaction.atomic():
             command = _issue(actor, old.client, spec)
-    except (ProtocolError, CommandError, ConsoleError, CryptoError) as exc:
+    except (ProtocolError, CommandError, ServiceError, CryptoError) as exc:
         # The person holding the link learns only that it cannot be done; the log says why
         # (a disabled or deleted client, the in-progress limit …).
         logger.warning("invitation %s: no new request: %s", locked.pk, problem_text(exc))
@@ -269,9 +269,9 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
         command=command, requests_issued=F("requests_issued") + 1
     )
     invitation.command = command
-    console_audit(
-        ConsoleActor(name="enrollment link"),
-        "invitation.renew",
+    audit_record(
+        actor=Actor(name="enrollment link"),
+        action="invitation.renew",
         target_type="invitation",
         target_id=str(locked.pk),
         group=locked.group,
@@ -281,15 +281,15 @@ def invitation_renew(*, invitation: EnrollmentInvitation) -> bool:
 
 
 @transaction.atomic
-def invitation_resend(*, actor: ConsoleActor, invitation: EnrollmentInvitation) -> IssuedInvitation:
+def invitation_resend(*, actor: Actor, invitation: EnrollmentInvitation) -> IssuedInvitation:
     """A new link for an open invitation, valid for its lifetime again: the old link stops
-    working (its code's hash is replaced). ``ConsoleError`` when the invitation was revoked or
+    working (its code's hash is replaced). ``ServiceError`` when the invitation was revoked or
     its enrollment ended (completed, failed, cancelled): then create a new one."""
     locked = _locked(invitation)
     if locked.revoked_at is not None:
-        raise ConsoleError("This invitation was revoked; create a new one.")
+        raise ServiceError("This invitation was revoked; create a new one.")
     if locked.command.state not in OPEN_COMMAND_STATES:
-        raise ConsoleError(
+        raise ServiceError(
             f"This invitation's enrollment has ended ({locked.command.state}); create a new one."
         )
     now = timezone.now()
@@ -299,9 +299,9 @@ def invitation_resend(*, actor: ConsoleActor, invitation: EnrollmentInvitation) 
         code_hash=code_hash, expires_at=now + lifetime, resent_at=now
     )
     locked.code_hash, locked.expires_at, locked.resent_at = code_hash, now + lifetime, now
-    console_audit(
-        actor,
-        "invitation.resend",
+    audit_record(
+        actor=actor,
+        action="invitation.resend",
         target_type="invitation",
         target_id=str(locked.pk),
         group=locked.group,

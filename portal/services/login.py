@@ -10,11 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hermod_core.proxies import budget_address
-from hermod_core.services.audit import audit_record
-from hermod_core.services.console import (
-    ConsoleActor,
-    console_audit,
-)
+from hermod_core.services.audit import Actor, audit_record
 from portal.models import (
     LoginThrottle,
 )
@@ -80,8 +76,7 @@ def login_failure_record(*, username: str, ip: str) -> timedelta:
         wait = max(wait, LOGIN_IP_BLOCK)
     address.save()
     audit_record(
-        actor="anonymous",
-        ip=ip or None,
+        actor=Actor(name="anonymous", address=ip or None),
         action="console.login_failed",
         target_type="account",
         target_id=username[:100],
@@ -94,8 +89,7 @@ def login_refusal_record(*, username: str, ip: str, scope: str, wait: timedelta)
     """Audit an attempt refused while throttled (``console.login_throttled``); its password was
     not checked and it does not count as a failure."""
     audit_record(
-        actor="anonymous",
-        ip=ip or None,
+        actor=Actor(name="anonymous", address=ip or None),
         action="console.login_throttled",
         target_type="account",
         target_id=username[:100],
@@ -104,16 +98,16 @@ def login_refusal_record(*, username: str, ip: str, scope: str, wait: timedelta)
 
 
 @transaction.atomic
-def login_throttle_clear(*, actor: ConsoleActor, throttle_id: int) -> LoginThrottle | None:
+def login_throttle_clear(*, actor: Actor, throttle_id: int) -> LoginThrottle | None:
     """An admin lifts a throttle (a name from an address, or a whole address); audited as
     ``console.login_unthrottled``. None if there was no such row (already cleared)."""
     row = LoginThrottle.objects.select_for_update().filter(pk=throttle_id).first()
     if row is None:
         return None
     row.delete()
-    console_audit(
-        actor,
-        "console.login_unthrottled",
+    audit_record(
+        actor=actor,
+        action="console.login_unthrottled",
         target_type="account" if row.username else "address",
         target_id=(row.username or row.ip)[:100],
         details={"ip": row.ip, "failures": row.failures},
@@ -127,9 +121,7 @@ def console_session_record(
     """Audit a sign-in or sign-out (``console.login`` / ``console.logout``)."""
     name = user.get_username()
     audit_record(
-        actor=name,
-        user=user,
-        ip=ip or None,
+        actor=Actor(name=name, user=user, address=ip or None),
         action=action,
         target_type="account",
         target_id=name[:100],

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.selectors.console import clients_enabled
-from hermod_core.services.console import ConsoleError
+from hermod_core.services.errors import ServiceError
 from portal.actors import actor_from
 from portal.forms.bulk import (
     BulkUploadForm,
@@ -60,7 +60,7 @@ def bulk_create(request: HttpRequest) -> HttpResponse:
                 link_base=request.build_absolute_uri("/"),
                 invitation_lifetime=form.invitation_lifetime(),
             )
-        except (BulkUploadError, ConsoleError) as exc:
+        except (BulkUploadError, ServiceError) as exc:
             form.add_error("file", str(exc))
         else:
             return redirect("portal:bulk_job", job_id=job.pk)

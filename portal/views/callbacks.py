@@ -10,7 +10,7 @@ from hermod_core.selectors.console import (
     callback_problems,
     callbacks_exhausted_count,
 )
-from hermod_core.services.console import callbacks_resend_exhausted, console_callback_resend
+from hermod_core.services import callbacks as callback_services
 from portal.actors import actor_from
 from portal.rendering import or_404
 from portal.roles import console_view
@@ -33,7 +33,7 @@ def callbacks(request: HttpRequest) -> HttpResponse:
 @console_view()
 def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = or_404(callback_get(delivery_id))
-    console_callback_resend(actor=actor_from(request), delivery=delivery)
+    callback_services.callback_resend(delivery=delivery, actor=actor_from(request))
     messages.success(request, f"Callback {delivery.event_id} will be sent again.")
     return redirect("portal:callbacks")
 
@@ -41,6 +41,6 @@ def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
 @require_POST
 @console_view()
 def callback_resend_all(request: HttpRequest) -> HttpResponse:
-    count = callbacks_resend_exhausted(actor=actor_from(request))
+    count = callback_services.callbacks_resend_exhausted(actor=actor_from(request))
     messages.success(request, f"{count} exhausted callback(s) will be sent again.")
     return redirect("portal:callbacks")

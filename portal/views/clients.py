@@ -11,24 +11,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.models import Client
 from hermod_core.protocol.client_config import (
+    ClientConfigError,
+    read_client_config,
     render_client_config,
     render_client_snippet,
     render_generated_client,
 )
 from hermod_core.selectors import clients as client_selectors
-from hermod_core.services.clients import IssuedKey, client_entry
-from hermod_core.services.console import (
-    ConsoleError,
-    callback_send_test,
-    client_callback_update,
-    console_client_create,
-    console_client_delete,
-    console_client_rotate_key,
-    console_client_set_enabled,
-    console_client_settings_update,
-    console_clients_import,
-)
+from hermod_core.services import clients as client_services
+from hermod_core.services.callbacks import callback_send_test
+from hermod_core.services.clients import ClientError, IssuedKey, client_entry
 from hermod_core.services.credentials import api_key_generate
+from hermod_core.services.errors import ServiceError
 from portal import shown_once
 from portal.actors import actor_from
 from portal.forms.clients import (
@@ -89,10 +83,11 @@ def client_create(request: HttpRequest) -> HttpResponse:
     form = ClientCreateForm(request.POST)
     if form.is_valid():
         try:
-            issued = console_client_create(
+            issued = client_services.client_create(
                 actor=actor_from(request),
                 client_id=form.cleaned_data["client_id"],
                 group_name=form.cleaned_data["group"].name,
+                create_group=False,
                 callback_url=form.cleaned_data["callback_url"],
                 callback_basic_auth=form.cleaned_data["callback_basic_auth"],
                 callback_signing_secret=form.cleaned_data["callback_signing_secret"],
@@ -101,7 +96,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
                 content_provider_url=form.cleaned_data["content_provider_url"].strip(),
                 content_provider_basic_auth=form.cleaned_data["content_provider_basic_auth"],
             )
-        except ConsoleError as exc:
+        except ClientError as exc:
             form.add_error(None, str(exc))
         else:
             return _to_key_page(request, issued, created=True)
@@ -141,8 +136,8 @@ def _managed(client_id: str) -> Client:
 def client_delete(request: HttpRequest, client_id: str) -> HttpResponse:
     client = _managed(client_id)
     try:
-        console_client_delete(actor=actor_from(request), client=client)
-    except ConsoleError as exc:
+        client_services.client_delete(actor=actor_from(request), client=client)
+    except ClientError as exc:
         messages.error(request, f"Not deleted: {exc}.")
         return redirect("portal:client_detail", client_id=client.client_id)
     messages.success(
@@ -166,10 +161,10 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
     form = ClientContentForm(request.POST)
     if form.is_valid():
         try:
-            console_client_settings_update(
+            client_services.client_settings_update(
                 actor=actor_from(request), client=client, changes=form.changes()
             )
-        except ConsoleError as exc:
+        except ClientError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Content provider and retry settings saved.")
@@ -189,10 +184,10 @@ def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
     form = ClientRotateForm(request.POST)
     if form.is_valid():
         try:
-            issued = console_client_rotate_key(
+            issued = client_services.client_rotate_key(
                 actor=actor_from(request), client=client, grace=form.grace()
             )
-        except ConsoleError as exc:
+        except ClientError as exc:
             form.add_error(None, str(exc))
         else:
             return _to_key_page(request, issued, created=False)
@@ -206,7 +201,7 @@ def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
 def client_enabled(request: HttpRequest, client_id: str) -> HttpResponse:
     client = _managed(client_id)
     enabled = request.POST.get("enabled") == "true"
-    console_client_set_enabled(actor=actor_from(request), client=client, enabled=enabled)
+    client_services.client_set_enabled(actor=actor_from(request), client=client, enabled=enabled)
     messages.success(request, f"{client.client_id} is {'enabled' if enabled else 'disabled'}.")
     return redirect("portal:client_detail", client_id=client.client_id)
 
@@ -219,14 +214,14 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
     if form.is_valid():
         basic_auth, signing_secret = form.secrets()
         try:
-            client_callback_update(
+            client_services.client_callback_update(
                 actor=actor_from(request),
                 client=client,
                 callback_url=form.cleaned_data["callback_url"],
                 callback_basic_auth=basic_auth,
                 callback_signing_secret=signing_secret,
             )
-        except ConsoleError as exc:
+        except ClientError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Callback settings saved.")
@@ -243,7 +238,7 @@ def client_test_callback(request: HttpRequest, client_id: str) -> HttpResponse:
     context: dict[str, Any] = {"client": client}
     try:
         context["delivery"] = callback_send_test(client=client, actor=actor_from(request))
-    except ConsoleError as exc:
+    except ServiceError as exc:
         context["error"] = str(exc)
     if getattr(request, "htmx", False):
         return render(request, "portal/clients/_test_callback.html", context)
@@ -260,10 +255,11 @@ def clients_import(request: HttpRequest) -> HttpResponse:
     form = ClientImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            result = console_clients_import(
-                actor=actor_from(request), text=form.cleaned_data["file"]
+            config = read_client_config(form.cleaned_data["file"])
+            result = client_services.clients_import(
+                entries=config.entries, notes=config.notes, actor=actor_from(request)
             )
-        except ConsoleError as exc:
+        except (ClientConfigError, ClientError) as exc:
             form.add_error("file", str(exc))
         else:
             messages.success(

@@ -14,7 +14,7 @@ from hermod_core.selectors.console import (
     command_list,
     command_timeline,
 )
-from hermod_core.services.console import console_command_cancel
+from hermod_core.services.commands import command_cancel_by
 from portal.actors import actor_from
 from portal.forms.commands import (
     CommandFilterForm,
@@ -73,7 +73,7 @@ def command_live(request: HttpRequest, command_id: int) -> HttpResponse:
 @console_view()
 def command_cancel(request: HttpRequest, command_id: int) -> HttpResponse:
     command = or_404(command_get(command_id))
-    if console_command_cancel(actor=actor_from(request), command=command):
+    if command_cancel_by(actor=actor_from(request), command=command):
         messages.success(request, f"Command {command.pk} was cancelled.")
     else:
         messages.error(request, f"Command {command.pk} had already ended.")

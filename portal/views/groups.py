@@ -11,16 +11,14 @@ from hermod_core.models import Group
 from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_detail, group_get, group_list
 from hermod_core.selectors.push import push_settings_get
-from hermod_core.services.audit import acting_as
-from hermod_core.services.console import (
-    ConsoleError,
+from hermod_core.services.ca import (
+    CaConfigurationError,
     ca_ra_identity_generate,
-    ca_settings_save,
+    ca_settings_set,
     ca_test_connection,
-    ca_verifier_generate,
-    trusted_key_add,
-    trusted_key_remove,
 )
+from hermod_core.services.ca_challenges import ca_verifier_rotate
+from hermod_core.services.errors import ServiceError
 from hermod_core.services.groups import (
     group_contents,
     group_contents_text,
@@ -29,6 +27,7 @@ from hermod_core.services.groups import (
     group_rename,
 )
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
+from hermod_core.services.trusted_keys import trusted_key_add, trusted_key_remove
 from portal import shown_once
 from portal.actors import actor_from
 from portal.forms.groups import (
@@ -65,7 +64,7 @@ def group_create_view(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             group = group_create(actor=actor_from(request), name=form.cleaned_data["name"])
-        except ConsoleError as exc:
+        except ServiceError as exc:
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Group {group.name} created.")
@@ -81,7 +80,7 @@ def group_rename_view(request: HttpRequest, name: str) -> HttpResponse:
     if form.is_valid():
         try:
             group_rename(actor=actor_from(request), group=group, name=form.cleaned_data["name"])
-        except ConsoleError as exc:
+        except ServiceError as exc:
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Group {name} is now called {group.name}.")
@@ -95,7 +94,7 @@ def group_delete_view(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     try:
         group_delete(actor=actor_from(request), group=group)
-    except ConsoleError as exc:
+    except ServiceError as exc:
         messages.error(request, str(exc))
         return redirect("portal:group", name=group.name)
     messages.success(request, f"Group {name} deleted.")
@@ -172,7 +171,7 @@ def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
                 jwk_text=form.cleaned_data["jwk"],
                 label=form.cleaned_data["label"],
             )
-        except ConsoleError as exc:
+        except ServiceError as exc:
             form.add_error("jwk", str(exc))
         else:
             messages.success(request, f"Key {key.thumbprint} is now trusted.")
@@ -198,15 +197,13 @@ def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = TrustedSignerCaForm(request.POST)
     if form.is_valid():
-        actor = actor_from(request)
         try:
-            with acting_as(actor.user, actor.ip):
-                ca = signer_ca_add(
-                    group=group,
-                    certificate_text=form.cleaned_data["certificate"],
-                    label=form.cleaned_data["label"],
-                    actor=actor.name,
-                )
+            ca = signer_ca_add(
+                group=group,
+                certificate_text=form.cleaned_data["certificate"],
+                label=form.cleaned_data["label"],
+                actor=actor_from(request),
+            )
         except SignerCaError as exc:
             form.add_error("certificate", str(exc))
         else:
@@ -222,9 +219,7 @@ def group_signer_ca_remove(request: HttpRequest, name: str, ca_id: int) -> HttpR
     ca = group.trusted_signer_cas.filter(pk=ca_id).first()
     if ca is None:
         raise Http404
-    actor = actor_from(request)
-    with acting_as(actor.user, actor.ip):
-        signer_ca_remove(ca=ca, actor=actor.name)
+    signer_ca_remove(ca=ca, actor=actor_from(request))
     messages.success(request, f"Signer CA {ca.subject} is no longer trusted.")
     return redirect("portal:group", name=group.name)
 
@@ -236,8 +231,8 @@ def group_ca_save(request: HttpRequest, name: str) -> HttpResponse:
     form = CaSettingsForm(request.POST)
     if form.is_valid():
         try:
-            ca_settings_save(actor=actor_from(request), group=group, **form.changes())
-        except ConsoleError as exc:
+            ca_settings_set(actor=actor_from(request), group=group, **form.changes())
+        except CaConfigurationError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "CA settings saved.")
@@ -253,7 +248,7 @@ def group_ca_ra(request: HttpRequest, name: str) -> HttpResponse:
     common_name = form.cleaned_data["common_name"] if form.is_valid() else ""
     try:
         ca_ra_identity_generate(actor=actor_from(request), group=group, common_name=common_name)
-    except ConsoleError as exc:
+    except ServiceError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "A new RA identity was generated; register its certificate.")
@@ -267,8 +262,8 @@ def group_ca_verifier(request: HttpRequest, name: str) -> HttpResponse:
     again: POST → redirect → GET, so that a reload does not replace it once more."""
     group = or_404(group_get(name))
     try:
-        credential = ca_verifier_generate(actor=actor_from(request), group=group)
-    except ConsoleError as exc:
+        credential = ca_verifier_rotate(actor=actor_from(request), group=group)
+    except ServiceError as exc:
         messages.error(request, str(exc))
     else:
         shown_once.stash(request, "ca-verifier", group.pk, credential)

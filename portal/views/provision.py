@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from hermod_core.models import Command, CommandType
 from hermod_core.selectors.console import clients_enabled, command_get
-from hermod_core.services.console import ConsoleError, console_command_issue
+from hermod_core.services.commands import command_issue
+from hermod_core.services.errors import ServiceError
 from portal import shown_once
 from portal.actors import actor_from
 from portal.forms.provision import (
@@ -88,7 +89,7 @@ def provision(request: HttpRequest) -> HttpResponse:
                 )
                 shown_once.stash(request, "invitation-link", issued.invitation.pk, issued.path)
                 return redirect("portal:invitation", invitation_id=issued.invitation.pk)
-            command = console_command_issue(
+            command = command_issue(
                 actor=actor, client=client, endpoint_name="provision", body=provision_body(spec)
             )
             return redirect("portal:provision_session", command_id=command.pk)
@@ -168,7 +169,7 @@ def invitation_resend_view(request: HttpRequest, invitation_id: int) -> HttpResp
     found = or_404(invitation_get(invitation_id))
     try:
         issued = invitation_resend(actor=actor_from(request), invitation=found)
-    except ConsoleError as exc:
+    except ServiceError as exc:
         messages.error(request, str(exc))
     else:
         shown_once.stash(request, "invitation-link", found.pk, issued.path)

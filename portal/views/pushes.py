@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET, require_POST
 from hermod_core.models import PushState
 from hermod_core.selectors.console import group_get, profile_get
 from hermod_core.selectors.push import push_deliveries_list
-from hermod_core.services.audit import acting_as
 from hermod_core.services.push import (
     PushConfigurationError,
     push_registration_remove,
@@ -43,10 +42,8 @@ def group_push_save(request: HttpRequest, name: str) -> HttpResponse:
     group = or_404(group_get(name))
     form = PushSettingsForm(request.POST)
     if form.is_valid():
-        actor = actor_from(request)
         try:
-            with acting_as(actor.user, actor.ip):
-                push_settings_set(group=group, change=form.change(), actor=actor.name)
+            push_settings_set(group=group, change=form.change(), actor=actor_from(request))
         except PushConfigurationError as exc:
             form.add_error(None, str(exc))
         else:
@@ -59,9 +56,6 @@ def group_push_save(request: HttpRequest, name: str) -> HttpResponse:
 @console_view(admin=True)
 def profile_push_remove(request: HttpRequest, profile_id: str) -> HttpResponse:
     profile = or_404(profile_get(profile_id))
-    actor = actor_from(request)
-    with acting_as(actor.user, actor.ip):
-        removed = push_registration_remove(profile=profile, actor=actor.name)
-    if removed:
+    if push_registration_remove(profile=profile, actor=actor_from(request)):
         messages.success(request, "The push registration was removed; the device polls.")
     return redirect("portal:profile", profile_id=profile.pk)

@@ -22,7 +22,8 @@ from hermod_core.selectors.push import (
     push_providers,
     push_registration_get,
 )
-from hermod_core.services.console import box_token_revoke, console_command_issue
+from hermod_core.services.commands import command_issue
+from hermod_core.services.profiles import box_token_revoke
 from portal.actors import actor_from
 from portal.forms.users import (
     ProfileCommandForm,
@@ -80,7 +81,7 @@ def profile_page(request: HttpRequest, profile_id: uuid.UUID) -> HttpResponse:
     if form.is_valid():
         endpoint, body = form.body(str(profile.pk))
         try:
-            command = console_command_issue(
+            command = command_issue(
                 actor=actor_from(request),
                 client=form.cleaned_data["client"],
                 endpoint_name=endpoint,

@@ -12,10 +12,11 @@ from playwright.sync_api import expect
 
 from hermod_core.models import Client, Command
 from hermod_core.protocol.commands import parse_command_request
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
 from hermod_core.services.commands import command_create
-from hermod_core.services.console import ConsoleActor
 from portal.provisioning import KeySpec, ProvisionSpec
 from portal.services.invitations import (
     IssuedInvitation,
@@ -40,7 +41,7 @@ DESKTOP_UA = (
 
 @pytest.fixture
 def idm(hermod: str) -> Client:
-    return client_create(client_id="idm", group_name="smartid", actor="test").client
+    return client_create(client_id="idm", group_name="smartid", actor=Actor.system("test")).client
 
 
 def _invitation(client: Client) -> IssuedInvitation:
@@ -53,7 +54,7 @@ def _invitation(client: Client) -> IssuedInvitation:
         lifespan=300,
         timeout=300,
     )
-    return invitation_create(actor=ConsoleActor(name="ada"), client=client, spec=spec)
+    return invitation_create(actor=Actor(name="ada"), client=client, spec=spec)
 
 
 def _seconds(text: str) -> int:
@@ -208,7 +209,7 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
             callback_url=receiver.url,
             callback_retry_delay=3,
             callback_attempts=3,
-            actor="test",
+            actor=Actor.system("test"),
         ).client
         command = command_create(
             client=client, request=parse_command_request("provision", provisioning_command())
@@ -219,7 +220,9 @@ def test_the_command_page_follows_the_callback_to_its_end_and_shows_the_answer(
         expect(page.locator("#command-answer-none")).to_contain_text("No answer yet")
         screenshot(page, "live-command-waiting")
 
-        uri = command_result(Command.objects.get(pk=command.pk))["destinations"][0]["uri"]
+        uri = result_body(command_result_view(Command.objects.get(pk=command.pk)))["destinations"][
+            0
+        ]["uri"]
         outcome = Device(tmp_path / "phone").enroll(uri)
         assert (outcome.http_status, outcome.body) == (200, PROVISIONED)
 
@@ -262,7 +265,7 @@ def test_rotation_with_grace_disable_confirmation_and_a_readable_audit(
     from hermod_core.protocol.api_key import build_api_key_header
     from hermod_core.services.clients import client_rotate_key
 
-    old = client_rotate_key(client=idm, actor="test")  # a key this test knows
+    old = client_rotate_key(client=idm, actor=Actor.system("test"))  # a key this test knows
     poll = f"{hermod}/hermod/rest/command/poll/1"
 
     def status(header: str) -> int:

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hermod_core.protocol.commands import ENDPOINTS
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
 from hermod_core.wsgi import application
 from tests.seeds import provisioning_command
@@ -136,7 +137,9 @@ def _keep_the_test_connection() -> Iterator[None]:
 @pytest.fixture
 def fuzz_key(db: None, no_rate_limits: None) -> str:
     """A real client's X-Api-Key (rate limits off: schemathesis sends thousands of requests)."""
-    return client_create(client_id="fuzzer", group_name="fuzz", actor="test").api_key_header
+    return client_create(
+        client_id="fuzzer", group_name="fuzz", actor=Actor.system("test")
+    ).api_key_header
 
 
 @SCHEMA.parametrize()

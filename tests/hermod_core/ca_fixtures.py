@@ -16,6 +16,7 @@ from hermod_core.crypto.csr import make_dummy_csr, parse_csr_b64
 from hermod_core.emulator.device import Device
 from hermod_core.emulator.state import StoredProfile
 from hermod_core.models import Group
+from hermod_core.services.audit import Actor
 from hermod_core.services.ca import ca_settings_set
 from hermod_core.services.ca_challenges import ca_verifier_rotate
 from tests.conftest import Persona
@@ -37,9 +38,9 @@ def ca_for(persona: Persona, *, mode: str | None = None, password: str = STATIC_
         auto_certify=False,
         challenge_password=password,
         challenge_mode=mode,
-        actor="test",
+        actor=Actor.system("test"),
     )
-    return ca_verifier_rotate(group=group, actor="test")
+    return ca_verifier_rotate(group=group, actor=Actor.system("test"))
 
 
 def two_key_provisioning() -> dict[str, Any]:

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.models import AuditEvent, Client, Command
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
-from hermod_core.services.console import ConsoleActor, ConsoleError
+from hermod_core.services.errors import ServiceError
 from portal.models import BulkJob, BulkJobRow, BulkJobState, EnrollmentInvitation
 from portal.provisioning import ProvisionSpec
 from portal.services.bulk import (
@@ -245,9 +246,9 @@ def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
     assert not BulkJob.objects.exists()
     # The form offers only enabled clients; the service refuses one on its own too.
     spec = ProvisionSpec(userid="", profile_name="p", servername="s", subject=(), keys=())
-    with pytest.raises(ConsoleError, match="is disabled"):
+    with pytest.raises(ServiceError, match="is disabled"):
         bulk_job_create(
-            actor=ConsoleActor(name="t"),
+            actor=Actor(name="t"),
             client=client_a.client,
             spec=spec,
             rows=[{"userid": "ann"}],
@@ -270,7 +271,7 @@ def test_the_rows_of_a_client_disabled_after_the_upload_fail(operator, client_a,
 
 @pytest.mark.django_db
 def test_beat_hands_stalled_jobs_to_a_worker_again(django_capture_on_commit_callbacks) -> None:
-    client = client_create(client_id="bulk-idm", group_name="g", actor="test").client
+    client = client_create(client_id="bulk-idm", group_name="g", actor=Actor.system("test")).client
     old = timezone.now() - timedelta(minutes=5)
     stalled = BulkJob.objects.create(client=client, created_by="t", link_base="http://x")
     BulkJob.objects.filter(pk=stalled.pk).update(created_at=old)

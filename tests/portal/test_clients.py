@@ -1,16 +1,23 @@
 """Clients in the console: create (key once), rotate, enable, callbacks, test callback, files."""
 
 import base64
+import io
 
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, CallbackDelivery, Client, DeliveryState, Group
 from hermod_core.protocol.client_config import parse_client_config
-from hermod_core.services.clients import client_create
-from hermod_core.services.console import ConsoleActor, ConsoleError, client_callback_update
+from hermod_core.services.audit import Actor
+from hermod_core.services.clients import (
+    ClientError,
+    client_callback_update,
+    client_create,
+    client_delete,
+)
 from hermod_core.services.credentials import api_key_hash, api_key_matches
 
 
@@ -18,7 +25,7 @@ def test_the_list_shows_every_client_in_a_fixed_number_of_queries(
     admin, client_a, client_b, django_assert_max_num_queries
 ) -> None:
     for n in range(10):
-        client_create(client_id=f"c{n}", group_name=f"g{n}", actor="test")
+        client_create(client_id=f"c{n}", group_name=f"g{n}", actor=Actor.system("test"))
     with django_assert_max_num_queries(8):
         page = admin.get(reverse("portal:client_list")).content.decode()
     assert "idm" in page
@@ -62,7 +69,29 @@ def test_creating_a_client_shows_its_key_once_with_the_header_value(admin, admin
 def test_a_duplicate_client_id_is_refused(admin, client_a) -> None:
     response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "x"})
     assert response.status_code == 400
-    assert "exists already" in response.content.decode()
+    assert "already exists" in response.content.decode()
+
+
+def test_the_form_the_command_line_and_the_service_refuse_a_taken_id_in_the_same_words(
+    admin, client_a
+) -> None:
+    with pytest.raises(ClientError) as refused:
+        client_create(client_id="idm", group_name="smartid", actor=Actor.system("test"))
+    said = str(refused.value)
+    assert said == "client 'idm' already exists"
+    with pytest.raises(CommandError) as cli:
+        call_command("hermod_client", "create", "idm", "--group", "smartid", stdout=io.StringIO())
+    assert str(cli.value) == said
+    response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "smartid"})
+    assert response.status_code == 400
+    assert response.context["create_form"].errors["client_id"] == [said]
+    # A deleted client's id stays taken (its commands keep naming it), in the same words too.
+    client_delete(client=client_a.client, actor=Actor.system("test"))
+    with pytest.raises(ClientError) as deleted:
+        client_create(client_id="idm", group_name="smartid", actor=Actor.system("test"))
+    assert "was deleted" in str(deleted.value)
+    response = admin.post(reverse("portal:client_create"), {"client_id": "idm", "group": "smartid"})
+    assert response.context["create_form"].errors["client_id"] == [str(deleted.value)]
 
 
 def test_an_invalid_callback_url_is_refused(admin, client_a) -> None:
@@ -135,9 +164,9 @@ def test_a_refused_callback_change_leaves_the_client_as_it_was(client_a) -> None
         {"callback_url": "not a url", "callback_basic_auth": "u:p2"},
         {"callback_url": "https://new.example.com/cb", "callback_basic_auth": "nocolon"},
     ):
-        with pytest.raises(ConsoleError):
+        with pytest.raises(ClientError):
             client_callback_update(
-                actor=ConsoleActor(name="t"), client=client, callback_signing_secret="s9", **changes
+                actor=Actor(name="t"), client=client, callback_signing_secret="s9", **changes
             )
         after = (client.callback_url, client.callback_basic_auth, client.callback_signing_secret)
         assert after == before
@@ -177,7 +206,7 @@ def test_a_test_callback_goes_through_the_outbox(
 
 
 def test_a_client_without_callback_url_cannot_be_tested(admin, db) -> None:
-    client_create(client_id="poller", group_name="g", actor="test")
+    client_create(client_id="poller", group_name="g", actor=Actor.system("test"))
     response = admin.post(
         reverse("portal:client_test_callback", args=["poller"]), HTTP_HX_REQUEST="true"
     )

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from hermod_core.lifecycle import State
 from hermod_core.models import AuditEvent, Client, Command, Message, MessageState
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_transition
-from hermod_core.services.console import ConsoleActor
 from portal.models import EnrollmentInvitation
 from portal.provisioning import KeySpec, ProvisionSpec
 from portal.services.invitations import (
@@ -39,7 +40,7 @@ def _spec(userid: str = "dave@example.com", congrats: str = "") -> ProvisionSpec
 @pytest.fixture
 def invitation(client_a) -> IssuedInvitation:
     return invitation_create(
-        actor=ConsoleActor(name="alice-admin"),
+        actor=Actor(name="alice-admin"),
         client=client_a.client,
         spec=_spec(congrats="Welcome to Acme, Dave!"),
     )
@@ -60,7 +61,7 @@ def test_the_page_shows_the_qr_code_desktop_button_countdown_and_live_status(inv
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
     page = response.content.decode()
-    uri = command_result(invitation.invitation.command)["destinations"][0]["uri"]
+    uri = result_body(command_result_view(invitation.invitation.command))["destinations"][0]["uri"]
     assert '<div class="qr" id="enroll-qr"><svg' in page
     assert f'href="{uri.replace("&", "&amp;")}"' in page
     assert "Open in the desktop app" in page
@@ -94,9 +95,7 @@ def test_the_status_ends_with_the_congratulations_and_stops_polling(invitation, 
 
 
 def test_without_a_congratsmessage_a_plain_success_is_shown(client_a):
-    issued = invitation_create(
-        actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec("erin")
-    )
+    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("erin"))
     complete(issued.invitation.command, make_profile(client_a.client, "erin"))
     assert "Your device is enrolled" in _status(issued).content.decode()
 
@@ -221,7 +220,7 @@ def test_a_request_used_by_the_app_is_not_renewed(invitation):
 
 
 def test_a_revoked_link_says_it_was_withdrawn_and_cannot_be_renewed(invitation):
-    invitation_revoke(actor=ConsoleActor(name="alice-admin"), invitation=invitation.invitation)
+    invitation_revoke(actor=Actor(name="alice-admin"), invitation=invitation.invitation)
     assert Command.objects.get().state == State.CANCELLED
     response = _page(invitation)
     assert response.status_code == 410
@@ -255,12 +254,12 @@ def test_the_status_of_an_unknown_code_stops_polling(db):
 
 
 def test_one_users_code_shows_nothing_of_another(client_a, client_b):
-    mine = invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec("me"))
-    theirs = invitation_create(
-        actor=ConsoleActor(name="x"), client=client_b.client, spec=_spec("them")
-    )
+    mine = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("me"))
+    theirs = invitation_create(actor=Actor(name="x"), client=client_b.client, spec=_spec("them"))
     page = _page(mine).content.decode()
-    their_uri = command_result(theirs.invitation.command)["destinations"][0]["uri"]
+    their_uri = result_body(command_result_view(theirs.invitation.command))["destinations"][0][
+        "uri"
+    ]
     assert their_uri.split("token=")[1] not in page
     assert "them" not in page
 
@@ -270,7 +269,7 @@ def test_the_page_offers_the_app_link_for_a_user_on_the_phone_returning_to_the_p
 ):
     settings.HERMOD_APP_LINK_SCHEME = "acme-id"  # a branded app
     page = _page(invitation).content.decode()
-    destination = command_result(invitation.invitation.command)["destinations"][0]
+    destination = result_body(command_result_view(invitation.invitation.command))["destinations"][0]
     token = destination["uri"].rsplit("token=", 1)[1]
     location = destination["location"].removeprefix("http://")
     back = quote(f"http://testserver{reverse('enroll:page', args=[invitation.code])}", safe="")

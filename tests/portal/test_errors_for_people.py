@@ -11,9 +11,10 @@ from django.utils import timezone
 from hermod_core.lifecycle import State
 from hermod_core.models import CallbackDelivery, Client, Command, Message
 from hermod_core.protocol.errors import ProtocolError
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_transition
-from hermod_core.services.console import ConsoleActor
 from portal.callback_errors import callback_problem, error_cause
 from portal.forms.provision import (
     ProvisionForm,
@@ -118,7 +119,7 @@ def test_a_protocol_error_naming_a_field_lands_on_that_field(client_a) -> None:
 
 def _expired_prov(client) -> Command:
     issued = invitation_create(
-        actor=ConsoleActor(name="x"), client=client, spec=_spec(congrats="Welcome!")
+        actor=Actor(name="x"), client=client, spec=_spec(congrats="Welcome!")
     )
     command_transition(
         command_id=issued.invitation.command_id,
@@ -157,7 +158,7 @@ def test_a_new_request_is_prefilled_from_the_expired_one(operator, client_a) -> 
 
 
 def test_a_completed_command_offers_no_new_request(operator, client_a) -> None:
-    issued = invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec())
+    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec())
     page = operator.get(reverse("portal:command", args=[issued.invitation.command_id]))
     assert 'id="reissue"' not in page.content.decode()
 
@@ -196,8 +197,8 @@ def test_settings_errors_are_on_their_field_saying_what_is_valid(
 def test_the_device_finds_an_expired_code_gone_as_the_protocol_says(client_a) -> None:
     """docs/PROTOCOL.md §7: an expired token answers 404 for its box, identical to an unknown box
     (no oracle); checked here for a code past its lifespan, before any sweep."""
-    issued = invitation_create(actor=ConsoleActor(name="x"), client=client_a.client, spec=_spec())
-    destination = command_result(issued.invitation.command)["destinations"][0]
+    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec())
+    destination = result_body(command_result_view(issued.invitation.command))["destinations"][0]
     box, token = destination["location"], destination["uri"].rsplit("token=", 1)[1]
     path = "/" + box.split("/", 3)[3]  # /hermod/rest/ms/<bid>/<mid>
     http = HttpClient()

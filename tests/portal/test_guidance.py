@@ -8,6 +8,7 @@ import pytest
 from django.test import Client as HttpClient
 from django.urls import reverse
 
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_set_enabled
 from portal.guidance import (
     BOX_TOKEN_STATES,
@@ -38,7 +39,7 @@ def test_provision_and_bulk_say_create_a_client_first(admin, operator, db, page)
 
 def test_a_disabled_client_does_not_count(admin, client_a) -> None:
     assert 'id="no-clients"' not in admin.get(reverse("portal:provision")).content.decode()
-    client_set_enabled(client=client_a.client, enabled=False, actor="test")
+    client_set_enabled(client=client_a.client, enabled=False, actor=Actor.system("test"))
     assert 'id="no-clients"' in admin.get(reverse("portal:provision")).content.decode()
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, CallbackDelivery, DeliveryState
-from hermod_core.services.audit import audit_record
+from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.clients import client_rotate_key
 from tests.portal.test_callbacks import _exhausted
 
@@ -44,9 +44,9 @@ def test_resend_all_leaves_test_callbacks_alone(admin, client_a) -> None:
 
 
 def test_audit_details_are_readable_and_targets_are_links(operator, client_a) -> None:
-    client_rotate_key(client=client_a.client, actor="cli", grace=timedelta(hours=1))
+    client_rotate_key(client=client_a.client, actor=Actor.system("cli"), grace=timedelta(hours=1))
     audit_record(
-        actor="cli",
+        actor=Actor.system("cli"),
         action="clients.import",
         target_type="client",
         details={"created": ["gw", "idm2"], "updated": [], "notes": None},

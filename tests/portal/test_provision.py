@@ -11,7 +11,8 @@ from django.urls import reverse
 from hermod_core.crypto.csr import parse_csr_b64
 from hermod_core.models import AuditEvent, Command, Message, MessageState
 from hermod_core.protocol.commands import parse_command_request
-from hermod_core.selectors.commands import command_result
+from hermod_core.protocol.results import result_body
+from hermod_core.selectors.commands import command_result_view
 from portal.models import EnrollmentInvitation
 from portal.services.invitations import (
     invitation_code_hash,
@@ -94,7 +95,7 @@ def test_the_session_page_shows_the_qr_code_link_and_countdown(operator, client_
     operator.post(reverse("portal:provision"), provision_data(client_a.client))
     command = Command.objects.get()
     page = operator.get(reverse("portal:provision_session", args=[command.pk])).content.decode()
-    uri = command_result(command)["destinations"][0]["uri"]
+    uri = result_body(command_result_view(command))["destinations"][0]["uri"]
     assert '<div class="qr" id="enroll-qr"><svg' in page
     assert f'href="{uri.replace("&", "&amp;")}"' in page
     assert "Open in the desktop app" in page
@@ -215,7 +216,7 @@ def test_the_session_page_offers_the_same_device_app_link_back_to_itself(operato
     command = Command.objects.get()
     session = reverse("portal:provision_session", args=[command.pk])
     page = operator.get(session).content.decode()
-    destination = command_result(command)["destinations"][0]
+    destination = result_body(command_result_view(command))["destinations"][0]
     token = destination["uri"].rsplit("token=", 1)[1]
     location = destination["location"].removeprefix("http://")
     redirect = quote(f"http://testserver{session}", safe="")

@@ -22,6 +22,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.push.providers import PUSH_SECRET
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create
 from hermod_core.services.credentials import seal
 from hermod_core.services.push import PushSettingsChange, push_settings_set
@@ -134,7 +135,7 @@ def test_the_push_list_shows_state_attempts_and_last_error(
     push_settings_set(
         group=profile.group,
         change=PushSettingsChange(relay_url="https://notify.example.com/push"),
-        actor="test",
+        actor=Actor.system("test"),
     )
     for _ in range(3):
         command_create(

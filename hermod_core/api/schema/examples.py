@@ -1,5 +1,6 @@
 """Example values of the document, built with the same pure functions the server renders its
-bodies with (``protocol.results``), so they cannot drift from the real shapes."""
+bodies with (``protocol.results``, ``protocol.mailbox``), so they cannot drift from the real
+shapes."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +15,18 @@ from hermod_core.protocol.commands import (
     CommandType,
     Endpoint,
 )
+from hermod_core.protocol.mailbox import (
+    Assignment,
+    BoxEntry,
+    DeviceMessage,
+    box_body,
+    message_body,
+)
 from hermod_core.protocol.results import (
     APP_LINK_SCHEME,
     DestinationView,
+    KeyView,
+    ProfileView,
     ResultView,
     app_link,
     box_url,
@@ -298,24 +308,27 @@ RESULT_EXAMPLES = [
             _PROV,
             State.COMPLETED,
             answer=ANSWER_EXAMPLE,
-            profile={
-                **_PROFILE_SUMMARY,
-                "boxurl": box_url(_PUBLIC_URL, _BOX),
-                "keys": [
-                    {
-                        "keyid": "signer",
-                        "usage": "SIG",
-                        "keytype": "RSA",
-                        "keylength": 2048,
-                        "certreq": "<base64 DER PKCS#10 signed by the new key>",
-                    }
-                ],
-                "deviceinfo": {
+            profile=ProfileView(
+                id=_PROFILE_SUMMARY["id"],
+                userid=_PROFILE_SUMMARY["userid"],
+                name=_PROFILE_SUMMARY["name"],
+                servername=_PROFILE_SUMMARY["servername"],
+                boxurl=box_url(_PUBLIC_URL, _BOX),
+                keys=(
+                    KeyView(
+                        keyid="signer",
+                        usage="SIG",
+                        keytype="RSA",
+                        keylength=2048,
+                        certreq="<base64 DER PKCS#10 signed by the new key>",
+                    ),
+                ),
+                device_info={
                     "operatingsystem": "Android 14",
                     "name": "Pixel",
                     "model": "Pixel 8",
                 },
-            },
+            ),
         ),
     ),
     OpenApiExample(
@@ -358,7 +371,8 @@ RESULT_EXAMPLES = [
             _SIGN,
             State.FAILED,
             answer=_sign_answer(1),
-            failure={"code": DEVICE_CODES[1][0], "message": DEVICE_CODES[1][1]},
+            failure_code=DEVICE_CODES[1][0],
+            failure_reason=DEVICE_CODES[1][1],
         ),
     ),
     OpenApiExample(
@@ -366,43 +380,38 @@ RESULT_EXAMPLES = [
         value=_result(
             _SIGN,
             State.EXPIRED,
-            failure={"code": "EXPIRED", "message": "No valid answer before the timeout."},
+            failure_code="EXPIRED",
+            failure_reason="No valid answer before the timeout.",
         ),
     ),
 ]
 CANCELLED_EXAMPLE = OpenApiExample(
     "Cancelled",
     value=_result(
-        _SIGN, State.CANCELLED, failure={"code": "CANCELLED", "message": "Cancelled by the client."}
+        _SIGN,
+        State.CANCELLED,
+        failure_code="CANCELLED",
+        failure_reason="Cancelled by the client.",
     ),
 )
-BOX_EXAMPLE = {
-    "bid": _BOX,
-    "messages": [
-        {
-            "mid": _MID,
-            "location": _LOCATION,
-            "commandType": "SIGN",
-            "expires": _EXPIRES,
-        }
-    ],
-}
-MESSAGE_EXAMPLE = {
-    "messageHeader": {
-        "mid": _TMP_MID,
-        "bid": _TMP_BOX,
-        "location": _TMP_LOCATION,
-        "commandId": str(COMMAND_ID),
-        "commandType": "PROV",
-        "fqdn": _FQDN,
-        "expires": _EXPIRES,
-    },
-    "provCommand": REQUEST_EXAMPLES["provision"]["provCommand"],
-    "assigned": {
-        "profileid": _PROFILE,
-        "boxurl": box_url(_PUBLIC_URL, _BOX),
-    },
-}
+_EXPIRES_AT = datetime(2025, 6, 2, 10, 5, tzinfo=UTC)  # _EXPIRES
+BOX_EXAMPLE = box_body(
+    public_url=_PUBLIC_URL,
+    bid=_BOX,
+    entries=[BoxEntry(mid=_MID, command_type="SIGN", expires=_EXPIRES_AT)],
+)
+MESSAGE_EXAMPLE = message_body(
+    public_url=_PUBLIC_URL,
+    message=DeviceMessage(
+        mid=_TMP_MID,
+        bid=_TMP_BOX,
+        command_id=COMMAND_ID,
+        command_type="PROV",
+        expires=_EXPIRES_AT,
+        command=REQUEST_EXAMPLES["provision"]["provCommand"],
+        assigned=Assignment(profile_id=_PROFILE, box_id=_BOX),
+    ),
+)
 BOX_TOKEN_EXAMPLE = "Zk3q9cV1m2yB7xT0rWn4hJ8sL6pD5aE2uG1iO3kN9fQ"  # noqa: S105 (an example)
 _P256DH_EXAMPLE = (
     "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"

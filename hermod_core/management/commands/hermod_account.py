@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from hermod_core.services.console import ConsoleActor
+from hermod_core.services.audit import Actor
 from portal.account_selectors import account_get_by_name, account_list
 from portal.services.accounts import (
     INVITATION_DEFAULT_HOURS,
@@ -24,7 +24,7 @@ from portal.services.accounts import (
     account_unlock,
 )
 
-ACTOR = ConsoleActor(name="manage.py")
+ACTOR = Actor.system("manage.py")
 ROLES = ["admin", "operator"]
 
 

@@ -14,6 +14,7 @@ from hermod_core.models import CaSettings, ChallengeMode, Group
 from hermod_core.scep import ScepError
 from hermod_core.selectors.ca import ca_challenge_warnings
 from hermod_core.selectors.console import group_get
+from hermod_core.services.audit import Actor
 from hermod_core.services.ca import (
     CaConfigurationError,
     ca_capabilities,
@@ -21,6 +22,8 @@ from hermod_core.services.ca import (
     ra_identity_pem,
 )
 from hermod_core.services.ca_challenges import ca_verifier_rotate
+
+CLI = Actor.system("cli")
 
 
 class Command(BaseCommand):
@@ -77,7 +80,7 @@ class Command(BaseCommand):
         if row is None:
             raise CommandError(f"group {group.name!r} has no CA")
         if options["action"] == "verifier":
-            self._print_verifier(ca_verifier_rotate(group=group, actor="cli"))
+            self._print_verifier(ca_verifier_rotate(group=group, actor=CLI))
             self._warn(row)
             return
         if options["action"] == "show":
@@ -120,13 +123,13 @@ class Command(BaseCommand):
                 ra_certificate_pem=cert_pem,
                 auto_certify=options["auto_certify"],
                 enabled=not options["disabled"],
-                actor="cli",
+                actor=CLI,
             )
         except CaConfigurationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"CA of {group.name} set: {options['url']}")
         if options["generate_verifier"]:
-            self._print_verifier(ca_verifier_rotate(group=group, actor="cli"))
+            self._print_verifier(ca_verifier_rotate(group=group, actor=CLI))
             row.refresh_from_db()
         self._warn(row)
 

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hermod_core.models import Client
 from hermod_core.selectors.clients import client_get_by_client_id, client_list
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import (
     ClientError,
     IssuedKey,
@@ -16,6 +17,8 @@ from hermod_core.services.clients import (
     client_set_enabled,
     client_settings_update,
 )
+
+CLI = Actor.system("cli")
 
 # ``set`` options -> client settings (``services.clients.CLIENT_SETTINGS``).
 _SET_OPTIONS = {
@@ -110,7 +113,7 @@ class Command(BaseCommand):
                     callback_retry_delay=options["retry_delay"],
                     content_provider_url=options["content_provider_url"] or "",
                     content_provider_basic_auth=options["content_provider_basic_auth"] or "",
-                    actor="cli",
+                    actor=CLI,
                 )
             except ClientError as exc:
                 raise CommandError(str(exc)) from None
@@ -124,14 +127,14 @@ class Command(BaseCommand):
                 if options[option] is not None
             }
             try:
-                client_settings_update(client=client, changes=changes, actor="cli")
+                client_settings_update(client=client, changes=changes, actor=CLI)
             except ClientError as exc:
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"{client.client_id} updated: {', '.join(changes) or 'nothing'}")
             return
         if action == "rotate":
             try:
-                issued = client_rotate_key(client=client, actor="cli", grace=options["grace"])
+                issued = client_rotate_key(client=client, actor=CLI, grace=options["grace"])
             except ClientError as exc:
                 raise CommandError(str(exc)) from None
             self._print_key(issued)
@@ -139,7 +142,7 @@ class Command(BaseCommand):
                 until = issued.client.previous_key_expires_at
                 self.stdout.write(f"The old key stays valid until {until:%Y-%m-%d %H:%M:%S} UTC.")
         else:
-            client_set_enabled(client=client, enabled=action == "enable", actor="cli")
+            client_set_enabled(client=client, enabled=action == "enable", actor=CLI)
             self.stdout.write(f"{client.client_id} {action}d")
 
     def _client(self, client_id: str) -> Client:

@@ -13,11 +13,14 @@ from django.core.management.base import BaseCommand, CommandError
 from hermod_core.models import GroupPushSettings, RelayAuth
 from hermod_core.push.providers import vapid_subject
 from hermod_core.selectors.console import group_get
+from hermod_core.services.audit import Actor
 from hermod_core.services.push import (
     PushConfigurationError,
     PushSettingsChange,
     push_settings_set,
 )
+
+CLI = Actor.system("cli")
 
 
 def _read(path: Path | None) -> str | None:
@@ -101,7 +104,7 @@ class Command(BaseCommand):
                 apns_sandbox=None if environment is None else environment == "sandbox",
             )
             try:
-                push_settings_set(group=group, change=change, actor="cli")
+                push_settings_set(group=group, change=change, actor=CLI)
             except PushConfigurationError as exc:
                 raise CommandError(str(exc)) from None
         config = GroupPushSettings.objects.filter(group=group).first()

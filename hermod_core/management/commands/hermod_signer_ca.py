@@ -9,7 +9,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hermod_core.models import TrustedSignerCa
 from hermod_core.selectors.console import group_get
+from hermod_core.services.audit import Actor
 from hermod_core.services.signer_cas import SignerCaError, signer_ca_add, signer_ca_remove
+
+CLI = Actor.system("cli")
 
 
 class Command(BaseCommand):
@@ -42,7 +45,7 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read {options['certificate']}: {exc}") from None
             try:
                 row = signer_ca_add(
-                    group=group, certificate_text=text, label=options["label"], actor="cli"
+                    group=group, certificate_text=text, label=options["label"], actor=CLI
                 )
             except SignerCaError as exc:
                 raise CommandError(str(exc)) from None
@@ -57,5 +60,5 @@ class Command(BaseCommand):
             ca = TrustedSignerCa.objects.filter(group=group, sha256=options["sha256"]).first()
             if ca is None:
                 raise CommandError(f"group {group.name!r} does not trust {options['sha256']}")
-            signer_ca_remove(ca=ca, actor="cli")
+            signer_ca_remove(ca=ca, actor=CLI)
             self.stdout.write(f"removed {options['sha256']}")

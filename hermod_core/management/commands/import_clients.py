@@ -11,7 +11,10 @@ from hermod_core.protocol.client_config import (
     ClientConfigError,
     read_client_config,
 )
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import ClientError, clients_import
+
+CLI = Actor.system("cli")
 
 
 class Command(BaseCommand):
@@ -35,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not UTF-8 text") from None
         try:
             config = read_client_config(text)
-            result = clients_import(entries=config.entries, notes=config.notes, actor="cli")
+            result = clients_import(entries=config.entries, notes=config.notes, actor=CLI)
         except (ClientConfigError, ClientError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(

@@ -4,6 +4,7 @@ import base64
 
 import pytest
 
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_set_enabled
 from tests.conftest import Persona
 
@@ -43,7 +44,7 @@ def test_every_bad_key_gets_the_same_401(client, bad_headers) -> None:
 
 
 def test_a_disabled_client_gets_the_same_401(client, client_a: Persona) -> None:
-    client_set_enabled(client=client_a.client, enabled=False, actor="test")
+    client_set_enabled(client=client_a.client, enabled=False, actor=Actor.system("test"))
     response = client.get(POLL, **client_a.headers)
     assert response.status_code == 401
     assert response.json() == EXPECTED_401

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from hermod_core.models import AuditEvent, Client
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import ClientError, client_rotate_key, client_set_enabled
 from hermod_core.services.credentials import KeyMatch, api_key_check, api_key_hash
 from tests.conftest import Persona
@@ -64,7 +65,7 @@ def test_each_refusal_gets_the_same_401_and_the_log_says_why(
         "disabled": client_a.headers,
     }[case]
     if case == "disabled":
-        client_set_enabled(client=client_a.client, enabled=False, actor="test")
+        client_set_enabled(client=client_a.client, enabled=False, actor=Actor.system("test"))
     with caplog.at_level(logging.WARNING, logger="hermod.auth"):
         response = client.get(POLL, **headers)
     assert response.status_code == 401
@@ -79,7 +80,7 @@ def test_the_401_bodies_are_byte_for_byte_identical(client, client_a: Persona) -
     bodies = set()
     for header in [b64(f"nobody:{client_a.key}"), b64(f"idm:{'0' * 64}"), "%%%", ""]:
         bodies.add(client.get(POLL, HTTP_X_API_KEY=header).content)
-    client_set_enabled(client=client_a.client, enabled=False, actor="test")
+    client_set_enabled(client=client_a.client, enabled=False, actor=Actor.system("test"))
     bodies.add(client.get(POLL, **client_a.headers).content)
     assert len(bodies) == 1
 
@@ -127,7 +128,7 @@ def test_both_keys_are_compared_whatever_matches() -> None:
 
 
 def test_a_rotation_without_grace_stops_the_old_key_at_once(client, client_a: Persona) -> None:
-    issued = client_rotate_key(client=client_a.client, actor="test")
+    issued = client_rotate_key(client=client_a.client, actor=Actor.system("test"))
     assert client.get(POLL, **client_a.headers).status_code == 401
     new = {"HTTP_X_API_KEY": issued.api_key_header}
     assert client.get(POLL, **new).status_code == 404
@@ -139,7 +140,9 @@ def test_a_rotation_without_grace_stops_the_old_key_at_once(client, client_a: Pe
 def test_a_rotation_with_grace_keeps_the_old_key_until_it_ends(
     client, client_a: Persona, caplog: pytest.LogCaptureFixture
 ) -> None:
-    issued = client_rotate_key(client=client_a.client, actor="test", grace=timedelta(hours=2))
+    issued = client_rotate_key(
+        client=client_a.client, actor=Actor.system("test"), grace=timedelta(hours=2)
+    )
     new = {"HTTP_X_API_KEY": issued.api_key_header}
     assert client.get(POLL, **client_a.headers).status_code == 404
     assert client.get(POLL, **new).status_code == 404
@@ -162,19 +165,25 @@ def test_a_rotation_with_grace_keeps_the_old_key_until_it_ends(
 
 
 def test_a_disabled_client_is_refused_with_its_old_key_in_grace(client, client_a: Persona) -> None:
-    client_rotate_key(client=client_a.client, actor="test", grace=timedelta(hours=1))
-    client_set_enabled(client=Client.objects.get(pk=client_a.client.pk), enabled=False, actor="t")
+    client_rotate_key(client=client_a.client, actor=Actor.system("test"), grace=timedelta(hours=1))
+    client_set_enabled(
+        client=Client.objects.get(pk=client_a.client.pk), enabled=False, actor=Actor.system("t")
+    )
     assert client.get(POLL, **client_a.headers).status_code == 401
 
 
 def test_only_the_last_replaced_key_is_kept_and_a_plain_rotation_drops_it(
     client, client_a: Persona
 ) -> None:
-    second = client_rotate_key(client=client_a.client, actor="test", grace=timedelta(hours=1))
-    third = client_rotate_key(client=second.client, actor="test", grace=timedelta(hours=1))
+    second = client_rotate_key(
+        client=client_a.client, actor=Actor.system("test"), grace=timedelta(hours=1)
+    )
+    third = client_rotate_key(
+        client=second.client, actor=Actor.system("test"), grace=timedelta(hours=1)
+    )
     assert client.get(POLL, **client_a.headers).status_code == 401  # two rotations ago
     assert client.get(POLL, HTTP_X_API_KEY=second.api_key_header).status_code == 404
-    fourth = client_rotate_key(client=third.client, actor="test")
+    fourth = client_rotate_key(client=third.client, actor=Actor.system("test"))
     assert client.get(POLL, HTTP_X_API_KEY=third.api_key_header).status_code == 401
     assert client.get(POLL, HTTP_X_API_KEY=fourth.api_key_header).status_code == 404
 
@@ -184,7 +193,7 @@ def test_a_grace_out_of_range_is_refused_and_nothing_changes(
     client_a: Persona, grace: timedelta
 ) -> None:
     with pytest.raises(ClientError, match="between 0 and 30 days"):
-        client_rotate_key(client=client_a.client, actor="test", grace=grace)
+        client_rotate_key(client=client_a.client, actor=Actor.system("test"), grace=grace)
     stored = Client.objects.get(client_id="idm")
     assert stored.key_hash == api_key_hash(client_a.key)
     assert not AuditEvent.objects.filter(action="client.rotate_key").exists()

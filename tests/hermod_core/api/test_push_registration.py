@@ -9,6 +9,7 @@ from django.conf import settings
 from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import AuditEvent, GroupPushSettings, Mailbox, Message, PushRegistration
 from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create
 from hermod_core.services.credentials import MESSAGE_TOKEN, box_token_generate, token_hash, unseal
 from hermod_core.services.push import PushSettingsChange, push_settings_set
@@ -32,7 +33,9 @@ def phone(client_a) -> dict[str, Any]:
     box = Mailbox.objects.get(profile=profile)
     Mailbox.objects.filter(pk=box.pk).update(token_hash=token_hash(boxtoken))
     config = push_settings_set(
-        group=client_a.client.group, change=PushSettingsChange(webpush_enabled=True), actor="t"
+        group=client_a.client.group,
+        change=PushSettingsChange(webpush_enabled=True),
+        actor=Actor.system("t"),
     )
     return {"profile": profile, "box": box, "boxtoken": boxtoken, "config": config}
 
@@ -183,7 +186,7 @@ def test_settings_changes_are_audited_without_their_secrets(phone) -> None:
             relay_auth="bearer",
             relay_credential="very-secret-bearer",
         ),
-        actor="admin",
+        actor=Actor.system("admin"),
     )
     events = AuditEvent.objects.filter(action="group.push_settings")
     assert "relay_credential" in events.order_by("id").last().details["changed"]

@@ -82,7 +82,7 @@ def params(format_: str, filter_: dict[str, Any] | None = None) -> dict[str, Any
 
 
 def candidates(profile: StoredProfile, filter_: dict[str, Any] | None) -> tuple[SigningKey, ...]:
-    """The server's candidate keys: ACTIVE keys the filter selects (services.mailbox)."""
+    """The server's candidate keys: ACTIVE keys the filter selects (services.answers)."""
     attribute = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}
     keys = [k for k in profile.keys.values() if k.keystate == "ACTIVE"]
     if filter_:

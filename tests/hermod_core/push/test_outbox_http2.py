@@ -11,6 +11,7 @@ import pytest
 
 from hermod_core.models import Mailbox, PushDelivery, PushRegistration
 from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create
 from hermod_core.services.credentials import box_token_generate, token_hash
 from hermod_core.services.push import (
@@ -66,7 +67,7 @@ def test_fcm_through_the_outbox_then_an_unregistered_token(
     push_settings_set(
         group=client_a.client.group,
         change=PushSettingsChange(fcm_service_account=fcm_endpoint.service_account_json()),
-        actor="t",
+        actor=Actor.system("t"),
     )
     profile = registered(client_a.client, {"provider": "fcm", "token": FCM_TOKEN, "os": "android"})
     push = auth(client_a.client, profile)
@@ -96,7 +97,7 @@ def test_apns_through_the_outbox_with_the_groups_key_and_topic(
             apns_key=apns_endpoint.key_p8, apns_key_id=apns_endpoint.key_id,
             apns_team_id=apns_endpoint.team_id, apns_topic=apns_endpoint.topic,
         ),
-        actor="t",
+        actor=Actor.system("t"),
     )  # fmt: skip
     profile = registered(client_a.client, {"provider": "apns", "token": APNS_TOKEN, "os": "ios"})
     push = auth(client_a.client, profile)

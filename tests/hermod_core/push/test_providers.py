@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from hermod_core.push.providers import ProviderUnavailable, provider_build
 from hermod_core.push.relay import RelayProvider
 from hermod_core.push.webpush import WebPushProvider
+from hermod_core.services.audit import Actor
 from hermod_core.services.push import PushSettingsChange, push_settings_set
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_fcm_is_built_from_the_unsealed_service_account(client_a, monkeypatch) -
     config = push_settings_set(
         group=client_a.client.group,
         change=PushSettingsChange(fcm_service_account=ACCOUNT),
-        actor="t",
+        actor=Actor.system("t"),
     )
     provider_build(config, "fcm")
     ((args, kwargs),) = calls
@@ -66,7 +67,7 @@ def test_apns_is_built_with_key_ids_topic_and_environment(
             apns_key=key, apns_key_id="KEY1234567", apns_team_id="TEAM123456",
             apns_topic="com.example.app", apns_sandbox=sandbox,
         ),
-        actor="t",
+        actor=Actor.system("t"),
     )  # fmt: skip
     provider_build(config, "apns")
     ((args, kwargs),) = calls
@@ -84,7 +85,7 @@ def test_relay_and_webpush_are_built_and_an_unconfigured_provider_is_refused(cli
             relay_url="https://n.example/push", relay_auth="bearer", relay_credential="tok",
             webpush_enabled=True,
         ),
-        actor="t",
+        actor=Actor.system("t"),
     )  # fmt: skip
     relay = provider_build(config, "relay")
     assert isinstance(relay, RelayProvider)
@@ -100,7 +101,7 @@ def test_a_secret_sealed_under_another_key_is_reported_not_sent(client_a, settin
         change=PushSettingsChange(
             relay_url="https://n.example/push", relay_auth="basic", relay_credential="u:p"
         ),
-        actor="t",
+        actor=Actor.system("t"),
     )
     settings.HERMOD_KEY_HASH_SECRET = "rotated-" + "x" * 40
     with pytest.raises(ProviderUnavailable, match="configure it again"):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from hermod_core.models import CaChallenge, CaSettings, Certificate, Command, Group
 from hermod_core.scep import ScepClient
 from hermod_core.scep.results import PkiStatus
+from hermod_core.services.audit import Actor
 from hermod_core.services.ca import ca_enroll, ca_settings_set, ra_identity_pem, scep_config
 from hermod_core.services.ca_challenges import ca_verifier_rotate
 from tests.conftest import Persona
@@ -48,9 +49,9 @@ def ca_with_verifier(persona: Persona, scep_url: str) -> str:
         challenge_password="the-CA-enrolment-secret",
         ra_key_pem=key_pem,
         ra_certificate_pem=cert_pem,
-        actor="test",
+        actor=Actor.system("test"),
     )
-    return ca_verifier_rotate(group=group, actor="test")
+    return ca_verifier_rotate(group=group, actor=Actor.system("test"))
 
 
 @pytest.fixture

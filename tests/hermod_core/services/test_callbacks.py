@@ -13,6 +13,7 @@ from django.utils import timezone
 from hermod_core.lifecycle import State
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, Command
 from hermod_core.protocol.commands import parse_command_request
+from hermod_core.services.audit import Actor
 from hermod_core.services.callbacks import (
     callback_deliver,
     callback_resend,
@@ -92,7 +93,7 @@ def test_an_unreachable_receiver_exhausts_the_attempts_and_can_be_resent(
     assert finished.state == "EXHAUSTED"
     assert "ConnectionError" in finished.last_error
     receiver.start()
-    callback_resend(delivery=finished, actor="test")
+    callback_resend(delivery=finished, actor=Actor.system("test"))
     assert callback_deliver(delivery_id=finished.pk) == "DELIVERED"
     numbers = list(
         CallbackAttempt.objects.filter(delivery=finished).values_list("number", flat=True)

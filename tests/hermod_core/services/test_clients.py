@@ -7,6 +7,7 @@ from hermod_core.crypto import tokens
 from hermod_core.models import AuditEvent, Client, Group
 from hermod_core.protocol.client_config import parse_client_config
 from hermod_core.services import credentials
+from hermod_core.services.audit import Actor
 from hermod_core.services.clients import (
     ClientError,
     client_create,
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_new_key_is_64_lowercase_hex_and_stored_only_as_a_keyed_hash() -> None:
-    issued = client_create(client_id="idm", group_name="g", actor="test")
+    issued = client_create(client_id="idm", group_name="g", actor=Actor.system("test"))
     assert len(issued.key) == 64
     assert issued.key == issued.key.lower()
     int(issued.key, 16)
@@ -52,14 +53,14 @@ def test_the_hash_depends_on_the_server_secret(settings) -> None:
 
 
 def test_it_refuses_a_second_client_with_the_same_id() -> None:
-    client_create(client_id="idm", group_name="g", actor="test")
+    client_create(client_id="idm", group_name="g", actor=Actor.system("test"))
     with pytest.raises(ClientError, match="already exists"):
-        client_create(client_id="idm", group_name="g", actor="test")
+        client_create(client_id="idm", group_name="g", actor=Actor.system("test"))
 
 
 def test_rotation_invalidates_the_old_key() -> None:
-    issued = client_create(client_id="idm", group_name="g", actor="test")
-    rotated = client_rotate_key(client=issued.client, actor="test")
+    issued = client_create(client_id="idm", group_name="g", actor=Actor.system("test"))
+    rotated = client_rotate_key(client=issued.client, actor=Actor.system("test"))
     stored = Client.objects.get(client_id="idm").key_hash
     assert not credentials.api_key_matches(issued.key, stored)
     assert credentials.api_key_matches(rotated.key, stored)
@@ -67,9 +68,9 @@ def test_rotation_invalidates_the_old_key() -> None:
 
 
 def test_it_imports_both_spellings_and_creates_groups() -> None:
-    result = clients_import(entries=parse_client_config(KEBAB), actor="test")
+    result = clients_import(entries=parse_client_config(KEBAB), actor=Actor.system("test"))
     assert result.created == ["idm", "da"]
-    result = clients_import(entries=parse_client_config(CAMEL), actor="test")
+    result = clients_import(entries=parse_client_config(CAMEL), actor=Actor.system("test"))
     assert result.created == ["hermod-app"]
     assert set(Group.objects.values_list("name", flat=True)) == {"smartid", "acme"}
     app = Client.objects.get(client_id="hermod-app")
@@ -80,9 +81,9 @@ def test_it_imports_both_spellings_and_creates_groups() -> None:
 
 
 def test_importing_again_updates_instead_of_duplicating() -> None:
-    clients_import(entries=parse_client_config(KEBAB), actor="test")
+    clients_import(entries=parse_client_config(KEBAB), actor=Actor.system("test"))
     changed = KEBAB.replace("https://idm-host.example.com/ws/hermod", "https://new.example.com/cb")
-    result = clients_import(entries=parse_client_config(changed), actor="test")
+    result = clients_import(entries=parse_client_config(changed), actor=Actor.system("test"))
     assert result.created == []
     assert result.updated == ["idm", "da"]
     assert Client.objects.count() == 2
@@ -93,6 +94,6 @@ def test_an_import_with_one_bad_entry_stores_nothing() -> None:
     good, bad = parse_client_config(KEBAB)
     bad = dataclasses.replace(bad, callback_url="https://<DA-HOST>/cb")
     with pytest.raises(ClientError, match="'da': invalid callback_url"):
-        clients_import(entries=[good, bad], actor="test")
+        clients_import(entries=[good, bad], actor=Actor.system("test"))
     assert Client.objects.count() == 0
     assert Group.objects.count() == 0

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from hermod_core.lifecycle import State
-from hermod_core.models import Command, InProgressTally
+from hermod_core.models import CallbackDelivery, Command, InProgressTally
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.selectors.commands import commands_in_progress
 from hermod_core.services.commands import (
@@ -16,6 +16,7 @@ from hermod_core.services.commands import (
     command_cancel,
     command_create,
     command_transition,
+    commands_transition,
 )
 from hermod_core.services.expiry import sweep
 from tests.conftest import Persona
@@ -56,6 +57,19 @@ def test_the_tally_follows_creates_and_every_way_a_command_ends(
     assert commands_in_progress(client_id=client_b.client.pk) == 1
     # Spread over slots, never more than the slots there are.
     assert InProgressTally.objects.filter(client=client_a.client).count() <= InProgressTally.SLOTS
+
+
+def test_a_command_without_a_waiting_callback_row_is_taken_off_its_own_client_s_tally(
+    client_a: Persona, client_b: Persona
+) -> None:
+    """The tally takes the client ids the callback release read; a command it did not read (no
+    waiting row, as none written by an older version) has its client read instead."""
+    released, unreleased, theirs = create(client_a), create(client_a), create(client_b)
+    CallbackDelivery.objects.filter(command_id__in=[unreleased.pk, theirs.pk]).delete()
+    ids = [released.pk, unreleased.pk, theirs.pk]
+    assert commands_transition(command_ids=ids, to=State.CANCELLED) == 3
+    assert commands_in_progress(client_id=client_a.client.pk) == 0
+    assert commands_in_progress(client_id=client_b.client.pk) == 0
 
 
 def test_a_delete_ended_at_once_leaves_the_tally_as_it_was(client_a: Persona) -> None:

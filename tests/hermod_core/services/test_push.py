@@ -23,6 +23,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.push.base import PushOutcome, PushResult
+from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create, profile_delete
 from hermod_core.services.content import content_resolve
 from hermod_core.services.credentials import box_token_generate, token_hash
@@ -92,13 +93,15 @@ def with_relay(group: Any, relay: Receiver, **extra: Any) -> None:
             relay_credential="hermod:relay-pw",
             **extra,
         ),
-        actor="test",
+        actor=Actor.system("test"),
     )
 
 
 def registered_webpush(profile: Any, receiver: WebPushReceiver) -> dict[str, Any]:
     push_settings_set(
-        group=profile.group, change=PushSettingsChange(webpush_enabled=True), actor="test"
+        group=profile.group,
+        change=PushSettingsChange(webpush_enabled=True),
+        actor=Actor.system("test"),
     )
     boxtoken = box_token_generate()
     box = Mailbox.objects.get(profile=profile)
@@ -313,7 +316,7 @@ def test_a_broken_configuration_is_refused_with_its_reason(profile) -> None:
     ]
     for change, reason in cases:
         with pytest.raises(PushConfigurationError, match=reason):
-            push_settings_set(group=profile.group, change=change, actor="test")
+            push_settings_set(group=profile.group, change=change, actor=Actor.system("test"))
 
 
 def test_sealed_secrets_never_appear_in_the_settings_row(profile) -> None:
@@ -323,7 +326,7 @@ def test_sealed_secrets_never_appear_in_the_settings_row(profile) -> None:
     config = push_settings_set(
         group=profile.group,
         change=PushSettingsChange(fcm_service_account=account, webpush_enabled=True),
-        actor="test",
+        actor=Actor.system("test"),
     )
     assert "PRIVATE-KEY-TEXT" not in config.fcm_service_account_sealed
     assert config.vapid_public

@@ -10,6 +10,7 @@ import pytest
 from hermod_core.emulator.device import Device
 from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import Profile, PushRegistration
+from hermod_core.services.audit import Actor
 from hermod_core.services.push import PushSettingsChange, push_settings_set
 from tests.conftest import Persona
 from tests.matchers import PROVISIONED
@@ -44,7 +45,9 @@ def test_a_valid_deviceinfo_push_registers_with_the_new_profile(
     client, client_a, tmp_path: Path
 ) -> None:
     push_settings_set(
-        group=client_a.client.group, change=PushSettingsChange(webpush_enabled=True), actor="t"
+        group=client_a.client.group,
+        change=PushSettingsChange(webpush_enabled=True),
+        actor=Actor.system("t"),
     )
     device = Device(tmp_path / "phone")
     device.deviceinfo = {**device.deviceinfo, "push": WebPushReceiver(port=9).registration()}  # type: ignore[dict-item]
@@ -67,7 +70,9 @@ def test_an_unusable_deviceinfo_push_is_ignored_and_the_provisioning_completes(
     client, client_a, tmp_path: Path, push: Any
 ) -> None:
     push_settings_set(
-        group=client_a.client.group, change=PushSettingsChange(webpush_enabled=True), actor="t"
+        group=client_a.client.group,
+        change=PushSettingsChange(webpush_enabled=True),
+        actor=Actor.system("t"),
     )
     device = Device(tmp_path / "phone")
     device.deviceinfo = {**device.deviceinfo, "push": push}  # type: ignore[dict-item]

@@ -1,5 +1,5 @@
 """A signature value completes one command of its profile, never a second (docs/PROTOCOL.md §6.3,
-issue 10): services.mailbox records every accepted one in AcceptedSignature, in the transaction
+issue 10): services.answers records every accepted one in AcceptedSignature, in the transaction
 that completes the command, and its unique constraint refuses a replay as SIGNATURE_REPLAYED."""
 
 import base64
@@ -15,7 +15,7 @@ from hermod_core.crypto.cms import verify_signed_data
 from hermod_core.crypto.signatures import signature_fingerprint
 from hermod_core.emulator.device import Device
 from hermod_core.models import AcceptedSignature, Command, Key, Profile
-from hermod_core.services import mailbox
+from hermod_core.services import answers
 from tests.conftest import Persona
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
@@ -178,7 +178,7 @@ def test_the_signature_is_not_recorded_when_the_completion_loses(
     transition lost), the device gets 404 and the signature stays unused."""
     _, location = phone.sign("pkcs7")
     answer = phone.answer_of(location)
-    monkeypatch.setattr(mailbox, "command_transition", lambda **_: False)
+    monkeypatch.setattr(answers, "command_transition", lambda **_: False)
     assert phone.post(location, answer).status_code == 404
     assert not AcceptedSignature.objects.exists()
 
