@@ -538,6 +538,7 @@ class Bench:
             expect_200(connection.request("GET", path, headers=headers), f"{kind} {path}")
             timings[kind].append(time.perf_counter() - started)
 
+        timing_started = time.time()
         for round_ in range(self.sizes.samples + 10):
             bench_device, location = self.probes[round_ % len(self.probes)]
             bearer = f"Authorization: Bearer {bench_device.boxtoken}\r\n".encode()
@@ -555,6 +556,9 @@ class Bench:
             figures[kind] = _ms(values[10:])  # the first ten warm the connection and caches
         # The machine's speed at this moment: a request that reads no table.
         figures["livez_p50_ms"] = self._sequential_latency("/livez", b"", self.sizes.samples)
+        figures["autovacuum_during"] = settle.autovacuum_since(self.db, timing_started)
+        if figures["autovacuum_during"]:
+            print(f"  warning: autovacuum during the timing: {figures['autovacuum_during']}")
         self.results.setdefault("scale", {})[label] = figures
 
     def _await_callbacks(self, command_ids: list[str], since: float) -> float:
