@@ -38,6 +38,13 @@ def finish_commands(client: Api, count: int) -> list[str]:
     return ids
 
 
+def create_expiring(client: Api, count: int) -> list[str]:
+    """``count`` commands that expire two seconds from now."""
+    body = provisioning_command()
+    body["commandHeader"] = {"lifespan": 2, "timeout": 2}
+    return [client.create("provision", body)["commandId"] for _ in range(count)]
+
+
 def assert_none_stuck(client: Api, ids: list[str]) -> None:
     for command_id in ids:
         assert client.poll(command_id)["state"] != "IN_PROGRESS"
@@ -93,9 +100,7 @@ def test_four_workers_racing_the_expiry_sweep_expire_each_command_once(
 ) -> None:
     with hermod_stack(tmp_path, workers=4) as (hermod, _pg, _redis):
         client = make_client(hermod, receiver)
-        body = provisioning_command()
-        body["commandHeader"] = {"lifespan": 2, "timeout": 2}
-        ids = [client.create("provision", body)["commandId"] for _ in range(40)]
+        ids = create_expiring(client, 40)
         # Besides beat's schedule, flood the workers with sweeps so that they race.
         hermod.manage(
             "shell", "-c",
@@ -114,11 +119,9 @@ def test_kill_9_of_the_workers_in_the_middle_of_a_batch_of_expiry_callbacks(
 ) -> None:
     with hermod_stack(tmp_path, workers=2) as (hermod, _pg, _redis):
         client = make_client(hermod, receiver)
-        body = provisioning_command()
-        body["commandHeader"] = {"lifespan": 2, "timeout": 2}
         receiver.hang_next = 8  # every first attempt hangs inside a worker's batch
         receiver.hang_seconds = 20
-        ids = [client.create("provision", body)["commandId"] for _ in range(8)]
+        ids = create_expiring(client, 8)
         deadline = time.time() + 30
         while len(receiver.attempts) < 8 and time.time() < deadline:
             time.sleep(0.1)
