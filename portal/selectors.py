@@ -19,9 +19,7 @@ from hermod_core.proxies import budget_address
 from hermod_core.selectors.commands import destination_views
 from portal.models import BulkJob, BulkJobRow, EnrollmentInvitation, LoginThrottle
 from portal.provisioning import congrats_message, form_initial
-from portal.services.invitations import (
-    invitation_code_hash,
-)
+from portal.services.invitations import invitation_code_hash
 from portal.services.login import (
     LOGIN_FORGET,
     LOGIN_FREE_FAILURES,

@@ -33,9 +33,7 @@ from portal.services.accounts import (
     second_factor_change_record,
     signin_second_factor_failure_record,
 )
-from portal.services.login import (
-    console_session_record,
-)
+from portal.services.login import console_session_record
 
 MFA_SECRET = "mfa-secret"  # noqa: S105 (a purpose, not a secret)
 

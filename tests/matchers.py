@@ -20,3 +20,7 @@ class _BoxToken:
 BOX_TOKEN: Any = _BoxToken()
 # The server's answer to an accepted provisioning: the new box's token is given there, once.
 PROVISIONED: dict[str, Any] = {"state": "COMPLETED", "boxtoken": BOX_TOKEN}
+# The one answer to every failed X-Api-Key authentication (docs/PROTOCOL.md §3).
+EXPECTED_401 = {
+    "error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key header is required."}
+}

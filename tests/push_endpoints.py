@@ -47,6 +47,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -766,3 +767,12 @@ class FcmEndpoint(H2Endpoint):
         if set(aps) == {"content-available"} and headers.get("apns-priority", "10") == "10":
             return "a background APNs push at priority 10"
         return None
+
+
+def break_http(provider: Any, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Every HTTP call of ``provider`` raises ``error``: a bug, not a network failure."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(provider._http, "post", broken)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,18 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not come up within {timeout} s")
+
+
+def client_created(manage: Callable[..., str], client_id: str, **options: str) -> str:
+    """``manage.py hermod_client create`` run by ``manage`` (with ``options`` as its options:
+    ``callback_url=...``); returns the new client's X-Api-Key header value."""
+    args = ["hermod_client", "create", client_id]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", value]
+    out = manage(*args)
+    match = re.search(r"^X-Api-Key: (\S+)$", out, re.M)
+    assert match, out
+    return match.group(1)
 
 
 def _as_postgres() -> list[str]:
@@ -249,13 +261,7 @@ class Hermod:
 
     def create_client(self, client_id: str, **options: str) -> str:
         """Creates a client; returns its X-Api-Key header value."""
-        args = ["hermod_client", "create", client_id]
-        for name, value in options.items():
-            args += [f"--{name.replace('_', '-')}", value]
-        out = self.manage(*args)
-        match = re.search(r"^X-Api-Key: (\S+)$", out, re.M)
-        assert match, out
-        return match.group(1)
+        return client_created(self.manage, client_id, **options)
 
     def _log(self, name: str):  # type: ignore[no-untyped-def]
         return open(self.folder / f"{name}.log", "ab")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hermod_core.crypto.testca import make_self_signed_ca
+from hermod_core.emulator.testca import make_self_signed_ca
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,23 @@ _PEM_LABELS: Final = ("CERTIFICATE",)
 _DECODE_ERRORS: Final = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
 
 
+def key_usage(*, cert_sign: bool = False, key_encipherment: bool = False) -> x509.KeyUsage:
+    """The KeyUsage of the certificates made here (test CAs, the RA identity): digital
+    signature always; a CA's also signs certificates and CRLs; ``key_encipherment`` for a
+    key that receives encrypted content (the SCEP RA's CertRep)."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=key_encipherment,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 @dataclass(frozen=True)
 class ParsedCertificate:
     """A certificate that decoded, with a supported (RSA/EC) key; not chain- or date-checked.

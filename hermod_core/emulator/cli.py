@@ -79,6 +79,9 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
+    def flag(*names: str, help: str) -> None:
+        parser.add_argument(*names, action="store_true", default=default(False), help=help)
+
     parser.add_argument(
         "--state",
         type=Path,
@@ -94,16 +97,9 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         metavar="NAME",
         help="commit a deliberate fault (repeatable); listed in hermod-device --help",
     )
-    parser.add_argument(
-        "--decline",
-        action="store_true",
-        default=default(False),
-        help="answer every message with code 1 (user declined)",
-    )
-    parser.add_argument(
+    flag("--decline", help="answer every message with code 1 (user declined)")
+    flag(
         "--quirky-jwk",
-        action="store_true",
-        default=default(False),
         help='write JWKs like real apps: leading zero byte in "n", "n#len", "keystate"',
     )
     parser.add_argument(
@@ -112,12 +108,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default("rsa"),
         help="type of the attestation key made for a new state folder (RSA 2048 or P-256)",
     )
-    parser.add_argument(
-        "--token-in-query",
-        action="store_true",
-        default=default(False),
-        help="send tokens as ?token= instead of 'Authorization: Bearer'",
-    )
+    flag("--token-in-query", help="send tokens as ?token= instead of 'Authorization: Bearer'")
     parser.add_argument(
         "--device-name",
         default=default("hermod-device"),
@@ -129,21 +120,12 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default(None),
         help="CA certificates (PEM) to trust for an https server with a private CA",
     )
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        default=default(False),
-        help="do not verify the server's TLS certificate (test servers only)",
-    )
-    parser.add_argument(
+    flag("--insecure", help="do not verify the server's TLS certificate (test servers only)")
+    flag(
         "--app-link-http",
-        action="store_true",
-        default=default(False),
         help="open personal:// app links over http instead of https (test servers only)",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", default=default(False), help="log HTTP steps"
-    )
+    flag("-v", "--verbose", help="log HTTP steps")
 
 
 def _subcommand(

@@ -14,10 +14,9 @@ import json
 import logging
 import queue
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import http_ece
@@ -27,6 +26,7 @@ from py_vapid import Vapid
 
 from hermod_core.emulator.device import AnswerOutcome, Device
 from hermod_core.emulator.http import DeviceError
+from hermod_core.emulator.local_http import serve_posts, stop_serving
 
 logger = logging.getLogger(__name__)
 
@@ -79,31 +79,17 @@ class WebPushReceiver:
         }
 
     def start(self) -> WebPushReceiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                status = receiver._accept(self.path, dict(self.headers.items()), raw)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = serve_posts(
+            lambda path, headers, raw: (self._accept(path, headers, raw), {}, b""),
+            host=self.host,
+            port=self.port,
+        )
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None
 
     def _accept(self, path: str, headers: dict[str, str], raw: bytes) -> int:
         self.attempts += 1

@@ -31,7 +31,6 @@ from hermod_core.crypto.csr import default_hash
 from hermod_core.crypto.digests import b64url_sha256
 from hermod_core.crypto.jwk import PrivateKey
 from hermod_core.crypto.signatures import DEFAULT_RAW_MECHANISM, RAW_RSA_MECHANISMS
-from hermod_core.crypto.testca import make_self_signed_ca
 from hermod_core.emulator import forgery
 from hermod_core.emulator.display import request_images
 from hermod_core.emulator.envelope import (
@@ -46,6 +45,7 @@ from hermod_core.emulator.envelope import (
 )
 from hermod_core.emulator.keys import public_key_pem, signing_alg
 from hermod_core.emulator.state import StoredKey, StoredProfile
+from hermod_core.emulator.testca import make_self_signed_ca
 
 # `params.filter.param` -> the stored key's attribute it compares (docs/PROTOCOL.md §5.3).
 _FILTER_ATTRIBUTES: Final = {"key.type": "keytype", "key.usage": "usage", "key.id": "keyid"}

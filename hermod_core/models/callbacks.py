@@ -6,6 +6,7 @@ from django.db import models
 
 from hermod_core.models.clients import Client
 from hermod_core.models.commands import Command
+from hermod_core.models.outbox import OutboxRow
 
 
 class DeliveryState(models.TextChoices):
@@ -16,7 +17,7 @@ class DeliveryState(models.TextChoices):
     SKIPPED = "SKIPPED"  # the client has no callback URL (it polls)
 
 
-class CallbackDelivery(models.Model):
+class CallbackDelivery(OutboxRow):
     """A callback to send, the ledger of the outbox.
 
     Created in the same transaction as its command (state WAITING) and made PENDING, with its
@@ -35,14 +36,6 @@ class CallbackDelivery(models.Model):
         max_length=10, choices=DeliveryState.choices, default=DeliveryState.WAITING
     )
     body = models.JSONField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    max_attempts = models.PositiveIntegerField()
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "hermod_callback_delivery"

@@ -4,6 +4,7 @@ from django.db import models
 
 from hermod_core.models.clients import Group, validate_http_url
 from hermod_core.models.mailboxes import Message
+from hermod_core.models.outbox import OutboxRow
 from hermod_core.models.profiles import Profile
 
 
@@ -108,7 +109,7 @@ class PushState(models.TextChoices):
     SKIPPED = "SKIPPED"  # nothing to wake any more (fetched, answered, expired, unregistered)
 
 
-class PushDelivery(models.Model):
+class PushDelivery(OutboxRow):
     """A push to send, the ledger of the push outbox: at most one per message.
 
     Written in the same transaction as its message, so a queued message is never without its
@@ -121,14 +122,6 @@ class PushDelivery(models.Model):
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="pushes")
     provider = models.CharField(max_length=10, choices=PushProviderName.choices)
     state = models.CharField(max_length=12, choices=PushState.choices, default=PushState.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    max_attempts = models.PositiveIntegerField()
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "hermod_push_delivery"

@@ -294,6 +294,17 @@ def _vscinfo(body: dict[str, Any], path: str) -> str | None:
     return f.text(vscinfo, "smartcardid", f"{path}.smartcardid", required=False)
 
 
+def _protection_level(body: dict[str, Any], path: str) -> None:
+    """The optional ``desktopKeyProtectionLevel`` of a provisioning or certificate command."""
+    f.choice(
+        body,
+        "desktopKeyProtectionLevel",
+        f"{path}.desktopKeyProtectionLevel",
+        PROTECTION_LEVELS,
+        default=None,
+    )
+
+
 def _desktop_extensions(body: dict[str, Any], path: str) -> None:
     extensions = f.lst(body, "desktopExtensions", path, required=False) or []
     for i, ext in enumerate(extensions):
@@ -329,13 +340,7 @@ def _prov(body: dict[str, Any], path: str) -> dict[str, Any]:
     key_requests = parse_key_requests(profile, f"{path}.profile")
     smartcard_id = _vscinfo(body, f"{path}.vscinfo")
     _desktop_extensions(body, f"{path}.desktopExtensions")
-    f.choice(
-        body,
-        "desktopKeyProtectionLevel",
-        f"{path}.desktopKeyProtectionLevel",
-        PROTECTION_LEVELS,
-        default=None,
-    )
+    _protection_level(body, path)
     return {
         "userid": userid,
         "nonce": nonce,
@@ -369,13 +374,7 @@ def _cert(body: dict[str, Any], path: str) -> dict[str, Any]:
         assert keyid is not None
         certificates.append(CertificateItem(keyid=keyid, der=certificate.der))
     smartcard_id = f.text(body, "smartcardid", f"{path}.smartcardid", required=False)
-    f.choice(
-        body,
-        "desktopKeyProtectionLevel",
-        f"{path}.desktopKeyProtectionLevel",
-        PROTECTION_LEVELS,
-        default=None,
-    )
+    _protection_level(body, path)
     return {
         "certificates": tuple(certificates),
         "smartcard_id": smartcard_id,

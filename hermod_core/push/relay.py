@@ -6,22 +6,12 @@ OS token from the app itself; Hermod tells it only which profile has which messa
 """
 
 import base64
-import threading
 
 import requests
 
+from hermod_core.http_sessions import thread_session
 from hermod_core.push.base import PushNotice, PushResult, PushTarget
-from hermod_core.push.classify import classify_status, network_failure
-
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    """One keep-alive session per worker thread (a session is not shared between threads)."""
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session
+from hermod_core.push.classify import RELAY_GONE, classify_status, network_failure
 
 
 class RelayProvider:
@@ -49,7 +39,7 @@ class RelayProvider:
         """One POST; the relay needs no target (it maps ``pushId`` itself), so ``target`` is
         only what the device registered, if anything."""
         try:
-            response = _session().post(
+            response = thread_session("push-relay").post(
                 self.url,
                 json=notice.as_relay_body(),
                 headers=self.headers,
@@ -59,4 +49,4 @@ class RelayProvider:
             )
         except requests.RequestException as exc:
             return network_failure(exc)
-        return classify_status(response.status_code, response.reason or "")
+        return classify_status(response.status_code, response.reason or "", gone=RELAY_GONE)

@@ -7,17 +7,15 @@ The notice is encrypted to the subscription's ``p256dh`` key and ``auth`` secret
 
 import base64
 import json
-import threading
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pywebpush import WebPushException, webpush
 
+from hermod_core.http_sessions import thread_session
 from hermod_core.push.base import PushNotice, PushOutcome, PushResult, PushTarget
-from hermod_core.push.classify import classify_status, network_failure
-
-_local = threading.local()
+from hermod_core.push.classify import WEBPUSH_GONE, classify_status, network_failure
 
 
 def _b64url(data: bytes) -> str:
@@ -36,9 +34,7 @@ def vapid_keys_generate() -> tuple[str, str]:
 
 
 def _session(verify: str | bool) -> requests.Session:
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
+    session = thread_session("webpush")
     session.verify = verify
     return session
 
@@ -85,11 +81,13 @@ class WebPushProvider:
         except WebPushException as exc:
             if exc.response is None:
                 return network_failure(exc)
-            return classify_status(exc.response.status_code, exc.response.reason or "")
+            return classify_status(
+                exc.response.status_code, exc.response.reason or "", gone=WEBPUSH_GONE
+            )
         except requests.RequestException as exc:
             return network_failure(exc)
         except (KeyError, TypeError, ValueError) as exc:
             # A subscription whose keys do not decode cannot be written to: as good as gone.
             return PushResult(PushOutcome.UNREGISTERED, f"bad subscription: {exc}"[:300])
         assert not isinstance(response, str)
-        return classify_status(response.status_code, response.reason or "")
+        return classify_status(response.status_code, response.reason or "", gone=WEBPUSH_GONE)

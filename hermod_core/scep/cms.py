@@ -267,20 +267,6 @@ def build_signed_data(
     return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
 
 
-def build_degenerate(certificates: Sequence[x509.Certificate]) -> bytes:
-    """A certs-only SignedData (RFC 8894 §3.4): no content, no signers."""
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [],
-            "encap_content_info": {"content_type": "data"},
-            "certificates": [_asn1_cert(c) for c in certificates],
-            "signer_infos": [],
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
-
-
 def signed_data_certificates(data: bytes, what: str) -> tuple[x509.Certificate, ...]:
     """The X.509 certificates carried in a (possibly degenerate, possibly BER) SignedData."""
     signed_data = _load(_SignedContentInfo, "signed_data", data, what)

@@ -36,8 +36,6 @@ CERT_POLL = "20"
 
 NONCE_SIZE = 16
 
-_WIRE_STATUS = {PkiStatus.SUCCESS: "0", PkiStatus.FAILURE: "2", PkiStatus.PENDING: "3"}
-
 
 class IssuerAndSubject(core.Sequence):  # type: ignore[misc]
     """RFC 8894 §3.3.3: the CertPoll content, naming the CA and the requested subject."""
@@ -82,49 +80,6 @@ def build_request(
             (OID_TRANSACTION_ID, core.PrintableString(transaction_id)),
             (OID_SENDER_NONCE, core.OctetString(sender_nonce)),
         ],
-        digest=digest,
-        certificates=[signer_cert],
-    )
-
-
-def build_cert_rep(
-    *,
-    status: PkiStatus,
-    transaction_id: str,
-    recipient_nonce: bytes,
-    sender_nonce: bytes,
-    signer_key: rsa.RSAPrivateKey,
-    signer_cert: x509.Certificate,
-    recipient: x509.Certificate | None = None,
-    issued: Sequence[x509.Certificate] = (),
-    cipher: ContentCipher = ContentCipher.AES_128_CBC,
-    fail_info: str | None = None,
-    digest: str = "sha256",
-) -> bytes:
-    """A CertRep as a CA would answer (used by test CAs and the device emulator).
-
-    SUCCESS envelopes a degenerate SignedData of `issued` to `recipient`; PENDING and FAILURE
-    carry no content (RFC 8894 §3.3.2). `fail_info` is the wire digit ("0".."4").
-    """
-    attributes: list[tuple[str, core.Asn1Value]] = [
-        (OID_MESSAGE_TYPE, core.PrintableString(CERT_REP)),
-        (OID_TRANSACTION_ID, core.PrintableString(transaction_id)),
-        (OID_PKI_STATUS, core.PrintableString(_WIRE_STATUS[status])),
-        (OID_SENDER_NONCE, core.OctetString(sender_nonce)),
-        (OID_RECIPIENT_NONCE, core.OctetString(recipient_nonce)),
-    ]
-    if fail_info is not None:
-        attributes.append((OID_FAIL_INFO, core.PrintableString(fail_info)))
-    content = None
-    if status is PkiStatus.SUCCESS:
-        if recipient is None:
-            raise ValueError("a SUCCESS CertRep needs the requester's certificate to encrypt to")
-        content = cms.build_enveloped_data(cms.build_degenerate(issued), recipient, cipher)
-    return cms.build_signed_data(
-        content=content,
-        signer_key=signer_key,
-        signer_cert=signer_cert,
-        attributes=attributes,
         digest=digest,
         certificates=[signer_cert],
     )

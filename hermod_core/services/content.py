@@ -12,7 +12,6 @@ import base64
 import json
 import logging
 import random
-import threading
 from datetime import datetime, timedelta
 
 import requests
@@ -20,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from hermod_core.http_sessions import thread_session
 from hermod_core.lifecycle import State
 from hermod_core.models import (
     Client,
@@ -53,16 +53,6 @@ _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 def _retry_delay(attempts: int) -> timedelta:
     base = settings.HERMOD_CONTENT_RETRY_DELAY * 2 ** max(attempts - 1, 0)
     return timedelta(seconds=min(base, 300) * random.uniform(0.9, 1.1))
-
-
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session
 
 
 class _Failure(Exception):
@@ -100,7 +90,7 @@ def _fetch(client: Client, ref: ContentRef) -> dict[str, object]:
     url = client.content_provider_url.rstrip("/") + "/getcontent"
     timeout = settings.HERMOD_CALLBACK_TIMEOUT
     try:
-        with _session().post(
+        with thread_session("content").post(
             url,
             data=json.dumps(provider_request(ref.content_id)).encode(),
             headers=_headers(client),

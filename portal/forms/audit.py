@@ -4,13 +4,9 @@ from typing import Any
 
 from django import forms
 
-from hermod_core.models import (
-    Group,
-)
+from hermod_core.models import Group
 from hermod_core.selectors.console import AuditFilters
-from portal.forms.fields import (
-    datetime_local_field,
-)
+from portal.forms.fields import datetime_local_field
 
 
 class AuditFilterForm(forms.Form):

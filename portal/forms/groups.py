@@ -6,9 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from hermod_core.models import (
-    ChallengeMode,
-)
+from hermod_core.models import ChallengeMode
 from hermod_core.services.errors import ServiceError
 from hermod_core.services.groups import GROUP_NAME_RULE, group_name_check
 from portal.forms.fields import http_url

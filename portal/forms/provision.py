@@ -7,9 +7,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from hermod_core.models import (
-    Client,
-)
+from hermod_core.models import Client
 from hermod_core.protocol.commands import (
     BOOLEAN_EXTENSIONS,
     DEFAULT_SECONDS,
@@ -145,6 +143,17 @@ def _flag_choices() -> list[tuple[str, str]]:
     return [("", "not sent"), ("true", "true"), ("false", "false")]
 
 
+def _seconds(label: str, help_text: str) -> forms.IntegerField:
+    """A number of seconds, 1 to a day, a day by default."""
+    return forms.IntegerField(
+        label=label,
+        min_value=1,
+        max_value=MAX_SECONDS,
+        initial=DEFAULT_SECONDS,
+        help_text=help_text,
+    )
+
+
 class ProvisionTemplateForm(forms.Form):
     """What every provisioning request of a form shares (all but the user id)."""
 
@@ -155,19 +164,9 @@ class ProvisionTemplateForm(forms.Form):
     )
     profile_name = forms.CharField(label="Profile name", max_length=255)
     servername = forms.CharField(label="Server name", max_length=255)
-    lifespan = forms.IntegerField(
-        label="Lifespan (s)",
-        min_value=1,
-        max_value=MAX_SECONDS,
-        initial=DEFAULT_SECONDS,
-        help_text="How long the QR code or link can be opened.",
-    )
-    timeout = forms.IntegerField(
-        label="Timeout (s)",
-        min_value=1,
-        max_value=MAX_SECONDS,
-        initial=DEFAULT_SECONDS,
-        help_text=f"When the request ends if not done; at most {MAX_SECONDS} (a day).",
+    lifespan = _seconds("Lifespan (s)", "How long the QR code or link can be opened.")
+    timeout = _seconds(
+        "Timeout (s)", f"When the request ends if not done; at most {MAX_SECONDS} (a day)."
     )
     external_id = forms.CharField(label="External id", max_length=255, required=False)
     smartcardid = forms.CharField(label="vscinfo: smartcardid", max_length=255, required=False)

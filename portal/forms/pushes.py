@@ -9,6 +9,16 @@ from hermod_core.models import (
 from hermod_core.services.push import PushSettingsChange
 
 
+def _secret_text(label: str) -> forms.CharField:
+    """A pasted secret (a key file's text): optional, never filled in from the stored value."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        max_length=20000,
+    )
+
+
 class PushSettingsForm(forms.Form):
     """A group's push providers (docs/push.md); secrets are write-only: blank keeps the stored
     one, the "remove" boxes delete it."""
@@ -34,19 +44,9 @@ class PushSettingsForm(forms.Form):
         label="VAPID subject (mailto: or https:)", max_length=200, required=False
     )
     vapid_rotate = forms.BooleanField(label="New VAPID keys", required=False)
-    fcm_service_account = forms.CharField(
-        label="New FCM service-account JSON",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        max_length=20000,
-    )
+    fcm_service_account = _secret_text("New FCM service-account JSON")
     clear_fcm = forms.BooleanField(label="Remove the FCM service account", required=False)
-    apns_key = forms.CharField(
-        label="New APNs key (.p8)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        max_length=20000,
-    )
+    apns_key = _secret_text("New APNs key (.p8)")
     clear_apns = forms.BooleanField(label="Remove the APNs key", required=False)
     apns_key_id = forms.CharField(label="APNs key id", max_length=20, required=False)
     apns_team_id = forms.CharField(label="APNs team id", max_length=20, required=False)

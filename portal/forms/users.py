@@ -4,9 +4,7 @@ from typing import Any
 
 from django import forms
 
-from hermod_core.models import (
-    Client,
-)
+from hermod_core.models import Client
 from portal.forms.fields import ClientChoiceField
 
 

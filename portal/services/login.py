@@ -11,9 +11,7 @@ from django.utils import timezone
 
 from hermod_core.proxies import budget_address
 from hermod_core.services.audit import Actor, audit_record
-from portal.models import (
-    LoginThrottle,
-)
+from portal.models import LoginThrottle
 
 # Sign-in throttle: growing delays per (account name, address), a coarse budget per address.
 LOGIN_FREE_FAILURES = 5  # consecutive failures of a name from an address before delays start

@@ -1,6 +1,8 @@
 """Console accounts (admins only): list, create, role, disable/enable, unlock, invite by link,
 and the rule that every account needs a second factor. The invitation link is public."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.models import AbstractUser
 from django.http import HttpRequest, HttpResponse
@@ -91,11 +93,22 @@ def _account(user_id: int) -> AbstractUser:
     return or_404(account_get(user_id))
 
 
-def _changed(request: HttpRequest, done: str, same: str, changed: bool) -> None:
-    if changed:
-        messages.success(request, done)
+def _account_set(
+    request: HttpRequest, user: AbstractUser, word: str, change: Callable[[], bool]
+) -> HttpResponse:
+    """Runs ``change`` (a service call that says whether anything changed) and tells the admin
+    that the account is now ``word``, was already, or why the service refused."""
+    name = user.get_username()
+    try:
+        changed = change()
+    except AccountError as exc:
+        messages.error(request, str(exc))
     else:
-        messages.info(request, same)
+        if changed:
+            messages.success(request, f"{name} is now {word}.")
+        else:
+            messages.info(request, f"{name} is already {word}.")
+    return redirect("portal:accounts")
 
 
 @require_POST
@@ -107,14 +120,12 @@ def account_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.error(request, "Choose a role: admin or operator.")
         return redirect("portal:accounts")
     role = form.cleaned_data["role"]
-    name = user.get_username()
-    try:
-        changed = account_role_set(actor=actor_from(request), user=user, role=role)
-    except AccountError as exc:
-        messages.error(request, str(exc))
-    else:
-        _changed(request, f"{name} is now {role}.", f"{name} is already {role}.", changed)
-    return redirect("portal:accounts")
+    return _account_set(
+        request,
+        user,
+        role,
+        lambda: account_role_set(actor=actor_from(request), user=user, role=role),
+    )
 
 
 @require_POST
@@ -122,15 +133,12 @@ def account_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
 def account_enabled_view(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _account(user_id)
     enabled = request.POST.get("enabled") == "1"
-    word = "enabled" if enabled else "disabled"
-    name = user.get_username()
-    try:
-        changed = account_enabled_set(actor=actor_from(request), user=user, enabled=enabled)
-    except AccountError as exc:
-        messages.error(request, str(exc))
-    else:
-        _changed(request, f"{name} is now {word}.", f"{name} is already {word}.", changed)
-    return redirect("portal:accounts")
+    return _account_set(
+        request,
+        user,
+        "enabled" if enabled else "disabled",
+        lambda: account_enabled_set(actor=actor_from(request), user=user, enabled=enabled),
+    )
 
 
 @require_POST

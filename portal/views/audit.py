@@ -5,9 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from hermod_core.selectors.console import audit_list
-from portal.forms.audit import (
-    AuditFilterForm,
-)
+from portal.forms.audit import AuditFilterForm
 from portal.rendering import paginate
 from portal.roles import console_view
 

@@ -16,9 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from hermod_core.proxies import client_address
 from portal.actors import actor_from
-from portal.forms.login import (
-    ThrottledAuthenticationForm,
-)
+from portal.forms.login import ThrottledAuthenticationForm
 from portal.roles import console_view
 from portal.selectors import login_throttles_list
 from portal.services.login import (

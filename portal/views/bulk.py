@@ -8,9 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from hermod_core.selectors.console import clients_enabled
 from hermod_core.services.errors import ServiceError
 from portal.actors import actor_from
-from portal.forms.bulk import (
-    BulkUploadForm,
-)
+from portal.forms.bulk import BulkUploadForm
 from portal.forms.provision import (
     BaseKeyRequestFormSet,
     key_requests,

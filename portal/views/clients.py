@@ -122,6 +122,13 @@ def _detail_context(client: Client, **forms: Any) -> dict[str, Any]:
     }
 
 
+def _detail_refused(request: HttpRequest, client: Client, **forms: Any) -> HttpResponse:
+    """The client's page again, with the form that was refused (400)."""
+    return render(
+        request, "portal/clients/detail.html", _detail_context(client, **forms), status=400
+    )
+
+
 def _managed(client_id: str) -> Client:
     """A client that may still be changed: a deleted one answers 404 (rotating its key would
     bring it back)."""
@@ -169,12 +176,7 @@ def client_content(request: HttpRequest, client_id: str) -> HttpResponse:
         else:
             messages.success(request, "Content provider and retry settings saved.")
             return redirect("portal:client_detail", client_id=client.client_id)
-    return render(
-        request,
-        "portal/clients/detail.html",
-        _detail_context(client, content_form=form),
-        status=400,
-    )
+    return _detail_refused(request, client, content_form=form)
 
 
 @require_POST
@@ -191,9 +193,7 @@ def client_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             return _to_key_page(request, issued, created=False)
-    return render(
-        request, "portal/clients/detail.html", _detail_context(client, rotate_form=form), status=400
-    )
+    return _detail_refused(request, client, rotate_form=form)
 
 
 @require_POST
@@ -226,9 +226,7 @@ def client_callback(request: HttpRequest, client_id: str) -> HttpResponse:
         else:
             messages.success(request, "Callback settings saved.")
             return redirect("portal:client_detail", client_id=client.client_id)
-    return render(
-        request, "portal/clients/detail.html", _detail_context(client, form=form), status=400
-    )
+    return _detail_refused(request, client, form=form)
 
 
 @require_POST

@@ -16,9 +16,7 @@ from hermod_core.selectors.console import (
 )
 from hermod_core.services.commands import command_cancel_by
 from portal.actors import actor_from
-from portal.forms.commands import (
-    CommandFilterForm,
-)
+from portal.forms.commands import CommandFilterForm
 from portal.rendering import live_fragment, or_404, page_or_fragment, paginate
 from portal.roles import console_view
 

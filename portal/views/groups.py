@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -37,9 +37,7 @@ from portal.forms.groups import (
     TrustedKeyForm,
     TrustedSignerCaForm,
 )
-from portal.forms.pushes import (
-    PushSettingsForm,
-)
+from portal.forms.pushes import PushSettingsForm
 from portal.rendering import no_store, or_404
 from portal.roles import console_view
 
@@ -183,9 +181,7 @@ def group_key_add(request: HttpRequest, name: str) -> HttpResponse:
 @console_view(admin=True)
 def group_key_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
     group = or_404(group_get(name))
-    key = group.trusted_keys.filter(pk=key_id).first()
-    if key is None:
-        raise Http404
+    key = or_404(group.trusted_keys.filter(pk=key_id).first())
     trusted_key_remove(actor=actor_from(request), key=key)
     messages.success(request, f"Key {key.thumbprint} is no longer trusted.")
     return redirect("portal:group", name=group.name)
@@ -216,9 +212,7 @@ def group_signer_ca_add(request: HttpRequest, name: str) -> HttpResponse:
 @console_view(admin=True)
 def group_signer_ca_remove(request: HttpRequest, name: str, ca_id: int) -> HttpResponse:
     group = or_404(group_get(name))
-    ca = group.trusted_signer_cas.filter(pk=ca_id).first()
-    if ca is None:
-        raise Http404
+    ca = or_404(group.trusted_signer_cas.filter(pk=ca_id).first())
     signer_ca_remove(ca=ca, actor=actor_from(request))
     messages.success(request, f"Signer CA {ca.subject} is no longer trusted.")
     return redirect("portal:group", name=group.name)

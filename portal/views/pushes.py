@@ -14,9 +14,7 @@ from hermod_core.services.push import (
     push_settings_set,
 )
 from portal.actors import actor_from
-from portal.forms.pushes import (
-    PushSettingsForm,
-)
+from portal.forms.pushes import PushSettingsForm
 from portal.rendering import or_404
 from portal.roles import console_view
 from portal.views.groups import group_detail_page

@@ -25,9 +25,7 @@ from hermod_core.selectors.push import (
 from hermod_core.services.commands import command_issue
 from hermod_core.services.profiles import box_token_revoke
 from portal.actors import actor_from
-from portal.forms.users import (
-    ProfileCommandForm,
-)
+from portal.forms.users import ProfileCommandForm
 from portal.rendering import PERSON_ERRORS, error_text, or_404, page_or_fragment
 from portal.roles import console_view
 

@@ -19,6 +19,9 @@ from django.contrib.auth.models import Group as AuthGroup
 from django.contrib.auth.models import User
 from django.db import connections
 
+from hermod_core.models import Client
+from hermod_core.services.audit import Actor
+from hermod_core.services.clients import client_create
 from portal.roles import ADMIN_GROUP
 from tests.required_services import service_missing
 
@@ -104,6 +107,12 @@ def screenshot() -> Any:
         return path
 
     return take
+
+
+@pytest.fixture
+def idm(hermod: str) -> Client:
+    """The identity manager's client (client A's id and group), without a callback URL."""
+    return client_create(client_id="idm", group_name="smartid", actor=Actor.system("test")).client
 
 
 @pytest.fixture

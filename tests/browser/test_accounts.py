@@ -13,15 +13,14 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from hermod_core.models import AuditEvent
-from hermod_core.settings import oidc_provider_settings
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP
 from portal.services.login import (
     LOGIN_FREE_FAILURES,
     login_failure_record,
 )
 from tests.browser.conftest import ADMIN_PASSWORD
-from tests.portal.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
-from tests.portal.test_mfa import totp
+from tests.portal.oidc_provider import Provider, configured_provider
+from tests.totp import totp
 
 pytestmark = pytest.mark.services
 
@@ -198,12 +197,7 @@ def test_totp_set_up_with_a_computed_code_then_required_for_everybody(
 
 @pytest.fixture
 def oidc(settings: Any, hermod: str) -> Iterator[Provider]:
-    with running_provider() as provider:
-        settings.HERMOD_OIDC_ISSUER = provider.issuer
-        settings.HERMOD_OIDC_NAME = "Example IdP"
-        settings.SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
-            provider.issuer, CLIENT_ID, CLIENT_SECRET, "Example IdP"
-        )
+    with configured_provider(settings) as provider:
         yield provider
 
 

@@ -11,20 +11,11 @@ import requests
 from playwright.sync_api import expect
 
 from hermod_core.emulator.device import Device, parse_target
-from hermod_core.models import Client, Command, Group, Profile
-from hermod_core.services.audit import Actor
-from hermod_core.services.clients import client_create
+from hermod_core.models import Command, Group, Profile
 from portal.models import BulkJob
 from tests.matchers import PROVISIONED
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def idm(hermod: str) -> Client:
-    return client_create(
-        client_id="idm", group_name="smartid", callback_url="", actor=Actor.system("test")
-    ).client
 
 
 def _fill_provisioning(page, *, userid: str, congrats: str = "") -> None:

@@ -14,19 +14,10 @@ from playwright.sync_api import expect
 
 from hermod_core.lifecycle import State
 from hermod_core.models import AuditEvent, CallbackDelivery, Client, Command, DeliveryState, Group
-from hermod_core.services.audit import Actor
-from hermod_core.services.clients import client_create
 from hermod_core.services.commands import command_transition
 from portal.models import BulkJob, EnrollmentInvitation
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def idm(hermod: str) -> Client:
-    return client_create(
-        client_id="idm", group_name="smartid", callback_url="", actor=Actor.system("test")
-    ).client
 
 
 def _fill_provisioning(page, *, userid: str) -> None:

@@ -3,6 +3,7 @@ operator diagnostics, and the integrator's OpenAPI examples. Screenshots of ever
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ from hermod_core.selectors.commands import command_result_view
 from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_create
 from hermod_core.services.commands import command_create
-from portal.provisioning import KeySpec, ProvisionSpec
 from portal.services.invitations import (
     IssuedInvitation,
     invitation_create,
 )
 from tests.e2e.receiver import Receiver
+from tests.factories import failed_test_callback, provision_spec
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
@@ -39,18 +40,11 @@ DESKTOP_UA = (
 )
 
 
-@pytest.fixture
-def idm(hermod: str) -> Client:
-    return client_create(client_id="idm", group_name="smartid", actor=Actor.system("test")).client
-
-
 def _invitation(client: Client) -> IssuedInvitation:
-    spec = ProvisionSpec(
-        userid="dave@example.com",
+    spec = replace(
+        provision_spec(),
         profile_name="Phone",
         servername="hermod-browser",
-        subject=(("CN", "{userid}"),),
-        keys=(KeySpec("signer", "SIG", "RSA", 2048, "RS256"),),
         lifespan=300,
         timeout=300,
     )
@@ -307,18 +301,7 @@ def test_rotation_with_grace_disable_confirmation_and_a_readable_audit(
 def test_a_failed_test_callback_is_not_a_failed_callback_on_the_dashboard(
     admin_page, hermod, idm, screenshot
 ) -> None:
-    from hermod_core.models import CallbackDelivery, DeliveryState
-
-    CallbackDelivery.objects.create(
-        command=None,
-        client=idm,
-        path="/callback/test",
-        state=DeliveryState.EXHAUSTED,
-        body={"test": True},
-        attempts=1,
-        max_attempts=1,
-        last_error="connection refused",
-    )
+    failed_test_callback(idm)
     page = admin_page
     page.goto("/console/")
     stat = page.locator(".stat", has_text="failed callbacks")

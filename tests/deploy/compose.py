@@ -8,7 +8,6 @@ docker/local/containers.conf (runc, host network, explicit limits) and is remove
 """
 
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -25,7 +24,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.api_client import Api
 from tests.required_services import port_open, service_missing
+from tests.seeds import provisioning_command
+from tests.stack import client_created
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -390,13 +392,7 @@ class ComposeStack:
         return result.stdout
 
     def create_client(self, client_id: str, **options: str) -> str:
-        args = ["hermod_client", "create", client_id]
-        for name, value in options.items():
-            args += [f"--{name.replace('_', '-')}", value]
-        out = self.manage(*args)
-        match = re.search(r"^X-Api-Key: (\S+)$", out, re.M)
-        assert match, out
-        return match.group(1)
+        return client_created(self.manage, client_id, **options)
 
     def restart(self, service: str, index: int = 1) -> None:
         run(["podman", "restart", "-t", "10", self.container(service, index)], timeout=120)
@@ -426,3 +422,21 @@ def wait_port(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not port_open("127.0.0.1", port):
         time.sleep(0.2)
+
+
+def provision(client: Api, device) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Provisions ``device`` through its plug-out URI; returns the command and profile ids."""
+    created = client.create("provision", provisioning_command())
+    (destination,) = created["destinations"]
+    outcome = device.enroll(destination["uri"])
+    assert outcome.http_status == 200, outcome.body
+    polled = client.poll(created["commandId"])
+    assert polled["state"] == "COMPLETED", polled
+    return str(created["commandId"]), str(polled["profile"]["id"])
+
+
+def authenticate(client: Api, device, profile_id: str) -> str:  # type: ignore[no-untyped-def]
+    created = client.create("authenticate", {"authCommand": {"profileid": profile_id}})
+    (outcome,) = device.run_once()
+    assert outcome.body == {"state": "COMPLETED"}, outcome.body
+    return str(created["commandId"])

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from hermod_core.emulator.device import Device
+from tests.api_client import Api
 from tests.deploy.compose import ComposeStack, build_images, image_size
-from tests.e2e.conftest import Api
 from tests.e2e.receiver import Receiver
 
 

@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deploy.compose import ComposeStack
+from tests.deploy.compose import ComposeStack, authenticate, provision
 from tests.deploy.conftest import FIGURES, make_client, make_device, stack_up
-from tests.e2e.conftest import Api
 from tests.e2e.receiver import Receiver
-from tests.e2e.test_faults import assert_all_delivered_once, assert_none_stuck, finish_commands
-from tests.seeds import provisioning_command
+from tests.e2e.steps import assert_all_delivered_once, assert_none_stuck, finish_commands
 
 pytestmark = pytest.mark.services
 
@@ -30,24 +28,6 @@ def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
     )
     yield stack
     stack.down()
-
-
-def provision(client: Api, device) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """Provisions ``device`` through its plug-out URI; returns the command and profile ids."""
-    created = client.create("provision", provisioning_command())
-    (destination,) = created["destinations"]
-    outcome = device.enroll(destination["uri"])
-    assert outcome.http_status == 200, outcome.body
-    polled = client.poll(created["commandId"])
-    assert polled["state"] == "COMPLETED", polled
-    return str(created["commandId"]), str(polled["profile"]["id"])
-
-
-def authenticate(client: Api, device, profile_id: str) -> str:  # type: ignore[no-untyped-def]
-    created = client.create("authenticate", {"authCommand": {"profileid": profile_id}})
-    (outcome,) = device.run_once()
-    assert outcome.body == {"state": "COMPLETED"}, outcome.body
-    return str(created["commandId"])
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_healthcheck(stack: ComposeStack) -> None:

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deploy.compose import IMAGE, PREVIOUS_IMAGE, build_previous_image
+from tests.deploy.compose import IMAGE, PREVIOUS_IMAGE, build_previous_image, provision
 from tests.deploy.conftest import FIGURES, make_client, make_device, stack_up
-from tests.deploy.test_compose import provision
 from tests.e2e.receiver import Receiver
-from tests.e2e.test_faults import assert_all_delivered_once, assert_none_stuck
+from tests.e2e.steps import assert_all_delivered_once, assert_none_stuck
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.services

@@ -2,45 +2,17 @@
 client for application-server calls, and the reference device as the peer; for the modules that
 need production's processes, one production-shaped stack per module (tests/stack.py)."""
 
-import itertools
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from hermod_core.emulator.device import Device, Faults
-from tests.conftest import Persona
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
+from tests.factories import Persona
 from tests.stack import Hermod, hermod_stack
-
-
-class Api:
-    """The application server's side: calls the command API with its X-Api-Key."""
-
-    def __init__(self, base_url: str, api_key_header: str) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.session.headers["X-Api-Key"] = api_key_header
-
-    def command(self, name: str, body: dict[str, Any] | None) -> requests.Response:
-        return self.session.post(f"{self.base_url}/hermod/rest/command/{name}", json=body)
-
-    def create(self, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POSTs a command (or ``cancel/<id>``, without a body) and expects 200."""
-        response = self.command(name, body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def poll(self, command_id: str) -> dict[str, Any]:
-        response = self.session.get(f"{self.base_url}/hermod/rest/command/poll/{command_id}")
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def cancel(self, command_id: str) -> requests.Response:
-        return self.session.post(f"{self.base_url}/hermod/rest/command/cancel/{command_id}")
 
 
 @pytest.fixture
@@ -97,18 +69,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hermod]:
     """PostgreSQL, Redis, gunicorn, two Celery workers and beat, shared by one module's tests."""
     with hermod_stack(tmp_path_factory.mktemp("stack"), workers=2) as (hermod, _pg, _redis):
         yield hermod
-
-
-_client_numbers = itertools.count()
-
-
-def make_client(stack: Hermod, receiver: Receiver, group: str = "smartid", **options: str) -> Api:
-    """A new client of ``stack`` (``manage.py hermod_client create``) calling back ``receiver``;
-    ``options`` are more ``hermod_client create`` options (``callback_basic_auth=...``)."""
-    key = stack.create_client(
-        f"client-{next(_client_numbers)}-{int(time.time() * 1000)}",
-        group=group,
-        callback_url=receiver.url,
-        **options,
-    )
-    return Api(stack.url, key)

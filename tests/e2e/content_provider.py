@@ -6,9 +6,10 @@ import base64
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
+from hermod_core.emulator.local_http import Answer, serve_posts, stop_serving
 from tests.required_services import free_port
 
 # A 1x1 PNG and a 1x1 JPEG-like payload: what the device receives must be these bytes.
@@ -43,33 +44,16 @@ class ContentProvider:
         return f"http://127.0.0.1:{self.port}/content"
 
     def start(self) -> "ContentProvider":
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                status, answer = provider._answer(self.path, dict(self.headers.items()), raw)
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_posts(self._answer_json, port=self.port)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None
+
+    def _answer_json(self, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        status, answer = self._answer(path, headers, raw)
+        return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         with self._lock:

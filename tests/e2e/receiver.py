@@ -13,9 +13,10 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
+from hermod_core.emulator.local_http import serve_posts, stop_serving
 from tests.required_services import free_port
 
 
@@ -33,12 +34,6 @@ class Received:
     @property
     def event_id(self) -> str:
         return self.headers.get("X-Hermod-Event-Id", "")
-
-
-class _Server(ThreadingHTTPServer):
-    # A listen backlog like a real server's (nginx: 511): with Python's default of 5, a worker
-    # sending a batch of callbacks at once sees connections reset that no receiver would reset.
-    request_queue_size = 512
 
 
 @dataclass
@@ -63,32 +58,16 @@ class Receiver:
         return f"{scheme}://127.0.0.1:{self.port}/hermod"
 
     def start(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                status = receiver._answer(self.path, dict(self.headers.items()), raw)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._server = _Server(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        if self.tls is not None:
-            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_posts(
+            lambda path, headers, raw: (self._answer(path, headers, raw), {}, b""),
+            port=self.port,
+            tls=self.tls,
+        )
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None
 
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> int:
         with self._lock:

@@ -9,7 +9,8 @@ import requests
 
 from hermod_core.crypto import jwk
 from hermod_core.models import Command, Key, Profile, TrustedAttestationKey
-from tests.e2e.test_commands import _token, key_request, provision
+from tests.api_client import token_of
+from tests.e2e.steps import key_request, provision
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
@@ -124,14 +125,14 @@ def test_an_answer_replayed_to_another_message_is_refused(api_a, device) -> None
     second = api_a.create("provision", provisioning_command())
 
     d1, d2 = first["destinations"][0], second["destinations"][0]
-    message = device.fetch(d1["location"], _token(d1))
-    answered = device.answer(d1["location"], _token(d1), message)
+    message = device.fetch(d1["location"], token_of(d1))
+    answered = device.answer(d1["location"], token_of(d1), message)
     assert answered.body == PROVISIONED
     replay_body = Command.objects.get(pk=first["commandId"]).answer
     response = requests.post(
         d2["location"],
         json=replay_body,
-        headers={"Authorization": f"Bearer {_token(d2)}"},
+        headers={"Authorization": f"Bearer {token_of(d2)}"},
         timeout=10,
     )
     assert response.status_code == 422

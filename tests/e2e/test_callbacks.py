@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import make_client
 from tests.e2e.receiver import Receiver
+from tests.e2e.steps import make_client
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.services

@@ -15,8 +15,9 @@ from cryptography import x509
 from cryptography.x509.oid import AttributeOID
 
 from hermod_core.emulator.device import Device
-from tests.e2e.conftest import Api, make_client
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
+from tests.e2e.steps import make_client
 from tests.matchers import PROVISIONED
 from tests.scepserver import verifying_scepserver
 from tests.seeds import provisioning_command

@@ -16,40 +16,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 
-from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import DeviceError
+from hermod_core.emulator.testca import issue_certificate, make_self_signed_ca
 from hermod_core.models import Certificate, Command, Key, Mailbox, Profile
 from hermod_core.services.expiry import commands_expire
-from tests.e2e.conftest import Api
-from tests.hermod_core.crypto.vectors import SEED_DUMMY_CSR_B64
+from tests.api_client import token_of
+from tests.e2e.steps import key_request, provision
 from tests.matchers import PROVISIONED
 from tests.seeds import certificate_command, provisioning_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def provision(api: Api, device: Any, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Provision the device through its plug-out URI; returns the poll body."""
-    created = api.create("provision", body or provisioning_command())
-    (destination,) = created["destinations"]
-    outcome = device.enroll(destination["uri"])
-    assert outcome.http_status == 200, outcome.body
-    assert outcome.body == PROVISIONED
-    return api.poll(created["commandId"])
-
-
-def key_request(keyid: str, keytype: str, keylength: int, usage: str = "SIG") -> dict[str, Any]:
-    mechanism = {("EC", 256): "ES256", ("EC", 384): "ES384"}.get((keytype, keylength), "RS256")
-    return {
-        "keyid": keyid,
-        "usage": usage,
-        "keytypeprios": [
-            {"keytype": keytype, "keylength": str(keylength), "responsemechanism": mechanism}
-        ],
-        "storageprios": ["APP"],
-        "keystate": "ACTIVE",
-        "certreq": SEED_DUMMY_CSR_B64,
-    }
 
 
 def two_key_body(userid: str = "userA") -> dict[str, Any]:
@@ -277,12 +253,12 @@ def test_clients_of_one_group_share_users_and_other_groups_see_nothing(
 def test_cancel_withdraws_the_message_and_a_late_answer_finds_nothing(api_a, device) -> None:
     created = api_a.create("provision", provisioning_command())
     (destination,) = created["destinations"]
-    message = device.fetch(destination["location"], _token(destination))
+    message = device.fetch(destination["location"], token_of(destination))
     response = api_a.cancel(created["commandId"])
     assert response.status_code == 200
     assert response.json()["state"] == "CANCELLED"
     assert api_a.cancel(created["commandId"]).status_code == 409
-    late = device.answer(destination["location"], _token(destination), message)
+    late = device.answer(destination["location"], token_of(destination), message)
     assert late.http_status == 404
     assert api_a.poll(created["commandId"])["state"] == "CANCELLED"
 
@@ -290,11 +266,11 @@ def test_cancel_withdraws_the_message_and_a_late_answer_finds_nothing(api_a, dev
 def test_an_answer_to_an_expired_command_finds_nothing(api_a, device) -> None:
     created = api_a.create("provision", provisioning_command())
     (destination,) = created["destinations"]
-    message = device.fetch(destination["location"], _token(destination))
+    message = device.fetch(destination["location"], token_of(destination))
     Command.objects.filter(pk=created["commandId"]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    late = device.answer(destination["location"], _token(destination), message)
+    late = device.answer(destination["location"], token_of(destination), message)
     assert late.http_status == 404  # the token died at the deadline, before any sweep
     assert commands_expire(batch=10) == 1
     assert commands_expire(batch=10) == 0
@@ -306,17 +282,11 @@ def test_an_answer_to_an_expired_command_finds_nothing(api_a, device) -> None:
 def test_a_second_answer_is_409(api_a, device) -> None:
     created = api_a.create("provision", provisioning_command())
     (destination,) = created["destinations"]
-    message = device.fetch(destination["location"], _token(destination))
-    first = device.answer(destination["location"], _token(destination), message)
+    message = device.fetch(destination["location"], token_of(destination))
+    first = device.answer(destination["location"], token_of(destination), message)
     assert first.body == PROVISIONED
-    again = device.answer(destination["location"], _token(destination), copy.deepcopy(message))
+    again = device.answer(destination["location"], token_of(destination), copy.deepcopy(message))
     assert again.http_status == 409
-
-
-def _token(destination: dict[str, Any]) -> str:
-    from urllib.parse import parse_qs, urlsplit
-
-    return parse_qs(urlsplit(destination["uri"]).query)["token"][0]
 
 
 def test_a_one_time_token_opens_only_its_own_message_even_in_a_shared_box(api_a, device) -> None:
@@ -327,17 +297,17 @@ def test_a_one_time_token_opens_only_its_own_message_even_in_a_shared_box(api_a,
     assert first["bid"] == second["bid"]  # both in the profile's permanent box
     listed = requests.get(
         f"{api_a.base_url}/hermod/rest/ms/{first['bid']}",
-        headers={"Authorization": f"Bearer {_token(first)}"},
+        headers={"Authorization": f"Bearer {token_of(first)}"},
         timeout=10,
     ).json()
     assert [m["mid"] for m in listed["messages"]] == [first["mid"]]
-    other = device.fetch(second["location"], _token(second))
+    other = device.fetch(second["location"], token_of(second))
     with pytest.raises(DeviceError):
-        device.fetch(second["location"], _token(first))
-    answered = device.answer(first["location"], _token(first), device.fetch(
-        first["location"], _token(first)))  # fmt: skip
+        device.fetch(second["location"], token_of(first))
+    answered = device.answer(first["location"], token_of(first), device.fetch(
+        first["location"], token_of(first)))  # fmt: skip
     assert answered.body == {"state": "COMPLETED"}
-    reused = device.answer(second["location"], _token(first), other)
+    reused = device.answer(second["location"], token_of(first), other)
     assert reused.http_status == 404  # a used token is dead, also for its box's other messages
-    again = device.answer(first["location"], _token(first), other)
+    again = device.answer(first["location"], token_of(first), other)
     assert again.http_status == 409

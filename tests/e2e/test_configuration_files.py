@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Api
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
 from tests.seeds import provisioning_command
 from tests.stack import Hermod

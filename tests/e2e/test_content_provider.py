@@ -15,9 +15,10 @@ import pytest
 import requests
 
 from hermod_core.emulator.device import Device, DeviceError
-from tests.e2e.conftest import Api, make_client
+from tests.api_client import Api
 from tests.e2e.content_provider import JPEG, PNG, ContentProvider, image
 from tests.e2e.receiver import Receiver
+from tests.e2e.steps import make_client
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 from tests.stack import Hermod

@@ -13,9 +13,9 @@ from hermod_core.models import CallbackDelivery, Command, ContentResolution
 from hermod_core.selectors.console import command_get, command_timeline
 from hermod_core.services.content import content_resolve
 from hermod_core.services.expiry import commands_expire
-from tests.e2e.conftest import Api
+from tests.api_client import Api
 from tests.e2e.content_provider import PNG, ContentProvider, image
-from tests.e2e.test_commands import provision
+from tests.e2e.steps import provision
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db(transaction=True)

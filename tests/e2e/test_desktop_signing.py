@@ -15,10 +15,11 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import Device, Faults
-from tests.e2e.conftest import Api, make_client
+from hermod_core.emulator.testca import issue_certificate, make_self_signed_ca
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
+from tests.e2e.steps import make_client
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.services

@@ -10,32 +10,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Api, make_client
-from tests.e2e.receiver import Receiver
+from tests.api_client import Api
+from tests.e2e.steps import (
+    assert_all_delivered_once,
+    assert_none_stuck,
+    finish_commands,
+    make_client,
+)
 from tests.seeds import provisioning_command
 from tests.stack import hermod_stack
 
 pytestmark = pytest.mark.services
-
-
-def assert_all_delivered_once(receiver: Receiver, command_ids: list[str]) -> None:
-    received = receiver.wait_for(len(command_ids), timeout=90)
-    by_command = {}
-    for item in received:
-        by_command.setdefault(item.body["commandId"], set()).add(item.event_id)
-    assert sorted(by_command) == sorted(command_ids)
-    assert all(len(events) == 1 for events in by_command.values()), by_command
-    for event_id, copies in receiver.by_event().items():
-        assert len({c.raw for c in copies}) == 1, f"event {event_id} changed content"
-
-
-def finish_commands(client: Api, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        created = client.create("provision", provisioning_command())
-        client.create(f"cancel/{created['commandId']}")
-        ids.append(created["commandId"])
-    return ids
 
 
 def create_expiring(client: Api, count: int) -> list[str]:
@@ -43,11 +28,6 @@ def create_expiring(client: Api, count: int) -> list[str]:
     body = provisioning_command()
     body["commandHeader"] = {"lifespan": 2, "timeout": 2}
     return [client.create("provision", body)["commandId"] for _ in range(count)]
-
-
-def assert_none_stuck(client: Api, ids: list[str]) -> None:
-    for command_id in ids:
-        assert client.poll(command_id)["state"] != "IN_PROGRESS"
 
 
 def test_kill_9_of_a_worker_in_the_middle_of_deliveries(tmp_path: Path, receiver) -> None:

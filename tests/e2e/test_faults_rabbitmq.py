@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import make_client
-from tests.e2e.test_faults import assert_all_delivered_once, assert_none_stuck, finish_commands
+from tests.e2e.steps import (
+    assert_all_delivered_once,
+    assert_none_stuck,
+    finish_commands,
+    make_client,
+)
 from tests.stack import hermod_stack
 
 pytestmark = pytest.mark.services

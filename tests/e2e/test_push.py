@@ -19,9 +19,9 @@ import pytest
 
 from hermod_core.emulator.device import Device
 from hermod_core.emulator.push import WebPushReceiver, answer_notice, register_profiles
-from tests.e2e.conftest import Api, make_client
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
-from tests.e2e.test_commands import provision
+from tests.e2e.steps import make_client, provision
 from tests.stack import Hermod, Postgres, hermod_stack
 
 pytestmark = pytest.mark.services

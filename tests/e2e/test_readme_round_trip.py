@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api
-from tests.e2e.test_commands import provision
+from tests.api_client import Api
+from tests.e2e.steps import provision
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db(transaction=True)

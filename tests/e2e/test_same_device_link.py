@@ -8,8 +8,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from hermod_core.emulator.device import Device
-from tests.e2e.conftest import make_client
 from tests.e2e.receiver import Receiver
+from tests.e2e.steps import make_client
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 from tests.stack import Hermod

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from hermod_core.emulator.device import Device
-from tests.e2e.conftest import Api, make_client
+from tests.api_client import Api
+from tests.e2e.steps import make_client
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from hermod_core.emulator.device import Device
-from tests.e2e.conftest import Api
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
 from tests.matchers import PROVISIONED
 from tests.required_services import free_port, port_open

@@ -37,9 +37,10 @@ from hermod_core.scep import ScepClient, ScepConfig
 from hermod_core.scep.identity import make_ra_identity
 from hermod_core.scep.results import PkiStatus
 from portal.roles import ADMIN_GROUP
-from tests.e2e.conftest import Api, make_client
+from tests.api_client import Api
 from tests.e2e.receiver import Receiver
-from tests.hermod_core.ca_fixtures import assert_no_secret, attacker_csr, template_challenge
+from tests.e2e.steps import make_client
+from tests.factories import assert_no_secret, attacker_csr, template_challenge
 from tests.matchers import PROVISIONED
 from tests.scepserver import verifying_scepserver
 from tests.seeds import provisioning_command
@@ -508,6 +509,19 @@ def test_failed_sign_ins_from_another_address_neither_slow_nor_lock_alice_out(
 # --- 5. answers bound to their command ------------------------------------------------------------
 
 
+def twin_signs(
+    api: Api, tmp_path: Path, answer_format: str
+) -> tuple[Device, StoredProfile, dict[str, Any], dict[str, Any]]:
+    """A provisioned device and two identical sign commands (twins) to its profile, answered in
+    ``answer_format``: (device, its profile, first command, second command)."""
+    device = provisioned(api, tmp_path / "phone")
+    (profile,) = device.profiles
+    tbs = [{"key": "tbs", "data": base64.b64encode(b"Pay 100 EUR to Mallory").decode()}]
+    body = {"signCommand": {"profileid": profile.profile_id,
+                            "params": {"tbs": tbs, "format": answer_format}}}  # fmt: skip
+    return device, profile, api.create("sign", body), api.create("sign", copy.deepcopy(body))
+
+
 @pytest.mark.parametrize(
     ("answer_format", "code"), [("pkcs7", "SIGNATURE_REPLAYED"), ("jws", "NONCE_MISMATCH")]
 )
@@ -519,12 +533,7 @@ def test_a_signed_answer_replayed_at_a_twin_command_is_refused_and_that_command_
     answer_format: str,
     code: str,
 ) -> None:
-    device = provisioned(api, tmp_path / "phone")
-    (profile,) = device.profiles
-    tbs = [{"key": "tbs", "data": base64.b64encode(b"Pay 100 EUR to Mallory").decode()}]
-    body = {"signCommand": {"profileid": profile.profile_id,
-                            "params": {"tbs": tbs, "format": answer_format}}}  # fmt: skip
-    first, second = api.create("sign", body), api.create("sign", copy.deepcopy(body))
+    device, profile, first, second = twin_signs(api, tmp_path, answer_format)
     (to_first,), (to_second,) = first["destinations"], second["destinations"]
 
     # The honest answer to the first command, captured on its way (body and box token).
@@ -575,12 +584,7 @@ def test_a_signed_answer_diverted_from_its_command_to_a_twin_does_not_complete_t
 ) -> None:
     """The attacker holds the box token and sits on the device's path: the answer to the first
     command is withheld and posted at the second instead, before the server ever saw it."""
-    device = provisioned(api, tmp_path / "phone")
-    (profile,) = device.profiles
-    tbs = [{"key": "tbs", "data": base64.b64encode(b"Pay 100 EUR to Mallory").decode()}]
-    body = {"signCommand": {"profileid": profile.profile_id,
-                            "params": {"tbs": tbs, "format": answer_format}}}  # fmt: skip
-    first, second = api.create("sign", body), api.create("sign", copy.deepcopy(body))
+    device, profile, first, second = twin_signs(api, tmp_path, answer_format)
     (to_first,), (to_second,) = first["destinations"], second["destinations"]
     message = device.fetch(to_first["location"], profile.boxtoken)
     withheld = device.build_answer(to_first["location"], message).body

@@ -54,8 +54,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hermod_core.crypto import jws
 from hermod_core.crypto.digests import b64url_decode, b64url_encode
 from hermod_core.crypto.jwk import jwk_from_public_key, thumbprint
-from hermod_core.crypto.testca import make_self_signed_ca
 from hermod_core.emulator.device import Device
+from hermod_core.emulator.testca import make_self_signed_ca
 from hermod_core.models import (
     AuditEvent,
     CallbackDelivery,
@@ -70,7 +70,8 @@ from hermod_core.models import (
 from hermod_core.protocol.answers import AnswerRejected, validate_provision
 from hermod_core.protocol.commands import ENDPOINTS
 from portal.roles import ADMIN_GROUP
-from tests.hardening.conftest import COMMAND, KEYS, Api, path_of, token_of
+from tests.api_client import COMMAND, Api, path_of, token_of
+from tests.hardening.conftest import KEYS
 from tests.hermod_core.crypto.cms_builder import CmsSpec, build_cms
 from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64
 from tests.hermod_core.emulator.messages import ProvisionCase, envelope_of, key_request
@@ -97,7 +98,7 @@ def rows() -> dict[str, int]:
 
 def error_of(response: Any) -> dict[str, Any]:
     """The §12 error of a response (and that it is one)."""
-    assert response["Content-Type"].startswith("application/json"), response.content[:200]
+    assert response.headers["Content-Type"].startswith("application/json"), response.content[:200]
     body = response.json()
     assert set(body) == {"error"}, body
     error: dict[str, Any] = body["error"]
@@ -296,7 +297,7 @@ def test_an_answer_for_one_command_replayed_at_another_with_the_same_nonce_is_re
     response = _post_answer(client, d2, replay)
     assert response.status_code == 422
     assert error_of(response)["code"] == "PROFILE_ID_TAKEN"
-    assert api_a.poll(second["commandId"]).json()["state"] == "FAILED"
+    assert api_a.poll(second["commandId"])["state"] == "FAILED"
     assert Profile.objects.count() == 1
 
 
@@ -326,7 +327,7 @@ def test_a_signature_replayed_at_another_sign_command_is_refused(
     response = _post_answer(client, second["destinations"][0], replay)
     assert response.status_code == 422
     assert error_of(response)["code"] == "NONCE_MISMATCH"
-    assert api_a.poll(second["commandId"]).json()["state"] == "FAILED"
+    assert api_a.poll(second["commandId"])["state"] == "FAILED"
 
 
 def _sign_body(profile_id: str, format_: str, text: bytes = b"Pay 100 EUR") -> dict[str, Any]:
@@ -390,10 +391,10 @@ def test_a_pkcs7_signature_replayed_at_another_sign_command_is_refused(
     response = _post_answer(client, second["destinations"][0], replay)
     assert response.status_code == 422, response.content
     assert error_of(response)["code"] == "SIGNATURE_REPLAYED"
-    polled = api_a.poll(second["commandId"]).json()
+    polled = api_a.poll(second["commandId"])
     assert polled["state"] == "FAILED"
     assert polled["failure"]["code"] == "SIGNATURE_REPLAYED"
-    assert api_a.poll(first["commandId"]).json()["state"] == "COMPLETED"
+    assert api_a.poll(first["commandId"])["state"] == "COMPLETED"
 
 
 def _cms_attributes(text: bytes, signing_time: Any) -> list[dict[str, Any]] | None:
@@ -465,7 +466,7 @@ def test_a_pkcs7_signature_not_bound_to_the_commands_life_is_refused(
     )
     assert response.status_code == 422, response.content
     assert error_of(response)["code"] == code
-    assert api_a.poll(created["commandId"]).json()["state"] == "FAILED"
+    assert api_a.poll(created["commandId"])["state"] == "FAILED"
 
 
 # --- 3. sizes and nesting (§11) ----------------------------------------------------------------
@@ -639,7 +640,7 @@ def test_a_lone_surrogate_in_an_answer_never_breaks_the_clients_poll(
     raw = json.dumps({**answer, "provResponse": {"code": 1}})
     response = _post_answer(client, waiting, raw)
     command_id = Message.objects.get(pk=waiting["mid"]).command_id
-    assert api_a.poll(str(command_id)).status_code == 200
+    assert api_a.poll_response(str(command_id)).status_code == 200
     assert response.status_code == 400
 
 
@@ -1052,7 +1053,7 @@ def test_another_clients_command_ids_answer_like_ids_that_do_not_exist(
     api = api_b if who == "other group" else api_a2
     command_id = victim["command"]["commandId"]
     missing = str(int(command_id) + 1000)
-    for action in (api.poll, api.cancel):
+    for action in (api.poll_response, api.cancel):
         theirs, nobodys = action(command_id), action(missing)
         assert theirs.status_code == nobodys.status_code == 404
         assert error_of(theirs)["code"] == error_of(nobodys)["code"] == "COMMAND_NOT_FOUND"
@@ -1209,7 +1210,7 @@ def test_a_traversal_name_on_the_bulk_upload_is_stored_without_its_path(
     console, client_a, filename
 ) -> None:
     from portal.models import BulkJob
-    from tests.portal.helpers import provision_data
+    from tests.factories import provision_data
 
     since = time.time() - 1
     form = {k: str(v) for k, v in provision_data(client_a.client).items() if k != "userid"}

@@ -50,7 +50,8 @@ from hermod_core.protocol.api_key import ApiKey, build_api_key_header, parse_api
 from hermod_core.protocol.commands import ENDPOINTS, parse_command_request, parse_key_requests
 from hermod_core.protocol.errors import ProtocolError
 from hermod_core.protocol.results import plugout_uri
-from tests.hardening.conftest import COMMAND, KEYS, token_of
+from tests.api_client import COMMAND, token_of
+from tests.hardening.conftest import KEYS
 from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64, SEED_DUMMY_CSR_B64
 from tests.seeds import certificate_command, provisioning_command
 

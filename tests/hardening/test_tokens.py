@@ -23,7 +23,7 @@ from django.test import Client as HttpClient
 
 from hermod_core.models import AuditEvent, Mailbox, MailboxKind, Message
 from portal.roles import ADMIN_GROUP, OPERATOR_GROUP
-from tests.hardening.conftest import Api, path_of, token_of
+from tests.api_client import Api, path_of, token_of
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 
@@ -120,7 +120,7 @@ def test_no_token_is_stored_in_the_clear(client, api_a: Api, make_device) -> Non
     stored = repr(message_rows + box_rows)
     assert not any(secret in stored for secret in secrets)
     # Poll still shows the plug-out URI, from the sealed copy.
-    assert api_a.poll(waiting_id(waiting, api_a)).json()["destinations"][0]["uri"] == waiting["uri"]
+    assert api_a.poll(waiting_id(waiting, api_a))["destinations"][0]["uri"] == waiting["uri"]
 
 
 def waiting_id(destination: dict[str, Any], api: Api) -> str:
@@ -196,5 +196,5 @@ def test_open_messages_of_the_previous_release_keep_their_tokens_after_the_migra
     )
     migration.seal_existing_tokens(django_apps, None)
     assert _get(client, path_of(waiting["location"]), old_token).status_code == 200
-    polled = api_a.poll(waiting_id(waiting, api_a)).json()["destinations"][0]
+    polled = api_a.poll(waiting_id(waiting, api_a))["destinations"][0]
     assert token_of(polled) == old_token

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.imports import imported_names
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PURE = ("hermod_core/protocol", "hermod_core/crypto", "hermod_core/lifecycle.py")
@@ -37,17 +39,6 @@ def _files(places: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def _forbidden(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == prefix or name.startswith(f"{prefix}.") for prefix in prefixes)
 
@@ -57,7 +48,7 @@ def test_a_layer_imports_nothing_it_must_not(places: tuple[str, ...]) -> None:
     wrong = sorted(
         f"{path.relative_to(ROOT)} imports {name}"
         for path in _files(places)
-        for name in _imports(path)
+        for name in imported_names(path)
         if _forbidden(name, RULES[places])
     )
     assert wrong == []
@@ -121,7 +112,7 @@ def test_the_device_side_is_checked_in_its_three_homes() -> None:
 def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from hermod_core.services.credentials import seal\nimport django.db\n")
-    assert {"hermod_core.services.credentials", "django.db"} <= _imports(module)
+    assert {"hermod_core.services.credentials", "django.db"} <= imported_names(module)
     assert _forbidden("hermod_core.services.credentials", RULES[("hermod_core/selectors",)])
     assert not _forbidden("hermod_core.servicesx", ("hermod_core.services",))
 

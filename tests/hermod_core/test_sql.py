@@ -29,7 +29,7 @@ from hermod_core.models import (
     Profile,
     ProfileState,
 )
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.seeds import provisioning_command
 
 ROOT = Path(__file__).resolve().parents[2]

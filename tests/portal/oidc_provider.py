@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hermod_core.settings import oidc_provider_settings
+
 CLIENT_ID = "hermod-console"
 CLIENT_SECRET = "provider-issued-client-secret"
 KID = "test-key-1"
@@ -175,3 +177,15 @@ def running_provider() -> Iterator[Provider]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def configured_provider(settings: Any) -> Iterator[Provider]:
+    """A running provider that the console's single sign-on uses (as "Example IdP")."""
+    with running_provider() as provider:
+        settings.HERMOD_OIDC_ISSUER = provider.issuer
+        settings.HERMOD_OIDC_NAME = "Example IdP"
+        settings.SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
+            provider.issuer, CLIENT_ID, CLIENT_SECRET, "Example IdP"
+        )
+        yield provider

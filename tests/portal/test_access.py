@@ -17,7 +17,7 @@ from portal.services.login import (
     LOGIN_MAX_DELAY,
     login_failure_delay,
 )
-from tests.portal.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 PID = uuid.uuid4()
 

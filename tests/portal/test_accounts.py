@@ -18,7 +18,7 @@ from portal.roles import Role, role_of
 from portal.services.login import (
     LOGIN_FREE_FAILURES,
 )
-from tests.portal.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 NEW_PASSWORD = "a long new passphrase 42"
 

@@ -5,7 +5,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
@@ -26,27 +25,7 @@ from portal.services.bulk import (
     bulk_jobs_requeue_stalled,
 )
 from portal.tasks import bulk_provision
-from tests.portal.helpers import provision_data
-
-CSV = b"userid,CN,emailAddress\nann,Ann Smith,ann@example.com\nben,,ben@example.com\ncid,Cid,\n"
-
-
-@pytest.fixture
-def sent(monkeypatch) -> list:
-    """Tasks handed to the broker (after commit)."""
-    calls: list = []
-    monkeypatch.setattr(
-        "hermod_core.services.dispatch._send",
-        lambda name, args, countdown: calls.append((name, args)),
-    )
-    return calls
-
-
-def _upload(http, client, data: bytes = CSV, **overrides):
-    form = provision_data(client, **overrides)
-    form.pop("userid")
-    form["file"] = SimpleUploadedFile("users.csv", data, content_type="text/csv")
-    return http.post(reverse("portal:bulk_create"), form)
+from tests.factories import BULK_CSV, bulk_job, bulk_upload
 
 
 @pytest.mark.parametrize(
@@ -81,7 +60,7 @@ def test_an_upload_writes_the_job_then_enqueues_it_after_commit(
     operator, operator_user, client_a, sent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = _upload(operator, client_a.client)
+        response = bulk_upload(operator, client_a.client)
     job = BulkJob.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:bulk_job", args=[job.pk])
@@ -93,19 +72,14 @@ def test_an_upload_writes_the_job_then_enqueues_it_after_commit(
 
 
 def test_a_bad_upload_creates_no_job(operator, client_a, sent):
-    response = _upload(operator, client_a.client, b"userid,shoe\nann,1\n")
+    response = bulk_upload(operator, client_a.client, b"userid,shoe\nann,1\n")
     assert response.status_code == 400
     assert "Unknown column" in response.content.decode()
     assert not BulkJob.objects.exists()
 
 
-def _job(operator, client, data: bytes = CSV) -> BulkJob:
-    _upload(operator, client, data)
-    return BulkJob.objects.get()
-
-
 def test_running_a_job_creates_a_command_and_invitation_per_user(operator, client_a, sent):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     assert bulk_job_run(job_id=job.pk) == BulkJobState.DONE
     job.refresh_from_db()
     assert (job.state, job.processed, job.succeeded, job.failed) == ("DONE", 3, 3, 0)
@@ -128,7 +102,7 @@ def test_running_a_job_creates_a_command_and_invitation_per_user(operator, clien
 def test_the_result_file_has_working_links_and_its_download_is_audited(
     operator, operator_user, client_a, sent
 ):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     bulk_job_run(job_id=job.pk)
     response = operator.get(reverse("portal:bulk_result", args=[job.pk]))
     assert response["Content-Type"].startswith("text/csv")
@@ -147,7 +121,9 @@ def test_the_result_file_has_working_links_and_its_download_is_audited(
 
 def test_a_finished_job_no_longer_stores_the_smart_card_admin_keys(operator, client_a, sent):
     key, old = "a1" * 24, "b2" * 24
-    _upload(operator, client_a.client, CSV, smartcardid="card-1", adminkey=key, oldadminkey=old)
+    bulk_upload(
+        operator, client_a.client, BULK_CSV, smartcardid="card-1", adminkey=key, oldadminkey=old
+    )
     job = BulkJob.objects.get()
     assert (job.options["adminkey"], job.options["oldadminkey"]) == (key, old)
     assert bulk_job_run(job_id=job.pk) == BulkJobState.DONE
@@ -159,7 +135,7 @@ def test_a_finished_job_no_longer_stores_the_smart_card_admin_keys(operator, cli
 
 
 def test_a_failing_row_is_recorded_and_the_others_go_on(operator, client_a, sent):
-    job = _job(operator, client_a.client, b"userid,C\nann,SE\nben,Sweden\ncid,\n")
+    job = bulk_job(operator, client_a.client, b"userid,C\nann,SE\nben,Sweden\ncid,\n")
     bulk_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.state, job.processed, job.succeeded, job.failed) == ("DONE", 3, 2, 1)
@@ -171,7 +147,7 @@ def test_a_failing_row_is_recorded_and_the_others_go_on(operator, client_a, sent
 
 
 def test_a_job_run_twice_or_resumed_never_repeats_a_row(operator, client_a, sent):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     bulk_job_run(job_id=job.pk)
     assert bulk_job_run(job_id=job.pk) == "skipped"
     # A worker died after the first row: the job is RUNNING with one row done.
@@ -187,7 +163,7 @@ def test_a_job_run_twice_or_resumed_never_repeats_a_row(operator, client_a, sent
 
 
 def test_a_job_with_an_unreadable_template_fails_with_a_reason(operator, client_a, sent):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     BulkJob.objects.filter(pk=job.pk).update(options={"nonsense": 1})
     assert bulk_job_run(job_id=job.pk) == BulkJobState.FAILED
     job.refresh_from_db()
@@ -197,13 +173,13 @@ def test_a_job_with_an_unreadable_template_fails_with_a_reason(operator, client_
 
 
 def test_the_task_is_a_thin_wrapper(operator, client_a, sent):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     assert bulk_provision.name == BULK_TASK
     assert bulk_provision.run(job.pk) == BulkJobState.DONE
 
 
 def test_the_progress_fragment_polls_until_done(operator, client_a, sent):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     page = operator.get(reverse("portal:bulk_job", args=[job.pk])).content.decode()
     assert 'hx-trigger="every 2s"' in page
     assert '<progress id="bulk-bar" max="3" value="0">' in page
@@ -219,7 +195,7 @@ def test_the_progress_fragment_polls_until_done(operator, client_a, sent):
 def test_a_stalled_job_can_be_handed_to_a_worker_again(
     operator, client_a, sent, django_capture_on_commit_callbacks
 ):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
         operator.post(reverse("portal:bulk_requeue", args=[job.pk]))
@@ -233,7 +209,7 @@ def test_a_stalled_job_can_be_handed_to_a_worker_again(
 
 def test_the_job_list(operator, client_a, sent, django_assert_max_num_queries):
     for _ in range(3):
-        _upload(operator, client_a.client)
+        bulk_upload(operator, client_a.client)
     with django_assert_max_num_queries(8):
         page = operator.get(reverse("portal:bulk")).content.decode()
     assert page.count("users.csv") == 3
@@ -242,7 +218,7 @@ def test_the_job_list(operator, client_a, sent, django_assert_max_num_queries):
 def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
     client_a.client.enabled = False
     client_a.client.save()
-    assert _upload(operator, client_a.client).status_code == 400
+    assert bulk_upload(operator, client_a.client).status_code == 400
     assert not BulkJob.objects.exists()
     # The form offers only enabled clients; the service refuses one on its own too.
     spec = ProvisionSpec(userid="", profile_name="p", servername="s", subject=(), keys=())
@@ -260,7 +236,7 @@ def test_a_disabled_client_cannot_start_a_job(operator, client_a, sent):
 
 
 def test_the_rows_of_a_client_disabled_after_the_upload_fail(operator, client_a, sent):
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     Client.objects.filter(pk=client_a.client.pk).update(enabled=False)
     bulk_job_run(job_id=job.pk)
     job.refresh_from_db()

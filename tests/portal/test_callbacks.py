@@ -3,33 +3,13 @@
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, CallbackDelivery, DeliveryState
-from hermod_core.protocol.commands import parse_command_request
-from hermod_core.services.commands import command_create
-from tests.seeds import provisioning_command
-
-
-def _exhausted(client, n: int = 1) -> list[CallbackDelivery]:
-    rows = []
-    for _ in range(n):
-        command = command_create(
-            client=client, request=parse_command_request("provision", provisioning_command())
-        )
-        CallbackDelivery.objects.filter(command=command).update(
-            state=DeliveryState.EXHAUSTED,
-            body={"x": 1},
-            attempts=5,
-            max_attempts=5,
-            last_status=503,
-            last_error="HTTP 503",
-        )
-        rows.append(CallbackDelivery.objects.get(command=command))
-    return rows
+from tests.factories import exhausted_deliveries
 
 
 def test_the_list_shows_exhausted_and_failing_deliveries(
     operator, client_a, django_assert_max_num_queries
 ):
-    exhausted = _exhausted(client_a.client, 5)
+    exhausted = exhausted_deliveries(client_a.client, 5)
     CallbackDelivery.objects.filter(pk=exhausted[0].pk).update(state=DeliveryState.PENDING)
     with django_assert_max_num_queries(5):
         response = operator.get(reverse("portal:callbacks"))
@@ -43,14 +23,14 @@ def test_resend_all_counts_every_exhausted_delivery_not_only_those_listed(
     operator, client_a, monkeypatch
 ):
     monkeypatch.setattr("portal.views.callbacks.SHOWN", 1)
-    _exhausted(client_a.client, 3)
+    exhausted_deliveries(client_a.client, 3)
     response = operator.get(reverse("portal:callbacks"))
     assert len(response.context["deliveries"]) == 1
     assert "Resend all exhausted (3)" in response.content.decode()
 
 
 def test_resending_one_delivery(operator, operator_user, client_a):
-    delivery = _exhausted(client_a.client)[0]
+    delivery = exhausted_deliveries(client_a.client)[0]
     response = operator.post(reverse("portal:callback_resend", args=[delivery.pk]))
     assert response.status_code == 302
     delivery.refresh_from_db()
@@ -61,7 +41,7 @@ def test_resending_one_delivery(operator, operator_user, client_a):
 
 
 def test_resending_all_exhausted_deliveries(operator, client_a):
-    _exhausted(client_a.client, 3)
+    exhausted_deliveries(client_a.client, 3)
     operator.post(reverse("portal:callback_resend_all"))
     assert set(CallbackDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PENDING}
     assert (

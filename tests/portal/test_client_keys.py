@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from hermod_core.models import AuditEvent, Client
 from hermod_core.services.credentials import api_key_hash
-from tests.conftest import Persona
+from tests.factories import Persona
 
 pytestmark = pytest.mark.django_db
 

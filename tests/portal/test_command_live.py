@@ -11,8 +11,8 @@ from hermod_core.lifecycle import State
 from hermod_core.models import CallbackDelivery, Command, DeliveryState, Message
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.services.commands import command_create, command_transition
+from tests.factories import complete, make_profile
 from tests.hermod_core.crypto.vectors import SEED_CERTIFICATE_B64
-from tests.portal.helpers import complete, make_profile
 from tests.seeds import provisioning_command
 
 STOP = 286  # htmx: stop polling

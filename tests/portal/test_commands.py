@@ -16,7 +16,7 @@ from hermod_core.models import (
 )
 from hermod_core.protocol.commands import parse_command_request
 from hermod_core.services.commands import command_create
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 from tests.seeds import provisioning_command
 
 

@@ -15,35 +15,12 @@ from hermod_core.selectors.commands import command_result_view
 from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_transition
 from portal.models import EnrollmentInvitation
-from portal.provisioning import KeySpec, ProvisionSpec
 from portal.services.invitations import (
     IssuedInvitation,
     invitation_create,
     invitation_revoke,
 )
-from tests.portal.helpers import complete, make_profile
-
-
-def _spec(userid: str = "dave@example.com", congrats: str = "") -> ProvisionSpec:
-    return ProvisionSpec(
-        userid=userid,
-        profile_name="Laptop",
-        servername="hermod-test",
-        subject=(("CN", "{userid}"),),
-        keys=(KeySpec("signer", "SIG", "RSA", 2048, "RS256"),),
-        lifespan=120,
-        timeout=600,
-        congratsmessage=congrats,
-    )
-
-
-@pytest.fixture
-def invitation(client_a) -> IssuedInvitation:
-    return invitation_create(
-        actor=Actor(name="alice-admin"),
-        client=client_a.client,
-        spec=_spec(congrats="Welcome to Acme, Dave!"),
-    )
+from tests.factories import complete, make_profile, provision_spec
 
 
 def _page(invitation: IssuedInvitation):
@@ -95,7 +72,9 @@ def test_the_status_ends_with_the_congratulations_and_stops_polling(invitation, 
 
 
 def test_without_a_congratsmessage_a_plain_success_is_shown(client_a):
-    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("erin"))
+    issued = invitation_create(
+        actor=Actor(name="x"), client=client_a.client, spec=provision_spec("erin")
+    )
     complete(issued.invitation.command, make_profile(client_a.client, "erin"))
     assert "Your device is enrolled" in _status(issued).content.decode()
 
@@ -254,8 +233,12 @@ def test_the_status_of_an_unknown_code_stops_polling(db):
 
 
 def test_one_users_code_shows_nothing_of_another(client_a, client_b):
-    mine = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("me"))
-    theirs = invitation_create(actor=Actor(name="x"), client=client_b.client, spec=_spec("them"))
+    mine = invitation_create(
+        actor=Actor(name="x"), client=client_a.client, spec=provision_spec("me")
+    )
+    theirs = invitation_create(
+        actor=Actor(name="x"), client=client_b.client, spec=provision_spec("them")
+    )
     page = _page(mine).content.decode()
     their_uri = result_body(command_result_view(theirs.invitation.command))["destinations"][0][
         "uri"

@@ -23,9 +23,7 @@ from portal.rendering import attach_error
 from portal.services.invitations import (
     invitation_create,
 )
-from tests.portal.helpers import provision_data
-from tests.portal.test_callbacks import _exhausted
-from tests.portal.test_enroll import _spec
+from tests.factories import exhausted_deliveries, provision_data, provision_spec
 
 REFUSED = (
     "ConnectionError: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with "
@@ -82,7 +80,7 @@ def test_an_exhausted_delivery_says_how_many_attempts_failed() -> None:
 def test_the_callbacks_page_summarises_and_folds_the_raw_detail(operator, client_a) -> None:
     # Deliveries of commands: a console test callback is not a failing callback (item 8).
     for delivery, (error, status) in zip(
-        _exhausted(client_a.client, 2), ((REFUSED, None), ("HTTP 500", 500)), strict=True
+        exhausted_deliveries(client_a.client, 2), ((REFUSED, None), ("HTTP 500", 500)), strict=True
     ):
         CallbackDelivery.objects.filter(pk=delivery.pk).update(last_error=error, last_status=status)
     page = operator.get(reverse("portal:callbacks")).content.decode()
@@ -119,7 +117,7 @@ def test_a_protocol_error_naming_a_field_lands_on_that_field(client_a) -> None:
 
 def _expired_prov(client) -> Command:
     issued = invitation_create(
-        actor=Actor(name="x"), client=client, spec=_spec(congrats="Welcome!")
+        actor=Actor(name="x"), client=client, spec=provision_spec(congrats="Welcome!")
     )
     command_transition(
         command_id=issued.invitation.command_id,
@@ -158,7 +156,7 @@ def test_a_new_request_is_prefilled_from_the_expired_one(operator, client_a) -> 
 
 
 def test_a_completed_command_offers_no_new_request(operator, client_a) -> None:
-    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec())
+    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=provision_spec())
     page = operator.get(reverse("portal:command", args=[issued.invitation.command_id]))
     assert 'id="reissue"' not in page.content.decode()
 
@@ -197,7 +195,7 @@ def test_settings_errors_are_on_their_field_saying_what_is_valid(
 def test_the_device_finds_an_expired_code_gone_as_the_protocol_says(client_a) -> None:
     """docs/PROTOCOL.md §7: an expired token answers 404 for its box, identical to an unknown box
     (no oracle); checked here for a code past its lifespan, before any sweep."""
-    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec())
+    issued = invitation_create(actor=Actor(name="x"), client=client_a.client, spec=provision_spec())
     destination = result_body(command_result_view(issued.invitation.command))["destinations"][0]
     box, token = destination["location"], destination["uri"].rsplit("token=", 1)[1]
     path = "/" + box.split("/", 3)[3]  # /hermod/rest/ms/<bid>/<mid>

@@ -14,7 +14,7 @@ from portal.roles import ADMIN_GROUP
 from portal.services.invitations import (
     invitation_create,
 )
-from tests.portal.test_enroll import _spec
+from tests.factories import provision_spec
 
 
 def test_a_typo_in_the_group_creates_no_tenant(admin, client_a) -> None:
@@ -102,7 +102,7 @@ def test_an_operator_may_not_manage_groups(operator, client_a) -> None:
 
 def _finished_command(persona) -> int:
     issued = invitation_create(
-        actor=Actor(name="x"), client=persona.client, spec=_spec("kept-user")
+        actor=Actor(name="x"), client=persona.client, spec=provision_spec("kept-user")
     )
     command_transition(command_id=issued.invitation.command_id, to=State.CANCELLED)
     return issued.invitation.command_id
@@ -151,7 +151,7 @@ def test_a_deleted_client_cannot_be_brought_back_by_rotation_or_reuse_of_its_id(
 
 
 def test_a_client_with_commands_in_progress_is_not_deleted(admin, client_a) -> None:
-    invitation_create(actor=Actor(name="x"), client=client_a.client, spec=_spec("u1"))
+    invitation_create(actor=Actor(name="x"), client=client_a.client, spec=provision_spec("u1"))
     response = admin.post(reverse("portal:client_delete", args=["idm"]), follow=True)
     assert "1 command(s) in progress" in response.content.decode()
     assert Client.objects.get(client_id="idm").deleted_at is None

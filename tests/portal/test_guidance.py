@@ -18,7 +18,6 @@ from portal.guidance import (
     KEY_HELP,
     KEY_STATES,
 )
-from tests.portal.test_enroll import invitation  # noqa: F401 - a fixture
 
 PHONE_UA = (
     "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -85,13 +84,13 @@ def test_every_desktop_option_and_key_column_has_help(admin, client_a) -> None:
         assert escaped(text) in html
 
 
-def test_countdowns_read_expires_in(operator, client_a, invitation) -> None:  # noqa: F811
+def test_countdowns_read_expires_in(operator, client_a, invitation) -> None:
     html = HttpClient().get(reverse("enroll:page", args=[invitation.code])).content.decode()
     assert 'data-countdown-format="expires in {}"' in html
     assert re.search(r"The code <span[^>]*>expires at \d\d:\d\d UTC</span>", html)
 
 
-def test_on_a_phone_the_enrollment_page_leads_with_the_app_link(invitation) -> None:  # noqa: F811
+def test_on_a_phone_the_enrollment_page_leads_with_the_app_link(invitation) -> None:
     url = reverse("enroll:page", args=[invitation.code])
     phone = HttpClient(HTTP_USER_AGENT=PHONE_UA).get(url).content.decode()
     assert 'id="enroll-code" class="on-phone"' in phone
@@ -104,7 +103,7 @@ def test_on_a_phone_the_enrollment_page_leads_with_the_app_link(invitation) -> N
 
 
 def test_the_profile_page_explains_key_states_and_the_box_token(operator, client_a) -> None:
-    from tests.portal.helpers import make_profile
+    from tests.factories import make_profile
 
     profile = make_profile(client_a.client)
     html = operator.get(reverse("portal:profile", args=[profile.pk])).content.decode()

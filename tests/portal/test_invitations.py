@@ -21,8 +21,7 @@ from portal.services.bulk import (
     bulk_csv_parse,
     bulk_job_run,
 )
-from tests.portal.helpers import complete, make_profile, provision_data
-from tests.portal.test_bulk import _job, _upload, sent  # noqa: F401 - the fixture
+from tests.factories import bulk_job, bulk_upload, complete, make_profile, provision_data
 
 LINK = re.compile(r'id="invitation-link">(http://testserver/enroll/[A-Za-z0-9_-]+)<')
 
@@ -42,10 +41,10 @@ def _link_of(http, response) -> str:
 # --- POST → redirect → GET ----------------------------------------------------------------
 
 
-def test_a_reload_of_any_result_page_creates_nothing(operator, client_a, sent) -> None:  # noqa: F811
+def test_a_reload_of_any_result_page_creates_nothing(operator, client_a, sent) -> None:
     issued = operator.post(reverse("portal:provision"), provision_data(client_a.client))
     invited = _invite(operator, client_a.client, userid="bea")
-    uploaded = _upload(operator, client_a.client)
+    uploaded = bulk_upload(operator, client_a.client)
     for response in (issued, invited, uploaded):
         assert response.status_code == 302
         for _ in range(2):
@@ -112,10 +111,10 @@ def test_another_groups_invitation_for_the_same_user_id_does_not_warn(
 def test_a_bulk_row_for_a_user_with_an_open_invitation_fails_with_the_reason(
     operator,
     client_a,
-    sent,  # noqa: F811
+    sent,
 ) -> None:
     _invite(operator, client_a.client, userid="ann")
-    job = _job(operator, client_a.client)
+    job = bulk_job(operator, client_a.client)
     bulk_job_run(job_id=job.pk)
     row = BulkJobRow.objects.get(job=job, userid="ann")
     assert row.command_id is None
@@ -252,9 +251,11 @@ def test_an_unknown_invitation_is_404(operator) -> None:
 def test_the_result_file_downloads_once_with_an_email_column(
     operator,
     client_a,
-    sent,  # noqa: F811
+    sent,
 ) -> None:
-    job = _job(operator, client_a.client, b"userid,emailAddress\nann,ann@example.com\nbo@x.org,\n")
+    job = bulk_job(
+        operator, client_a.client, b"userid,emailAddress\nann,ann@example.com\nbo@x.org,\n"
+    )
     bulk_job_run(job_id=job.pk)
     page = operator.get(reverse("portal:bulk_job", args=[job.pk])).content.decode()
     assert "downloaded <strong>once</strong>" in page
@@ -283,9 +284,11 @@ def test_the_result_file_downloads_once_with_an_email_column(
 def test_the_email_column_uses_the_templates_address_with_the_user_id(
     operator,
     client_a,
-    sent,  # noqa: F811
+    sent,
 ) -> None:
-    _upload(operator, client_a.client, b"userid\nann\n", subject_emailAddress="{userid}@acme.test")
+    bulk_upload(
+        operator, client_a.client, b"userid\nann\n", subject_emailAddress="{userid}@acme.test"
+    )
     job = BulkJob.objects.get()
     bulk_job_run(job_id=job.pk)
     response = operator.get(reverse("portal:bulk_result", args=[job.pk]))
@@ -293,8 +296,8 @@ def test_the_email_column_uses_the_templates_address_with_the_user_id(
     assert rows[0]["email"] == "ann@acme.test"
 
 
-def test_a_running_jobs_file_is_not_handed_out(operator, client_a, sent) -> None:  # noqa: F811
-    job = _job(operator, client_a.client)
+def test_a_running_jobs_file_is_not_handed_out(operator, client_a, sent) -> None:
+    job = bulk_job(operator, client_a.client)
     response = operator.get(reverse("portal:bulk_result", args=[job.pk]))
     assert response.status_code == 410
     assert "still running" in response.content.decode()

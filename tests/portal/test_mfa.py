@@ -2,12 +2,7 @@
 step): TOTP with codes computed here (RFC 6238), recovery codes, the admin's rule that makes a
 second factor mandatory, and an audit row for every sign-in attempt."""
 
-import base64
-import hashlib
-import hmac
 import io
-import struct
-import time
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -25,19 +20,10 @@ from portal.models import LoginThrottle
 from portal.services.login import (
     LOGIN_FREE_FAILURES,
 )
-from tests.portal.conftest import PASSWORD
+from tests.factories import PASSWORD
+from tests.totp import SECRET, totp
 
-SECRET = base64.b32encode(b"12345678901234567890").decode()  # RFC 6238's test key
 IP = "10.0.0.7"
-
-
-def totp(secret: str, at: float | None = None, *, step: int = 30, digits: int = 6) -> str:
-    """RFC 6238 TOTP (HMAC-SHA1), written here so the test does not trust the library's own."""
-    counter = int((time.time() if at is None else at) // step)
-    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return f"{value % 10**digits:0{digits}d}"
 
 
 def test_the_totp_helper_matches_rfc_6238_vectors() -> None:

@@ -9,25 +9,12 @@ from django.urls import reverse
 from hermod_core.models import AuditEvent, CallbackDelivery, DeliveryState
 from hermod_core.services.audit import Actor, audit_record
 from hermod_core.services.clients import client_rotate_key
-from tests.portal.test_callbacks import _exhausted
-
-
-def _failed_test_callback(client) -> CallbackDelivery:
-    return CallbackDelivery.objects.create(
-        command=None,
-        client=client,
-        path="/callback/test",
-        state=DeliveryState.EXHAUSTED,
-        body={"test": True},
-        attempts=1,
-        max_attempts=1,
-        last_error="connection refused",
-    )
+from tests.factories import exhausted_deliveries, failed_test_callback
 
 
 def test_a_failed_test_callback_does_not_count_as_a_failed_callback(operator, client_a) -> None:
-    _exhausted(client_a.client, 1)
-    _failed_test_callback(client_a.client)
+    exhausted_deliveries(client_a.client, 1)
+    failed_test_callback(client_a.client)
     dashboard = operator.get(reverse("portal:dashboard"))
     assert dashboard.context["stats"].callbacks_exhausted == 1
     listing = operator.get(reverse("portal:callbacks"))
@@ -36,8 +23,8 @@ def test_a_failed_test_callback_does_not_count_as_a_failed_callback(operator, cl
 
 
 def test_resend_all_leaves_test_callbacks_alone(admin, client_a) -> None:
-    (real,) = _exhausted(client_a.client, 1)
-    test = _failed_test_callback(client_a.client)
+    (real,) = exhausted_deliveries(client_a.client, 1)
+    test = failed_test_callback(client_a.client)
     admin.post(reverse("portal:callback_resend_all"))
     assert CallbackDelivery.objects.get(pk=real.pk).state == DeliveryState.PENDING
     assert CallbackDelivery.objects.get(pk=test.pk).state == DeliveryState.EXHAUSTED

@@ -17,7 +17,7 @@ from portal.models import EnrollmentInvitation
 from portal.services.invitations import (
     invitation_code_hash,
 )
-from tests.portal.helpers import complete, make_profile, provision_data
+from tests.factories import complete, make_profile, ping_from_page, provision_data
 
 
 def test_the_form_offers_clients_subject_keys_and_desktop_options(operator, client_a, client_b):
@@ -155,10 +155,7 @@ def test_protocol_errors_from_the_api_rules_are_shown(operator, client_a, settin
 
 def test_a_non_provisioning_command_has_no_session_page(operator, client_a):
     profile = make_profile(client_a.client, "bob")
-    operator.post(
-        reverse("portal:profile", args=[profile.pk]),
-        {"action": "ping", "client": client_a.client.pk},
-    )
+    ping_from_page(operator, profile, client_a.client)
     command = Command.objects.get()
     assert operator.get(reverse("portal:provision_session", args=[command.pk])).status_code == 404
 

@@ -26,7 +26,7 @@ from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create
 from hermod_core.services.credentials import seal
 from hermod_core.services.push import PushSettingsChange, push_settings_set
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 
 pytestmark = pytest.mark.django_db
 

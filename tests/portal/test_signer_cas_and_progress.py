@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from django.urls import reverse
 from django.utils import timezone
 
-from hermod_core.crypto.testca import make_self_signed_ca
+from hermod_core.emulator.testca import make_self_signed_ca
 from hermod_core.models import AuditEvent, Command, Mailbox, MailboxKind, Message, TrustedSignerCa
 
 

@@ -16,17 +16,14 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent
-from hermod_core.settings import oidc_provider_settings
 from portal.roles import Role, role_of
 from portal.sso import PROVIDER_ID
 from tests.portal.oidc_provider import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     Provider,
     _new_key,
-    running_provider,
+    configured_provider,
 )
-from tests.portal.test_mfa import SECRET, totp
+from tests.totp import SECRET, totp
 
 IP = "10.0.0.8"
 
@@ -34,12 +31,7 @@ IP = "10.0.0.8"
 @pytest.fixture
 def provider(settings: Any, db: None) -> Iterator[Provider]:
     cache.clear()  # allauth keeps used ID-token ids (jti) in the cache
-    with running_provider() as running:
-        settings.HERMOD_OIDC_ISSUER = running.issuer
-        settings.HERMOD_OIDC_NAME = "Example IdP"
-        settings.SOCIALACCOUNT_PROVIDERS = oidc_provider_settings(
-            running.issuer, CLIENT_ID, CLIENT_SECRET, "Example IdP"
-        )
+    with configured_provider(settings) as running:
         yield running
 
 

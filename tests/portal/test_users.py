@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from hermod_core.models import AuditEvent, Command, Message, Profile, ProfileState
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile, ping_from_page
 
 
 def test_searching_users_by_id(operator, client_a, client_b, django_assert_max_num_queries):
@@ -54,10 +54,7 @@ def test_a_ping_is_issued_as_the_api_would_on_behalf_of_the_chosen_client(
     operator, operator_user, client_a, client_a2
 ):
     profile = make_profile(client_a.client, "bob")
-    response = operator.post(
-        reverse("portal:profile", args=[profile.pk]),
-        {"action": "ping", "client": client_a2.client.pk},
-    )
+    response = ping_from_page(operator, profile, client_a2.client)
     command = Command.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:command", args=[command.pk])
@@ -101,10 +98,7 @@ def test_a_confirmed_delete_waits_for_the_device(operator, client_a):
 
 def test_a_client_of_another_group_cannot_be_used(operator, client_a, client_b):
     profile = make_profile(client_a.client, "bob")
-    response = operator.post(
-        reverse("portal:profile", args=[profile.pk]),
-        {"action": "ping", "client": client_b.client.pk},
-    )
+    response = ping_from_page(operator, profile, client_b.client)
     assert response.status_code == 400
     assert not Command.objects.exists()
 
@@ -113,10 +107,7 @@ def test_a_disabled_client_cannot_be_used(operator, client_a):
     profile = make_profile(client_a.client, "bob")
     client_a.client.enabled = False
     client_a.client.save()
-    response = operator.post(
-        reverse("portal:profile", args=[profile.pk]),
-        {"action": "ping", "client": client_a.client.pk},
-    )
+    response = ping_from_page(operator, profile, client_a.client)
     assert response.status_code == 400
     assert not Command.objects.exists()
 

@@ -19,9 +19,7 @@ from hermod_core.api.schema.examples import (
     PUSH_EXAMPLE,
     RESULT_EXAMPLES,
 )
-from hermod_core.protocol.commands import (
-    ENDPOINTS,
-)
+from hermod_core.protocol.commands import ENDPOINTS
 
 _ERROR = doc(
     "Error",

@@ -6,18 +6,13 @@ import pytest
 
 from hermod_core.services.audit import Actor
 from hermod_core.services.clients import client_set_enabled
-from tests.conftest import Persona
+from tests.api_client import b64
+from tests.factories import Persona
+from tests.matchers import EXPECTED_401
 
 pytestmark = pytest.mark.django_db
 
 POLL = "/hermod/rest/command/poll/1"
-EXPECTED_401 = {
-    "error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key header is required."}
-}
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 @pytest.fixture

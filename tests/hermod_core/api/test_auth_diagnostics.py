@@ -15,18 +15,13 @@ from hermod_core.models import AuditEvent, Client
 from hermod_core.services.audit import Actor
 from hermod_core.services.clients import ClientError, client_rotate_key, client_set_enabled
 from hermod_core.services.credentials import KeyMatch, api_key_check, api_key_hash
-from tests.conftest import Persona
+from tests.api_client import b64
+from tests.factories import Persona
+from tests.matchers import EXPECTED_401
 
 pytestmark = pytest.mark.django_db
 
 POLL = "/hermod/rest/command/poll/1"
-EXPECTED_401 = {
-    "error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key header is required."}
-}
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def refusal_logged(caplog: pytest.LogCaptureFixture) -> str:

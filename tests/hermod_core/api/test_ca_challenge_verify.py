@@ -15,10 +15,9 @@ from hermod_core.crypto.csr import make_dummy_csr, parse_csr_b64
 from hermod_core.models import AuditEvent, CaChallenge, Command, Key
 from hermod_core.services.ca import DONE, FAILED
 from hermod_core.services.commands import command_cancel
-from tests.conftest import Persona
-from tests.hermod_core.api.test_openapi import assert_conforms, generate
-from tests.hermod_core.ca_fixtures import (
+from tests.factories import (
     VERIFY,
+    Persona,
     answer,
     attacker_csr,
     ca_for,
@@ -27,6 +26,7 @@ from tests.hermod_core.ca_fixtures import (
     post_json,
     provision,
 )
+from tests.openapi import assert_conforms, generate
 
 pytestmark = pytest.mark.django_db
 

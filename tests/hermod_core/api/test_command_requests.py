@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hermod_core.models import CallbackDelivery, Command, Mailbox, Message
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.seeds import PROVISIONING_COMMAND_TEXT, provisioning_command
 
 pytestmark = pytest.mark.django_db

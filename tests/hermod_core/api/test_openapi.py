@@ -8,25 +8,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jsonschema
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from drf_spectacular.drainage import GENERATOR_STATS
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.renderers import OpenApiJsonRenderer
 from drf_spectacular.validation import validate_schema
 
 from hermod_core.api import schema
 from hermod_core.emulator.device import Device
 from hermod_core.protocol.commands import ENDPOINTS, parse_command_request
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
+from tests.openapi import (
+    PREFIX,
+    assert_conforms,
+    generate,
+    is_valid,
+    operation,
+    request_schema,
+    resolved,
+    validate,
+)
 from tests.seeds import certificate_command, provisioning_command
 
 pytestmark = pytest.mark.django_db
 
-PREFIX = f"/{settings.HERMOD_API_PREFIX}"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 # Every endpoint of docs/PROTOCOL.md §2 and the CA's challenge check (§10), once, under the prefix.
@@ -53,74 +59,9 @@ BODY_OPERATIONS = {
 }
 
 
-def generate() -> dict[str, Any]:
-    document = SchemaGenerator().get_schema(request=None, public=True)
-    # As served: lazy strings and enum members rendered to plain JSON.
-    return json.loads(OpenApiJsonRenderer().render(document))
-
-
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     return generate()
-
-
-def operation(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
-    return document["paths"][f"{PREFIX}{path}"][method]
-
-
-def resolved(node: Any, components: dict[str, Any], *, strict: bool = False) -> Any:
-    """``node`` with every ``$ref`` inlined, as JSON Schema: ``nullable`` becomes a null
-    alternative; ``strict`` also refuses members an object does not document."""
-    if isinstance(node, list):
-        return [resolved(item, components, strict=strict) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        name = node["$ref"].removeprefix("#/components/schemas/")
-        return resolved(components[name], components, strict=strict)
-    out = {
-        key: value
-        if key in ("example", "default", "enum")
-        else resolved(value, components, strict=strict)
-        for key, value in node.items()
-    }
-    if strict and out.get("type") == "object" and "additionalProperties" not in out:
-        out["additionalProperties"] = False
-    if out.pop("nullable", False):
-        out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def validate(document: dict[str, Any], node: dict[str, Any], instance: Any, **options: Any) -> None:
-    json_schema = resolved(node, document["components"]["schemas"], **options)
-    jsonschema.validate(
-        instance,
-        json_schema,
-        cls=jsonschema.Draft7Validator,
-        format_checker=jsonschema.FormatChecker(),
-    )
-
-
-def is_valid(document: dict[str, Any], node: dict[str, Any], instance: Any) -> bool:
-    try:
-        validate(document, node, instance)
-    except jsonschema.ValidationError:
-        return False
-    return True
-
-
-def request_schema(document: dict[str, Any], path: str) -> dict[str, Any]:
-    body = operation(document, path, "post")["requestBody"]
-    return dict(body["content"]["application/json"]["schema"])
-
-
-def assert_conforms(document: dict[str, Any], method: str, path: str, response: Any) -> None:
-    """The real response is one the document promises: a documented status, and a body valid
-    against that status's schema with no undocumented member."""
-    responses = operation(document, path, method)["responses"]
-    assert str(response.status_code) in responses, (response.status_code, response.content)
-    content = responses[str(response.status_code)]["content"]["application/json"]
-    validate(document, content["schema"], response.json(), strict=True)
 
 
 def post_json(client: Any, path: str, body: Any, **headers: Any) -> Any:

@@ -13,8 +13,8 @@ from hermod_core.services.audit import Actor
 from hermod_core.services.commands import command_create
 from hermod_core.services.credentials import MESSAGE_TOKEN, box_token_generate, token_hash, unseal
 from hermod_core.services.push import PushSettingsChange, push_settings_set
-from tests.hermod_core.api.test_openapi import assert_conforms, generate
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
+from tests.openapi import assert_conforms, generate
 
 pytestmark = pytest.mark.django_db
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"

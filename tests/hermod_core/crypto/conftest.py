@@ -9,8 +9,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hermod_core.crypto import testca
 from hermod_core.crypto.jwk import PrivateKey
+from hermod_core.emulator import testca
 
 
 def _rsa(bits: int) -> rsa.RSAPrivateKey:

@@ -9,7 +9,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from hermod_core.crypto import testca
 from hermod_core.crypto.certs import (
     certificate_matches_key,
     parse_certificate_b64,
@@ -24,6 +23,7 @@ from hermod_core.crypto.csr import (
 )
 from hermod_core.crypto.errors import ErrorCode
 from hermod_core.crypto.jwk import PrivateKey, key_type_and_size
+from hermod_core.emulator import testca
 
 from . import vectors
 from .helpers import raises_code

@@ -11,11 +11,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from hermod_core.crypto import testca
 from hermod_core.crypto.cms import MAX_CMS_BYTES, sign_data, verify_signed_data
 from hermod_core.crypto.csr import make_dummy_csr
 from hermod_core.crypto.errors import ErrorCode
 from hermod_core.crypto.jwk import PrivateKey, public_keys_equal
+from hermod_core.emulator import testca
 
 from .cms_builder import CmsSpec, build_cms, pss_parameters, to_ber, utc_time
 from .helpers import raises_code

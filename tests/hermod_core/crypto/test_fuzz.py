@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hermod_core.crypto import testca
 from hermod_core.crypto.certs import parse_certificate_b64, parse_certificate_der
 from hermod_core.crypto.cms import sign_data, verify_signed_data
 from hermod_core.crypto.csr import (
@@ -37,6 +36,7 @@ from hermod_core.crypto.jws import (
     verify_compact,
     verify_with_header_jwk,
 )
+from hermod_core.emulator import testca
 
 from . import vectors
 from .cms_builder import CmsSpec, build_cms

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import serialization
 
 from hermod_core.crypto.cms import verify_signed_data
 from hermod_core.crypto.jwk import thumbprint
-from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import Device, Faults
 from hermod_core.emulator.signing import select_key
 from hermod_core.emulator.state import StoredProfile
+from hermod_core.emulator.testca import issue_certificate, make_self_signed_ca
 from hermod_core.protocol.answers import (
     AnswerRejected,
     SigningKey,

@@ -19,7 +19,7 @@ from hermod_core.crypto.chains import verify_signer_chain
 from hermod_core.crypto.cms import sign_data
 from hermod_core.crypto.digests import b64url_sha256
 from hermod_core.crypto.jwk import PrivateKey, jwk_from_public_key, thumbprint
-from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
+from hermod_core.emulator.testca import issue_certificate, make_self_signed_ca
 from hermod_core.protocol.answers import (
     NOT_VERIFIED_BY_SERVER,
     VERIFIED,

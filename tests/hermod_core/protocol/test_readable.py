@@ -130,7 +130,7 @@ def test_hostile_input_never_raises() -> None:
 
 def test_a_pkcs7_signature_shows_the_certificates_it_carries() -> None:
     from hermod_core.crypto.cms import sign_data
-    from hermod_core.crypto.testca import make_self_signed_ca
+    from hermod_core.emulator.testca import make_self_signed_ca
 
     ca_key, ca_cert = make_self_signed_ca("Readable Test CA")
     der = sign_data(b"to be signed", ca_key, ca_cert)

@@ -23,7 +23,7 @@ from hermod_core.crypto.cms import sign_data
 from hermod_core.crypto.digests import b64url_sha256
 from hermod_core.crypto.jwk import PrivateKey, jwk_from_public_key
 from hermod_core.crypto.signatures import signature_fingerprint
-from hermod_core.crypto.testca import make_self_signed_ca
+from hermod_core.emulator.testca import make_self_signed_ca
 from hermod_core.protocol.answers import (
     SIGNING_TIME_SKEW,
     AnswerRejected,

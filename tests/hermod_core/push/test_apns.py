@@ -12,7 +12,7 @@ from hermod_core.push.apns import ApnsProvider, apns_payload, is_device_token
 from hermod_core.push.base import PushOutcome, PushTarget
 from hermod_core.push.transport import ProviderConfigError, retry_after_in
 from tests.hermod_core.push.conftest import APNS_TOKEN, MESSAGE_ID, NOTICE, FakeClock
-from tests.push_endpoints import ApnsEndpoint, private_pem
+from tests.push_endpoints import ApnsEndpoint, break_http, private_pem
 from tests.tls_ca import TlsFiles
 
 MakeProvider = Callable[..., ApnsProvider]
@@ -362,10 +362,7 @@ def test_a_message_id_that_is_not_a_uuid_leaves_apns_id_to_apple(
 def test_send_never_raises_even_on_a_bug(
     provider: ApnsProvider, apns_target: PushTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(provider._http, "post", broken)
+    break_http(provider, monkeypatch, RuntimeError("boom"))
 
     result = provider.send(apns_target, NOTICE)
 

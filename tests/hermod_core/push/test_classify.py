@@ -3,7 +3,12 @@
 import pytest
 
 from hermod_core.push.base import PushOutcome
-from hermod_core.push.classify import classify_status, network_failure
+from hermod_core.push.classify import (
+    RELAY_GONE,
+    WEBPUSH_GONE,
+    classify_status,
+    network_failure,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,10 +30,17 @@ from hermod_core.push.classify import classify_status, network_failure
     ],
 )
 def test_each_status_has_its_outcome(status: int, outcome: PushOutcome) -> None:
-    result = classify_status(status, "Reason")
+    result = classify_status(status, "Reason", gone=WEBPUSH_GONE)
     assert result.outcome is outcome
     assert result.status == status
     assert result.detail == f"HTTP {status} Reason"
+
+
+def test_a_relay_answering_404_keeps_the_registrations() -> None:
+    """A relay's 404 is most often a wrong relay URL: were it read as "unknown pushId", one
+    misconfiguration would remove every device's registration. Only 410 Gone does that."""
+    assert classify_status(404, "Not Found", gone=RELAY_GONE).outcome is PushOutcome.REJECTED
+    assert classify_status(410, "Gone", gone=RELAY_GONE).outcome is PushOutcome.UNREGISTERED
 
 
 def test_an_unreachable_service_is_retried_with_its_reason() -> None:

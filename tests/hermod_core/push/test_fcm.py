@@ -13,7 +13,7 @@ from hermod_core.push.base import PushOutcome, PushTarget
 from hermod_core.push.fcm import REFRESH_MARGIN, SCOPE, FcmProvider
 from hermod_core.push.transport import ProviderConfigError, retry_after_in
 from tests.hermod_core.push.conftest import FCM_TOKEN, MESSAGE_ID, NOTICE, FakeClock
-from tests.push_endpoints import FcmEndpoint, fcm_error, private_pem
+from tests.push_endpoints import FcmEndpoint, break_http, fcm_error, private_pem
 
 MakeProvider = Callable[..., FcmProvider]
 
@@ -405,10 +405,7 @@ def test_fcm_down_then_up_again_delivers(
 def test_send_never_raises_even_on_a_bug(
     provider: FcmProvider, fcm_target: PushTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
-        raise KeyError("boom")
-
-    monkeypatch.setattr(provider._http, "post", broken)
+    break_http(provider, monkeypatch, KeyError("boom"))
 
     result = provider.send(fcm_target, NOTICE)
 

@@ -20,8 +20,8 @@ from hermod_core.services.push import (
     push_register,
     push_settings_set,
 )
+from tests.factories import make_profile
 from tests.hermod_core.push.conftest import APNS_TOKEN, FCM_TOKEN
-from tests.portal.helpers import make_profile
 
 pytestmark = pytest.mark.django_db
 

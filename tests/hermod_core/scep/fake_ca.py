@@ -113,7 +113,7 @@ class FakeCa:
                 signer_cert=signer_cert,
                 indefinite=self.ber_form == "indefinite",
             )
-        reply = message.build_cert_rep(
+        reply = factories.build_cert_rep(
             status=status,
             transaction_id=reply_tid,
             recipient_nonce=nonce,

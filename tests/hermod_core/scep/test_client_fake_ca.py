@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 
-from hermod_core.scep import cms
 from hermod_core.scep.ciphers import ContentCipher
 from hermod_core.scep.client import ScepClient, ScepConfig
 from hermod_core.scep.csr import public_key_der
@@ -237,7 +236,7 @@ def test_a_ca_ra_bundle_encrypts_to_the_ra_and_trusts_its_signature(
     )
     fake_ca.ca_cert_reply = (
         "application/x-x509-ca-ra-cert",
-        cms.build_degenerate([ra_cert, keys.ca_cert]),
+        factories.build_degenerate([ra_cert, keys.ca_cert]),
     )
     fake_ca.encryption = (ra_key, ra_cert)
     fake_ca.signer = (ra_key, ra_cert)
@@ -257,7 +256,7 @@ def test_an_ra_certificate_the_ca_did_not_issue_is_ignored(
     # A self-signed "RA" slipped into the unauthenticated GetCACert answer.
     fake_ca.ca_cert_reply = (
         "application/x-x509-ca-ra-cert",
-        cms.build_degenerate([keys.ca_cert, keys.other_ra_cert]),
+        factories.build_degenerate([keys.ca_cert, keys.other_ra_cert]),
     )
     fake_ca.signer = (keys.other_ra_key, keys.other_ra_cert)
 

@@ -56,7 +56,7 @@ def valid_replies(keys: Keys) -> list[bytes]:
         "signer_key": keys.ca_key,
         "signer_cert": keys.ca_cert,
     }
-    der_reply = message.build_cert_rep(
+    der_reply = factories.build_cert_rep(
         status=PkiStatus.SUCCESS,
         sender_nonce=os.urandom(16),
         recipient=keys.ra_cert,

@@ -21,8 +21,8 @@ from hermod_core.scep.results import PkiStatus
 from hermod_core.services.audit import Actor
 from hermod_core.services.ca import ca_enroll, ca_settings_set, ra_identity_pem, scep_config
 from hermod_core.services.ca_challenges import ca_verifier_rotate
-from tests.conftest import Persona
-from tests.hermod_core.ca_fixtures import (
+from tests.factories import (
+    Persona,
     Provisioning,
     answer,
     attacker_csr,

@@ -111,7 +111,7 @@ def test_a_constructed_string_with_foreign_chunks_is_malformed() -> None:
 
 
 def test_degenerate_certificates_round_trip(keys: Keys) -> None:
-    bundle = cms.build_degenerate([keys.ca_cert, keys.ra_cert])
+    bundle = factories.build_degenerate([keys.ca_cert, keys.ra_cert])
 
     assert cms.signed_data_certificates(bundle, "bundle") == (keys.ca_cert, keys.ra_cert)
 
@@ -119,7 +119,7 @@ def test_degenerate_certificates_round_trip(keys: Keys) -> None:
 def test_a_certificate_with_an_unknown_version_is_malformed(keys: Keys) -> None:
     good = factories.der(keys.ca_cert)
     bad = good[:12] + b"\x46" + good[13:]  # tbsCertificate.version := 70
-    bundle = cms.build_degenerate([keys.ca_cert]).replace(good, bad)
+    bundle = factories.build_degenerate([keys.ca_cert]).replace(good, bad)
 
     with pytest.raises(ScepProtocolError):
         cms.signed_data_certificates(bundle, "bundle")

@@ -15,7 +15,7 @@ from hermod_core.emulator.device import Device
 from hermod_core.models import Command
 from hermod_core.protocol.results import ProfileView, result_body
 from hermod_core.selectors.commands import command_result_view
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 

@@ -15,9 +15,8 @@ from hermod_core.lifecycle import State
 from hermod_core.models import CallbackDelivery, Command
 from hermod_core.services.commands import command_transition
 from hermod_core.services.expiry import commands_expire
-from tests.conftest import Persona
+from tests.factories import Persona, make_profile
 from tests.matchers import PROVISIONED
-from tests.portal.helpers import make_profile
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db

@@ -18,9 +18,9 @@ from hermod_core.selectors.ca import (
 )
 from hermod_core.services.ca_challenges import CA_STEP_GRACE
 from hermod_core.services.credentials import ca_challenge_hash
-from tests.conftest import Persona
-from tests.hermod_core.ca_fixtures import (
+from tests.factories import (
     STATIC_PASSWORD,
+    Persona,
     assert_no_secret,
     ca_for,
     provision,

@@ -14,7 +14,7 @@ from hermod_core.services.clients import (
     client_rotate_key,
     clients_import,
 )
-from tests.hermod_core.protocol.test_client_config import CAMEL, KEBAB
+from tests.seeds import CAMEL, KEBAB
 
 pytestmark = pytest.mark.django_db
 

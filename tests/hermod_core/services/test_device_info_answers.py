@@ -4,16 +4,16 @@ command FAILED, as every other answer rejection (docs/PROTOCOL.md §6)."""
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 
 from hermod_core.emulator.device import Device
+from hermod_core.emulator.state import StoredProfile
 from hermod_core.models import Command, Profile
-from tests.conftest import Persona
+from tests.factories import Persona, device_answer, provision
 from tests.matchers import PROVISIONED
-from tests.seeds import provisioning_command
 
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"
 HOSTILE = {"name": {"items": ["x"] * 3}, "model": "Pixel"}
@@ -23,31 +23,40 @@ def post_json(client: Any, path: str, body: Any, **extra: Any) -> Any:
     return client.post(path, body, content_type="application/json", **extra)
 
 
-def enroll(client: Any, persona: Persona, device: Device) -> tuple[dict[str, Any], Any]:
-    """Create a provisioning and answer it with ``device``: (created body, answer response)."""
-    created = post_json(
-        client, f"{PREFIX}/command/provision", provisioning_command(), **persona.headers
-    ).json()
-    destination = created["destinations"][0]
-    token = parse_qs(urlsplit(destination["uri"]).query)["token"][0]
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    path = urlsplit(destination["location"]).path
-    message = client.get(path, **bearer).json()
-    built = device.build_answer(destination["location"], message)
-    answered = post_json(client, path, built.body, **bearer)
+def enroll(client: Any, persona: Persona, device: Device) -> tuple[str, Any]:
+    """Create a provisioning and answer it with ``device``: (command id, answer response)."""
+    provisioning = provision(client, persona)
+    built, answered = device_answer(client, device, provisioning)
     if answered.status_code == 200:
         device.remember(built, answered.json())
-    return created, answered
+    return provisioning.command_id, answered
+
+
+def ask_deviceinfo(
+    client: Any, persona: Persona, profile: StoredProfile
+) -> tuple[dict[str, Any], str, dict[str, str], dict[str, Any]]:
+    """A ping asking ``profile`` for its device information, fetched with its box token:
+    (created body, message location, bearer header, message)."""
+    created = post_json(
+        client,
+        f"{PREFIX}/command/ping",
+        {"pingCommand": {"profileid": profile.profile_id, "deviceinfo": "true"}},
+        **persona.headers,
+    ).json()
+    location = created["destinations"][0]["location"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {profile.boxtoken}"}
+    message = client.get(urlsplit(location).path, **bearer).json()
+    return created, location, bearer, message
 
 
 @pytest.mark.django_db
 def test_a_provisioning_answer_with_a_nested_deviceinfo_is_refused(
     client: Any, client_a: Persona, tmp_path: Path
 ) -> None:
-    created, answered = enroll(client, client_a, Device(tmp_path / "phone", deviceinfo=HOSTILE))
+    command_id, answered = enroll(client, client_a, Device(tmp_path / "phone", deviceinfo=HOSTILE))
     assert answered.status_code == 422
     assert answered.json()["error"]["code"] == "DEVICEINFO_INVALID"
-    command = Command.objects.get(pk=created["commandId"])
+    command = Command.objects.get(pk=command_id)
     assert (command.state, command.failure_code) == ("FAILED", "DEVICEINFO_INVALID")
     assert not Profile.objects.exists()
 
@@ -61,15 +70,7 @@ def test_a_ping_answer_with_a_nested_deviceinfo_is_refused_and_nothing_is_stored
     assert answered.json() == PROVISIONED
     profile = device.profiles[0]
     stored = Profile.objects.get(pk=profile.profile_id).device_info
-    created = post_json(
-        client,
-        f"{PREFIX}/command/ping",
-        {"pingCommand": {"profileid": profile.profile_id, "deviceinfo": "true"}},
-        **client_a.headers,
-    ).json()
-    location = created["destinations"][0]["location"]
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {profile.boxtoken}"}
-    message = client.get(urlsplit(location).path, **bearer).json()
+    created, location, bearer, message = ask_deviceinfo(client, client_a, profile)
     device.deviceinfo = HOSTILE
     built = device.build_answer(location, message)
     answered = post_json(client, urlsplit(location).path, built.body, **bearer)
@@ -87,15 +88,7 @@ def test_a_ping_answer_with_flat_deviceinfo_is_stored_as_strings(
     device = Device(tmp_path / "phone")
     enroll(client, client_a, device)
     profile = device.profiles[0]
-    created = post_json(
-        client,
-        f"{PREFIX}/command/ping",
-        {"pingCommand": {"profileid": profile.profile_id, "deviceinfo": "true"}},
-        **client_a.headers,
-    ).json()
-    location = created["destinations"][0]["location"]
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {profile.boxtoken}"}
-    message = client.get(urlsplit(location).path, **bearer).json()
+    _, location, bearer, message = ask_deviceinfo(client, client_a, profile)
     device.deviceinfo = {"name": "Pixel", "build": 22631, "items": "x"}  # type: ignore[dict-item]
     answered = post_json(
         client, urlsplit(location).path, device.build_answer(location, message).body, **bearer

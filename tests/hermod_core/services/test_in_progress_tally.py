@@ -19,8 +19,7 @@ from hermod_core.services.commands import (
     commands_transition,
 )
 from hermod_core.services.expiry import sweep
-from tests.conftest import Persona
-from tests.portal.helpers import make_profile
+from tests.factories import Persona, make_profile
 from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db

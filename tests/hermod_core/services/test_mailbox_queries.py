@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from hermod_core.crypto.testca import issue_certificate, make_self_signed_ca
 from hermod_core.emulator.device import Device
+from hermod_core.emulator.testca import issue_certificate, make_self_signed_ca
 from hermod_core.models import Certificate, Key, Message, MessageState
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
 from tests.seeds import certificate_command, provisioning_command
 

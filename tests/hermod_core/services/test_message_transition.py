@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from hermod_core.models import Message, MessageState
 from hermod_core.services.commands import messages_transition
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.seeds import provisioning_command
 
 PREFIX = f"/{settings.HERMOD_API_PREFIX}"

@@ -39,7 +39,7 @@ from hermod_core.services.push import (
 )
 from tests.e2e.content_provider import PNG, ContentProvider, image
 from tests.e2e.receiver import Receiver
-from tests.portal.helpers import make_profile
+from tests.factories import make_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -226,6 +226,19 @@ def test_a_refused_credential_fails_the_push_at_once(client_a, profile, relay) -
     assert push_deliver(push_id=push.pk) == "FAILED"
     push.refresh_from_db()
     assert (push.attempts, push.last_status) == (1, 401)
+
+
+def test_a_relay_answering_404_fails_the_push_and_later_messages_are_still_pushed(
+    client_a, profile, relay
+) -> None:
+    """A wrong relay URL answers 404: the push fails, nothing is unregistered."""
+    with_relay(profile.group, relay)
+    ping(client_a.client, profile)
+    relay.status_next = [404]
+    assert push_deliver(push_id=PushDelivery.objects.get().pk) == "FAILED"
+    ping(client_a.client, profile)
+    later = PushDelivery.objects.latest("pk")
+    assert push_deliver(push_id=later.pk) == "DELIVERED"
 
 
 def test_a_message_fetched_before_its_push_is_not_pushed(client_a, profile, relay) -> None:

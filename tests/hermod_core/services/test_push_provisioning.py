@@ -3,7 +3,6 @@ profile when valid and served by the group; otherwise ignored, never a reason to
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -12,12 +11,11 @@ from hermod_core.emulator.push import WebPushReceiver
 from hermod_core.models import Profile, PushRegistration
 from hermod_core.services.audit import Actor
 from hermod_core.services.push import PushSettingsChange, push_settings_set
-from tests.conftest import Persona
+from tests import factories
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
-from tests.seeds import provisioning_command
 
 pytestmark = pytest.mark.django_db
-PREFIX = "/hermod/rest"
 
 
 @pytest.fixture(autouse=True)
@@ -26,19 +24,8 @@ def _http_endpoints(settings: Any) -> None:
 
 
 def provision(client: Any, persona: Persona, device: Device) -> Any:
-    created = client.post(
-        f"{PREFIX}/command/provision",
-        provisioning_command(),
-        content_type="application/json",
-        **persona.headers,
-    ).json()
-    destination = created["destinations"][0]
-    token = parse_qs(urlsplit(destination["uri"]).query)["token"][0]
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    path = urlsplit(destination["location"]).path
-    message = client.get(path, **bearer).json()
-    built = device.build_answer(destination["location"], message)
-    return client.post(path, built.body, content_type="application/json", **bearer)
+    _, answered = factories.device_answer(client, device, factories.provision(client, persona))
+    return answered
 
 
 def test_a_valid_deviceinfo_push_registers_with_the_new_profile(

@@ -16,7 +16,7 @@ from hermod_core.crypto.signatures import signature_fingerprint
 from hermod_core.emulator.device import Device
 from hermod_core.models import AcceptedSignature, Command, Key, Profile
 from hermod_core.services import answers
-from tests.conftest import Persona
+from tests.factories import Persona
 from tests.matchers import PROVISIONED
 from tests.seeds import provisioning_command
 

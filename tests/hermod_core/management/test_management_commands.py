@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from hermod_core.models import AuditEvent, Client
 from hermod_core.protocol.api_key import parse_api_key_header
 from hermod_core.services.credentials import api_key_matches
-from tests.hermod_core.protocol.test_client_config import CAMEL, KEBAB
+from tests.seeds import CAMEL, KEBAB
 
 pytestmark = pytest.mark.django_db
 
@@ -214,7 +214,7 @@ def test_a_guessable_secret_stops_start_up_when_debug_is_off(
 
 
 def test_the_secrets_of_the_example_env_file_are_refused(tmp_path) -> None:
-    example = (Path(__file__).resolve().parents[2] / "docker" / ".env.example").read_text()
+    example = (Path(__file__).resolve().parents[3] / "docker" / ".env.example").read_text()
     values = dict(
         line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
     )
