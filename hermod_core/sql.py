@@ -12,6 +12,7 @@ reads and writes rows.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -374,19 +375,64 @@ def group_push_settings(group_id: int) -> GroupPushSettings | None:
 
 # --- callbacks ------------------------------------------------------------------------------
 
-_CALLBACK_CLAIM = (
+# Only placeholders are joined into the statement (one per delivery id).
+_CALLBACKS_CLAIM = (
     "UPDATE hermod_callback_delivery SET next_attempt_at = %s "
-    "WHERE id = %s AND state = %s AND next_attempt_at <= %s RETURNING {columns}"
+    "WHERE id IN ({ids}) AND state = %s AND next_attempt_at <= %s RETURNING {columns}"
 )
 
 
-def callback_claim(*, delivery_id: int, now: datetime, lease: datetime) -> CallbackDelivery | None:
-    """Move a pending delivery due by ``now`` to ``lease`` and return it as it is after; None if
-    it is not pending or not due. One conditional UPDATE: of workers racing for the same row,
-    only the one whose UPDATE matched gets it back (the others find it no longer due)."""
+def callbacks_claim(
+    *, delivery_ids: list[int], now: datetime, lease: datetime
+) -> list[CallbackDelivery]:
+    """Move the pending deliveries of ``delivery_ids`` due by ``now`` to ``lease`` and return
+    them as they are after (in no particular order); the others are left out. One conditional
+    UPDATE: of workers racing for the same row, only the one whose UPDATE matched gets it back
+    (the others find it no longer due)."""
+    if not delivery_ids:
+        return []
     adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(lease), delivery_id, DeliveryState.PENDING.value, adapt(now)]
-    return next(iter(_instances(CallbackDelivery, _CALLBACK_CLAIM, params)), None)
+    statement = _CALLBACKS_CLAIM.replace("{ids}", ", ".join(["%s"] * len(delivery_ids)))
+    params = [adapt(lease), *delivery_ids, DeliveryState.PENDING.value, adapt(now)]
+    return _instances(CallbackDelivery, statement, params)
+
+
+def callback_claim(*, delivery_id: int, now: datetime, lease: datetime) -> CallbackDelivery | None:
+    """``callbacks_claim`` of one delivery: the row, or None if it is not pending or not due."""
+    claimed = callbacks_claim(delivery_ids=[delivery_id], now=now, lease=lease)
+    return claimed[0] if claimed else None
+
+
+# The rows' new values come as one JSON array (one parameter to quote, not one per value).
+_CALLBACKS_RELEASE = (
+    "UPDATE hermod_callback_delivery AS d "
+    "SET body = r.body, state = r.state, next_attempt_at = r.next_attempt_at "
+    "FROM jsonb_to_recordset(%s::jsonb) "
+    "AS r(id bigint, body jsonb, state text, next_attempt_at timestamptz) WHERE d.id = r.id"
+)
+_RELEASED_FIELDS = ["body", "state", "next_attempt_at"]
+
+
+def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
+    """``delivery.save(update_fields=["body", "state", "next_attempt_at"])`` of each delivery:
+    on PostgreSQL one statement for all of them (the expiry sweep releases hundreds at once;
+    Django's ``bulk_update``, a CASE per column, costs more to build than separate UPDATEs)."""
+    if connection.vendor != "postgresql" or len(deliveries) < 2:
+        for delivery in deliveries:
+            delivery.save(update_fields=_RELEASED_FIELDS)
+        return
+    rows = [
+        {
+            "id": d.pk,
+            "body": d.body,
+            "state": d.state,
+            "next_attempt_at": None if d.next_attempt_at is None else d.next_attempt_at.isoformat(),
+        }
+        for d in deliveries
+    ]
+    encoder = CallbackDelivery._meta.get_field("body").encoder
+    with connection.cursor() as cursor:
+        cursor.execute(_CALLBACKS_RELEASE, [json.dumps(rows, cls=encoder)])
 
 
 # --- health -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import dataclasses
 import random
+from collections import Counter
 from typing import Any
 
 from celery import shared_task
@@ -10,7 +11,7 @@ from django.conf import settings
 from hermod_core import observability
 from hermod_core.scep import ScepTransientError
 from hermod_core.services.ca import ca_enroll
-from hermod_core.services.callbacks import callback_deliver
+from hermod_core.services.callbacks import callback_deliver, callbacks_deliver
 from hermod_core.services.content import content_resolve
 from hermod_core.services.expiry import sweep
 from hermod_core.services.push import push_deliver
@@ -19,6 +20,14 @@ from hermod_core.services.push import push_deliver
 @shared_task(name="hermod.callbacks.deliver", acks_late=True, reject_on_worker_lost=True)
 def deliver_callback(delivery_id: int) -> str:
     return callback_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="hermod.callbacks.deliver_batch", acks_late=True, reject_on_worker_lost=True)
+def deliver_callbacks(delivery_ids: list[int]) -> dict[str, int]:
+    """One attempt at each of a batch of deliveries, sent concurrently; the service claims,
+    records and schedules the retry of each on its own. Returns how many ended in each state."""
+    states = callbacks_deliver(delivery_ids=delivery_ids)
+    return dict(Counter(states.values()))
 
 
 @shared_task(name="hermod.push.deliver", acks_late=True, reject_on_worker_lost=True)

@@ -16,6 +16,12 @@ Answer = tuple[int, dict[str, str], bytes]
 Answerer = Callable[[str, dict[str, str], bytes], Answer]
 
 
+class _Server(ThreadingHTTPServer):
+    # A listen backlog like a real server's (nginx: 511): with Python's default of 5, a worker
+    # sending a batch of callbacks at once sees connections reset that no receiver would reset.
+    request_queue_size = 512
+
+
 def serve_posts(
     answer: Answerer, *, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
 ) -> ThreadingHTTPServer:
@@ -38,7 +44,7 @@ def serve_posts(
             if body:
                 self.wfile.write(body)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)

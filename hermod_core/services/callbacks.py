@@ -10,7 +10,10 @@ import random
 import ssl
 import threading
 import time
-from datetime import timedelta
+from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import certifi
@@ -25,7 +28,7 @@ from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, Delive
 from hermod_core.protocol.results import iso
 from hermod_core.selectors.clients import client_for_delivery
 from hermod_core.services.audit import Actor, audit_record
-from hermod_core.services.dispatch import enqueue_callback
+from hermod_core.services.dispatch import enqueue_callback, enqueue_callbacks
 from hermod_core.services.errors import ServiceError
 
 logger = logging.getLogger("hermod.callbacks")
@@ -34,6 +37,8 @@ logger = logging.getLogger("hermod.callbacks")
 LEASE_MARGIN = timedelta(seconds=5)
 # Rows due for longer than this were probably lost by the broker; the sweep enqueues them again.
 LOST_AFTER = timedelta(seconds=10)
+# Attempts of one batch task sent at the same time (threads of the worker thread running it).
+BATCH_CONCURRENCY = 8
 
 
 def body_bytes(body: object) -> bytes:
@@ -79,26 +84,50 @@ _local = threading.local()
 
 def _session() -> requests.Session:
     """One session per worker thread (a session is not shared between threads): connections to a
-    receiver are kept alive and reused."""
+    receiver are kept alive and reused. It reads nothing from the environment itself: ``_route``
+    does, once per receiver and batch."""
     session: requests.Session | None = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
+        session.trust_env = False
     return session
 
 
-def _claim(delivery_id: int) -> CallbackDelivery | None:
-    """Take the next attempt of a due delivery; None if another worker has it or it is not due.
+@dataclass(frozen=True)
+class _Route:
+    """What requests takes from the environment for a receiver's URL: proxies (``HTTPS_PROXY``,
+    ``NO_PROXY``), a CA bundle variable (``REQUESTS_CA_BUNDLE``) over ``verify``, ``.netrc``
+    credentials. Requests reads them on every request, walking the whole environment (about a
+    third of an attempt's CPU); a batch reads them once per receiver and passes them on."""
 
-    The conditional UPDATE pushes ``next_attempt_at`` past the attempt's timeout: only the worker
-    whose UPDATE matched the row sends, so one attempt never goes out twice at the same time.
-    Every callback attempt starts here: one tuned statement (``hermod_core.sql``).
+    proxies: MutableMapping[str, str]
+    verify: str | bool
+    auth: tuple[str, str] | None
+
+
+def _route(url: str, verify: str | bool) -> _Route:
+    found = requests.Session().merge_environment_settings(url, {}, None, verify, None)
+    return _Route(found["proxies"], found["verify"] or False, requests.utils.get_netrc_auth(url))
+
+
+def _claim(delivery_ids: list[int]) -> list[CallbackDelivery]:
+    """Take the next attempt of each due delivery of ``delivery_ids``; those another worker has,
+    or that are not due, are left out.
+
+    The conditional UPDATE pushes each row's ``next_attempt_at`` past the time its attempt can
+    take (a batch's attempts go out ``BATCH_CONCURRENCY`` at a time, each within the callback
+    timeout): only the worker whose UPDATE matched a row sends it, so one attempt never goes out
+    twice at the same time, and the rows of a worker that died mid-batch are due again when
+    their lease ends. Every callback attempt starts here: one tuned statement (``hermod_core.sql``).
     """
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.HERMOD_CALLBACK_TIMEOUT) + LEASE_MARGIN
-    delivery = sql.callback_claim(delivery_id=delivery_id, now=now, lease=lease)
-    if delivery is not None:
-        delivery.client = client_for_delivery(delivery.client_id)
-    return delivery
+    rounds = -(-len(delivery_ids) // BATCH_CONCURRENCY)
+    lease = now + rounds * timedelta(seconds=settings.HERMOD_CALLBACK_TIMEOUT) + LEASE_MARGIN
+    deliveries = sql.callbacks_claim(delivery_ids=delivery_ids, now=now, lease=lease)
+    clients = {pk: client_for_delivery(pk) for pk in {d.client_id for d in deliveries}}
+    for delivery in deliveries:
+        delivery.client = clients[delivery.client_id]
+    return deliveries
 
 
 def _headers(delivery: CallbackDelivery, client: Client, payload: bytes) -> dict[str, str]:
@@ -115,24 +144,37 @@ def _headers(delivery: CallbackDelivery, client: Client, payload: bytes) -> dict
     return headers
 
 
-def callback_deliver(*, delivery_id: int) -> str:
-    """Make one attempt at a due delivery and record it; returns the delivery's state after."""
-    delivery = _claim(delivery_id)
-    if delivery is None:
-        return "skipped"
+@dataclass(frozen=True)
+class _Outcome:
+    """What one attempt got: the receiver's status (None without an answer), an error ("" for a
+    2xx), how long it took."""
+
+    status: int | None
+    error: str
+    duration_ms: int
+
+
+def _url(delivery: CallbackDelivery) -> str:
+    return str(delivery.client.callback_url).rstrip("/") + delivery.path
+
+
+def _attempt(delivery: CallbackDelivery, route: _Route) -> _Outcome:
+    """POST one delivery's body to its client's receiver (no database access: it runs in the
+    batch's threads)."""
     client = delivery.client
     payload = body_bytes(delivery.body)
-    url = client.callback_url.rstrip("/") + delivery.path
     status: int | None = None
     error = ""
     started = time.monotonic()
     try:
         response = _session().post(
-            url,
+            _url(delivery),
             data=payload,
             headers=_headers(delivery, client, payload),
             timeout=settings.HERMOD_CALLBACK_TIMEOUT,
-            verify=ca_bundle(),
+            verify=route.verify,
+            proxies=route.proxies,
+            auth=route.auth,
             allow_redirects=False,
         )
         status = response.status_code
@@ -142,27 +184,105 @@ def callback_deliver(*, delivery_id: int) -> str:
         error = f"timeout after {settings.HERMOD_CALLBACK_TIMEOUT} s"
     except requests.RequestException as exc:
         error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return _record(delivery, status=status, error=error, duration_ms=duration_ms)
+    return _Outcome(status, error, int((time.monotonic() - started) * 1000))
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that send one batch's attempts at the same time: one pool per worker thread
+    (each batch task has all of them; their sessions keep connections alive across batches)."""
+    pool: ThreadPoolExecutor | None = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = ThreadPoolExecutor(
+            max_workers=BATCH_CONCURRENCY, thread_name_prefix="callback"
+        )
+    return pool
+
+
+def callback_deliver(*, delivery_id: int) -> str:
+    """Make one attempt at a due delivery and record it; returns the delivery's state after
+    ("skipped" if it was not due or another worker has it)."""
+    return callbacks_deliver(delivery_ids=[delivery_id]).get(delivery_id, "skipped")
+
+
+def callbacks_deliver(*, delivery_ids: list[int]) -> dict[int, str]:
+    """Make one attempt at each due delivery of ``delivery_ids`` and record each; returns the
+    state after of each delivery claimed (the others are left out: not due, or another worker's).
+
+    A batch (the expiry sweep's callbacks, the lost ones the sweep hands out again) is one task:
+    its attempts go out ``BATCH_CONCURRENCY`` at a time, and each is claimed and recorded as a
+    single delivery's would be — its own lease, its own attempt row, its own retry schedule —
+    so a failing receiver retries only its deliveries and a delivered one is never sent again.
+    """
+    deliveries = _claim(delivery_ids)
+    if not deliveries:
+        return {}
+    verify = ca_bundle()
+    routes: dict[str, _Route] = {}
+    for delivery in deliveries:
+        base = delivery.client.callback_url
+        if base not in routes:
+            routes[base] = _route(_url(delivery), verify)
+    if len(deliveries) == 1:
+        outcomes = [_attempt(deliveries[0], routes[deliveries[0].client.callback_url])]
+    else:
+        outcomes = list(
+            _pool().map(lambda d: _attempt(d, routes[d.client.callback_url]), deliveries)
+        )
+    return _record(list(zip(deliveries, outcomes, strict=True)))
 
 
 @transaction.atomic
-def _record(delivery: CallbackDelivery, *, status: int | None, error: str, duration_ms: int) -> str:
+def _record(attempted: list[tuple[CallbackDelivery, _Outcome]]) -> dict[int, str]:
+    """Write each attempt's row and its delivery's new state; schedule the failed ones again.
+
+    Every update is conditional on the row still being PENDING, so a delivery that somebody else
+    finished meanwhile (after its lease ran out) is never changed back. The delivered ones of a
+    batch are one UPDATE per status code; a failure is written on its own (its retry time)."""
     now = timezone.now()
-    attempts = delivery.attempts + 1
-    CallbackAttempt.objects.create(
-        delivery=delivery,
-        number=attempts,
-        status_code=status,
-        error=error,
-        duration_ms=duration_ms,
+    CallbackAttempt.objects.bulk_create(
+        CallbackAttempt(
+            delivery=delivery,
+            number=delivery.attempts + 1,
+            status_code=outcome.status,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
+        for delivery, outcome in attempted
     )
-    changes: dict[str, object] = {"attempts": attempts, "last_status": status, "last_error": error}
-    if not error:
-        changes |= {"state": DeliveryState.DELIVERED, "delivered_at": now, "next_attempt_at": None}
-    elif attempts >= delivery.max_attempts:
+    states: dict[int, str] = {}
+    delivered: dict[int | None, list[int]] = {}
+    for delivery, outcome in attempted:
+        if not outcome.error:
+            delivered.setdefault(outcome.status, []).append(delivery.pk)
+            states[delivery.pk] = DeliveryState.DELIVERED
+        else:
+            states[delivery.pk] = _record_failure(delivery, outcome, now)
+    for status, ids in delivered.items():
+        CallbackDelivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING).update(
+            attempts=F("attempts") + 1,
+            last_status=status,
+            last_error="",
+            state=DeliveryState.DELIVERED,
+            delivered_at=now,
+            next_attempt_at=None,
+        )
+    return states
+
+
+def _record_failure(delivery: CallbackDelivery, outcome: _Outcome, now: datetime) -> str:
+    """A failed attempt: exhausted after its last attempt, else due again after the retry delay
+    (and enqueued with that countdown)."""
+    attempts = delivery.attempts + 1
+    changes: dict[str, object] = {
+        "attempts": attempts,
+        "last_status": outcome.status,
+        "last_error": outcome.error,
+    }
+    if attempts >= delivery.max_attempts:
         changes |= {"state": DeliveryState.EXHAUSTED, "next_attempt_at": None}
-        logger.warning("callback %s exhausted after %d attempts: %s", delivery.pk, attempts, error)
+        logger.warning(
+            "callback %s exhausted after %d attempts: %s", delivery.pk, attempts, outcome.error
+        )
     else:
         delay = retry_delay(attempts, delivery.client.callback_retry_delay)
         changes |= {"next_attempt_at": now + delay}
@@ -179,8 +299,7 @@ def callbacks_requeue_lost(*, batch: int) -> int:
             state=DeliveryState.PENDING, next_attempt_at__lte=cutoff
         ).values_list("pk", flat=True)[:batch]
     )
-    for delivery_id in ids:
-        enqueue_callback(delivery_id)
+    enqueue_callbacks(ids)
     return len(ids)
 
 

@@ -534,7 +534,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         .prefetch_related("command__messages")
     )
     now = timezone.now()
-    pending = []
+    released = []
     commands = []
     for delivery in deliveries:
         command = delivery.command
@@ -545,13 +545,12 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         delivery.body = result_body(command_result_view(command))
         if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
-            pending.append(delivery.pk)
         else:
             delivery.state = DeliveryState.SKIPPED
-        # One plain UPDATE per row: Django's bulk_update (a CASE per column) costs more CPU to
-        # build than separate statements, for 1 row (2.0 against 0.5 ms) as for 500 (390 / 173).
-        delivery.save(update_fields=["body", "state", "next_attempt_at"])
-    enqueue_callbacks(pending)
+        released.append(delivery)
+    # One plain UPDATE for one row; one statement for a batch (hermod_core.sql).
+    sql.callbacks_release(released)
+    enqueue_callbacks([d.pk for d in released if d.state == DeliveryState.PENDING])
     return commands
 
 

@@ -12,6 +12,9 @@ from celery_app import app
 
 logger = logging.getLogger("hermod.dispatch")
 
+# Deliveries per ``hermod.callbacks.deliver_batch`` task.
+CALLBACK_BATCH = 50
+
 
 def _send(task_name: str, args: list[object], countdown: float | None) -> None:
     try:
@@ -20,13 +23,17 @@ def _send(task_name: str, args: list[object], countdown: float | None) -> None:
         logger.warning("could not enqueue %s%r: %s", task_name, args, exc)
 
 
-def _send_each(task_name: str, ids: list[int]) -> None:
+def _send_all(task_name: str, arguments: list[list[object]]) -> None:
     try:
         with app.producer_or_acquire() as producer:  # one connection for the whole batch
-            for one in ids:
-                app.send_task(task_name, args=[one], producer=producer)
+            for args in arguments:
+                app.send_task(task_name, args=args, producer=producer)
     except Exception as exc:  # as above: the sweep re-enqueues what was not sent
-        logger.warning("could not enqueue %d x %s: %s", len(ids), task_name, exc)
+        logger.warning("could not enqueue %d x %s: %s", len(arguments), task_name, exc)
+
+
+def _send_each(task_name: str, ids: list[int]) -> None:
+    _send_all(task_name, [[one] for one in ids])
 
 
 def enqueue_after_commit(task_name: str, *args: object, countdown: float | None = None) -> None:
@@ -34,10 +41,18 @@ def enqueue_after_commit(task_name: str, *args: object, countdown: float | None 
 
 
 def enqueue_callbacks(delivery_ids: list[int]) -> None:
-    """One task per delivery (workers deliver them in parallel), published over one connection."""
-    if delivery_ids:
-        ids = list(delivery_ids)
-        transaction.on_commit(lambda: _send_each("hermod.callbacks.deliver", ids))
+    """A single delivery (an answer's callback) as its own task; more (the expiry sweep's, the
+    lost ones it hands out again) as one task per ``CALLBACK_BATCH`` of them, which delivers them
+    concurrently: a burst costs the broker a few messages, not one per callback. Several tasks
+    still spread a large batch over the worker threads and workers."""
+    ids = list(delivery_ids)
+    if len(ids) == 1:
+        enqueue_callback(ids[0])
+    elif ids:
+        chunks: list[list[object]] = [
+            [ids[at : at + CALLBACK_BATCH]] for at in range(0, len(ids), CALLBACK_BATCH)
+        ]
+        transaction.on_commit(lambda: _send_all("hermod.callbacks.deliver_batch", chunks))
 
 
 def enqueue_callback(delivery_id: int, *, countdown: float | None = None) -> None:

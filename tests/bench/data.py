@@ -18,6 +18,7 @@ import psycopg
 
 HISTORY = "bench-history"
 DUE = "bench-due"
+BURST = "bench-burst"
 CHUNK = 100_000
 
 
@@ -102,18 +103,24 @@ FROM cmd
 
 
 def _insert(
-    db: psycopg.Connection[Any], *, client: int, group: int, count: int, due: bool
+    db: psycopg.Connection[Any],
+    *,
+    client: int,
+    group: int,
+    count: int,
+    due: bool,
+    held: bool = False,
 ) -> float:
     started = time.monotonic()
     bodies = _sample_bodies()
     if due:
-        # Created ten minutes ago with a five-minute timeout: due, still in progress.
-        sql = _COMMANDS.format(
-            base="now() - interval '10 minutes'", step="interval '0 seconds'", finished="NULL"
-        )
+        # Created ten minutes ago with a five-minute timeout: due, still in progress. Held ones
+        # are created now: due in five minutes, unless released earlier (``release``).
+        base = "now()" if held else "now() - interval '10 minutes'"
+        sql = _COMMANDS.format(base=base, step="interval '0 seconds'", finished="NULL")
         params: dict[str, Any] = {
             "state": "IN_PROGRESS",
-            "external_id": DUE,
+            "external_id": BURST if held else DUE,
             "answer": None,
             "message_state": "WAITING",
             "delivery_state": "WAITING",
@@ -152,12 +159,25 @@ def insert_history(db: psycopg.Connection[Any], *, client: int, group: int, coun
     return _insert(db, client=client, group=group, count=count, due=False)
 
 
-def insert_due(db: psycopg.Connection[Any], *, client: int, group: int, count: int) -> float:
+def insert_due(
+    db: psycopg.Connection[Any], *, client: int, group: int, count: int, held: bool = False
+) -> float:
     """``count`` AUTH commands past their timeout, still in progress (the sweep's work), counted
-    in the client's in-progress tally as ``command_create`` would."""
-    seconds = _insert(db, client=client, group=group, count=count, due=True)
+    in the client's in-progress tally as ``command_create`` would. ``held``: not due yet (their
+    external id is ``BURST``) until ``release`` makes them all due at once."""
+    seconds = _insert(db, client=client, group=group, count=count, due=True, held=held)
     tally(db, client=client, change=count)
     return seconds
+
+
+def release(db: psycopg.Connection[Any]) -> int:
+    """Make every held command due now, in one statement (one commit): a burst of due commands
+    as an outage of the devices would leave. Returns how many."""
+    return db.execute(
+        "UPDATE hermod_command SET expires_at = now() WHERE external_id = %s "
+        "AND state = 'IN_PROGRESS'",
+        (BURST,),
+    ).rowcount
 
 
 def tally(db: psycopg.Connection[Any], *, client: int, change: int) -> None:

@@ -37,7 +37,11 @@ def test_the_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     assert results["push_wake"]["lost"] == 0
     assert 0 < results["push_wake"]["woken_ms"]["p50"] <= results["push_wake"]["woken_ms"]["p99"]
     assert results["sweep"]["due"] == 500
+    assert results["sweep"]["expiries_per_s"] > 0
+    assert results["burst"]["due"] == 500
+    assert results["burst"]["called_back_s"] > 0
+    assert results["scale"]["large"]["settled"]["prewarm"]["pages"] > 0
     for request in ("create", "poll", "list", "fetch", "answer", "callback"):
         assert results["queries"][request]["queries"] > 0
-    assert len(results["targets"]) == 5
+    assert len(results["targets"]) == 8
     assert all(isinstance(t["pass"], bool) for t in results["targets"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.api_client import Api
 from tests.e2e.steps import (
     assert_all_delivered_once,
     assert_none_stuck,
@@ -20,6 +21,13 @@ from tests.seeds import provisioning_command
 from tests.stack import hermod_stack
 
 pytestmark = pytest.mark.services
+
+
+def create_expiring(client: Api, count: int) -> list[str]:
+    """``count`` commands that expire two seconds from now."""
+    body = provisioning_command()
+    body["commandHeader"] = {"lifespan": 2, "timeout": 2}
+    return [client.create("provision", body)["commandId"] for _ in range(count)]
 
 
 def test_kill_9_of_a_worker_in_the_middle_of_deliveries(tmp_path: Path, receiver) -> None:
@@ -72,9 +80,7 @@ def test_four_workers_racing_the_expiry_sweep_expire_each_command_once(
 ) -> None:
     with hermod_stack(tmp_path, workers=4) as (hermod, _pg, _redis):
         client = make_client(hermod, receiver)
-        body = provisioning_command()
-        body["commandHeader"] = {"lifespan": 2, "timeout": 2}
-        ids = [client.create("provision", body)["commandId"] for _ in range(40)]
+        ids = create_expiring(client, 40)
         # Besides beat's schedule, flood the workers with sweeps so that they race.
         hermod.manage(
             "shell", "-c",
@@ -86,3 +92,23 @@ def test_four_workers_racing_the_expiry_sweep_expire_each_command_once(
             assert item.body["state"] == "EXPIRED"
         time.sleep(2)
         assert len(receiver.received) == len(ids)  # nothing arrives twice later either
+
+
+def test_kill_9_of_the_workers_in_the_middle_of_a_batch_of_expiry_callbacks(
+    tmp_path: Path, receiver
+) -> None:
+    with hermod_stack(tmp_path, workers=2) as (hermod, _pg, _redis):
+        client = make_client(hermod, receiver)
+        receiver.hang_next = 8  # every first attempt hangs inside a worker's batch
+        receiver.hang_seconds = 20
+        ids = create_expiring(client, 8)
+        deadline = time.time() + 30
+        while len(receiver.attempts) < 8 and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(receiver.attempts) == 8
+        for worker in list(hermod.workers):
+            worker.kill()  # SIGKILL mid-batch; the supervisor starts them again
+        # Nothing recorded: the claims' leases run out and the sweep hands the rows out again.
+        assert_all_delivered_once(receiver, ids)
+        assert all(item.body["state"] == "EXPIRED" for item in receiver.received)
+        assert_none_stuck(client, ids)

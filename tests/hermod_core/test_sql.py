@@ -390,6 +390,59 @@ def test_the_callback_claim_is_the_orm_s_conditional_update(client: Any, client_
 
 
 @pytest.mark.django_db
+def test_the_batch_callback_claim_is_the_orm_s_conditional_update(
+    client: Any, client_a: Persona
+) -> None:
+    due, waiting, held = (create_command(client, client_a).callback for _ in range(3))
+    now = timezone.now()
+    lease = now + timedelta(seconds=60)
+    CallbackDelivery.objects.filter(pk__in=[due.pk, held.pk]).update(
+        state=DeliveryState.PENDING, next_attempt_at=now - timedelta(seconds=1), body={"a": 1}
+    )
+    CallbackDelivery.objects.filter(pk=held.pk).update(next_attempt_at=now + timedelta(seconds=5))
+    ids = [due.pk, waiting.pk, held.pk, held.pk + 1000]
+    expected = set(
+        CallbackDelivery.objects.filter(
+            pk__in=ids, state=DeliveryState.PENDING, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    claimed = sql.callbacks_claim(delivery_ids=ids, now=now, lease=lease)
+    assert {d.pk for d in claimed} == expected == {due.pk}
+    assert [row(d) for d in claimed] == [row(CallbackDelivery.objects.get(pk=due.pk))]
+    assert claimed[0].next_attempt_at == lease
+    assert sql.callbacks_claim(delivery_ids=ids, now=now, lease=lease) == []
+    assert sql.callbacks_claim(delivery_ids=[], now=now, lease=lease) == []
+
+
+@pytest.mark.django_db
+def test_the_callback_release_writes_what_saving_each_row_writes(
+    client: Any, client_a: Persona
+) -> None:
+    deliveries = [create_command(client, client_a).callback for _ in range(3)]
+    now = timezone.now()
+    changes = [
+        ({"commandId": "1", "state": "EXPIRED", "text": 'a "quoted" \\ é'}, "PENDING", now),
+        ({"commandId": "2", "nested": [1, None, {"x": True}]}, "SKIPPED", None),
+        ({"commandId": "3"}, "PENDING", now - timedelta(microseconds=1)),
+    ]
+
+    def apply() -> None:
+        for delivery, (body, state, at) in zip(deliveries, changes, strict=True):
+            delivery.body, delivery.state, delivery.next_attempt_at = body, state, at
+
+    apply()
+    sql.callbacks_release(deliveries)
+    written = [row(CallbackDelivery.objects.get(pk=d.pk)) for d in deliveries]
+    CallbackDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        body=None, state=DeliveryState.WAITING, next_attempt_at=None
+    )
+    apply()
+    for delivery in deliveries:
+        delivery.save(update_fields=["body", "state", "next_attempt_at"])
+    assert written == [row(CallbackDelivery.objects.get(pk=d.pk)) for d in deliveries]
+
+
+@pytest.mark.django_db
 def test_the_database_ping_names_the_database() -> None:
     assert sql.database_ping() == connection.vendor
 
