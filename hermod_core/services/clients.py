@@ -314,6 +314,19 @@ def config_notes_report(notes: list[ConfigNote]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+# The settings of a configuration-file entry (protocol.client_config.ClientEntry) and the client
+# field each sets.
+_IMPORTED_SETTINGS = (
+    ("callback_url", "callback_url"),
+    ("callback_basic_auth", "callback_basic_auth"),
+    ("callback_signing_secret", "callback_signing_secret"),
+    ("content_provider_url", "content_provider_url"),
+    ("content_provider_basic_auth", "content_provider_basic_auth"),
+    ("attempts", "callback_attempts"),
+    ("retry_delay", "callback_retry_delay"),
+)
+
+
 @transaction.atomic
 def clients_import(
     *, entries: list[ClientEntry], actor: Actor, notes: list[ConfigNote] | None = None
@@ -345,20 +358,10 @@ def clients_import(
             updated.append(entry.client_id)
             if entry.group is not None:
                 client.group = group_get_or_create(name=entry.group, actor=actor)
-        if entry.callback_url is not None:
-            client.callback_url = entry.callback_url
-        if entry.callback_basic_auth is not None:
-            client.callback_basic_auth = entry.callback_basic_auth
-        if entry.callback_signing_secret is not None:
-            client.callback_signing_secret = entry.callback_signing_secret
-        if entry.content_provider_url is not None:
-            client.content_provider_url = entry.content_provider_url
-        if entry.content_provider_basic_auth is not None:
-            client.content_provider_basic_auth = entry.content_provider_basic_auth
-        if entry.attempts is not None:
-            client.callback_attempts = entry.attempts
-        if entry.retry_delay is not None:
-            client.callback_retry_delay = entry.retry_delay
+        for setting, field in _IMPORTED_SETTINGS:
+            value = getattr(entry, setting)
+            if value is not None:  # an entry that leaves a setting out keeps the client's
+                setattr(client, field, value)
         if entry.key:
             new_hash = api_key_hash(entry.key)
             if new_hash != client.key_hash:
