@@ -31,7 +31,7 @@ from hermod_core.scep import (
     make_ra_identity,
 )
 from hermod_core.services.audit import Actor, audit_record
-from hermod_core.services.ca_challenges import CA_STEP_GRACE
+from hermod_core.services.ca_challenges import CA_STEP_GRACE, ca_settings_locked
 from hermod_core.services.commands import callback_release, command_create
 from hermod_core.services.dispatch import enqueue_ca_enrollment
 from hermod_core.services.errors import ServiceError
@@ -277,9 +277,7 @@ def ca_ra_identity_generate(*, actor: Actor, group: Group, common_name: str) -> 
     stored PEM (unencrypted: the workers sign with it); the certificate is what the CA
     administrator registers.
     """
-    ca = CaSettings.objects.select_for_update().filter(group=group).first()
-    if ca is None:
-        raise CaConfigurationError("Save the CA's SCEP URL first.")
+    ca = ca_settings_locked(group)
     name = (common_name.strip() or f"Hermod RA {group.name}")[:64]
     ca.ra_key_pem, ca.ra_certificate_pem = ra_identity_pem(name)
     ca.save(update_fields=["ra_key_pem", "ra_certificate_pem", "updated_at"])

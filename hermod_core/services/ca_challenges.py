@@ -242,6 +242,15 @@ def ca_challenge_verify(
     return ChallengeAccepted(command_id=command.pk, keyid=row.keyid, first_use=first)
 
 
+def ca_settings_locked(group: Group) -> CaSettings:
+    """The group's CA settings, locked for the change its caller makes (the verifier, the RA
+    identity); refused while the group has none."""
+    ca = CaSettings.objects.select_for_update().filter(group=group).first()
+    if ca is None:
+        raise ServiceError("Save the CA's SCEP URL first.")
+    return ca
+
+
 @transaction.atomic
 def ca_verifier_rotate(*, group: Group, actor: Actor) -> str:
     """A new verifier credential for the group's CA; returned once, only its digest is stored.
@@ -249,9 +258,7 @@ def ca_verifier_rotate(*, group: Group, actor: Actor) -> str:
     The previous credential stops working at once. Raises ``ServiceError`` when the group has
     no CA.
     """
-    ca = CaSettings.objects.select_for_update().filter(group=group).first()
-    if ca is None:
-        raise ServiceError("Save the CA's SCEP URL first.")
+    ca = ca_settings_locked(group)
     credential = ca_verifier_generate()
     ca.verifier_hash = ca_verifier_hash(credential)
     ca.verifier_created_at = timezone.now()

@@ -16,8 +16,11 @@ from hermod_core.selectors.ca import (
     STATIC_CHALLENGE_WARNING,
     ca_challenge_warnings,
 )
-from hermod_core.services.ca_challenges import CA_STEP_GRACE
+from hermod_core.services.audit import Actor
+from hermod_core.services.ca import ca_ra_identity_generate
+from hermod_core.services.ca_challenges import CA_STEP_GRACE, ca_verifier_rotate
 from hermod_core.services.credentials import ca_challenge_hash
+from hermod_core.services.errors import ServiceError
 from tests.factories import (
     STATIC_PASSWORD,
     Persona,
@@ -106,3 +109,15 @@ def test_a_one_time_ca_without_a_verifier_credential_is_warned_about(client_a: P
     CaSettings.objects.filter(pk=ca.pk).update(verifier_hash="")
     ca.refresh_from_db()
     assert ca_challenge_warnings(ca) == [NO_VERIFIER_WARNING]
+
+
+def test_a_group_without_ca_settings_is_told_to_save_the_scep_url_first(
+    client_a: Persona,
+) -> None:
+    group, actor = client_a.client.group, Actor.system("test")
+    with pytest.raises(ServiceError) as verifier:
+        ca_verifier_rotate(group=group, actor=actor)
+    with pytest.raises(ServiceError) as ra_identity:
+        ca_ra_identity_generate(group=group, actor=actor, common_name="")
+    assert str(verifier.value) == str(ra_identity.value) == "Save the CA's SCEP URL first."
+    assert not CaSettings.objects.filter(group=group).exists()
