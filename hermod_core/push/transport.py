@@ -51,28 +51,35 @@ def tls_context(verify: str | bool) -> ssl.SSLContext:
 
 
 class Http2Client:
-    """One pooled ``httpx.Client`` speaking HTTP/2, made on first use in each process.
+    """A pooled ``httpx.Client`` speaking HTTP/2 for each thread, made on its first use there.
+
+    httpcore's synchronous HTTP/2 connection is not safe for threads multiplexing streams on it:
+    one stream closing races another starting, and a send ends in a ``KeyError`` or loses its
+    answer (encode/httpx#3072). So each thread owns its client and connection; a Celery worker
+    (prefork, one thread per process) still keeps one connection per provider.
 
     Celery's prefork pool forks after import; a connection opened in the parent must not be
     shared by the children (two processes writing frames into one TLS stream), so a client is
-    owned by the process id that made it. ``httpx.Client`` itself is safe across threads.
+    also owned by the process id that made it.
     """
 
     def __init__(self, *, verify: str | bool, timeout: float) -> None:
         self._context = tls_context(verify)
         self._timeout = httpx.Timeout(timeout)
+        self._local = threading.local()
         self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
-        self._pid = 0
+        self._made: list[tuple[int, httpx.Client]] = []  # (process id, client), for close()
 
     def get(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None or self._pid != os.getpid():
-                self._client = httpx.Client(
-                    http2=True, verify=self._context, timeout=self._timeout, follow_redirects=False
-                )
-                self._pid = os.getpid()
-            return self._client
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None or self._local.pid != os.getpid():
+            client = httpx.Client(
+                http2=True, verify=self._context, timeout=self._timeout, follow_redirects=False
+            )
+            self._local.client, self._local.pid = client, os.getpid()
+            with self._lock:
+                self._made.append((os.getpid(), client))
+        return client
 
     def post(self, url: str, **options: Any) -> httpx.Response:
         """POST, once more at once if a pooled connection turned out dead.
@@ -88,10 +95,13 @@ class Http2Client:
             return self.get().post(url, **options)
 
     def close(self) -> None:
+        """Close every client this process made, in any thread; the next ``get`` makes anew."""
         with self._lock:
-            if self._client is not None and self._pid == os.getpid():
-                self._client.close()
-            self._client = None
+            made, self._made = self._made, []
+        self._local = threading.local()
+        for pid, client in made:
+            if pid == os.getpid():
+                client.close()
 
 
 def transport_failure(exc: httpx.HTTPError) -> PushResult:
