@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from hermod_core.models import AuditEvent, Group
+from hermod_core.models import AuditEvent, Client, Command, Group, Profile
 
 
 @dataclass(frozen=True)
@@ -29,24 +29,43 @@ class Actor:
         return cls(name=name)
 
 
+# The rows an audit event can be about, each naming itself and its group as ``_about`` says.
+Audited = Client | Command | Group | Profile
+
+
+def _about(row: Audited) -> tuple[str, str, int]:
+    """The target type, id and group id of an event about ``row`` (no query: the ids are on it)."""
+    if isinstance(row, Group):
+        return "group", row.name, row.pk
+    if isinstance(row, Client):
+        return "client", row.client_id, row.group_id
+    return type(row).__name__.lower(), str(row.pk), row.group_id  # a command or a profile
+
+
 def audit_record(
     *,
     actor: Actor,
     action: str,
+    about: Audited | None = None,
     target_type: str = "",
     target_id: str = "",
     group: Group | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one audit event naming ``actor``; call it inside the transaction of the change it
-    records."""
+    records. The event is ``about`` a client, command, group or profile (its id and group are
+    the target), or else names its target with ``target_type``, ``target_id`` and ``group`` (an
+    account, an address, a group being deleted)."""
+    group_id = group.pk if group is not None else None
+    if about is not None:
+        target_type, target_id, group_id = _about(about)
     return AuditEvent.objects.create(
         actor=actor.name,
         actor_user=actor.user,  # type: ignore[misc]  # the project's user model
         action=action,
         target_type=target_type,
         target_id=target_id,
-        group=group,
+        group_id=group_id,
         details=details or {},
         ip=actor.address,
     )

@@ -102,9 +102,7 @@ def ca_settings_set(
     audit_record(
         actor=actor,
         action="group.ca_settings",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={
             "scep_url": row.scep_url,
             "enabled": enabled,
@@ -284,9 +282,7 @@ def ca_ra_identity_generate(*, actor: Actor, group: Group, common_name: str) -> 
     audit_record(
         actor=actor,
         action="group.ca_ra_identity",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"common_name": name},
     )
     return ca
@@ -318,9 +314,7 @@ def ca_test_connection(*, actor: Actor, group: Group) -> CaTestResult:
     audit_record(
         actor=actor,
         action="group.ca_test",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"ok": result.ok, "capabilities": list(result.capabilities), "error": result.error},
     )
     return result

@@ -230,9 +230,7 @@ def ca_challenge_verify(
             audit_record(
                 actor=Actor.system("ca"),
                 action="ca.challenge_consumed",
-                target_type="command",
-                target_id=str(command.pk),
-                group=ca.group,
+                about=command,
                 details={"keyid": row.keyid, "with_csr": bool(bound)},
             )
     if not first:
@@ -266,9 +264,7 @@ def ca_verifier_rotate(*, group: Group, actor: Actor) -> str:
     audit_record(
         actor=actor,
         action="group.ca_verifier",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"rotated": True},
     )
     return credential

@@ -355,9 +355,7 @@ def callback_send_test(*, client: Client, actor: Actor) -> CallbackDelivery:
     audit_record(
         actor=actor,
         action="callback.test",
-        target_type="client",
-        target_id=client.client_id,
-        group=client.group,
+        about=client,
         details={"event_id": str(delivery.event_id)},
     )
     enqueue_callback(delivery.pk)

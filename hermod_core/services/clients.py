@@ -59,7 +59,7 @@ class IssuedKey:
 def group_get_or_create(*, name: str, actor: Actor) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     if created:
-        audit_record(actor=actor, action="group.create", target_type="group", target_id=name)
+        audit_record(actor=actor, action="group.create", about=group)
     return group
 
 
@@ -116,9 +116,7 @@ def client_create(
     audit_record(
         actor=actor,
         action="client.create",
-        target_type="client",
-        target_id=client_id,
-        group=group,
+        about=client,
         details={"callback_url": callback_url, "content_provider_url": content_provider_url},
     )
     return IssuedKey(client=client, key=key)
@@ -152,9 +150,7 @@ def client_settings_update(*, client: Client, changes: dict[str, object], actor:
     audit_record(
         actor=actor,
         action="client.update_settings",
-        target_type="client",
-        target_id=client.client_id,
-        group=client.group,
+        about=client,
         details={
             name: ("changed" if name in _SECRET_SETTINGS else value)
             for name, value in changes.items()
@@ -203,9 +199,7 @@ def client_rotate_key(
     audit_record(
         actor=actor,
         action="client.rotate_key",
-        target_type="client",
-        target_id=client.client_id,
-        group=client.group,
+        about=client,
         details={
             "grace_seconds": int(grace.total_seconds()),
             "old_key_valid_until": expires.isoformat() if expires else None,
@@ -221,9 +215,7 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: Actor) -> Client
     audit_record(
         actor=actor,
         action="client.enable" if enabled else "client.disable",
-        target_type="client",
-        target_id=client.client_id,
-        group=client.group,
+        about=client,
     )
     return client
 
@@ -259,9 +251,7 @@ def client_delete(*, client: Client, actor: Actor) -> Client:
     audit_record(
         actor=actor,
         action="client.delete",
-        target_type="client",
-        target_id=client.client_id,
-        group=client.group,
+        about=client,
         details={"commands_kept": locked.commands.count()},
     )
     return client
@@ -433,9 +423,7 @@ def client_callback_update(
     audit_record(
         actor=actor,
         action="client.update_callback",
-        target_type="client",
-        target_id=client.client_id,
-        group=client.group,
+        about=client,
         details={"callback_url": client.callback_url, "changed_secrets": changed},
     )
     return client

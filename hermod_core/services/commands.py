@@ -586,9 +586,7 @@ def command_issue(
     audit_record(
         actor=actor,
         action="command.issue",
-        target_type="command",
-        target_id=str(command.pk),
-        group=client.group,
+        about=command,
         details={
             "type": command.command_type,
             "client": client.client_id,
@@ -615,9 +613,7 @@ def command_cancel_by(*, actor: Actor, command: Command) -> bool:
     audit_record(
         actor=actor,
         action="command.cancel",
-        target_type="command",
-        target_id=str(command.pk),
-        group=command.group,
+        about=command,
         details={"cancelled": won},
     )
     return won

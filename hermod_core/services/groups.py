@@ -44,9 +44,7 @@ def group_create(*, actor: Actor, name: str) -> Group:
             if _taken(name):
                 raise ServiceError(f"A group named {name} exists already.")
             group = Group.objects.create(name=name)
-            audit_record(
-                actor=actor, action="group.create", target_type="group", target_id=name, group=group
-            )
+            audit_record(actor=actor, action="group.create", about=group)
     except IntegrityError:
         raise ServiceError(f"A group named {name} exists already.") from None
     return group
@@ -69,9 +67,7 @@ def group_rename(*, actor: Actor, group: Group, name: str) -> Group:
             audit_record(
                 actor=actor,
                 action="group.rename",
-                target_type="group",
-                target_id=name,
-                group=group,
+                about=group,
                 details={"from": old, "to": name},
             )
     except IntegrityError:

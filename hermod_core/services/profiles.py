@@ -23,8 +23,6 @@ def box_token_revoke(*, actor: Actor, profile: Profile) -> bool:
         audit_record(
             actor=actor,
             action="profile.revoke_box_token",
-            target_type="profile",
-            target_id=str(profile.pk),
-            group=profile.group,
+            about=profile,
         )
     return bool(revoked)

@@ -189,9 +189,7 @@ def push_registration_remove(*, profile: Profile, actor: Actor) -> bool:
             audit_record(
                 actor=actor,
                 action="profile.remove_push",
-                target_type="profile",
-                target_id=str(profile.pk),
-                group=profile.group,
+                about=profile,
             )
     return bool(deleted)
 
@@ -544,9 +542,7 @@ def push_settings_set(
     audit_record(
         actor=actor,
         action="group.push_settings",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"changed": changed, "providers": sorted(config.providers())},
     )
     return config

@@ -52,9 +52,7 @@ def signer_ca_add(
     audit_record(
         actor=actor,
         action="group.trust_signer_ca",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"sha256": row.sha256, "subject": row.subject, "label": row.label},
     )
     return row
@@ -67,9 +65,7 @@ def signer_ca_remove(*, ca: TrustedSignerCa, actor: Actor) -> None:
     audit_record(
         actor=actor,
         action="group.untrust_signer_ca",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"sha256": ca.sha256, "subject": ca.subject},
     )
     ca.delete()

@@ -42,9 +42,7 @@ def trusted_key_add(
     audit_record(
         actor=actor,
         action="group.trust_key",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details={"thumbprint": print_, "label": key.label},
     )
     return key
@@ -59,8 +57,6 @@ def trusted_key_remove(*, actor: Actor, key: TrustedAttestationKey) -> None:
     audit_record(
         actor=actor,
         action="group.untrust_key",
-        target_type="group",
-        target_id=group.name,
-        group=group,
+        about=group,
         details=details,
     )
