@@ -41,11 +41,11 @@ from hermod_core.selectors.mailbox import (
     BoxNotFound,
     device_command_body,
     message_get_for_answer,
-    visible_messages,
 )
 from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_of_group
 from hermod_core.services.commands import (
     command_transition,
+    message_answer_claim,
     messages_transition,
     profile_delete,
 )
@@ -349,10 +349,7 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
     now = timezone.now()
     try:
         with transaction.atomic():
-            claimed = messages_transition(
-                where=visible_messages(now) & Q(pk=mid), to=MessageState.ANSWERED, answered_at=now
-            )
-            if not claimed:
+            if not message_answer_claim(mid=mid, now=now):
                 if Message.objects.filter(pk=mid, state=MessageState.ANSWERED).exists():
                     raise AlreadyAnswered
                 raise BoxNotFound
