@@ -30,6 +30,7 @@ from hermod_core.lifecycle import (
     destination_sources,
 )
 from hermod_core.models import (
+    AcceptedSignature,
     CallbackDelivery,
     Client,
     Command,
@@ -161,6 +162,10 @@ def _joined(
     return found
 
 
+def _placeholders(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
 def _uuid(value: uuid.UUID) -> Any:
     """A UUID as the database stores it (native on PostgreSQL, 32 hex digits on SQLite)."""
     return Mailbox._meta.pk.get_db_prep_value(value, connection)
@@ -255,6 +260,46 @@ def clients_of_commands(command_ids: list[int]) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, command_ids)
         return [client_id for (client_id,) in cursor.fetchall()]
+
+
+_COMMANDS_END = "UPDATE hermod_command SET {sets} WHERE id IN ({ids}) AND state IN ({sources})"
+
+
+def commands_end(*, command_ids: list[int], sources: list[str], changes: dict[str, Any]) -> int:
+    """``Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)``: the
+    conditional UPDATE of ``services.commands.commands_transition`` (``changes`` names fields or
+    their attnames; their values are prepared by each field, as the ORM's UPDATE does). Returns
+    how many rows it changed."""
+    db = _db()
+    quote = db.ops.quote_name
+    fields = [Command._meta.get_field(name) for name in changes]
+    sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)  # type: ignore[union-attr]
+    # Only the model's own column names and placeholders are joined into the statement.
+    statement = _COMMANDS_END.format(
+        sets=sets, ids=_placeholders(command_ids), sources=_placeholders(sources)
+    )
+    values = [
+        f.get_db_prep_save(v, db)  # type: ignore[union-attr]
+        for f, v in zip(fields, changes.values(), strict=True)
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(statement, [*values, *command_ids, *sources])
+        return int(cursor.rowcount)
+
+
+_MESSAGES_END = (
+    "UPDATE hermod_message SET state = %s WHERE command_id IN ({ids}) AND state IN ({sources})"
+)
+
+
+def messages_end(*, command_ids: list[int], sources: list[str], to: str) -> int:
+    """``Message.objects.filter(command_id__in=command_ids, state__in=sources).update(state=to)``:
+    the destinations still open when their commands end (``services.commands``). Returns how many
+    rows it changed."""
+    statement = _MESSAGES_END.format(ids=_placeholders(command_ids), sources=_placeholders(sources))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [to, *command_ids, *sources])
+        return int(cursor.rowcount)
 
 
 # --- the in-progress tally (models.commands.InProgressTally) ----------------------------------
@@ -485,6 +530,24 @@ def message_claim_answer(*, mid: uuid.UUID, now: datetime) -> int:
         return int(cursor.rowcount)
 
 
+def accepted_signature_add(signature: AcceptedSignature) -> bool:
+    """Insert the unsaved ``signature`` unless a row with the same key is there (either unique
+    constraint of ``AcceptedSignature``): True if it was inserted. One statement that never fails
+    on the conflict (``ON CONFLICT DO NOTHING``), so no savepoint is needed around it: like a
+    plain INSERT it waits for a concurrent transaction that inserted the same key, and finds the
+    conflict once that one commits (or inserts, if it rolled back)."""
+    statement, params = _insert_rows(AcceptedSignature, [signature])
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} ON CONFLICT DO NOTHING RETURNING id", params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    signature.pk = row[0]
+    signature._state.adding = False
+    signature._state.db = connection.alias
+    return True
+
+
 # --- push (docs/PROTOCOL.md §14) --------------------------------------------------------------
 
 _PUSH_SETTINGS = "SELECT {columns} FROM hermod_group_push_settings WHERE group_id = %s"
@@ -524,10 +587,6 @@ def callback_claim(*, delivery_id: int, now: datetime, lease: datetime) -> Callb
     """``callbacks_claim`` of one delivery: the row, or None if it is not pending or not due."""
     claimed = callbacks_claim(delivery_ids=[delivery_id], now=now, lease=lease)
     return claimed[0] if claimed else None
-
-
-def _placeholders(values: Sequence[object]) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 _CALLBACKS_WAITING = (
@@ -578,6 +637,9 @@ _CALLBACKS_RELEASE = (
     "AS r(id bigint, body jsonb, state text, next_attempt_at timestamptz) WHERE d.id = r.id"
 )
 _RELEASED_FIELDS = ["body", "state", "next_attempt_at"]
+_CALLBACK_RELEASE = (
+    "UPDATE hermod_callback_delivery SET body = %s, state = %s, next_attempt_at = %s WHERE id = %s"
+)
 
 
 def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
@@ -585,8 +647,15 @@ def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
     on PostgreSQL one statement for all of them (the expiry sweep releases hundreds at once;
     Django's ``bulk_update``, a CASE per column, costs more to build than separate UPDATEs)."""
     if connection.vendor != "postgresql" or len(deliveries) < 2:
-        for delivery in deliveries:
-            delivery.save(update_fields=_RELEASED_FIELDS)
+        db = _db()
+        fields = [CallbackDelivery._meta.get_field(name) for name in _RELEASED_FIELDS]
+        with db.cursor() as cursor:
+            for delivery in deliveries:
+                values = [
+                    f.get_db_prep_save(getattr(delivery, f.attname), db)  # type: ignore[union-attr]
+                    for f in fields
+                ]
+                cursor.execute(_CALLBACK_RELEASE, [*values, delivery.pk])
         return
     rows = [
         {

@@ -458,7 +458,9 @@ def commands_transition(
     if signature is not None:
         changes["signature"] = signature
     sources = [s.value for s in command_sources(to)]
-    won = Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)
+    # The ORM's filter(pk__in=…, state__in=sources).update(**changes), hand-written: the
+    # statement of every command's end (hermod_core.sql).
+    won = sql.commands_end(command_ids=command_ids, sources=sources, changes=changes)
     if won == 0:
         return 0
     winners = command_ids
@@ -476,8 +478,9 @@ def commands_transition(
 
 def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> int:
     """Move the messages matched by ``where`` to ``to`` (with ``changes``, such as a timestamp);
-    returns how many moved. The only code that changes a message's state (with
-    ``message_answer_claim``, its tuned form for the claim of every answer).
+    returns how many moved. The only code that changes a message's state, with its tuned forms
+    for the two statements of every answer: ``message_answer_claim`` and the end of a command's
+    open destinations in ``_after_transition``.
 
     One conditional UPDATE restricted to the states ``to`` may follow (lifecycle's destination
     table): of two racing callers only the one whose UPDATE matched a row moved it, the other's
@@ -499,7 +502,10 @@ def _after_transition(command_ids: list[int], to: State) -> list[Command]:
     """What every final state brings, in the same transaction: open destinations end, callbacks
     are released, admin keys are forgotten. Returns the commands the release read."""
     end = destination_end_state(to)
-    messages_transition(where=Q(command_id__in=command_ids), to=end)
+    # messages_transition(where=Q(command_id__in=command_ids), to=end), hand-written: the
+    # statement of every command's end (hermod_core.sql).
+    sources = [s.value for s in destination_sources(end)]
+    sql.messages_end(command_ids=command_ids, sources=sources, to=end.value)
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
     return loaded

@@ -19,6 +19,7 @@ from django.utils import timezone
 from hermod_core import sql
 from hermod_core.lifecycle import destination_sources
 from hermod_core.models import (
+    AcceptedSignature,
     CallbackDelivery,
     Client,
     Command,
@@ -556,6 +557,87 @@ def test_the_messages_of_commands_are_the_orm_s(client: Any, client_a: Persona) 
         expected = Message.objects.filter(command_id__in=chosen)
         assert [row(m) for m in sql.messages_of_commands(chosen)] == [row(m) for m in expected]
     assert len(sql.messages_of_commands(ids)) == 3
+
+
+@pytest.mark.django_db
+def test_the_end_of_commands_is_the_orm_s_conditional_update(
+    client: Any, client_a: Persona
+) -> None:
+    commands = [create_command(client, client_a) for _ in range(3)]
+    ids = [c.pk for c in commands]
+    profile = make_profile(client_a.client)
+    now = timezone.now()
+    changes: dict[str, Any] = {
+        "state": "COMPLETED",
+        "finished_at": now,
+        "failure_code": "",
+        "failure_reason": 'a "quoted" \\ é',
+        "answer": {"responseHeader": {"code": 0}, "nested": [1, None, {"x": True}]},
+        "profile_id": profile.pk,
+        "signature": {"verification": "ok"},
+    }
+    Command.objects.filter(pk=ids[2]).update(state="FAILED", finished_at=now)
+    columns = [f.attname for f in Command._meta.concrete_fields]
+
+    def rows() -> list[tuple[Any, ...]]:
+        return list(Command.objects.filter(pk__in=ids).order_by("pk").values_list(*columns))
+
+    before = rows()
+    orm = Command.objects.filter(pk__in=ids, state__in=["IN_PROGRESS"]).update(**changes)
+    after_orm = rows()
+    for command, values in zip(commands, before, strict=True):
+        Command.objects.filter(pk=command.pk).update(**dict(zip(columns, values, strict=True)))
+    assert rows() == before
+    won = sql.commands_end(command_ids=ids, sources=["IN_PROGRESS"], changes=changes)
+    assert won == orm == 2
+    assert rows() == after_orm
+    assert sql.commands_end(command_ids=ids, sources=["IN_PROGRESS"], changes=changes) == 0
+
+
+@pytest.mark.django_db
+def test_the_end_of_open_destinations_is_the_orm_s_conditional_update(
+    client: Any, client_a: Persona
+) -> None:
+    commands = [create_command(client, client_a) for _ in range(3)]
+    ids = [c.pk for c in commands]
+    Message.objects.filter(command_id=ids[1]).update(state="FETCHED")
+    Message.objects.filter(command_id=ids[2]).update(state="ANSWERED")
+    states = list(Message.objects.order_by("pk").values_list("pk", "state"))
+    open_ = ["WAITING", "FETCHED"]
+    orm = Message.objects.filter(command_id__in=ids, state__in=open_).update(state="WITHDRAWN")
+    after_orm = list(Message.objects.order_by("pk").values_list("pk", "state"))
+    for pk, state in states:
+        Message.objects.filter(pk=pk).update(state=state)
+    assert sql.messages_end(command_ids=ids, sources=open_, to="WITHDRAWN") == orm == 2
+    assert list(Message.objects.order_by("pk").values_list("pk", "state")) == after_orm
+    assert sql.messages_end(command_ids=ids, sources=open_, to="EXPIRED") == 0
+
+
+@pytest.mark.django_db
+def test_an_accepted_signature_is_inserted_once_per_profile_and_per_signer(
+    client_a: Persona,
+) -> None:
+    profile = make_profile(client_a.client)
+    other = make_profile(client_a.client, "carol")
+
+    def add(**fields: Any) -> bool:
+        return sql.accepted_signature_add(AcceptedSignature(**fields))
+
+    assert add(profile=profile, sha256="s1")
+    assert not add(profile=profile, sha256="s1")  # accepted_signature_unique_per_profile
+    assert add(profile=other, sha256="s1")
+    assert add(profile=None, signer="k1", sha256="s1")
+    assert not add(profile=None, signer="k1", sha256="s1")  # ..._unique_per_signer
+    assert add(profile=None, signer="k2", sha256="s1")
+    # The rows are those the ORM writes (with their ids and creation times).
+    signature = AcceptedSignature(profile=profile, sha256="s2")
+    assert sql.accepted_signature_add(signature)
+    assert row(signature) == row(AcceptedSignature.objects.get(pk=signature.pk))
+    assert AcceptedSignature.objects.count() == 5
+    # The ORM's plain INSERT fails on the same conflicts.
+    for fields in ({"profile": profile, "sha256": "s1"}, {"signer": "k1", "sha256": "s1"}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            AcceptedSignature.objects.create(**fields)
 
 
 @pytest.mark.django_db
