@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -48,50 +49,53 @@ def main() -> None:
     bench = Bench(sizes, folder, argparse.Namespace())
     env = {"HERMOD_RATE_LIMIT_CLIENT": "1000000000", "HERMOD_RATE_LIMIT_BOX": "1000000000"}
     figures: dict[Path, list[dict[str, Any]]] = {path: [] for path in options.checkouts}
-    with hermod_stack(folder / "stack", workers=1, beat=False, env=env, web_workers=1) as (
-        hermod,
-        postgres,
-        redis,
-    ):
-        bench.attach(hermod, postgres, redis)
-        try:
-            bench.provision()
-            device = bench.devices[0]
-            arguments = {
-                "api_key": bench.api_key,
-                "profile_id": device.profile_id,
-                "boxtoken": device.boxtoken,
-                "state_dir": str(device.state_dir),
-                "repeat": options.repeat,
-            }
-            environ = hermod.env | {"DJANGO_SETTINGS_MODULE": "hermod_core.settings"}
-            if options.hold:
-                options.hold.write_text(json.dumps({"env": environ, "arguments": arguments}))
-                print(f"stack up: {options.hold}", flush=True)
-                while options.hold.exists():
-                    time.sleep(1)
-                return
-            for round_ in range(options.rounds):
-                for index, path in enumerate(options.checkouts):
-                    if options.profile:
-                        arguments["profile"] = str(options.profile / str(index))
-                        (options.profile / str(index)).mkdir(parents=True, exist_ok=True)
-                    result = subprocess.run(
-                        [PYTHON, "-m", "tests.bench.queries", json.dumps(arguments)],
-                        cwd=path, env=environ, capture_output=True, text=True, check=False,
-                    )  # fmt: skip
-                    if result.returncode != 0:
-                        raise SystemExit(f"{path}: {result.stderr[-3000:]}")
-                    one = json.loads(result.stdout.strip().splitlines()[-1])
-                    figures[path].append(one)
-                    print(
-                        f"round {round_} {path}: "
-                        + ", ".join(f"{s} {one[s]['cpu_ms']}" for s in STEPS),
-                        flush=True,
-                    )
-        finally:
-            bench.receiver.stop()
-            bench.db.close()
+    try:
+        with hermod_stack(folder / "stack", workers=1, beat=False, env=env, web_workers=1) as (
+            hermod,
+            postgres,
+            redis,
+        ):
+            bench.attach(hermod, postgres, redis)
+            try:
+                bench.provision()
+                device = bench.devices[0]
+                arguments = {
+                    "api_key": bench.api_key,
+                    "profile_id": device.profile_id,
+                    "boxtoken": device.boxtoken,
+                    "state_dir": str(device.state_dir),
+                    "repeat": options.repeat,
+                }
+                environ = hermod.env | {"DJANGO_SETTINGS_MODULE": "hermod_core.settings"}
+                if options.hold:
+                    options.hold.write_text(json.dumps({"env": environ, "arguments": arguments}))
+                    print(f"stack up: {options.hold}", flush=True)
+                    while options.hold.exists():
+                        time.sleep(1)
+                    return
+                for round_ in range(options.rounds):
+                    for index, path in enumerate(options.checkouts):
+                        if options.profile:
+                            arguments["profile"] = str(options.profile / str(index))
+                            (options.profile / str(index)).mkdir(parents=True, exist_ok=True)
+                        result = subprocess.run(
+                            [PYTHON, "-m", "tests.bench.queries", json.dumps(arguments)],
+                            cwd=path, env=environ, capture_output=True, text=True, check=False,
+                        )  # fmt: skip
+                        if result.returncode != 0:
+                            raise SystemExit(f"{path}: {result.stderr[-3000:]}")
+                        one = json.loads(result.stdout.strip().splitlines()[-1])
+                        figures[path].append(one)
+                        print(
+                            f"round {round_} {path}: "
+                            + ", ".join(f"{s} {one[s]['cpu_ms']}" for s in STEPS),
+                            flush=True,
+                        )
+            finally:
+                bench.receiver.stop()
+                bench.db.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if options.out:
         options.out.write_text(json.dumps({str(p): r for p, r in figures.items()}, indent=1))
     print()
