@@ -23,7 +23,14 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
+from hermod_core.lifecycle import (
+    OPEN_DESTINATIONS,
+    DestinationState,
+    State,
+    destination_sources,
+)
 from hermod_core.models import (
+    AcceptedSignature,
     CallbackDelivery,
     Client,
     Command,
@@ -70,6 +77,20 @@ def _converters(model: type[Model]) -> tuple[tuple[int, Any, tuple[Any, ...]], .
     return tuple(converters)
 
 
+def _instance(model: type[M], values: list[Any], db: BaseDatabaseWrapper) -> M:
+    """An instance of ``model`` from its concrete columns' values as the driver gave them,
+    converted as the ORM converts them."""
+    for n, col, converters in _converters(model):
+        for convert in converters:
+            values[n] = convert(values[n], col, db)
+    return model.from_db(db.alias, _attnames(model), values)
+
+
+@cache
+def _attnames(model: type[Model]) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
 def _instances(
     model: type[M],
     template: str,
@@ -87,20 +108,62 @@ def _instances(
     with db.cursor() as cursor:
         cursor.execute(_statement(model, template, alias), params)
         rows = cursor.fetchall()
-    meta = model._meta
-    count = len(meta.concrete_fields)
-    attnames = [f.attname for f in meta.concrete_fields]
+    count = len(model._meta.concrete_fields)
     instances = []
     for row in rows:
-        values = list(row)
-        for n, col, converters in _converters(model):
-            for convert in converters:
-                values[n] = convert(values[n], col, db)
-        instance = model.from_db(db.alias, attnames, values[:count])
-        for name, value in zip(extras, values[count:], strict=True):
+        instance = _instance(model, list(row[:count]), db)
+        for name, value in zip(extras, row[count:], strict=True):
             setattr(instance, name, value)
         instances.append(instance)
     return instances
+
+
+# One model's columns in a joined statement: the placeholder of its columns in the template
+# (``{name}``), the model, and the table's alias in the statement.
+Part = tuple[str, type[Model], str]
+
+
+@cache
+def _pk_position(model: type[Model]) -> int:
+    return list(model._meta.concrete_fields).index(model._meta.pk)
+
+
+@cache
+def _joined_statement(template: str, parts: tuple[Part, ...]) -> str:
+    quote = connection.ops.quote_name
+    return template.format(
+        **{
+            name: ", ".join(f"{alias}.{quote(str(f.column))}" for f in model._meta.concrete_fields)
+            for name, model, alias in parts
+        }
+    )
+
+
+def _joined(
+    template: str, parts: tuple[Part, ...], params: Sequence[Any]
+) -> list[tuple[Model | None, ...]]:
+    """The rows of a statement that selects the columns of several models (``parts``, in the
+    order of the template's placeholders), each row as one instance per model (None for a model
+    whose primary key is NULL: an outer join that found nothing)."""
+    db = _db()
+    with db.cursor() as cursor:
+        cursor.execute(_joined_statement(template, parts), params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        start, instances = 0, []
+        for _, model, _ in parts:
+            fields = model._meta.concrete_fields
+            values = list(row[start : start + len(fields)])
+            start += len(fields)
+            absent = values[_pk_position(model)] is None
+            instances.append(None if absent else _instance(model, values, db))
+        found.append(tuple(instances))
+    return found
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 def _uuid(value: uuid.UUID) -> Any:
@@ -197,6 +260,46 @@ def clients_of_commands(command_ids: list[int]) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, command_ids)
         return [client_id for (client_id,) in cursor.fetchall()]
+
+
+_COMMANDS_END = "UPDATE hermod_command SET {sets} WHERE id IN ({ids}) AND state IN ({sources})"
+
+
+def commands_end(*, command_ids: list[int], sources: list[str], changes: dict[str, Any]) -> int:
+    """``Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)``: the
+    conditional UPDATE of ``services.commands.commands_transition`` (``changes`` names fields or
+    their attnames; their values are prepared by each field, as the ORM's UPDATE does). Returns
+    how many rows it changed."""
+    db = _db()
+    quote = db.ops.quote_name
+    fields = [Command._meta.get_field(name) for name in changes]
+    sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)  # type: ignore[union-attr]
+    # Only the model's own column names and placeholders are joined into the statement.
+    statement = _COMMANDS_END.format(
+        sets=sets, ids=_placeholders(command_ids), sources=_placeholders(sources)
+    )
+    values = [
+        f.get_db_prep_save(v, db)  # type: ignore[union-attr]
+        for f, v in zip(fields, changes.values(), strict=True)
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(statement, [*values, *command_ids, *sources])
+        return int(cursor.rowcount)
+
+
+_MESSAGES_END = (
+    "UPDATE hermod_message SET state = %s WHERE command_id IN ({ids}) AND state IN ({sources})"
+)
+
+
+def messages_end(*, command_ids: list[int], sources: list[str], to: str) -> int:
+    """``Message.objects.filter(command_id__in=command_ids, state__in=sources).update(state=to)``:
+    the destinations still open when their commands end (``services.commands``). Returns how many
+    rows it changed."""
+    statement = _MESSAGES_END.format(ids=_placeholders(command_ids), sources=_placeholders(sources))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [to, *command_ids, *sources])
+        return int(cursor.rowcount)
 
 
 # --- the in-progress tally (models.commands.InProgressTally) ----------------------------------
@@ -362,6 +465,89 @@ def active_keys(profile_id: uuid.UUID) -> list[Key]:
     return _instances(Key, _ACTIVE_KEYS, [_uuid(profile_id)])
 
 
+_MESSAGE_WITH_COMMAND = (
+    "SELECT {message}, {command}, {profile} FROM hermod_message m "
+    "JOIN hermod_command c ON c.id = m.command_id "
+    "LEFT JOIN hermod_profile p ON p.id = m.profile_id "
+    "WHERE m.id = %s AND m.mailbox_id = %s"
+)
+_MESSAGE_PARTS: tuple[Part, ...] = (
+    ("message", Message, "m"),
+    ("command", Command, "c"),
+    ("profile", Profile, "p"),
+)
+
+
+def message_with_command(*, mid: uuid.UUID, bid: uuid.UUID) -> Message | None:
+    """``Message.objects.filter(pk=mid, mailbox_id=bid).select_related("command", "profile")
+    .first()``: every answer reads its message so."""
+    rows = _joined(_MESSAGE_WITH_COMMAND, _MESSAGE_PARTS, [_uuid(mid), _uuid(bid)])
+    if not rows:
+        return None
+    message, command, profile = rows[0]
+    assert isinstance(message, Message)
+    _set_related(message, "command", command)
+    _set_related(message, "profile", profile)
+    return message
+
+
+def _set_related(instance: Model, name: str, related: Model | None) -> None:
+    """Cache ``related`` as ``instance``'s foreign key ``name``, as ``select_related`` does (the
+    id column stays as read)."""
+    field = instance._meta.get_field(name)
+    field.set_cached_value(instance, related)  # type: ignore[union-attr]
+
+
+# The claim of an answered message: the conditional UPDATE of services.commands.
+# messages_transition to ANSWERED with selectors.mailbox.visible_messages as its condition
+# (open, its command in progress, neither past due, its content resolved), spelled out once here
+# and checked against that ORM form by tests/hermod_core/test_sql.py.
+_MESSAGE_CLAIM_ANSWER = (
+    "UPDATE hermod_message SET state = %s, answered_at = %s "
+    "WHERE id = %s AND state IN ({sources}) AND (state = %s OR expires_at > %s) "
+    "AND command_id IN (SELECT id FROM hermod_command "
+    "WHERE state = %s AND expires_at > %s AND content_ready)"
+)
+
+
+_CLAIM_SOURCES = sorted(
+    s.value for s in destination_sources(DestinationState.ANSWERED) & OPEN_DESTINATIONS
+)
+_MESSAGE_CLAIM_ANSWER = _MESSAGE_CLAIM_ANSWER.replace(
+    "{sources}", ", ".join(["%s"] * len(_CLAIM_SOURCES))
+)
+
+
+def message_claim_answer(*, mid: uuid.UUID, now: datetime) -> int:
+    """Move the visible message ``mid`` to ANSWERED at ``now``; 1 if this call did, else 0."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [
+        DestinationState.ANSWERED.value, at, _uuid(mid), *_CLAIM_SOURCES,
+        DestinationState.FETCHED.value, at, State.IN_PROGRESS.value, at,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_MESSAGE_CLAIM_ANSWER, params)
+        return int(cursor.rowcount)
+
+
+def accepted_signature_add(signature: AcceptedSignature) -> bool:
+    """Insert the unsaved ``signature`` unless a row with the same key is there (either unique
+    constraint of ``AcceptedSignature``): True if it was inserted. One statement that never fails
+    on the conflict (``ON CONFLICT DO NOTHING``), so no savepoint is needed around it: like a
+    plain INSERT it waits for a concurrent transaction that inserted the same key, and finds the
+    conflict once that one commits (or inserts, if it rolled back)."""
+    statement, params = _insert_rows(AcceptedSignature, [signature])
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} ON CONFLICT DO NOTHING RETURNING id", params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    signature.pk = row[0]
+    signature._state.adding = False
+    signature._state.db = connection.alias
+    return True
+
+
 # --- push (docs/PROTOCOL.md §14) --------------------------------------------------------------
 
 _PUSH_SETTINGS = "SELECT {columns} FROM hermod_group_push_settings WHERE group_id = %s"
@@ -403,6 +589,46 @@ def callback_claim(*, delivery_id: int, now: datetime, lease: datetime) -> Callb
     return claimed[0] if claimed else None
 
 
+_CALLBACKS_WAITING = (
+    "SELECT {delivery}, {command}, {client} FROM hermod_callback_delivery d "
+    "JOIN hermod_command c ON c.id = d.command_id JOIN hermod_client k ON k.id = d.client_id "
+    "WHERE d.command_id IN ({ids}) AND d.state = %s ORDER BY d.id DESC"
+)
+_DELIVERY_PARTS: tuple[Part, ...] = (
+    ("delivery", CallbackDelivery, "d"),
+    ("command", Command, "c"),
+    ("client", Client, "k"),
+)
+_MESSAGES_OF_COMMANDS = (
+    "SELECT {columns} FROM hermod_message WHERE command_id IN ({ids}) ORDER BY created_at, id"
+)
+
+
+def callbacks_waiting(command_ids: list[int]) -> list[CallbackDelivery]:
+    """``CallbackDelivery.objects.filter(command_id__in=command_ids, state=WAITING)
+    .select_related("command", "client")``: the callback rows a command's end releases."""
+    if not command_ids:
+        return []
+    # Only placeholders are joined into the statement (one per command id).
+    template = _CALLBACKS_WAITING.replace("{ids}", _placeholders(command_ids))
+    deliveries = []
+    rows = _joined(template, _DELIVERY_PARTS, [*command_ids, DeliveryState.WAITING.value])
+    for delivery, command, client in rows:
+        assert isinstance(delivery, CallbackDelivery)
+        _set_related(delivery, "command", command)
+        _set_related(delivery, "client", client)
+        deliveries.append(delivery)
+    return deliveries
+
+
+def messages_of_commands(command_ids: list[int]) -> list[Message]:
+    """``Message.objects.filter(command_id__in=command_ids)``, in the model's order."""
+    if not command_ids:
+        return []
+    template = _MESSAGES_OF_COMMANDS.replace("{ids}", _placeholders(command_ids))
+    return _instances(Message, template, command_ids)
+
+
 # The rows' new values come as one JSON array (one parameter to quote, not one per value).
 _CALLBACKS_RELEASE = (
     "UPDATE hermod_callback_delivery AS d "
@@ -411,6 +637,9 @@ _CALLBACKS_RELEASE = (
     "AS r(id bigint, body jsonb, state text, next_attempt_at timestamptz) WHERE d.id = r.id"
 )
 _RELEASED_FIELDS = ["body", "state", "next_attempt_at"]
+_CALLBACK_RELEASE = (
+    "UPDATE hermod_callback_delivery SET body = %s, state = %s, next_attempt_at = %s WHERE id = %s"
+)
 
 
 def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
@@ -418,8 +647,15 @@ def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
     on PostgreSQL one statement for all of them (the expiry sweep releases hundreds at once;
     Django's ``bulk_update``, a CASE per column, costs more to build than separate UPDATEs)."""
     if connection.vendor != "postgresql" or len(deliveries) < 2:
-        for delivery in deliveries:
-            delivery.save(update_fields=_RELEASED_FIELDS)
+        db = _db()
+        fields = [CallbackDelivery._meta.get_field(name) for name in _RELEASED_FIELDS]
+        with db.cursor() as cursor:
+            for delivery in deliveries:
+                values = [
+                    f.get_db_prep_save(getattr(delivery, f.attname), db)  # type: ignore[union-attr]
+                    for f in fields
+                ]
+                cursor.execute(_CALLBACK_RELEASE, [*values, delivery.pk])
         return
     rows = [
         {

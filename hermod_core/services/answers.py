@@ -41,11 +41,11 @@ from hermod_core.selectors.mailbox import (
     BoxNotFound,
     device_command_body,
     message_get_for_answer,
-    visible_messages,
 )
 from hermod_core.selectors.profiles import profile_with_active_key, signer_cas_of_group
 from hermod_core.services.commands import (
     command_transition,
+    message_answer_claim,
     messages_transition,
     profile_delete,
 )
@@ -255,22 +255,23 @@ def _record_signature(
     its ``signer`` key); refuse one accepted before (§6.3).
 
     Race-free without a look-up: the unique constraints decide. Of two answers carrying the same
-    signature, the second INSERT waits for the first's transaction and fails once it commits
-    (or succeeds if it rolled back). The savepoint turns exactly that IntegrityError into
-    SIGNATURE_REPLAYED here, so the command ends FAILED like after any rejection, and keeps it
-    apart from the IntegrityError ``answer_accept`` maps to PROFILE_ID_TAKEN. The rows belong to
-    the transaction that completes the command: if the completion loses, they are rolled back too.
+    signature, the second INSERT waits for the first's transaction and finds the conflict once
+    it commits (or inserts, if it rolled back); the INSERT does nothing on a conflict
+    (``sql.accepted_signature_add``), so no savepoint is needed, and SIGNATURE_REPLAYED ends
+    the command FAILED like any rejection (``_decide``'s savepoint drops a row written before).
+    The rows belong to the transaction that completes the command: if the completion loses,
+    they are rolled back too.
     """
-    try:
-        with transaction.atomic():
-            if signer is not None:
-                AcceptedSignature.objects.create(profile=None, signer=signer, sha256=fingerprint)
-            if profile is not None:
-                AcceptedSignature.objects.create(profile=profile, sha256=fingerprint)
-    except IntegrityError:
-        raise answers.AnswerRejected(
-            "SIGNATURE_REPLAYED", "This signature was already accepted for an earlier command."
-        ) from None
+    rows = []
+    if signer is not None:
+        rows.append(AcceptedSignature(profile=None, signer=signer, sha256=fingerprint))
+    if profile is not None:
+        rows.append(AcceptedSignature(profile=profile, sha256=fingerprint))
+    for row in rows:
+        if not sql.accepted_signature_add(row):
+            raise answers.AnswerRejected(
+                "SIGNATURE_REPLAYED", "This signature was already accepted for an earlier command."
+            )
 
 
 def _ping(command: Command, message: Message, envelope: answers.Envelope) -> None:
@@ -349,18 +350,14 @@ def answer_accept(*, access: BoxAccess, mid: uuid.UUID, raw: Any) -> AnswerOutco
     now = timezone.now()
     try:
         with transaction.atomic():
-            claimed = messages_transition(
-                where=visible_messages(now) & Q(pk=mid), to=MessageState.ANSWERED, answered_at=now
-            )
-            if not claimed:
+            if not message_answer_claim(mid=mid, now=now):
                 if Message.objects.filter(pk=mid, state=MessageState.ANSWERED).exists():
                     raise AlreadyAnswered
                 raise BoxNotFound
             return _decide(command, message, envelope, location)
     except IntegrityError:
         # A device-reported profile id or box id taken by a concurrent provisioning. (A replayed
-        # signature's IntegrityError never gets here: _record_signature handles it in its
-        # savepoint.)
+        # signature raises no IntegrityError: _record_signature's INSERT does nothing then.)
         return _reject_answer(
             command,
             envelope,

@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -458,7 +458,9 @@ def commands_transition(
     if signature is not None:
         changes["signature"] = signature
     sources = [s.value for s in command_sources(to)]
-    won = Command.objects.filter(pk__in=command_ids, state__in=sources).update(**changes)
+    # The ORM's filter(pk__in=…, state__in=sources).update(**changes), hand-written: the
+    # statement of every command's end (hermod_core.sql).
+    won = sql.commands_end(command_ids=command_ids, sources=sources, changes=changes)
     if won == 0:
         return 0
     winners = command_ids
@@ -476,7 +478,9 @@ def commands_transition(
 
 def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> int:
     """Move the messages matched by ``where`` to ``to`` (with ``changes``, such as a timestamp);
-    returns how many moved. The only code that changes a message's state.
+    returns how many moved. The only code that changes a message's state, with its tuned forms
+    for the two statements of every answer: ``message_answer_claim`` and the end of a command's
+    open destinations in ``_after_transition``.
 
     One conditional UPDATE restricted to the states ``to`` may follow (lifecycle's destination
     table): of two racing callers only the one whose UPDATE matched a row moved it, the other's
@@ -486,11 +490,22 @@ def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> in
     return Message.objects.filter(where, state__in=sources).update(state=to.value, **changes)
 
 
+def message_answer_claim(*, mid: uuid.UUID, now: datetime) -> bool:
+    """``messages_transition(where=visible_messages(now) & Q(pk=mid), to=ANSWERED,
+    answered_at=now) == 1``: the claim of a device's answer to its message, as one hand-written
+    conditional UPDATE (``hermod_core.sql.message_claim_answer``, every answer makes it). Of two
+    answers to the same message only the one whose UPDATE matched the row moved it."""
+    return sql.message_claim_answer(mid=mid, now=now) == 1
+
+
 def _after_transition(command_ids: list[int], to: State) -> list[Command]:
     """What every final state brings, in the same transaction: open destinations end, callbacks
     are released, admin keys are forgotten. Returns the commands the release read."""
     end = destination_end_state(to)
-    messages_transition(where=Q(command_id__in=command_ids), to=end)
+    # messages_transition(where=Q(command_id__in=command_ids), to=end), hand-written: the
+    # statement of every command's end (hermod_core.sql).
+    sources = [s.value for s in destination_sources(end)]
+    sql.messages_end(command_ids=command_ids, sources=sources, to=end.value)
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
     return loaded
@@ -528,11 +543,7 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
     a client without callback URL polls, and its row is kept as SKIPPED, the record that nothing
     was sent.
     """
-    deliveries = list(
-        CallbackDelivery.objects.filter(command_id__in=command_ids, state=DeliveryState.WAITING)
-        .select_related("command", "client")
-        .prefetch_related("command__messages")
-    )
+    deliveries = sql.callbacks_waiting(command_ids)
     now = timezone.now()
     released = []
     commands = []
@@ -542,12 +553,19 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
         commands.append(command)
         if command.ca_state == CaStep.PENDING:
             continue
-        delivery.body = result_body(command_result_view(command))
+        released.append(delivery)
+    messages: dict[int, list[Message]] = {}
+    for message in sql.messages_of_commands([d.command_id for d in released if d.command_id]):
+        messages.setdefault(message.command_id, []).append(message)
+    for delivery in released:
+        command = delivery.command
+        assert command is not None
+        view = command_result_view(command, messages=messages.get(command.pk, []))
+        delivery.body = result_body(view)
         if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
         else:
             delivery.state = DeliveryState.SKIPPED
-        released.append(delivery)
     # One plain UPDATE for one row; one statement for a batch (hermod_core.sql).
     sql.callbacks_release(released)
     enqueue_callbacks([d.pk for d in released if d.state == DeliveryState.PENDING])

@@ -3,6 +3,7 @@ and, with DATABASE_URL, on PostgreSQL), and no other module of the code opens a 
 ``.raw()``."""
 
 import ast
+import itertools
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -12,11 +13,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model, Sum
+from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
 from hermod_core import sql
+from hermod_core.lifecycle import destination_sources
 from hermod_core.models import (
+    AcceptedSignature,
     CallbackDelivery,
     Client,
     Command,
@@ -28,10 +31,12 @@ from hermod_core.models import (
     Mailbox,
     MailboxKind,
     Message,
+    MessageState,
     Profile,
     ProfileState,
 )
-from tests.factories import Persona
+from hermod_core.selectors.mailbox import visible_messages
+from tests.factories import Persona, make_profile
 from tests.seeds import provisioning_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -440,6 +445,199 @@ def test_the_callback_release_writes_what_saving_each_row_writes(
     for delivery in deliveries:
         delivery.save(update_fields=["body", "state", "next_attempt_at"])
     assert written == [row(CallbackDelivery.objects.get(pk=d.pk)) for d in deliveries]
+
+
+def auth_command(web: Any, persona: Persona, profile: Profile) -> Command:
+    response = web.post(
+        f"{PREFIX}/command/authenticate",
+        {"commandHeader": {"externalId": "sql"}, "authCommand": {"profileid": str(profile.pk)}},
+        content_type="application/json",
+        **persona.headers,
+    )
+    assert response.status_code == 200, response.content
+    return Command.objects.get(pk=response.json()["commandId"])
+
+
+@pytest.mark.django_db
+def test_a_message_with_its_command_and_profile_is_the_orm_s(
+    client: Any, client_a: Persona, django_assert_num_queries: Any
+) -> None:
+    profile = make_profile(client_a.client)
+    commands = [create_command(client, client_a), auth_command(client, client_a, profile)]
+    messages = [m for c in commands for m in c.messages.all()]
+    assert {m.profile_id for m in messages} == {None, profile.pk}
+    for message in messages:
+        for bid in (message.mailbox_id, uuid.uuid4()):
+            for mid in (message.pk, uuid.uuid4()):
+                expected = (
+                    Message.objects.filter(pk=mid, mailbox_id=bid)
+                    .select_related("command", "profile")
+                    .first()
+                )
+                found = sql.message_with_command(mid=mid, bid=bid)
+                assert row(found) == row(expected)
+                if found is not None and expected is not None:
+                    with django_assert_num_queries(0):
+                        assert row(found.command) == row(expected.command)
+                        assert row(found.profile) == row(expected.profile)
+
+
+@pytest.mark.django_db
+def test_the_answer_claim_is_the_orm_s_conditional_update(client: Any, client_a: Persona) -> None:
+    """Every combination of what makes a message visible (its state and deadline, its command's
+    state, deadline and content): the hand-written claim moves exactly the messages the ORM form
+    of messages_transition moves, and writes the same."""
+    message = create_command(client, client_a).messages.get()
+    command = message.command
+    now = timezone.now()
+    past, future = now - timedelta(seconds=1), now + timedelta(seconds=60)
+    sources = [s.value for s in destination_sources(MessageState.ANSWERED)]
+    claimed_cases = 0
+
+    def reset(case: tuple[Any, ...]) -> None:
+        state, expires, command_state, command_expires, ready = case
+        Message.objects.filter(pk=message.pk).update(
+            state=state, expires_at=expires, answered_at=None
+        )
+        Command.objects.filter(pk=command.pk).update(
+            state=command_state,
+            expires_at=command_expires,
+            content_ready=ready,
+            finished_at=None if command_state == "IN_PROGRESS" else now,
+        )
+
+    for case in itertools.product(
+        [s.value for s in MessageState], (past, now, future), ("IN_PROGRESS", "COMPLETED"),
+        (past, now, future), (True, False),
+    ):  # fmt: skip
+        reset(case)
+        orm = Message.objects.filter(
+            visible_messages(now) & Q(pk=message.pk), state__in=sources
+        ).update(state=MessageState.ANSWERED, answered_at=now)
+        orm_row = row(Message.objects.get(pk=message.pk))
+        reset(case)
+        assert sql.message_claim_answer(mid=message.pk, now=now) == orm
+        assert row(Message.objects.get(pk=message.pk)) == orm_row
+        claimed_cases += orm
+    assert claimed_cases == 2 * 2  # WAITING or FETCHED, in time, command in progress and ready
+    assert sql.message_claim_answer(mid=uuid.uuid4(), now=now) == 0
+
+
+@pytest.mark.django_db
+def test_the_waiting_callbacks_with_command_and_client_are_the_orm_s(
+    client: Any, client_a: Persona, client_b: Persona, django_assert_num_queries: Any
+) -> None:
+    commands = [create_command(client, p) for p in (client_a, client_b, client_a)]
+    CallbackDelivery.objects.filter(command=commands[2]).update(
+        state=DeliveryState.SKIPPED, body={"a": 1}
+    )
+    ids = [c.pk for c in commands]
+    for chosen in (ids, ids[:1], ids[2:], [], [ids[0] + 1000]):
+        expected = list(
+            CallbackDelivery.objects.filter(
+                command_id__in=chosen, state=DeliveryState.WAITING
+            ).select_related("command", "client")
+        )
+        found = sql.callbacks_waiting(chosen)
+        assert [row(d) for d in found] == [row(d) for d in expected]
+        with django_assert_num_queries(0):
+            assert [(row(d.command), row(d.client)) for d in found] == [
+                (row(d.command), row(d.client)) for d in expected
+            ]
+    assert len(sql.callbacks_waiting(ids)) == 2
+
+
+@pytest.mark.django_db
+def test_the_messages_of_commands_are_the_orm_s(client: Any, client_a: Persona) -> None:
+    commands = [create_command(client, client_a) for _ in range(2)]
+    profile = make_profile(client_a.client)
+    commands.append(auth_command(client, client_a, profile))
+    ids = [c.pk for c in commands]
+    for chosen in (ids, ids[1:], [], [ids[0] + 1000]):
+        expected = Message.objects.filter(command_id__in=chosen)
+        assert [row(m) for m in sql.messages_of_commands(chosen)] == [row(m) for m in expected]
+    assert len(sql.messages_of_commands(ids)) == 3
+
+
+@pytest.mark.django_db
+def test_the_end_of_commands_is_the_orm_s_conditional_update(
+    client: Any, client_a: Persona
+) -> None:
+    commands = [create_command(client, client_a) for _ in range(3)]
+    ids = [c.pk for c in commands]
+    profile = make_profile(client_a.client)
+    now = timezone.now()
+    changes: dict[str, Any] = {
+        "state": "COMPLETED",
+        "finished_at": now,
+        "failure_code": "",
+        "failure_reason": 'a "quoted" \\ é',
+        "answer": {"responseHeader": {"code": 0}, "nested": [1, None, {"x": True}]},
+        "profile_id": profile.pk,
+        "signature": {"verification": "ok"},
+    }
+    Command.objects.filter(pk=ids[2]).update(state="FAILED", finished_at=now)
+    columns = [f.attname for f in Command._meta.concrete_fields]
+
+    def rows() -> list[tuple[Any, ...]]:
+        return list(Command.objects.filter(pk__in=ids).order_by("pk").values_list(*columns))
+
+    before = rows()
+    orm = Command.objects.filter(pk__in=ids, state__in=["IN_PROGRESS"]).update(**changes)
+    after_orm = rows()
+    for command, values in zip(commands, before, strict=True):
+        Command.objects.filter(pk=command.pk).update(**dict(zip(columns, values, strict=True)))
+    assert rows() == before
+    won = sql.commands_end(command_ids=ids, sources=["IN_PROGRESS"], changes=changes)
+    assert won == orm == 2
+    assert rows() == after_orm
+    assert sql.commands_end(command_ids=ids, sources=["IN_PROGRESS"], changes=changes) == 0
+
+
+@pytest.mark.django_db
+def test_the_end_of_open_destinations_is_the_orm_s_conditional_update(
+    client: Any, client_a: Persona
+) -> None:
+    commands = [create_command(client, client_a) for _ in range(3)]
+    ids = [c.pk for c in commands]
+    Message.objects.filter(command_id=ids[1]).update(state="FETCHED")
+    Message.objects.filter(command_id=ids[2]).update(state="ANSWERED")
+    states = list(Message.objects.order_by("pk").values_list("pk", "state"))
+    open_ = ["WAITING", "FETCHED"]
+    orm = Message.objects.filter(command_id__in=ids, state__in=open_).update(state="WITHDRAWN")
+    after_orm = list(Message.objects.order_by("pk").values_list("pk", "state"))
+    for pk, state in states:
+        Message.objects.filter(pk=pk).update(state=state)
+    assert sql.messages_end(command_ids=ids, sources=open_, to="WITHDRAWN") == orm == 2
+    assert list(Message.objects.order_by("pk").values_list("pk", "state")) == after_orm
+    assert sql.messages_end(command_ids=ids, sources=open_, to="EXPIRED") == 0
+
+
+@pytest.mark.django_db
+def test_an_accepted_signature_is_inserted_once_per_profile_and_per_signer(
+    client_a: Persona,
+) -> None:
+    profile = make_profile(client_a.client)
+    other = make_profile(client_a.client, "carol")
+
+    def add(**fields: Any) -> bool:
+        return sql.accepted_signature_add(AcceptedSignature(**fields))
+
+    assert add(profile=profile, sha256="s1")
+    assert not add(profile=profile, sha256="s1")  # accepted_signature_unique_per_profile
+    assert add(profile=other, sha256="s1")
+    assert add(profile=None, signer="k1", sha256="s1")
+    assert not add(profile=None, signer="k1", sha256="s1")  # ..._unique_per_signer
+    assert add(profile=None, signer="k2", sha256="s1")
+    # The rows are those the ORM writes (with their ids and creation times).
+    signature = AcceptedSignature(profile=profile, sha256="s2")
+    assert sql.accepted_signature_add(signature)
+    assert row(signature) == row(AcceptedSignature.objects.get(pk=signature.pk))
+    assert AcceptedSignature.objects.count() == 5
+    # The ORM's plain INSERT fails on the same conflicts.
+    for fields in ({"profile": profile, "sha256": "s1"}, {"signer": "k1", "sha256": "s1"}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            AcceptedSignature.objects.create(**fields)
 
 
 @pytest.mark.django_db
