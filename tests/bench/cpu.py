@@ -58,14 +58,7 @@ def main() -> None:
             bench.attach(hermod, postgres, redis)
             try:
                 bench.provision()
-                device = bench.devices[0]
-                arguments = {
-                    "api_key": bench.api_key,
-                    "profile_id": device.profile_id,
-                    "boxtoken": device.boxtoken,
-                    "state_dir": str(device.state_dir),
-                    "repeat": options.repeat,
-                }
+                arguments = bench.queries_arguments(options.repeat)
                 environ = hermod.env | {"DJANGO_SETTINGS_MODULE": "hermod_core.settings"}
                 if options.hold:
                     options.hold.write_text(json.dumps({"env": environ, "arguments": arguments}))

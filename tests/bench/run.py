@@ -686,15 +686,20 @@ class Bench:
 
     # --- queries and profile -------------------------------------------------------------------
 
-    def count_queries(self) -> None:
-        bench_device = self.devices[0]
-        arguments = {
+    def queries_arguments(self, repeat: int) -> dict[str, Any]:
+        """What ``tests.bench.queries`` takes: the client's key, the first device's profile and
+        box, and how many timed round trips."""
+        device = self.devices[0]
+        return {
             "api_key": self.api_key,
-            "profile_id": bench_device.profile_id,
-            "boxtoken": bench_device.boxtoken,
-            "state_dir": str(bench_device.state_dir),
-            "repeat": self.sizes.query_repeat,
+            "profile_id": device.profile_id,
+            "boxtoken": device.boxtoken,
+            "state_dir": str(device.state_dir),
+            "repeat": repeat,
         }
+
+    def count_queries(self) -> None:
+        arguments = self.queries_arguments(self.sizes.query_repeat)
         result = subprocess.run(
             [PYTHON, "-m", "tests.bench.queries", json.dumps(arguments)],
             cwd=ROOT,
