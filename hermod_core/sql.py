@@ -15,15 +15,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import F, Field, Model
 
 from hermod_core.models import (
+    CallbackAttempt,
     CallbackDelivery,
     Client,
     Command,
@@ -101,6 +103,23 @@ def _instances(
             setattr(instance, name, value)
         instances.append(instance)
     return instances
+
+
+@cache
+def _columns(model: type[Model], alias: str) -> str:
+    """The model's concrete columns in field order, qualified by ``alias``."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(str(f.column))}" for f in model._meta.concrete_fields)
+
+
+def _instance(model: type[M], values: Sequence[Any], db: BaseDatabaseWrapper) -> M:
+    """One row's instance from its columns' values in field order, converted as ``_instances``
+    converts them."""
+    values = list(values)
+    for n, col, converters in _converters(model):
+        for convert in converters:
+            values[n] = convert(values[n], col, db)
+    return model.from_db(db.alias, [f.attname for f in model._meta.concrete_fields], values)
 
 
 def _uuid(value: uuid.UUID) -> Any:
@@ -433,6 +452,147 @@ def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
     encoder = CallbackDelivery._meta.get_field("body").encoder
     with connection.cursor() as cursor:
         cursor.execute(_CALLBACKS_RELEASE, [json.dumps(rows, cls=encoder)])
+
+
+# A delivery, its command and its client in one row; the commands' messages in a second query.
+_CALLBACKS_WAITING = (
+    "SELECT {delivery}, {command}, {client} FROM hermod_callback_delivery d "
+    "JOIN hermod_command c ON c.id = d.command_id JOIN hermod_client k ON k.id = d.client_id "
+    "WHERE d.command_id IN ({ids}) AND d.state = %s ORDER BY d.id DESC"
+)
+_MESSAGES_OF_COMMANDS = (
+    "SELECT {columns} FROM hermod_message WHERE command_id IN ({ids}) ORDER BY created_at, id"
+)
+
+
+def callbacks_waiting(command_ids: list[int]) -> list[tuple[CallbackDelivery, list[Message]]]:
+    """The WAITING callback rows of ``command_ids``, each with its command and client attached
+    and the command's messages (in their model's order): what
+    ``CallbackDelivery.objects.filter(command_id__in=command_ids, state=WAITING)
+    .select_related("command", "client").prefetch_related("command__messages")`` reads, in as
+    many queries, without the ORM compiling them and populating the relations row by row (most
+    of the expiry sweep's CPU)."""
+    if not command_ids:
+        return []
+    db = _db()
+    ids = ", ".join(["%s"] * len(command_ids))
+    statement = _CALLBACKS_WAITING.format(
+        delivery=_columns(CallbackDelivery, "d"),
+        command=_columns(Command, "c"),
+        client=_columns(Client, "k"),
+        ids=ids,
+    )
+    with db.cursor() as cursor:
+        cursor.execute(statement, [*command_ids, DeliveryState.WAITING.value])
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    first = len(CallbackDelivery._meta.concrete_fields)
+    second = first + len(Command._meta.concrete_fields)
+    deliveries: list[tuple[CallbackDelivery, int]] = []
+    clients: dict[int, Client] = {}  # a batch's rows are mostly one client's: one instance each
+    for row in rows:
+        delivery = _instance(CallbackDelivery, row[:first], db)
+        command = delivery.command = _instance(Command, row[first:second], db)
+        client = clients.get(row[second])  # its id, the first of its columns
+        if client is None:
+            client = clients[row[second]] = _instance(Client, row[second:], db)
+        delivery.client = client
+        deliveries.append((delivery, command.pk))
+    messages: dict[int, list[Message]] = {pk: [] for _, pk in deliveries}
+    found = _MESSAGES_OF_COMMANDS.replace("{ids}", ", ".join(["%s"] * len(messages)))
+    for message in _instances(Message, found, list(messages)):
+        messages[message.command_id].append(message)
+    return [(delivery, messages[pk]) for delivery, pk in deliveries]
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a delivery, and what it changes in the delivery's row."""
+
+    delivery_id: int
+    number: int
+    status_code: int | None
+    error: str  # the attempt's error and the row's ``last_error``
+    duration_ms: int
+    at: datetime  # when the attempt is recorded (``CallbackAttempt.at``)
+    attempts: int | None  # the row's count after; None: one more than the row has then
+    state: str
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None  # None: left as it is
+
+
+# The records come as one JSON array (one parameter to quote); the attempts are inserted by a
+# data-modifying CTE of the same statement, so both writes are one atomic statement.
+_CALLBACKS_RECORD = (
+    "WITH r AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(delivery_id bigint, "
+    "number integer, status_code integer, error text, duration_ms integer, at timestamptz, "
+    "attempts integer, state text, next_attempt_at timestamptz, delivered_at timestamptz)), "
+    "a AS (INSERT INTO hermod_callback_attempt "
+    "(delivery_id, number, status_code, error, duration_ms, at) "
+    "SELECT delivery_id, number, status_code, error, duration_ms, at FROM r) "
+    "UPDATE hermod_callback_delivery AS d SET attempts = coalesce(r.attempts, d.attempts + 1), "
+    "last_status = r.status_code, last_error = r.error, state = r.state, "
+    "next_attempt_at = r.next_attempt_at, delivered_at = coalesce(r.delivered_at, d.delivered_at) "
+    "FROM r WHERE d.id = r.delivery_id AND d.state = %s"
+)
+
+
+def callbacks_record(records: list[AttemptRecord]) -> None:
+    """An attempt row per record (``CallbackAttempt``), and each record's changes to its
+    delivery if that is still PENDING (a delivery somebody else finished meanwhile is never
+    changed back). On PostgreSQL one statement for the whole batch; elsewhere, in one
+    transaction, its ORM form: ``bulk_create`` of the attempts and an UPDATE per delivery."""
+    if not records:
+        return
+    if connection.vendor != "postgresql":
+        _callbacks_record_orm(records)
+        return
+    rows = [
+        {
+            "delivery_id": r.delivery_id,
+            "number": r.number,
+            "status_code": r.status_code,
+            "error": r.error,
+            "duration_ms": r.duration_ms,
+            "at": r.at.isoformat(),
+            "attempts": r.attempts,
+            "state": r.state,
+            "next_attempt_at": None if r.next_attempt_at is None else r.next_attempt_at.isoformat(),
+            "delivered_at": None if r.delivered_at is None else r.delivered_at.isoformat(),
+        }
+        for r in records
+    ]
+    with _db().cursor() as cursor:
+        cursor.execute(_CALLBACKS_RECORD, [json.dumps(rows), DeliveryState.PENDING.value])
+
+
+@transaction.atomic
+def _callbacks_record_orm(records: list[AttemptRecord]) -> None:
+    CallbackAttempt.objects.bulk_create(
+        CallbackAttempt(
+            delivery_id=r.delivery_id,
+            number=r.number,
+            status_code=r.status_code,
+            error=r.error,
+            duration_ms=r.duration_ms,
+            at=r.at,
+        )
+        for r in records
+    )
+    for r in records:
+        changes: dict[str, object] = {
+            "attempts": F("attempts") + 1 if r.attempts is None else r.attempts,
+            "last_status": r.status_code,
+            "last_error": r.error,
+            "state": r.state,
+            "next_attempt_at": r.next_attempt_at,
+        }
+        if r.delivered_at is not None:
+            changes["delivered_at"] = r.delivered_at
+        CallbackDelivery.objects.filter(pk=r.delivery_id, state=DeliveryState.PENDING).update(
+            **changes
+        )
 
 
 # --- health -----------------------------------------------------------------------------------

@@ -528,21 +528,16 @@ def callbacks_release(*, command_ids: list[int]) -> list[Command]:
     a client without callback URL polls, and its row is kept as SKIPPED, the record that nothing
     was sent.
     """
-    deliveries = list(
-        CallbackDelivery.objects.filter(command_id__in=command_ids, state=DeliveryState.WAITING)
-        .select_related("command", "client")
-        .prefetch_related("command__messages")
-    )
     now = timezone.now()
     released = []
     commands = []
-    for delivery in deliveries:
+    for delivery, messages in sql.callbacks_waiting(command_ids):
         command = delivery.command
         assert command is not None  # selected by command
         commands.append(command)
         if command.ca_state == CaStep.PENDING:
             continue
-        delivery.body = result_body(command_result_view(command))
+        delivery.body = result_body(command_result_view(command, messages=messages))
         if delivery.client.callback_url:
             delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
         else:

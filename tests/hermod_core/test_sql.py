@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from hermod_core import sql
 from hermod_core.models import (
+    CallbackAttempt,
     CallbackDelivery,
     Client,
     Command,
@@ -440,6 +441,87 @@ def test_the_callback_release_writes_what_saving_each_row_writes(
     for delivery in deliveries:
         delivery.save(update_fields=["body", "state", "next_attempt_at"])
     assert written == [row(CallbackDelivery.objects.get(pk=d.pk)) for d in deliveries]
+
+
+@pytest.mark.django_db
+def test_the_waiting_callbacks_are_read_with_what_the_orm_form_reads(
+    client: Any, client_a: Persona, client_b: Persona
+) -> None:
+    commands = [create_command(client, persona) for persona in (client_a, client_b, client_a)]
+    ids = [command.pk for command in commands]
+    CallbackDelivery.objects.filter(command_id=ids[2]).update(
+        state=DeliveryState.PENDING, body={"commandId": "3"}
+    )
+    orm = (
+        CallbackDelivery.objects.filter(command_id__in=ids, state=DeliveryState.WAITING)
+        .select_related("command", "client")
+        .prefetch_related("command__messages")
+    )
+
+    def rows(pairs: list[tuple[CallbackDelivery, list[Message]]]) -> list[Any]:
+        return [
+            [row(d), row(d.command), row(d.client), [row(m) for m in messages]]
+            for d, messages in pairs
+        ]
+
+    expected = rows([(d, list(d.command.messages.all())) for d in orm])  # type: ignore[union-attr]
+    assert len(expected) == 2
+    assert all(messages for *_, messages in expected)
+    assert rows(sql.callbacks_waiting(ids)) == expected
+    assert sql.callbacks_waiting([ids[2]]) == []
+
+
+@pytest.mark.django_db
+def test_the_callback_record_writes_what_its_orm_form_writes(
+    client: Any, client_a: Persona
+) -> None:
+    deliveries = [create_command(client, client_a).callback for _ in range(4)]
+    ids = [d.pk for d in deliveries]
+    now = timezone.now()
+    later = now + timedelta(seconds=30)
+
+    def record(n: int, **values: Any) -> sql.AttemptRecord:
+        return sql.AttemptRecord(
+            **{"delivery_id": ids[n], "number": 3, "status_code": None, "duration_ms": 7} | values
+        )
+
+    records = [
+        record(0, status_code=200, error="", at=now, attempts=None, state="DELIVERED",
+               next_attempt_at=None, delivered_at=now),
+        record(1, error='timeout "after" 10 s é', at=now, attempts=3, state="PENDING",
+               next_attempt_at=later, delivered_at=None),
+        record(2, status_code=500, error="HTTP 500", at=now, attempts=3, state="EXHAUSTED",
+               next_attempt_at=None, delivered_at=None),
+        # Somebody else delivered it meanwhile: its attempt is kept, its row is left alone.
+        record(3, status_code=200, error="", at=now, attempts=None, state="DELIVERED",
+               next_attempt_at=None, delivered_at=later),
+    ]  # fmt: skip
+
+    def reset() -> None:
+        CallbackAttempt.objects.filter(delivery_id__in=ids).delete()
+        CallbackDelivery.objects.filter(pk__in=ids).update(
+            state=DeliveryState.PENDING, body={"x": 1}, attempts=2, next_attempt_at=now
+        )
+        CallbackDelivery.objects.filter(pk=ids[3]).update(state=DeliveryState.DELIVERED)
+
+    def written() -> list[Any]:
+        attempts = CallbackAttempt.objects.filter(delivery_id__in=ids).order_by("delivery_id")
+        return [row(CallbackDelivery.objects.get(pk=pk)) for pk in ids] + [
+            {k: v for k, v in (row(a) or {}).items() if k not in {"id", "at"}} for a in attempts
+        ]
+
+    reset()
+    sql.callbacks_record(records)
+    by_statement = written()
+    reset()
+    sql._callbacks_record_orm(records)
+    assert by_statement == written()
+    assert [d["state"] for d in by_statement[:4]] == [
+        "DELIVERED",
+        "PENDING",
+        "EXHAUSTED",
+        "DELIVERED",
+    ]
 
 
 @pytest.mark.django_db
