@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import F, Field, Model
 
 from hermod_core.lifecycle import (
     OPEN_DESTINATIONS,
@@ -31,6 +32,7 @@ from hermod_core.lifecycle import (
 )
 from hermod_core.models import (
     AcceptedSignature,
+    CallbackAttempt,
     CallbackDelivery,
     Client,
     Command,
@@ -669,6 +671,95 @@ def callbacks_release(deliveries: list[CallbackDelivery]) -> None:
     encoder = CallbackDelivery._meta.get_field("body").encoder
     with connection.cursor() as cursor:
         cursor.execute(_CALLBACKS_RELEASE, [json.dumps(rows, cls=encoder)])
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a delivery, and what it changes in the delivery's row."""
+
+    delivery_id: int
+    number: int
+    status_code: int | None
+    error: str  # the attempt's error and the row's ``last_error``
+    duration_ms: int
+    at: datetime  # when the attempt is recorded (``CallbackAttempt.at``)
+    attempts: int | None  # the row's count after; None: one more than the row has then
+    state: str
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None  # None: left as it is
+
+
+# The records come as one JSON array (one parameter to quote); the attempts are inserted by a
+# data-modifying CTE of the same statement, so both writes are one atomic statement.
+_CALLBACKS_RECORD = (
+    "WITH r AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(delivery_id bigint, "
+    "number integer, status_code integer, error text, duration_ms integer, at timestamptz, "
+    "attempts integer, state text, next_attempt_at timestamptz, delivered_at timestamptz)), "
+    "a AS (INSERT INTO hermod_callback_attempt "
+    "(delivery_id, number, status_code, error, duration_ms, at) "
+    "SELECT delivery_id, number, status_code, error, duration_ms, at FROM r) "
+    "UPDATE hermod_callback_delivery AS d SET attempts = coalesce(r.attempts, d.attempts + 1), "
+    "last_status = r.status_code, last_error = r.error, state = r.state, "
+    "next_attempt_at = r.next_attempt_at, delivered_at = coalesce(r.delivered_at, d.delivered_at) "
+    "FROM r WHERE d.id = r.delivery_id AND d.state = %s"
+)
+
+
+def callbacks_record(records: list[AttemptRecord]) -> None:
+    """An attempt row per record (``CallbackAttempt``), and each record's changes to its
+    delivery if that is still PENDING (a delivery somebody else finished meanwhile is never
+    changed back). On PostgreSQL one statement for the whole batch; elsewhere, in one
+    transaction, its ORM form: ``bulk_create`` of the attempts and an UPDATE per delivery."""
+    if not records:
+        return
+    if connection.vendor != "postgresql":
+        _callbacks_record_orm(records)
+        return
+    rows = [
+        {
+            "delivery_id": r.delivery_id,
+            "number": r.number,
+            "status_code": r.status_code,
+            "error": r.error,
+            "duration_ms": r.duration_ms,
+            "at": r.at.isoformat(),
+            "attempts": r.attempts,
+            "state": r.state,
+            "next_attempt_at": None if r.next_attempt_at is None else r.next_attempt_at.isoformat(),
+            "delivered_at": None if r.delivered_at is None else r.delivered_at.isoformat(),
+        }
+        for r in records
+    ]
+    with _db().cursor() as cursor:
+        cursor.execute(_CALLBACKS_RECORD, [json.dumps(rows), DeliveryState.PENDING.value])
+
+
+@transaction.atomic
+def _callbacks_record_orm(records: list[AttemptRecord]) -> None:
+    CallbackAttempt.objects.bulk_create(
+        CallbackAttempt(
+            delivery_id=r.delivery_id,
+            number=r.number,
+            status_code=r.status_code,
+            error=r.error,
+            duration_ms=r.duration_ms,
+            at=r.at,
+        )
+        for r in records
+    )
+    for r in records:
+        changes: dict[str, object] = {
+            "attempts": F("attempts") + 1 if r.attempts is None else r.attempts,
+            "last_status": r.status_code,
+            "last_error": r.error,
+            "state": r.state,
+            "next_attempt_at": r.next_attempt_at,
+        }
+        if r.delivered_at is not None:
+            changes["delivered_at"] = r.delivered_at
+        CallbackDelivery.objects.filter(pk=r.delivery_id, state=DeliveryState.PENDING).update(
+            **changes
+        )
 
 
 # --- health -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ tests' callback receiver and content provider."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -21,14 +23,38 @@ class _Server(ThreadingHTTPServer):
     # sending a batch of callbacks at once sees connections reset that no receiver would reset.
     request_queue_size = 512
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
 
 def serve_posts(
-    answer: Answerer, *, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    answer: Answerer,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: ssl.SSLContext | None = None,
+    keep_alive: bool = False,
 ) -> ThreadingHTTPServer:
     """Listens on ``host:port`` (0: any free port, see the server's ``server_address``), over
-    TLS when ``tls`` is given, and answers each POST with ``answer``."""
+    TLS when ``tls`` is given, and answers each POST with ``answer``. With ``keep_alive`` a
+    connection serves one request after another (HTTP/1.1), as a production receiver does;
+    without, it is closed after each answer (HTTP/1.0), so every POST connects anew."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+        def setup(self) -> None:
+            super().setup()
+            with server.connections_lock:
+                server.open_connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server.connections_lock:
+                server.open_connections.discard(self.connection)
+            super().finish()
+
         def log_message(self, *args: Any) -> None:
             pass
 
@@ -53,7 +79,13 @@ def serve_posts(
 
 
 def stop_serving(server: ThreadingHTTPServer | None) -> None:
-    """Stops a server of ``serve_posts`` (None: nothing to stop) and frees its port."""
+    """Stops a server of ``serve_posts`` (None: nothing to stop), ends its open connections and
+    frees its port."""
     if server is not None:
         server.shutdown()
         server.server_close()
+        if isinstance(server, _Server):  # kept-alive connections end too: the server is down
+            with server.connections_lock:
+                for connection in server.open_connections:
+                    with contextlib.suppress(OSError):  # the client closed it meanwhile
+                        connection.shutdown(socket.SHUT_RDWR)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,9 +22,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from requests.cookies import RequestsCookieJar, merge_cookies
+from requests.hooks import default_hooks
+from requests.sessions import merge_hooks
+from requests.structures import CaseInsensitiveDict
 
 from hermod_core import sql
-from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, DeliveryState
+from hermod_core.models import CallbackDelivery, Client, DeliveryState
 from hermod_core.protocol.results import iso
 from hermod_core.selectors.clients import client_for_delivery
 from hermod_core.services.audit import Actor, audit_record
@@ -98,11 +102,24 @@ class _Route:
     """What requests takes from the environment for a receiver's URL: proxies (``HTTPS_PROXY``,
     ``NO_PROXY``), a CA bundle variable (``REQUESTS_CA_BUNDLE``) over ``verify``, ``.netrc``
     credentials. Requests reads them on every request, walking the whole environment (about a
-    third of an attempt's CPU); a batch reads them once per receiver and passes them on."""
+    third of an attempt's CPU); a batch reads them once per receiver and passes them on. With
+    them, the URLs of the batch as requests prepares them (``urls``, by delivery path)."""
 
     proxies: MutableMapping[str, str]
     verify: str | bool
     auth: tuple[str, str] | None
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def url(self, delivery: CallbackDelivery) -> str:
+        """The URL of ``delivery`` as ``Session.post`` would send it to: requests' own
+        preparation (checks, IDNA host, quoting) of the same URL gives the same string every
+        time, so it is made once per path and batch."""
+        prepared = self.urls.get(delivery.path)
+        if prepared is None:
+            preparing = requests.PreparedRequest()
+            preparing.prepare_url(_url(delivery), None)
+            prepared = self.urls[delivery.path] = str(preparing.url)
+        return prepared
 
 
 def _route(url: str, verify: str | bool) -> _Route:
@@ -158,6 +175,29 @@ def _url(delivery: CallbackDelivery) -> str:
     return str(delivery.client.callback_url).rstrip("/") + delivery.path
 
 
+def _prepared(
+    session: requests.Session, url: str, payload: bytes, headers: dict[str, str], route: _Route
+) -> requests.PreparedRequest:
+    """The request ``session.post(url, data=payload, headers=headers, auth=route.auth)``
+    prepares, step by step as ``Session.prepare_request`` does (the session's headers, then
+    these; its cookies; the body and its length; the credentials; the hooks), except for the URL,
+    which ``url`` brings already prepared (``_Route.url``): preparing it again for every POST
+    was the largest part of an attempt's CPU."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_method("POST")
+    prepared.url = url
+    merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(session.headers)
+    merged.update(headers)
+    prepared.prepare_headers(merged)
+    prepared.prepare_cookies(
+        merge_cookies(RequestsCookieJar(), session.cookies)  # type: ignore[no-untyped-call]
+    )
+    prepared.prepare_body(payload, None, None)
+    prepared.prepare_auth(route.auth, url)
+    prepared.prepare_hooks(merge_hooks(default_hooks(), session.hooks))  # type: ignore[no-untyped-call]
+    return prepared
+
+
 def _attempt(delivery: CallbackDelivery, route: _Route) -> _Outcome:
     """POST one delivery's body to its client's receiver (no database access: it runs in the
     batch's threads)."""
@@ -167,14 +207,17 @@ def _attempt(delivery: CallbackDelivery, route: _Route) -> _Outcome:
     error = ""
     started = time.monotonic()
     try:
-        response = _session().post(
-            _url(delivery),
-            data=payload,
-            headers=_headers(delivery, client, payload),
+        session = _session()
+        prepared = _prepared(
+            session, route.url(delivery), payload, _headers(delivery, client, payload), route
+        )
+        response = session.send(
+            prepared,
             timeout=settings.HERMOD_CALLBACK_TIMEOUT,
             verify=route.verify,
             proxies=route.proxies,
-            auth=route.auth,
+            stream=False,
+            cert=None,
             allow_redirects=False,
         )
         status = response.status_code
@@ -231,64 +274,55 @@ def callbacks_deliver(*, delivery_ids: list[int]) -> dict[int, str]:
     return _record(list(zip(deliveries, outcomes, strict=True)))
 
 
-@transaction.atomic
 def _record(attempted: list[tuple[CallbackDelivery, _Outcome]]) -> dict[int, str]:
     """Write each attempt's row and its delivery's new state; schedule the failed ones again.
 
     Every update is conditional on the row still being PENDING, so a delivery that somebody else
-    finished meanwhile (after its lease ran out) is never changed back. The delivered ones of a
-    batch are one UPDATE per status code; a failure is written on its own (its retry time)."""
+    finished meanwhile (after its lease ran out) is never changed back. The whole batch is one
+    statement (``sql.callbacks_record``); the retry tasks are enqueued after it. A delivered one
+    counts one more attempt than its row has then; a failed one, one more than it had when
+    claimed, due again after the retry delay, or exhausted after its last attempt."""
     now = timezone.now()
-    CallbackAttempt.objects.bulk_create(
-        CallbackAttempt(
-            delivery=delivery,
-            number=delivery.attempts + 1,
-            status_code=outcome.status,
-            error=outcome.error,
-            duration_ms=outcome.duration_ms,
-        )
-        for delivery, outcome in attempted
-    )
-    states: dict[int, str] = {}
-    delivered: dict[int | None, list[int]] = {}
+    records = []
+    retries: list[tuple[int, timedelta]] = []
     for delivery, outcome in attempted:
-        if not outcome.error:
-            delivered.setdefault(outcome.status, []).append(delivery.pk)
-            states[delivery.pk] = DeliveryState.DELIVERED
-        else:
-            states[delivery.pk] = _record_failure(delivery, outcome, now)
-    for status, ids in delivered.items():
-        CallbackDelivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING).update(
-            attempts=F("attempts") + 1,
-            last_status=status,
-            last_error="",
-            state=DeliveryState.DELIVERED,
-            delivered_at=now,
-            next_attempt_at=None,
+        number = delivery.attempts + 1
+        attempts: int | None = None
+        state: str = DeliveryState.DELIVERED
+        next_attempt_at: datetime | None = None
+        delivered_at: datetime | None = now
+        if outcome.error:
+            attempts, state, delivered_at = number, DeliveryState.PENDING, None
+            if number >= delivery.max_attempts:
+                state = DeliveryState.EXHAUSTED
+                logger.warning(
+                    "callback %s exhausted after %d attempts: %s",
+                    delivery.pk,
+                    number,
+                    outcome.error,
+                )
+            else:
+                delay = retry_delay(number, delivery.client.callback_retry_delay)
+                next_attempt_at = now + delay
+                retries.append((delivery.pk, delay))
+        records.append(
+            sql.AttemptRecord(
+                delivery_id=delivery.pk,
+                number=number,
+                status_code=outcome.status,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
+                at=now,
+                attempts=attempts,
+                state=str(state),
+                next_attempt_at=next_attempt_at,
+                delivered_at=delivered_at,
+            )
         )
-    return states
-
-
-def _record_failure(delivery: CallbackDelivery, outcome: _Outcome, now: datetime) -> str:
-    """A failed attempt: exhausted after its last attempt, else due again after the retry delay
-    (and enqueued with that countdown)."""
-    attempts = delivery.attempts + 1
-    changes: dict[str, object] = {
-        "attempts": attempts,
-        "last_status": outcome.status,
-        "last_error": outcome.error,
-    }
-    if attempts >= delivery.max_attempts:
-        changes |= {"state": DeliveryState.EXHAUSTED, "next_attempt_at": None}
-        logger.warning(
-            "callback %s exhausted after %d attempts: %s", delivery.pk, attempts, outcome.error
-        )
-    else:
-        delay = retry_delay(attempts, delivery.client.callback_retry_delay)
-        changes |= {"next_attempt_at": now + delay}
-        enqueue_callback(delivery.pk, countdown=delay.total_seconds())
-    CallbackDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(**changes)
-    return str(changes.get("state", DeliveryState.PENDING))
+    sql.callbacks_record(records)
+    for pk, delay in retries:
+        enqueue_callback(pk, countdown=delay.total_seconds())
+    return {record.delivery_id: record.state for record in records}
 
 
 def callbacks_requeue_lost(*, batch: int) -> int:

@@ -49,6 +49,7 @@ class Receiver:
     hang_seconds: float = 15.0
     problems: list[str] = field(default_factory=list)
     tls: ssl.SSLContext | None = None
+    keep_alive: bool = False  # HTTP/1.1 connections served one request after another
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,6 +63,7 @@ class Receiver:
             lambda path, headers, raw: (self._answer(path, headers, raw), {}, b""),
             port=self.port,
             tls=self.tls,
+            keep_alive=self.keep_alive,
         )
         return self
 

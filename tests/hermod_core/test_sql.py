@@ -20,6 +20,7 @@ from hermod_core import sql
 from hermod_core.lifecycle import destination_sources
 from hermod_core.models import (
     AcceptedSignature,
+    CallbackAttempt,
     CallbackDelivery,
     Client,
     Command,
@@ -638,6 +639,59 @@ def test_an_accepted_signature_is_inserted_once_per_profile_and_per_signer(
     for fields in ({"profile": profile, "sha256": "s1"}, {"signer": "k1", "sha256": "s1"}):
         with pytest.raises(IntegrityError), transaction.atomic():
             AcceptedSignature.objects.create(**fields)
+
+
+@pytest.mark.django_db
+def test_the_callback_record_writes_what_its_orm_form_writes(
+    client: Any, client_a: Persona
+) -> None:
+    deliveries = [create_command(client, client_a).callback for _ in range(4)]
+    ids = [d.pk for d in deliveries]
+    now = timezone.now()
+    later = now + timedelta(seconds=30)
+
+    def record(n: int, **values: Any) -> sql.AttemptRecord:
+        return sql.AttemptRecord(
+            **{"delivery_id": ids[n], "number": 3, "status_code": None, "duration_ms": 7} | values
+        )
+
+    records = [
+        record(0, status_code=200, error="", at=now, attempts=None, state="DELIVERED",
+               next_attempt_at=None, delivered_at=now),
+        record(1, error='timeout "after" 10 s é', at=now, attempts=3, state="PENDING",
+               next_attempt_at=later, delivered_at=None),
+        record(2, status_code=500, error="HTTP 500", at=now, attempts=3, state="EXHAUSTED",
+               next_attempt_at=None, delivered_at=None),
+        # Somebody else delivered it meanwhile: its attempt is kept, its row is left alone.
+        record(3, status_code=200, error="", at=now, attempts=None, state="DELIVERED",
+               next_attempt_at=None, delivered_at=later),
+    ]  # fmt: skip
+
+    def reset() -> None:
+        CallbackAttempt.objects.filter(delivery_id__in=ids).delete()
+        CallbackDelivery.objects.filter(pk__in=ids).update(
+            state=DeliveryState.PENDING, body={"x": 1}, attempts=2, next_attempt_at=now
+        )
+        CallbackDelivery.objects.filter(pk=ids[3]).update(state=DeliveryState.DELIVERED)
+
+    def written() -> list[Any]:
+        attempts = CallbackAttempt.objects.filter(delivery_id__in=ids).order_by("delivery_id")
+        return [row(CallbackDelivery.objects.get(pk=pk)) for pk in ids] + [
+            {k: v for k, v in (row(a) or {}).items() if k not in {"id", "at"}} for a in attempts
+        ]
+
+    reset()
+    sql.callbacks_record(records)
+    by_statement = written()
+    reset()
+    sql._callbacks_record_orm(records)
+    assert by_statement == written()
+    assert [d["state"] for d in by_statement[:4]] == [
+        "DELIVERED",
+        "PENDING",
+        "EXHAUSTED",
+        "DELIVERED",
+    ]
 
 
 @pytest.mark.django_db
