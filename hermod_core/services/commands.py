@@ -478,9 +478,9 @@ def commands_transition(
 
 def messages_transition(*, where: Q, to: DestinationState, **changes: Any) -> int:
     """Move the messages matched by ``where`` to ``to`` (with ``changes``, such as a timestamp);
-    returns how many moved. The only code that changes a message's state, with its tuned forms
-    for the two statements of every answer: ``message_answer_claim`` and the end of a command's
-    open destinations in ``_after_transition``.
+    returns how many moved. The only code that changes a message's state, with its two tuned
+    forms below for the statements every answer makes: ``message_answer_claim`` and
+    ``messages_end_with_commands``.
 
     One conditional UPDATE restricted to the states ``to`` may follow (lifecycle's destination
     table): of two racing callers only the one whose UPDATE matched a row moved it, the other's
@@ -498,14 +498,18 @@ def message_answer_claim(*, mid: uuid.UUID, now: datetime) -> bool:
     return sql.message_claim_answer(mid=mid, now=now) == 1
 
 
+def messages_end_with_commands(*, command_ids: list[int], to: DestinationState) -> int:
+    """``messages_transition(where=Q(command_id__in=command_ids), to=to)``: the destinations
+    still open when their commands end, as one hand-written conditional UPDATE
+    (``hermod_core.sql.messages_end``, every command's end makes it)."""
+    sources = [s.value for s in destination_sources(to)]
+    return sql.messages_end(command_ids=command_ids, sources=sources, to=to.value)
+
+
 def _after_transition(command_ids: list[int], to: State) -> list[Command]:
     """What every final state brings, in the same transaction: open destinations end, callbacks
     are released, admin keys are forgotten. Returns the commands the release read."""
-    end = destination_end_state(to)
-    # messages_transition(where=Q(command_id__in=command_ids), to=end), hand-written: the
-    # statement of every command's end (hermod_core.sql).
-    sources = [s.value for s in destination_sources(end)]
-    sql.messages_end(command_ids=command_ids, sources=sources, to=end.value)
+    messages_end_with_commands(command_ids=command_ids, to=destination_end_state(to))
     loaded = callbacks_release(command_ids=command_ids)
     _forget_admin_keys(command_ids, loaded)
     return loaded
