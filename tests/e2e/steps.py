@@ -75,3 +75,12 @@ def finish_commands(client: Api, count: int) -> list[str]:
 def assert_none_stuck(client: Api, ids: list[str]) -> None:
     for command_id in ids:
         assert client.poll(command_id)["state"] != "IN_PROGRESS"
+
+
+def start_well_inside_window(window: int, margin: float = 30) -> None:
+    """Rate limits use fixed windows: start spending a budget well inside one, so that no
+    reset lands in the middle of the count (waiting for the next window when this one ends
+    within ``margin`` seconds)."""
+    left = window - time.time() % window
+    if left < margin:
+        time.sleep(left + 0.5)

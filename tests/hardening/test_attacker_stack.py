@@ -39,7 +39,7 @@ from hermod_core.scep.results import PkiStatus
 from portal.roles import ADMIN_GROUP
 from tests.api_client import Api
 from tests.e2e.receiver import Receiver
-from tests.e2e.steps import make_client
+from tests.e2e.steps import make_client, start_well_inside_window
 from tests.factories import assert_no_secret, attacker_csr, template_challenge
 from tests.matchers import PROVISIONED
 from tests.scepserver import verifying_scepserver
@@ -362,13 +362,6 @@ def test_an_admin_revoking_a_box_token_in_the_console_ends_its_access_at_once(
 # --- 3. budgets --------------------------------------------------------------------------------
 
 
-def _whole_budget_window_ahead() -> None:
-    """Fixed windows: start a burn well inside one, so that no reset lands in the middle."""
-    left = WINDOW - time.time() % WINDOW
-    if left < 30:
-        time.sleep(left + 0.5)
-
-
 def test_a_stranger_burning_the_failure_budgets_of_the_victims_address_gets_429_not_the_victim(
     stack: Hermod, api: Api, tmp_path: Path
 ) -> None:
@@ -387,7 +380,7 @@ def test_a_stranger_burning_the_failure_budgets_of_the_victims_address_gets_429_
         lambda: PHONE.get(profile.boxurl, headers=bearer(profile.boxtoken)),
         lambda: PHONE.get(waiting["location"], headers=bearer(token_of(waiting))),
     ]
-    _whole_budget_window_ahead()
+    start_well_inside_window(WINDOW)
 
     # Elsewhere, a stranger claims the victim's address in X-Forwarded-For: no proxy is trusted,
     # so the header is ignored and the stranger's own address pays.
