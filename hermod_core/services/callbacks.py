@@ -27,7 +27,7 @@ from requests.hooks import default_hooks
 from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
 
-from hermod_core import sql
+from hermod_core import callback_http, sql
 from hermod_core.models import CallbackDelivery, Client, DeliveryState
 from hermod_core.protocol.results import iso
 from hermod_core.selectors.clients import client_for_delivery
@@ -103,11 +103,16 @@ class _Route:
     ``NO_PROXY``), a CA bundle variable (``REQUESTS_CA_BUNDLE``) over ``verify``, ``.netrc``
     credentials. Requests reads them on every request, walking the whole environment (about a
     third of an attempt's CPU); a batch reads them once per receiver and passes them on. With
-    them, the URLs of the batch as requests prepares them (``urls``, by delivery path)."""
+    them, the URLs of the batch as requests prepares them (``urls``, by delivery path).
+
+    ``direct``: no proxy, no ``.netrc`` credentials and TLS verified, so that a POST needs
+    nothing of requests and goes out through ``hermod_core.callback_http`` (a quarter of the CPU);
+    the others are sent by requests."""
 
     proxies: MutableMapping[str, str]
     verify: str | bool
     auth: tuple[str, str] | None
+    direct: bool
     urls: dict[str, str] = field(default_factory=dict)
 
     def url(self, delivery: CallbackDelivery) -> str:
@@ -124,7 +129,12 @@ class _Route:
 
 def _route(url: str, verify: str | bool) -> _Route:
     found = requests.Session().merge_environment_settings(url, {}, None, verify, None)
-    return _Route(found["proxies"], found["verify"] or False, requests.utils.get_netrc_auth(url))
+    proxies, verified = found["proxies"], found["verify"] or False
+    auth = requests.utils.get_netrc_auth(url)
+    direct = (
+        auth is None and verified is not False and not requests.utils.select_proxy(url, proxies)
+    )
+    return _Route(proxies, verified, auth, direct)
 
 
 def _claim(delivery_ids: list[int]) -> list[CallbackDelivery]:
@@ -206,27 +216,31 @@ def _attempt(delivery: CallbackDelivery, route: _Route) -> _Outcome:
     status: int | None = None
     error = ""
     started = time.monotonic()
+    timeout = settings.HERMOD_CALLBACK_TIMEOUT
     try:
-        session = _session()
-        prepared = _prepared(
-            session, route.url(delivery), payload, _headers(delivery, client, payload), route
-        )
-        response = session.send(
-            prepared,
-            timeout=settings.HERMOD_CALLBACK_TIMEOUT,
-            verify=route.verify,
-            proxies=route.proxies,
-            stream=False,
-            cert=None,
-            allow_redirects=False,
-        )
-        status = response.status_code
+        url, headers = route.url(delivery), _headers(delivery, client, payload)
+        if route.direct:
+            status = callback_http.post(url, payload, headers, timeout=timeout, verify=route.verify)
+        else:
+            session = _session()
+            response = session.send(
+                _prepared(session, url, payload, headers, route),
+                timeout=timeout,
+                verify=route.verify,
+                proxies=route.proxies,
+                stream=False,
+                cert=None,
+                allow_redirects=False,
+            )
+            status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}"
-    except requests.Timeout:
-        error = f"timeout after {settings.HERMOD_CALLBACK_TIMEOUT} s"
+    except (requests.Timeout, callback_http.CallbackTimeout):
+        error = f"timeout after {timeout} s"
     except requests.RequestException as exc:
         error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+    except callback_http.CallbackHttpError as exc:
+        error = str(exc)[:340]
     return _Outcome(status, error, int((time.monotonic() - started) * 1000))
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from hermod_core import callback_http
 from hermod_core.lifecycle import State
 from hermod_core.models import CallbackAttempt, CallbackDelivery, Client, Command
 from hermod_core.protocol.commands import parse_command_request
@@ -166,6 +167,69 @@ def test_tls_trusts_the_configured_ca_folder_and_nothing_else(client_a, settings
         settings.VAR_DIR = tmp_path
         CallbackDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
         assert callback_deliver(delivery_id=delivery.pk) == "DELIVERED"
+        assert len(receiver.received) == 1
+    finally:
+        receiver.stop()
+
+
+def _cancelled_delivery(client: Client, callback_url: str) -> CallbackDelivery:
+    Client.objects.filter(pk=client.pk).update(callback_url=callback_url)
+    client.refresh_from_db()
+    command = command_create(
+        client=client, request=parse_command_request("provision", provisioning_command())
+    )
+    command_transition(command_id=command.pk, to=State.CANCELLED)
+    return CallbackDelivery.objects.get(command=command)
+
+
+def test_a_receiver_without_proxy_or_netrc_is_posted_to_by_the_lean_client(
+    client_a, monkeypatch
+) -> None:
+    receiver = Receiver().start()
+    sent = []
+
+    def spy(url: str, *args, **kwargs) -> int:
+        sent.append(url)
+        return original(url, *args, **kwargs)
+
+    original = callback_http.post
+    monkeypatch.setattr(callback_http, "post", spy)
+    try:
+        delivery = _cancelled_delivery(client_a.client, receiver.url)
+        assert callback_deliver(delivery_id=delivery.pk) == "DELIVERED"
+        assert sent == [f"{receiver.url}/callback/provision"]
+        assert len(receiver.received) == 1
+    finally:
+        receiver.stop()
+
+
+def test_a_proxy_from_the_environment_carries_the_callback(client_a, monkeypatch) -> None:
+    """HTTP_PROXY applies to callbacks as it did with requests alone: the proxy is asked for
+    the receiver's absolute URL (and the receiver's host need not resolve here)."""
+    proxy = Receiver().start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        delivery = _cancelled_delivery(client_a.client, "http://receiver.example.invalid/hermod")
+        assert callback_deliver(delivery_id=delivery.pk) == "DELIVERED"
+        (received,) = proxy.received
+        assert received.path == "http://receiver.example.invalid/hermod/callback/provision"
+        assert received.event_id == str(delivery.event_id)
+    finally:
+        proxy.stop()
+
+
+def test_netrc_credentials_of_the_receiver_are_sent(client_a, monkeypatch, tmp_path) -> None:
+    receiver = Receiver(basic_auth="idm:from-netrc").start()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login idm password from-netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    try:
+        delivery = _cancelled_delivery(client_a.client, receiver.url)
+        assert callback_deliver(delivery_id=delivery.pk) == "DELIVERED"
+        assert receiver.problems == []
         assert len(receiver.received) == 1
     finally:
         receiver.stop()
