@@ -712,6 +712,9 @@ class Bench:
         }
 
     def count_queries(self) -> None:
+        # CPU time too grows on a busy machine (shared caches and cores): measure on a quiet one,
+        # after the push phase's devices and the workers' deliveries have ended.
+        self.await_quiet("queries")
         arguments = self.queries_arguments(self.sizes.query_repeat)
         result = subprocess.run(
             [PYTHON, "-m", "tests.bench.queries", json.dumps(arguments)],
