@@ -20,6 +20,7 @@ import os
 import select
 import ssl
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -29,6 +30,10 @@ import certifi
 # An answer's body is read to keep the connection usable; past this much the connection is
 # closed instead (a receiver has nothing to say to a callback beyond its status).
 ANSWER_LIMIT = 64 * 1024
+# Receivers a thread keeps a connection open to, the least recently used closed first (as
+# urllib3's pools, 10 per requests session): an installation with many clients does not hold a
+# socket per receiver in every thread.
+KEPT_CONNECTIONS = 10
 
 _local = threading.local()
 
@@ -75,10 +80,11 @@ def _tls_context(ca_file: str, _stamp: tuple[int, int]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-def _context(verify: str | bool) -> ssl.SSLContext:
+def _trust(verify: str | bool) -> tuple[str, tuple[int, int]]:
+    """The CA bundle of ``verify`` and the version of it that is on disk now."""
     ca_file = _ca_file(verify)
     found = os.stat(ca_file)
-    return _tls_context(ca_file, (found.st_mtime_ns, found.st_size))
+    return ca_file, (found.st_mtime_ns, found.st_size)
 
 
 def _dropped(connection: http.client.HTTPConnection) -> bool:
@@ -97,25 +103,29 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
 
 def _connection(target: _Target, timeout: float, verify: str | bool) -> http.client.HTTPConnection:
     """This thread's connection to ``target``, kept alive between POSTs."""
-    connections: dict[tuple[object, ...], http.client.HTTPConnection] | None = getattr(
+    connections: OrderedDict[tuple[object, ...], http.client.HTTPConnection] | None = getattr(
         _local, "connections", None
     )
     if connections is None:
-        connections = _local.connections = {}
-    context = _context(verify) if target.https else None
-    key = (target.https, target.host, target.port, id(context))
+        connections = _local.connections = OrderedDict()
+    trust = _trust(verify) if target.https else None
+    key = (target.host, target.port, trust)  # a bundle changed: connections verified anew
     connection = connections.get(key)
     if connection is not None and _dropped(connection):
         connection.close()
         connection = None
     if connection is None:
-        if context is not None:
+        if trust is not None:
             connection = http.client.HTTPSConnection(
-                target.host, target.port, timeout=timeout, context=context
+                target.host, target.port, timeout=timeout, context=_tls_context(*trust)
             )
         else:
             connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
         connections[key] = connection
+    connections.move_to_end(key)
+    while len(connections) > KEPT_CONNECTIONS:
+        _, oldest = connections.popitem(last=False)
+        oldest.close()
     connection.timeout = timeout
     if connection.sock is not None:
         connection.sock.settimeout(timeout)

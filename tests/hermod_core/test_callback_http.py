@@ -13,6 +13,7 @@ import pytest
 
 from hermod_core.callback_http import (
     ANSWER_LIMIT,
+    KEPT_CONNECTIONS,
     CallbackHttpError,
     CallbackTimeout,
     post,
@@ -79,6 +80,18 @@ def test_posts_one_after_another_share_one_kept_alive_connection(served: Servers
     assert len(recorder.seen) == 3
     (server,) = served.running
     assert len(server.open_connections) == 1  # all three came on one
+
+
+def test_a_thread_keeps_connections_to_the_last_receivers_only(served: Servers) -> None:
+    """An installation with many clients: the least recently used connections are closed, so
+    that a worker thread does not hold a socket per receiver."""
+    urls = [served(Recorder()) for _ in range(KEPT_CONNECTIONS + 2)]
+    for url in urls:
+        assert post(f"{url}/cb", BODY, HEADERS, timeout=5, verify=True) == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(s.open_connections for s in served.running[:2]):
+        time.sleep(0.02)
+    assert [len(s.open_connections) for s in served.running] == [0, 0] + [1] * KEPT_CONNECTIONS
 
 
 def test_a_connection_the_receiver_closed_meanwhile_is_not_reused(served: Servers) -> None:
