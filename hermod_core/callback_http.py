@@ -143,8 +143,9 @@ def post(
         connection.request("POST", target.path, body=body, headers={"Accept": "*/*", **headers})
         response = connection.getresponse()
         response.read(ANSWER_LIMIT)
-        if not response.isclosed():
-            connection.close()  # more than a receiver should say: not worth reading on
+        if not response.isclosed():  # more than a receiver should say: not worth reading on
+            response.close()
+            connection.close()
         return response.status
     except TimeoutError as exc:
         connection.close()
