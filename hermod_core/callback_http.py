@@ -108,16 +108,20 @@ def _connection(target: _Target, timeout: float, verify: str | bool) -> http.cli
     )
     if connections is None:
         connections = _local.connections = OrderedDict()
-    trust = _trust(verify) if target.https else None
+    try:
+        trust = _trust(verify) if target.https else None
+        context = _tls_context(*trust) if trust is not None else None
+    except (OSError, ssl.SSLError) as exc:  # a CA bundle that is missing or not PEM
+        raise CallbackHttpError(f"SSLError: the CA bundle cannot be read: {exc}") from None
     key = (target.host, target.port, trust)  # a bundle changed: connections verified anew
     connection = connections.get(key)
     if connection is not None and _dropped(connection):
         connection.close()
         connection = None
     if connection is None:
-        if trust is not None:
+        if context is not None:
             connection = http.client.HTTPSConnection(
-                target.host, target.port, timeout=timeout, context=_tls_context(*trust)
+                target.host, target.port, timeout=timeout, context=context
             )
         else:
             connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)

@@ -26,6 +26,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.open_connections: set[socket.socket] = set()
+        self.connections_accepted = 0
         self.connections_lock = threading.Lock()
 
 
@@ -49,6 +50,7 @@ def serve_posts(
             super().setup()
             with server.connections_lock:
                 server.open_connections.add(self.connection)
+                server.connections_accepted += 1
 
         def finish(self) -> None:
             with server.connections_lock:

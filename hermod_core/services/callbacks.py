@@ -22,10 +22,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from requests.cookies import RequestsCookieJar, merge_cookies
-from requests.hooks import default_hooks
-from requests.sessions import merge_hooks
-from requests.structures import CaseInsensitiveDict
 
 from hermod_core import callback_http, sql
 from hermod_core.models import CallbackDelivery, Client, DeliveryState
@@ -116,9 +112,9 @@ class _Route:
     urls: dict[str, str] = field(default_factory=dict)
 
     def url(self, delivery: CallbackDelivery) -> str:
-        """The URL of ``delivery`` as ``Session.post`` would send it to: requests' own
-        preparation (checks, IDNA host, quoting) of the same URL gives the same string every
-        time, so it is made once per path and batch."""
+        """The URL of ``delivery`` as ``Session.post`` would send it to (requests' own
+        preparation: checks, IDNA host, quoting), which ``callback_http`` posts to. The same
+        URL gives the same string every time, so it is made once per path and batch."""
         prepared = self.urls.get(delivery.path)
         if prepared is None:
             preparing = requests.PreparedRequest()
@@ -185,29 +181,6 @@ def _url(delivery: CallbackDelivery) -> str:
     return str(delivery.client.callback_url).rstrip("/") + delivery.path
 
 
-def _prepared(
-    session: requests.Session, url: str, payload: bytes, headers: dict[str, str], route: _Route
-) -> requests.PreparedRequest:
-    """The request ``session.post(url, data=payload, headers=headers, auth=route.auth)``
-    prepares, step by step as ``Session.prepare_request`` does (the session's headers, then
-    these; its cookies; the body and its length; the credentials; the hooks), except for the URL,
-    which ``url`` brings already prepared (``_Route.url``): preparing it again for every POST
-    was the largest part of an attempt's CPU."""
-    prepared = requests.PreparedRequest()
-    prepared.prepare_method("POST")
-    prepared.url = url
-    merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(session.headers)
-    merged.update(headers)
-    prepared.prepare_headers(merged)
-    prepared.prepare_cookies(
-        merge_cookies(RequestsCookieJar(), session.cookies)  # type: ignore[no-untyped-call]
-    )
-    prepared.prepare_body(payload, None, None)
-    prepared.prepare_auth(route.auth, url)
-    prepared.prepare_hooks(merge_hooks(default_hooks(), session.hooks))  # type: ignore[no-untyped-call]
-    return prepared
-
-
 def _attempt(delivery: CallbackDelivery, route: _Route) -> _Outcome:
     """POST one delivery's body to its client's receiver (no database access: it runs in the
     batch's threads)."""
@@ -221,15 +194,15 @@ def _attempt(delivery: CallbackDelivery, route: _Route) -> _Outcome:
         url, headers = route.url(delivery), _headers(delivery, client, payload)
         if route.direct:
             status = callback_http.post(url, payload, headers, timeout=timeout, verify=route.verify)
-        else:
-            session = _session()
-            response = session.send(
-                _prepared(session, url, payload, headers, route),
+        else:  # through a proxy, or with .netrc credentials: requests does it
+            response = _session().post(
+                url,
+                data=payload,
+                headers=headers,
                 timeout=timeout,
                 verify=route.verify,
                 proxies=route.proxies,
-                stream=False,
-                cert=None,
+                auth=route.auth,
                 allow_redirects=False,
             )
             status = response.status_code

@@ -79,7 +79,7 @@ def test_posts_one_after_another_share_one_kept_alive_connection(served: Servers
         assert post(f"{server_url}/cb", BODY, HEADERS, timeout=5, verify=True) == 200
     assert len(recorder.seen) == 3
     (server,) = served.running
-    assert len(server.open_connections) == 1  # all three came on one
+    assert server.connections_accepted == 1  # all three came on one
 
 
 def test_a_thread_keeps_connections_to_the_last_receivers_only(served: Servers) -> None:
@@ -174,6 +174,18 @@ def test_tls_checks_the_host_name(served: Servers, tmp_path: Path) -> None:
     with pytest.raises(CallbackHttpError, match=r"^SSLError.*(mismatch|match)"):
         post(f"{url}/cb", BODY, HEADERS, timeout=5, verify=bundle)
     assert recorder.seen == []
+
+
+def test_a_ca_bundle_that_cannot_be_read_fails_the_post_not_the_worker(
+    served: Servers, tmp_path: Path
+) -> None:
+    context, _ = _tls(tmp_path)
+    url = served(Recorder(), tls=context)
+    not_pem = tmp_path / "not-pem.pem"
+    not_pem.write_text("not a certificate\n")
+    for bundle in (str(tmp_path / "missing.pem"), str(not_pem)):
+        with pytest.raises(CallbackHttpError, match=r"^SSLError: the CA bundle cannot be read"):
+            post(f"{url}/cb", BODY, HEADERS, timeout=5, verify=bundle)
 
 
 def test_a_bundle_rewritten_with_another_ca_is_read_again(served: Servers, tmp_path: Path) -> None:
