@@ -33,6 +33,11 @@ def test_the_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
         for kind in ("poll", "list", "fetch"):
             assert results["scale"][size][kind]["p50"] > 0
     assert results["scale"]["ratio_p50"].keys() == {"poll", "list", "fetch"}
+    interleaved = results["scale"]["interleaved"]
+    for size in ("small", "large"):
+        for kind in ("poll", "list", "fetch"):
+            assert interleaved[size][kind]["p50"] > 0
+    assert interleaved["ratio_p50"].keys() == {"poll", "list", "fetch"}
     assert results["sweep"]["seconds"] > 0
     assert results["push_wake"]["lost"] == 0
     assert 0 < results["push_wake"]["woken_ms"]["p50"] <= results["push_wake"]["woken_ms"]["p99"]
