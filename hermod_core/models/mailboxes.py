@@ -65,7 +65,10 @@ class Message(models.Model):
     command = models.ForeignKey(
         "hermod_core.Command", on_delete=models.CASCADE, related_name="messages"
     )
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: message_by_box leads with it.
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     profile = models.ForeignKey(
         Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -73,7 +76,7 @@ class Message(models.Model):
     state = models.CharField(
         max_length=10, choices=choices_of(MessageState), default=MessageState.WAITING
     )
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(max_length=64)  # unique: message_token_hash_unique
     token_sealed = models.TextField(blank=True)
     expires_at = models.DateTimeField()
     fetched_at = models.DateTimeField(null=True, blank=True)
@@ -86,6 +89,11 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["mailbox", "state", "created_at"], name="message_by_box"),
             models.Index(fields=["state", "expires_at"], name="message_due_withdrawal"),
+        ]
+        # A constraint, not unique=True: on PostgreSQL a unique field also gets a second index
+        # for LIKE (varchar_pattern_ops), which no query uses and every create would write.
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="message_token_hash_unique"),
         ]
 
     def __str__(self) -> str:
