@@ -146,20 +146,30 @@ def _joined(
 ) -> list[tuple[Model | None, ...]]:
     """The rows of a statement that selects the columns of several models (``parts``, in the
     order of the template's placeholders), each row as one instance per model (None for a model
-    whose primary key is NULL: an outer join that found nothing)."""
+    whose primary key is NULL: an outer join that found nothing). A row of a model met again in
+    the same result is the same instance: the callbacks a sweep batch releases share their
+    client, built once instead of once per row."""
     db = _db()
     with db.cursor() as cursor:
         cursor.execute(_joined_statement(template, parts), params)
         rows = cursor.fetchall()
-    found = []
+    found: list[tuple[Model | None, ...]] = []
+    built: dict[tuple[type[Model], Any], Model] = {}
     for row in rows:
-        start, instances = 0, []
+        start = 0
+        instances: list[Model | None] = []
         for _, model, _ in parts:
             fields = model._meta.concrete_fields
-            values = list(row[start : start + len(fields)])
-            start += len(fields)
-            absent = values[_pk_position(model)] is None
-            instances.append(None if absent else _instance(model, values, db))
+            end = start + len(fields)
+            pk = row[start + _pk_position(model)]
+            if pk is None:
+                instances.append(None)
+            elif (model, pk) in built:
+                instances.append(built[model, pk])
+            else:
+                instance = built[model, pk] = _instance(model, list(row[start:end]), db)
+                instances.append(instance)
+            start = end
         found.append(tuple(instances))
     return found
 

@@ -549,6 +549,20 @@ def test_the_waiting_callbacks_with_command_and_client_are_the_orm_s(
 
 
 @pytest.mark.django_db
+def test_the_waiting_callbacks_of_one_client_share_its_instance(
+    client: Any, client_a: Persona, client_b: Persona
+) -> None:
+    commands = [create_command(client, p) for p in (client_a, client_b, client_a)]
+    found = {d.command_id: d for d in sql.callbacks_waiting([c.pk for c in commands])}
+    first, other, second = (found[c.pk] for c in commands)
+    assert first.client is second.client
+    assert first.client.client_id == client_a.client.client_id
+    assert other.client is not first.client
+    assert other.client.client_id == client_b.client.client_id
+    assert first.command is not second.command
+
+
+@pytest.mark.django_db
 def test_the_messages_of_commands_are_the_orm_s(client: Any, client_a: Persona) -> None:
     commands = [create_command(client, client_a) for _ in range(2)]
     profile = make_profile(client_a.client)
