@@ -574,8 +574,8 @@ class Bench:
         # Its own broker database: nothing it publishes reaches the stack's worker.
         broker = self.redis.url.rsplit("/", 1)[0] + "/1"
         env = self.hermod.env | {"DATABASE_URL": small_url, "CELERY_BROKER_URL": broker}
-        small_db = psycopg.connect(small_url, autocommit=True)
         web, port = self._second_web(env, "small-web", "the 1k database's")
+        small_db = psycopg.connect(small_url, autocommit=True)
         try:
             settled = settle.settle(small_db)
             print(f"  scale: 1k copy settled: {settle.describe(settled)}", flush=True)
