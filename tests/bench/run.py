@@ -619,29 +619,32 @@ class Bench:
                 raise BenchError("no history rows were inserted")
             ranges[name] = (int(low), int(high))
         rng = random.Random(7)
-        timings = {name: {kind: [] for kind in READS} for name in servers}  # type: ignore[var-annotated]
+        timings: dict[str, dict[str, list[float]]] = {
+            name: {kind: [] for kind in READS} for name in servers
+        }
         order = list(servers)
         for round_ in range(self.sizes.samples + 10):
             bench_device, location = self.probes[round_ % len(self.probes)]
             bearer = f"Authorization: Bearer {bench_device.boxtoken}\r\n".encode()
             draw = rng.random()
-            requests_ = {}
+            paths = {}
             for name, (_, db) in servers.items():
                 low, high = ranges[name]
                 # The first history row at or after a random id: ids between low and high may
                 # belong to commands other phases created meanwhile (another client's: a 404).
-                (command_id,) = db.execute(
+                row = db.execute(
                     "SELECT min(id) FROM hermod_command WHERE external_id = %s AND id >= %s",
                     (data.HISTORY, low + int(draw * (high - low))),
                 ).fetchone()
-                requests_[name] = {
-                    "poll": (f"/hermod/rest/command/poll/{command_id}", self.api_headers),
+                assert row is not None  # min() gives a row
+                paths[name] = {
+                    "poll": (f"/hermod/rest/command/poll/{row[0]}", self.api_headers),
                     "list": ("/" + bench_device.boxurl.split("/", 3)[3], bearer),
                     "fetch": ("/" + location.split("/", 3)[3], bearer),
                 }
             for kind in READS:
                 for name in order:
-                    path, headers = requests_[name][kind]
+                    path, headers = paths[name][kind]
                     started = time.perf_counter()
                     expect_200(servers[name][0].request("GET", path, headers=headers), path)
                     timings[name][kind].append(time.perf_counter() - started)
