@@ -69,7 +69,15 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/hermod"
+        return self.url_of("hermod")
+
+    def url_of(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def _client_args(self) -> list[str]:
+        """How the client programs (createdb, pg_dump, pg_restore) reach this server."""
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
 
     def init(self) -> "Postgres":
         bin_dir = _postgres_bin()
@@ -100,17 +108,32 @@ class Postgres:
         _wait(lambda: port_open("127.0.0.1", self.port), 30, "PostgreSQL")
         return self
 
-    def create_database(self) -> None:
+    def create_database(self, name: str = "hermod") -> None:
         for _ in range(50):
             result = subprocess.run(
-                [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                 "postgres", "hermod"],
+                [str(self.bin / "createdb"), *self._client_args, name],
                 capture_output=True, check=False,
             )  # fmt: skip
             if result.returncode == 0 or b"already exists" in result.stderr:
                 return
             time.sleep(0.2)
         raise RuntimeError(result.stderr.decode())
+
+    def copy_database(self, target: str, source: str = "hermod") -> None:
+        """A new database ``target`` holding what ``source`` holds now (``pg_dump`` into
+        ``pg_restore``: unlike ``CREATE DATABASE … TEMPLATE``, it works while ``source`` is in
+        use)."""
+        self.create_database(target)
+        dump = subprocess.Popen(
+            [str(self.bin / "pg_dump"), *self._client_args, "-Fc", source],
+            stdout=subprocess.PIPE,
+        )
+        restore = subprocess.run(
+            [str(self.bin / "pg_restore"), *self._client_args, "-d", target],
+            stdin=dump.stdout, capture_output=True, check=False,
+        )  # fmt: skip
+        if dump.wait() != 0 or restore.returncode != 0:
+            raise RuntimeError(f"copying {source} to {target}: {restore.stderr.decode()[-500:]}")
 
     def stop(self) -> None:
         """Fast shutdown of this cluster only (its own data folder), then reap the process."""

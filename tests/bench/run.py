@@ -550,27 +550,14 @@ class Bench:
     def keep_small_copy(self) -> None:
         """A copy of the database as it is now, with its 1k commands (``SMALL_DATABASE`` in the
         same PostgreSQL): ``interleaved`` times it beside the 1M one."""
-        server = ["-h", "127.0.0.1", "-p", str(self.postgres.port), "-U", "postgres"]
-        bin_dir = self.postgres.bin
-        subprocess.run(
-            [str(bin_dir / "createdb"), *server, SMALL_DATABASE], check=True, capture_output=True
-        )
-        dump = subprocess.Popen(
-            [str(bin_dir / "pg_dump"), *server, "-Fc", "hermod"], stdout=subprocess.PIPE
-        )
-        restore = subprocess.run(
-            [str(bin_dir / "pg_restore"), *server, "-d", SMALL_DATABASE],
-            stdin=dump.stdout, capture_output=True, check=False,
-        )  # fmt: skip
-        if dump.wait() != 0 or restore.returncode != 0:
-            raise BenchError(f"copying the 1k database: {restore.stderr.decode()[-500:]}")
+        self.postgres.copy_database(SMALL_DATABASE)
 
     def interleaved(self) -> None:
         """Poll, list and fetch timed against the 1M database and the copy of the 1k one kept
         earlier (``keep_small_copy``), served by a second gunicorn, a request of each in turn:
         the two sizes at the same moment, so that the machine's speed, which moves by a quarter
         within a run, moves both alike (docs/performance.md, "1M/1k")."""
-        small_url = self.postgres.url.rsplit("/", 1)[0] + f"/{SMALL_DATABASE}"
+        small_url = self.postgres.url_of(SMALL_DATABASE)
         # Its own broker database: nothing it publishes reaches the stack's worker.
         broker = self.redis.url.rsplit("/", 1)[0] + "/1"
         env = self.hermod.env | {"DATABASE_URL": small_url, "CELERY_BROKER_URL": broker}
