@@ -173,8 +173,14 @@ class Database:
         return "postgresql" if "postgresql" in self.config["ENGINE"] else "sqlite"
 
 
-def parse_database_url(name: str, value: str) -> Database:
-    """``postgres://user:pass@host:port/db?sslmode=...`` or ``sqlite:///relative`` / ``sqlite:////abs``."""
+def parse_database_url(name: str, value: str, *, prepared_statements: bool = True) -> Database:
+    """``postgres://user:pass@host:port/db?sslmode=...`` or ``sqlite:///relative`` / ``sqlite:////abs``.
+
+    On PostgreSQL the parameters are bound by the server and a statement run a fifth time on a
+    connection is prepared (psycopg's default threshold), so PostgreSQL parses and plans it once
+    per connection (docs/performance.md). ``prepared_statements=False`` keeps Django's default of
+    binding on the client, for a pooler in transaction mode that cannot keep prepared statements.
+    """
     parts = urlsplit(value)
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
@@ -197,7 +203,9 @@ def parse_database_url(name: str, value: str) -> Database:
             port = parts.port
         except ValueError:
             raise EnvError(name, "the port is not a number") from None
-        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        if prepared_statements:
+            options |= {"server_side_binding": True, "prepare_threshold": 5}
         return Database(
             {
                 "ENGINE": "django.db.backends.postgresql",
@@ -214,5 +222,5 @@ def parse_database_url(name: str, value: str) -> Database:
     raise EnvError(name, f"unsupported scheme {parts.scheme!r} (use postgres:// or sqlite:///)")
 
 
-def env_database(name: str, default: str) -> Database:
-    return parse_database_url(name, env_str(name, default))
+def env_database(name: str, default: str, *, prepared_statements: bool = True) -> Database:
+    return parse_database_url(name, env_str(name, default), prepared_statements=prepared_statements)

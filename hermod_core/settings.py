@@ -192,7 +192,11 @@ TEMPLATES = [
     },
 ]
 
-_database = env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hermod.sqlite3'}")
+_database = env_database(
+    "DATABASE_URL",
+    f"sqlite:///{VAR_DIR / 'hermod.sqlite3'}",
+    prepared_statements=env_bool("HERMOD_DB_PREPARED_STATEMENTS", True),
+)
 DATABASES = {"default": _database.config}
 if _database.vendor == "sqlite":
     Path(_database.config["NAME"]).parent.mkdir(parents=True, exist_ok=True)

@@ -775,6 +775,15 @@ class Bench:
         self.check_logs()
         print(json.dumps({k: self.results[k] for k in ("burst", "sweep")}, indent=2))
 
+    def throughput(self) -> None:
+        """``--phases throughput``: bare, the ceilings, create and round trips alone."""
+        self.bare()
+        self.ceiling()
+        self.create()
+        self.round_trip()
+        kinds = ("bare", "ceiling", "create", "round_trip")
+        print(json.dumps({kind: self.results[kind] for kind in kinds}, indent=2))
+
     # --- queries and profile -------------------------------------------------------------------
 
     def queries_arguments(self, repeat: int) -> dict[str, Any]:
@@ -1097,9 +1106,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--devices", type=int, help="emulated devices (50; quick 6)")
     parser.add_argument(
         "--phases",
-        choices=("all", "expiry"),
+        choices=("all", "expiry", "throughput"),
         default="all",
-        help="expiry: only the fill, burst and sweep phases (no devices), their figures as JSON",
+        help="expiry: only the fill, burst and sweep phases (no devices); throughput: only bare, "
+        "the ceilings, create and round trips (1k stored); their figures as JSON",
     )
     parser.add_argument("--due", type=int, help="commands due in the burst and the sweep")
     parser.add_argument(
@@ -1159,6 +1169,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 bench.provision()
                 bench.open_probes()
                 bench.scale("small", sizes.small_rows)
+                if options.phases == "throughput":
+                    bench.throughput()
+                    return bench.results
                 bench.keep_small_copy()
                 bench.bare()
                 bench.ceiling()

@@ -94,6 +94,18 @@ def test_it_parses_a_postgres_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (database.config["USER"], database.config["PASSWORD"]) == ("u", "p@ss")
     assert (database.config["HOST"], database.config["PORT"]) == ("db.local", "6543")
     assert database.config["NAME"] == "hermod"
+    assert database.config["OPTIONS"] == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db.local/hermod?sslmode=require")
+    database = env_database("DATABASE_URL", "", prepared_statements=False)
     assert database.config["OPTIONS"] == {"sslmode": "require"}
 
 
