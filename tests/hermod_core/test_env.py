@@ -1,5 +1,7 @@
 import pytest
+from django.db import connection
 
+from hermod_core import sql
 from hermod_core.env import (
     EnvError,
     env_bool,
@@ -10,6 +12,7 @@ from hermod_core.env import (
     env_networks,
     env_str,
 )
+from tests.required_services import service_missing
 
 
 def test_it_reads_integers_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,6 +110,18 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db.local/hermod?sslmode=require")
     database = env_database("DATABASE_URL", "", prepared_statements=False)
     assert database.config["OPTIONS"] == {"sslmode": "require"}
+
+
+@pytest.mark.django_db
+def test_postgresql_plans_a_statement_a_connection_repeats_once() -> None:
+    if connection.vendor != "postgresql":
+        service_missing("PostgreSQL (DATABASE_URL=postgres://...)")
+    for _ in range(6):
+        assert sql.client_by_client_id("nobody") is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("FROM hermod_client WHERE client_id = $1" in s for s in prepared), prepared
 
 
 def test_it_parses_a_sqlite_url(monkeypatch: pytest.MonkeyPatch) -> None:
