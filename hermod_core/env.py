@@ -177,9 +177,10 @@ def parse_database_url(name: str, value: str, *, prepared_statements: bool = Tru
     """``postgres://user:pass@host:port/db?sslmode=...`` or ``sqlite:///relative`` / ``sqlite:////abs``.
 
     On PostgreSQL the parameters are bound by the server and a statement run a fifth time on a
-    connection is prepared (psycopg's default threshold), so PostgreSQL parses and plans it once
-    per connection (docs/performance.md). ``prepared_statements=False`` keeps Django's default of
-    binding on the client, for a pooler in transaction mode that cannot keep prepared statements.
+    connection is prepared (psycopg's default threshold), so PostgreSQL parses it once per
+    connection, and plans it once where a generic plan serves (docs/performance.md).
+    ``prepared_statements=False`` keeps Django's default of binding on the client, for a pooler
+    in transaction mode that cannot keep prepared statements.
     """
     parts = urlsplit(value)
     if parts.scheme == "sqlite":

@@ -113,7 +113,7 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(
 
 
 @pytest.mark.django_db
-def test_postgresql_plans_a_statement_a_connection_repeats_once() -> None:
+def test_postgresql_prepares_a_statement_a_connection_repeats() -> None:
     if connection.vendor != "postgresql":
         service_missing("PostgreSQL (DATABASE_URL=postgres://...)")
     for _ in range(6):
