@@ -132,6 +132,10 @@ class Postgres:
             [str(self.bin / "pg_restore"), *self._client_args, "-d", target],
             stdin=dump.stdout, capture_output=True, check=False,
         )  # fmt: skip
+        # Our end of the pipe closed too: a pg_dump that pg_restore left early then ends
+        # (broken pipe) instead of waiting forever to write.
+        assert dump.stdout is not None
+        dump.stdout.close()
         if dump.wait() != 0 or restore.returncode != 0:
             raise RuntimeError(f"copying {source} to {target}: {restore.stderr.decode()[-500:]}")
 

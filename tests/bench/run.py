@@ -775,12 +775,16 @@ class Bench:
         self.check_logs()
         print(json.dumps({k: self.results[k] for k in ("burst", "sweep")}, indent=2))
 
-    def throughput(self) -> None:
-        """``--phases throughput``: bare, the ceilings, create and round trips alone."""
+    def request_path(self) -> None:
+        """Bare, the ceilings, create and round trips: the request path's throughput."""
         self.bare()
         self.ceiling()
         self.create()
         self.round_trip()
+
+    def throughput(self) -> None:
+        """``--phases throughput``: ``request_path`` alone."""
+        self.request_path()
         kinds = ("bare", "ceiling", "create", "round_trip")
         print(json.dumps({kind: self.results[kind] for kind in kinds}, indent=2))
 
@@ -1173,10 +1177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     bench.throughput()
                     return bench.results
                 bench.keep_small_copy()
-                bench.bare()
-                bench.ceiling()
-                bench.create()
-                bench.round_trip()
+                bench.request_path()
                 bench.callback_latency()
                 # Push (docs/push.md): create → device woken, against polling.
                 bench.results["push_wake"] = push_wake.measure(
